@@ -1,0 +1,147 @@
+"""Command-line parsing and validation (no BPF, no root: unit-testable).
+
+parse(argv) returns an argparse.Namespace with checked values, or raises
+SetupError with one line naming the bad value and the accepted range.
+Everything after `--` is the command to launch and limit.
+"""
+
+import argparse
+import os
+import re
+
+from .errors import SetupError
+
+MAP_H = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                     "probe", "watchdog_map.h")
+
+
+def map_defines(path=MAP_H):
+    """The numeric #defines of probe/watchdog_map.h (one source of truth)."""
+    out = {}
+    with open(path) as f:
+        for m in re.finditer(r"^#define\s+(WD_\w+)\s+(\d+)(?:ULL)?\b", f.read(), re.M):
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
+DEFS = map_defines()
+COMM_MAX = 15   # TASK_COMM_LEN 16 minus the NUL
+
+EXAMPLES = """examples:
+  ./watchdog.py                          # limit every process: 100 reads/500 ms
+  ./watchdog.py --probe-features         # what this kernel can enforce, and why
+  ./watchdog.py --max-calls 50 --window-ms 200 -- ./tests/progs/bin/aggressive_reader -n 500
+                                         # launch a command, limit it and its children
+  ./watchdog.py -p 1234 -p 1240          # limit two running processes
+  ./watchdog.py --comm python3 --action monitor --json
+                                         # count only, one JSON object per line
+  ./watchdog.py --backend tracepoint --action throttle --duration 10
+                                         # stop offenders until their window ends
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # argparse prints usage plus the error; we want one line, status 2.
+        raise SetupError("%s (see --help)" % message)
+
+
+def _whole(name, text, lo, hi, what):
+    if not re.fullmatch(r"\+?\d+", text.strip()):
+        raise SetupError("%s %r is not a whole number" % (name, text))
+    val = int(text)
+    if val < lo:
+        raise SetupError("%s %d is too small: it must be at least %d"
+                         % (name, val, lo))
+    if val > hi:
+        raise SetupError("%s %d is too large: %s, at most %d"
+                         % (name, val, what, hi))
+    return val
+
+
+def _seconds(name, text, hi):
+    try:
+        val = float(text)
+    except ValueError:
+        raise SetupError("%s %r is not a number of seconds" % (name, text)) from None
+    if not 0 < val <= hi or val != val:
+        raise SetupError("%s %s must be more than 0 and at most %g seconds"
+                         % (name, text, hi))
+    return val
+
+
+def _comm(name, text):
+    if not text or len(text.encode()) > COMM_MAX:
+        raise SetupError("%s %r must be 1 to %d bytes long, the kernel's "
+                         "command-name limit" % (name, text, COMM_MAX))
+    return text
+
+
+def build_parser():
+    p = _Parser(prog="watchdog.py",
+                description="Rate-limit read() bursts per process with eBPF.",
+                epilog=EXAMPLES,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                usage="%(prog)s [options] [-- CMD [ARGS...]]")
+    p.add_argument("--max-calls", metavar="N", default=str(DEFS["WD_DEFAULT_MAX_CALLS"]),
+                   help="read calls allowed per window per process (default %(default)s)")
+    p.add_argument("--window-ms", metavar="MS", default=str(DEFS["WD_DEFAULT_WINDOW_MS"]),
+                   help="window length in milliseconds (default %(default)s)")
+    p.add_argument("--backend", default="auto",
+                   choices=("auto", "kprobe", "lsm", "tracepoint"),
+                   help="attach point (default: the strongest that works)")
+    p.add_argument("--action", default="auto",
+                   choices=("auto", "deny", "throttle", "kill", "monitor"),
+                   help="what to do over the limit (default: the strongest "
+                        "the backend can do)")
+    p.add_argument("-p", "--pid", action="append", default=[], metavar="PID",
+                   help="limit this process and the children it starts "
+                        "(repeatable)")
+    p.add_argument("--comm", action="append", default=[], metavar="NAME",
+                   help="limit only threads with this command name (repeatable)")
+    p.add_argument("--exclude-comm", action="append", default=[], metavar="NAME",
+                   help="never limit threads with this command name (repeatable)")
+    p.add_argument("-i", "--interval", default="1", metavar="SECONDS",
+                   help="seconds between counter tables (default 1)")
+    p.add_argument("--duration", metavar="SECONDS",
+                   help="run this long, then detach and exit")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per line instead of tables")
+    p.add_argument("--probe-features", action="store_true",
+                   help="print what this kernel supports and exit")
+    p.add_argument("--map-size", default=str(DEFS["WD_MAX_PIDS"]), metavar="N",
+                   help="processes the PID map can track (default %(default)s)")
+    p.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def parse(argv):
+    """Parse and validate argv (without the program name)."""
+    argv = list(argv)
+    command = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, command = argv[:cut], argv[cut + 1:]
+        if not command:
+            raise SetupError("nothing after '--': give the command to launch")
+    a = build_parser().parse_args(argv)
+    a.command = command
+    a.max_calls = _whole("--max-calls", a.max_calls, 1,
+                         DEFS["WD_MAX_CALLS_LIMIT"],
+                         "the map field is 32 bits")
+    a.window_ms = _whole("--window-ms", a.window_ms, 1,
+                         DEFS["WD_WINDOW_MS_LIMIT"], "one day")
+    a.map_size = _whole("--map-size", a.map_size, 1, 1 << 22,
+                        "4194304 entries")
+    a.interval = _seconds("--interval", a.interval, 3600)
+    if a.duration is not None:
+        a.duration = _seconds("--duration", a.duration, 10 ** 7)
+    a.pid = [_whole("--pid", p, 1, 4194304, "PID_MAX_LIMIT") for p in a.pid]
+    a.comm = [_comm("--comm", c) for c in a.comm]
+    a.exclude_comm = [_comm("--exclude-comm", c) for c in a.exclude_comm]
+    if a.pid and command:
+        raise SetupError("use either -p/--pid or -- CMD, not both")
+    if a.action == "deny" and a.backend == "tracepoint":
+        raise SetupError("--action deny needs a backend that can fail a call "
+                         "(kprobe or lsm); tracepoint can only count and signal")
+    return a

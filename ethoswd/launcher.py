@@ -1,0 +1,66 @@
+"""Launch `-- CMD` held at a gate until the probe is attached.
+
+The child is forked first so its PID can go into the target map, then
+waits on a pipe; the watchdog opens the gate once enforcement is live,
+and only then does the child exec the command.  If the watchdog fails
+before opening the gate, the child exits 127 without running anything.
+"""
+
+import os
+import signal
+import sys
+
+
+class GatedChild:
+    """A forked child that execs `argv` when release() is called."""
+
+    def __init__(self, argv):
+        self.argv = argv
+        rfd, self._wfd = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self._wfd)
+            self._run_child(rfd)
+        os.close(rfd)
+        self.status = None
+
+    def _run_child(self, rfd):
+        try:
+            go = os.read(rfd, 1)
+            if go != b"1":
+                os._exit(127)
+            # Python ignores SIGPIPE/SIGXFSZ; the command must not inherit it.
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT,
+                        signal.SIGTERM):
+                signal.signal(sig, signal.SIG_DFL)
+            os.execvp(self.argv[0], self.argv)
+        except OSError as e:
+            sys.stderr.write("watchdog: cannot run %s: %s\n"
+                             % (self.argv[0], e.strerror))
+            os._exit(127)
+        os._exit(127)
+
+    def release(self):
+        """Let the child exec its command."""
+        os.write(self._wfd, b"1")
+        os.close(self._wfd)
+        self._wfd = None
+
+    def abort(self):
+        """Make the child exit without running the command, and reap it."""
+        if self._wfd is not None:
+            os.close(self._wfd)
+            self._wfd = None
+        if self.status is None:
+            os.waitpid(self.pid, 0)
+            self.status = 127
+
+    def poll(self):
+        """Exit status (shell convention: 128+N for signal N) or None."""
+        if self.status is None:
+            pid, st = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = os.waitstatus_to_exitcode(st)
+                if self.status < 0:
+                    self.status = 128 - self.status
+        return self.status

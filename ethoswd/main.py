@@ -1,0 +1,156 @@
+"""Top-down flow: parse, check, probe features, build, attach, run, detach.
+
+main() returns the process exit status: 0, the launched command's own
+status in `-- CMD` mode, or 2 for any SetupError (nothing left attached).
+"""
+
+import os
+import sys
+import time
+
+from . import cli, environment, features
+from .errors import SetupError
+from .report import Reporter
+
+
+def print_features(feats, rep):
+    """--probe-features: every feature, then every backend and action."""
+    rows = [(f.name, "yes" if f else "no", f.detail) for f in feats.all()]
+    backends = {}
+    for b in features.BACKENDS:
+        problem = feats.backend_problem(b)
+        acts = [a for a in features.ACTIONS
+                if not problem and not feats.action_problem(b, a)]
+        backends[b] = {"available": problem is None, "actions": acts,
+                       "missing": problem}
+    try:
+        choice = features.choose(feats, "auto", "auto")
+    except SetupError as e:
+        choice = (None, None, str(e))
+    if rep.as_json:
+        rep._emit({"event": "features", "kernel": feats.kernel,
+                   "features": {n: {"ok": ok == "yes", "detail": d}
+                                for n, ok, d in rows},
+                   "backends": backends,
+                   "auto": {"backend": choice[0], "action": choice[1],
+                            "reason": choice[2]}}, None)
+        return
+    out = ["Kernel %s" % feats.kernel, "", "%-34s %-4s %s" % ("FEATURE", "OK", "DETAIL")]
+    out += ["%-34s %-4s %s" % r for r in rows]
+    out += ["", "%-11s %-24s %s" % ("BACKEND", "ACTIONS", "STATUS")]
+    for b, info in backends.items():
+        out.append("%-11s %-24s %s" % (
+            b, ",".join(info["actions"]) or "-",
+            "available" if info["available"] else "missing " + info["missing"]))
+    out += ["", "auto: %s" % ("backend %s, action %s (%s)" % choice
+                              if choice[0] else choice[2])]
+    rep._emit({}, "\n".join(out))
+
+
+def _summary_line(feats):
+    parts = []
+    for b in features.BACKENDS:
+        problem = feats.backend_problem(b)
+        parts.append("%s %s" % (b, "yes" if not problem else "no (%s)" % problem))
+    return "kernel %s; backends: %s" % (feats.kernel, "; ".join(parts))
+
+
+def _describe_targets(opts, child):
+    what = []
+    if child:
+        what.append("command %r (pid %d) and its children" % (
+            " ".join(opts.command), child.pid))
+    if opts.pid:
+        what.append("pid %s and their children" % ",".join(map(str, opts.pid)))
+    if opts.comm:
+        what.append("comm %s" % ",".join(opts.comm))
+    if not what:
+        what.append("every process")
+    if opts.exclude_comm:
+        what.append("except comm %s" % ",".join(opts.exclude_comm))
+    return "; ".join(what) + " (never pid 1 or the watchdog)"
+
+
+def main(argv=None, launched=None):
+    launched = launched or time.monotonic()
+    rep = Reporter(as_json="--json" in (argv or sys.argv[1:]))
+    child = probe = None
+    try:
+        opts = cli.parse(sys.argv[1:] if argv is None else argv)
+        rep = Reporter(as_json=opts.json)
+        environment.require_root()
+        for note in environment.mount_pseudo_filesystems():
+            rep.info(note)
+        t = time.monotonic()
+        feats = features.Features()
+        features_s = time.monotonic() - t
+        if opts.probe_features:
+            print_features(feats, rep)
+            return 0
+        backend, action, why = features.choose(feats, opts.backend, opts.action)
+        for pid in opts.pid:
+            if not environment.pid_exists(pid):
+                raise SetupError("--pid %d: no such process" % pid)
+        t = time.monotonic()
+        bcc = environment.import_bcc()
+        from .probe import Probe, cflags
+        from .session import Session
+        from .launcher import GatedChild
+        import_s = time.monotonic() - t
+        environment.require_headers()
+        offsets = feats.offsets() if backend == "lsm" else {}
+        rep.info(_summary_line(feats))
+        rep.info("backend %s, action %s: %s" % (backend, action, why))
+        if opts.command:
+            child = GatedChild(opts.command)
+        targets = list(opts.pid) + ([child.pid] if child else [])
+        flags = cflags(backend, action, os.getpid(), targets, opts.comm,
+                       opts.exclude_comm, opts.map_size, offsets)
+        if opts.ebpf:
+            from .probe import source_text
+            print("// cflags: " + " ".join(flags))
+            print(source_text())
+            return 0
+        try:
+            probe = Probe(bcc, flags)
+            probe.configure(opts.max_calls, opts.window_ms, targets,
+                            opts.comm, opts.exclude_comm)
+            attached = probe.attach(backend)
+        except SetupError:
+            raise
+        except Exception as e:  # BCC raises bare Exceptions
+            raise SetupError("could not build or attach the %s probe: %s"
+                             % (backend, str(e).strip().splitlines()[-1]
+                                if str(e).strip() else type(e).__name__)) from None
+        session = Session(probe, rep, opts, action, child)
+        total_s = time.monotonic() - launched
+        rep.info("limit %d calls / %d ms per process; targets: %s"
+                 % (opts.max_calls, opts.window_ms, _describe_targets(opts, child)))
+        rep.info("attached %d programs: %s" % (len(attached), ", ".join(attached)))
+        rep.info("start-up %.3f s (features %.3f, import %.3f, compile %.3f, "
+                 "load+attach %.3f); enforcing, Ctrl-C to stop"
+                 % (total_s, features_s, import_s, probe.compile_s, probe.attach_s),
+                 event="start", backend=backend, action=action, reason=why,
+                 max_calls=opts.max_calls, window_ms=opts.window_ms,
+                 attached=attached, targets=targets,
+                 startup={"total": round(total_s, 4),
+                          "features": round(features_s, 4),
+                          "import": round(import_s, 4),
+                          "compile": round(probe.compile_s, 4),
+                          "load_attach": round(probe.attach_s, 4)})
+        if child:
+            child.release()
+        reason = session.run()
+        session.finish()
+        probe = None
+        rep.info("stopped: %s; all programs detached" % reason,
+                 event="stop", reason=reason)
+        return child.status if child else 0
+    except SetupError as e:
+        sys.stderr.write("watchdog: error: %s\n" % e)
+        return e.exit_status
+    finally:
+        if probe is not None:
+            probe.detach()
+        if child is not None and child.status is None:
+            child.abort()

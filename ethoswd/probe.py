@@ -1,0 +1,164 @@
+"""Compile the C probe with BCC, load it, attach one backend, fill its maps.
+
+Probe wraps a bcc.BPF module built from probe/watchdog.bpf.c with the
+switches the chosen backend, action and filters need.  Timings of the
+compile and load/attach steps are kept for the start-up report.
+"""
+
+import ctypes as ct
+import os
+import re
+import time
+
+from . import REPO_ROOT
+from .cli import DEFS
+from .features import READ_SYSCALLS
+
+PROBE_DIR = os.path.join(REPO_ROOT, "probe")
+SOURCE = os.path.join(PROBE_DIR, "watchdog.bpf.c")
+ACTION_IDS = {"monitor": DEFS["WD_ACT_MONITOR"], "deny": DEFS["WD_ACT_DENY"],
+              "throttle": DEFS["WD_ACT_THROTTLE"], "kill": DEFS["WD_ACT_KILL"]}
+
+
+def cflags(backend, action, self_tgid, targets, comms, exclude, map_size,
+           offsets=None):
+    """The -D switches that specialise the probe for this run."""
+    flags = ["-I" + PROBE_DIR, "-DWD_BACKEND_%s" % backend.upper(),
+             "-DWD_ACTION=%d" % ACTION_IDS[action],
+             "-DWD_SELF_TGID=%d" % self_tgid, "-DWD_MAX_PIDS=%d" % map_size]
+    if targets:
+        flags.append("-DWD_FILTER_TARGETS")
+    if comms:
+        flags.append("-DWD_FILTER_COMM")
+    if exclude:
+        flags.append("-DWD_EXCLUDE_COMM")
+    for name, value in sorted((offsets or {}).items()):
+        flags.append("-D%s=%d" % (name, value))
+    return flags
+
+
+class Event(ct.Structure):
+    """struct wd_event of probe/watchdog_map.h (checked by a unit test)."""
+    _fields_ = [("kind", ct.c_uint32), ("tgid", ct.c_uint32),
+                ("window_start_ms", ct.c_uint32), ("calls", ct.c_uint32),
+                ("allowed", ct.c_uint64), ("limited", ct.c_uint64),
+                ("limited_windows", ct.c_uint64), ("comm", ct.c_char * 16)]
+
+
+def source_text():
+    """watchdog.bpf.c with its local #include "x.h" lines inlined.
+
+    BCC rewrites map calls (m.lookup(), ring.ringbuf_reserve()) only in
+    the main source text, not in included files, so the limiter's header
+    must be part of that text; watchdog_map.h, which has no map calls,
+    would work either way but is inlined the same way."""
+    def expand(path, seen):
+        out = []
+        with open(path) as f:
+            for line in f:
+                m = re.match(r'\s*#include "([^"]+)"', line)
+                inc = os.path.join(PROBE_DIR, m.group(1)) if m else None
+                if inc and inc not in seen:
+                    seen.add(inc)
+                    out.append(expand(inc, seen))
+                elif not inc:
+                    out.append(line)
+        return "".join(out)
+    return expand(SOURCE, set())
+
+
+class Probe:
+    """The loaded watchdog program and its maps."""
+
+    def __init__(self, bcc, flags):
+        class _Manual(bcc.BPF):
+            # Attach explicitly (attach()), so compile and attach are timed
+            # apart and nothing is attached before the maps are filled.
+            def _trace_autoload(self):
+                pass
+
+        t0 = time.monotonic()
+        self.bpf = _Manual(text=source_text().encode(), cflags=flags)
+        self.compile_s = time.monotonic() - t0
+        self.attach_s = 0.0
+        self.bcc = bcc
+        self.attached = []
+
+    def configure(self, max_calls, window_ms, targets=(), comms=(), exclude=()):
+        """Write limits and filters; call before attach()."""
+        cfg = self.bpf["wd_config"]
+        val = cfg[ct.c_int(0)]
+        val.max_calls, val.window_ms = max_calls, window_ms
+        cfg[ct.c_int(0)] = val
+        for tgid in targets:
+            self.add_target(tgid)
+        for table, names in (("wd_comm_in", comms), ("wd_comm_out", exclude)):
+            for name in names:
+                t = self.bpf[table]
+                key = t.Key()
+                key.name = name.encode()
+                t[key] = ct.c_ubyte(1)
+
+    def add_target(self, tgid):
+        t = self.bpf["wd_targets"]
+        t[t.Key(tgid)] = ct.c_ubyte(1)
+
+    def attach(self, backend):
+        """Attach the backend's shim to every read-family syscall and the
+        exit/fork tracepoints; returns the attach points."""
+        t0 = time.monotonic()
+        b = self.bpf
+        names = [f.decode() for f in self._functions()]
+        if "tracepoint__task__task_newtask" in names:
+            b.attach_tracepoint(tp=b"task:task_newtask",
+                                fn_name=b"tracepoint__task__task_newtask")
+            self.attached.append("tracepoint:task:task_newtask")
+        b.attach_tracepoint(tp=b"sched:sched_process_exit", fn_name=b"wd_exit")
+        self.attached.append("tracepoint:sched:sched_process_exit")
+        if backend == "tracepoint":
+            for s in READ_SYSCALLS:
+                b.attach_tracepoint(tp=("syscalls:sys_enter_" + s).encode(),
+                                    fn_name=b"wd_tracepoint")
+                self.attached.append("tracepoint:syscalls:sys_enter_" + s)
+        elif backend == "kprobe":
+            for s in READ_SYSCALLS:
+                fn = b.get_syscall_fnname(s.encode())
+                b.attach_kprobe(event=fn, fn_name=b"wd_kprobe")
+                self.attached.append("kprobe:" + fn.decode())
+        elif backend == "lsm":
+            b.attach_lsm(fn_name=b"lsm__file_permission")
+            self.attached.append("lsm:file_permission")
+        self.attach_s = time.monotonic() - t0
+        return self.attached
+
+    def _functions(self):
+        lib = self.bcc.libbcc.lib
+        return [lib.bpf_function_name(self.bpf.module, i)
+                for i in range(lib.bpf_num_functions(self.bpf.module))]
+
+    def entries(self):
+        """Snapshot of the per-process map: {tgid: value copy}."""
+        out = {}
+        for k, v in self.bpf["wd_state"].items():
+            out[k.tgid] = v
+        return out
+
+    def health(self):
+        """Sum the per-CPU health counters: {slot: count}."""
+        t = self.bpf["wd_health"]
+        return {i: sum(t[ct.c_int(i)]) for i in range(DEFS["WD_H_SLOTS"])}
+
+    def open_events(self, callback):
+        self.bpf["wd_events"].open_ring_buffer(callback)
+
+    def poll(self, timeout_ms):
+        self.bpf.ring_buffer_poll(timeout_ms)
+
+    def event(self, data):
+        return ct.cast(data, ct.POINTER(Event)).contents
+
+    def detach(self):
+        """Detach everything and close the module's fds."""
+        self.bpf.cleanup()
+        self.attached = []
+

@@ -1,0 +1,192 @@
+"""The running watchdog: events, throttle timers, tables, clean shutdown.
+
+Session.run() polls the ring buffer for LIMIT and EXIT events, resumes
+throttled processes when their window ends, prints a table every
+interval, and stops on SIGINT/SIGTERM, the end of --duration, the exit
+of the launched command, or the exit of every -p process.  finish()
+resumes anything still stopped and detaches the probe.
+"""
+
+import os
+import signal
+import time
+
+from .cli import DEFS
+
+NS_PER_MS = 1000000
+HEALTH_NAMES = {DEFS["WD_H_MAP_FULL"]: "map_full",
+                DEFS["WD_H_CONTENDED"]: "contended",
+                DEFS["WD_H_EVENTS_LOST"]: "events_lost"}
+HEALTH_HELP = {
+    "map_full": "calls from processes the full PID map could not track "
+                "were NOT limited; raise --map-size",
+    "contended": "calls were refused after losing every compare-and-swap race",
+    "events_lost": "ring-buffer events were lost; limit/exit lines may be "
+                   "missing",
+}
+
+
+def _comm(raw):
+    raw = raw if isinstance(raw, bytes) else bytes(raw)
+    return raw.split(b"\0", 1)[0].decode(errors="replace")
+
+
+class Session:
+    """State the front end keeps while the probe runs."""
+
+    def __init__(self, probe, reporter, opts, action, child=None):
+        self.probe, self.rep, self.opts, self.action = probe, reporter, opts, action
+        self.child = child
+        self.window_ns = opts.window_ms * NS_PER_MS
+        self.limited = {}    # tgid -> end of its last limited window (ns)
+        self.stopped = {}    # tgid -> when to SIGCONT it (ns), throttle only
+        self.gone = {}       # tgid -> final row of an exited process
+        self.last_total = {}
+        self.health = {name: 0 for name in HEALTH_NAMES.values()}
+        self.stop_reason = None
+        self.started = time.monotonic()
+
+    # -- rows ---------------------------------------------------------
+    def _state(self, tgid):
+        if tgid in self.stopped:
+            return "STOPPED"
+        return "LIMITED" if tgid in self.limited else "ok"
+
+    def _row(self, tgid, comm, window, allowed, limited, limited_windows,
+             state=None):
+        now_ms = time.monotonic_ns() // NS_PER_MS
+        in_window = (window & 0xFFFFFFFF
+                     if (now_ms - (window >> 32)) & 0xFFFFFFFF < self.opts.window_ms
+                     else 0)
+        total = allowed + limited
+        return {"pid": tgid, "comm": comm, "window": in_window, "total": total,
+                "allowed": allowed, "limited": limited,
+                "limited_windows": limited_windows,
+                "state": state or self._state(tgid),
+                "activity": total - self.last_total.get(tgid, 0)}
+
+    def live_rows(self):
+        rows = []
+        for tgid, v in self.probe.entries().items():
+            rows.append(self._row(tgid, _comm(v.comm), v.window, v.allowed,
+                                  v.limited, v.limited_windows))
+        return rows
+
+    # -- events -------------------------------------------------------
+    def _window_end_ns(self, start_ms32):
+        now_ms = time.monotonic_ns() // NS_PER_MS
+        start_ms = now_ms - ((now_ms - start_ms32) & 0xFFFFFFFF)
+        return (start_ms + self.opts.window_ms) * NS_PER_MS
+
+    def on_event(self, _ctx, data, _size):
+        e = self.probe.event(data)
+        tgid = e.tgid
+        window = (e.window_start_ms << 32) | e.calls
+        if e.kind == DEFS["WD_EV_LIMIT"]:
+            end = self._window_end_ns(e.window_start_ms)
+            first = tgid not in self.limited
+            self.limited[tgid] = end
+            if self.action == "throttle":
+                self.stopped[tgid] = end
+            if first:
+                self.rep.limit(self._row(tgid, _comm(e.comm), window, e.allowed,
+                                         e.limited, e.limited_windows),
+                               self.opts.max_calls, self.opts.window_ms,
+                               self.action)
+        elif e.kind == DEFS["WD_EV_EXIT"]:
+            was_limited = e.limited_windows > 0
+            self.limited.pop(tgid, None)
+            self.stopped.pop(tgid, None)
+            row = self._row(tgid, _comm(e.comm), window, e.allowed, e.limited,
+                            e.limited_windows, state="exited")
+            self.gone[tgid] = row
+            if was_limited:
+                self.rep.exited(row)
+
+    # -- timers -------------------------------------------------------
+    def _resume_due(self, now_ns):
+        for tgid, when in list(self.stopped.items()):
+            if now_ns >= when:
+                del self.stopped[tgid]
+                try:
+                    os.kill(tgid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+
+    def _clear_due(self, now_ns):
+        for tgid, end in list(self.limited.items()):
+            # A whole window after the last limited one without a new LIMIT.
+            if now_ns >= end + self.window_ns:
+                del self.limited[tgid]
+                rows = [r for r in self.live_rows() if r["pid"] == tgid]
+                if rows:
+                    self.rep.clear(rows[0])
+
+    def _check_health(self):
+        for slot, count in self.probe.health().items():
+            name = HEALTH_NAMES[slot]
+            if count > self.health[name]:
+                self.rep.warn("%s: %d more (%d in all): %s" % (
+                    name, count - self.health[name], count, HEALTH_HELP[name]),
+                    counter=name, count=count)
+                self.health[name] = count
+
+    def _next_wake(self, *deadlines):
+        soonest = min([d for d in deadlines if d is not None] +
+                      list(self.stopped.values()) or [0])
+        return max(0, min(100, (soonest - time.monotonic_ns()) // NS_PER_MS))
+
+    # -- main loop ----------------------------------------------------
+    def _on_signal(self, signum, _frame):
+        self.stop_reason = signal.Signals(signum).name
+
+    def _targets_alive(self):
+        return any(os.path.isdir("/proc/%d" % p) for p in self.opts.pid)
+
+    def run(self):
+        """Run until a stop condition; returns the reason."""
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        self.probe.open_events(self.on_event)
+        interval_ns = int(self.opts.interval * 1e9)
+        next_table = time.monotonic_ns() + interval_ns
+        end = (time.monotonic_ns() + int(self.opts.duration * 1e9)
+               if self.opts.duration else None)
+        while self.stop_reason is None:
+            self.probe.poll(int(self._next_wake(next_table, end)))
+            now = time.monotonic_ns()
+            self._resume_due(now)
+            self._clear_due(now)
+            if now >= next_table:
+                self._check_health()
+                self.rep.table(self.live_rows(), dict(self.health))
+                self.last_total = {r["pid"]: r["total"] for r in self.live_rows()}
+                next_table += interval_ns * max(1, (now - next_table) // interval_ns + 1)
+            if end is not None and now >= end:
+                self.stop_reason = "duration"
+            elif self.child is not None and self.child.poll() is not None:
+                self.stop_reason = "command exited (status %d)" % self.child.status
+            elif self.opts.pid and not self._targets_alive():
+                self.stop_reason = "all target processes exited"
+        return self.stop_reason
+
+    def finish(self):
+        """Drain events, detach, resume what was throttled, print the summary."""
+        self.probe.poll(0)
+        self._check_health()
+        rows = {r["pid"]: r for r in self.live_rows()}
+        for tgid, row in self.gone.items():
+            rows.setdefault(tgid, row)
+        # Detach first: a process resumed while attached could be stopped
+        # again by an event this loop would never see.
+        self.probe.detach()
+        if self.action == "throttle":
+            for tgid in set(self.stopped) | {
+                    r["pid"] for r in rows.values() if r["limited_windows"]}:
+                try:
+                    os.kill(tgid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+        self.stopped.clear()
+        self.rep.summary(list(rows.values()), dict(self.health),
+                         time.monotonic() - self.started)

@@ -1,0 +1,30 @@
+#!/usr/bin/python3
+# watchdog.py  Rate-limit short bursts of read() per process with eBPF.
+#              For Linux, uses BCC, eBPF. Embedded C in probe/.
+#
+# USAGE: watchdog.py [-h] [--max-calls N] [--window-ms MS] [--backend B]
+#                    [--action A] [-p PID] [--comm NAME] [--json]
+#                    [--probe-features] [-- CMD [ARGS...]]
+#
+# Counts each process's read-family calls (read, pread64, readv, preadv,
+# preadv2) in a BPF hash map keyed by PID, over a fixed window; a call over
+# the limit fails with EPERM (kprobe/lsm backends), or the process is
+# stopped until its window ends, or killed.  See docs/watchdog_guide.md.
+#
+# Copyright 2026 The Ethos authors.
+# Licensed under the GNU General Public License, version 2.0.
+#
+# 25-Nov-2026  Ethos authors  Created this.
+"""Entry point: `sudo ./watchdog.py --help`. The code lives in ethoswd/."""
+
+import os
+import sys
+import time
+
+LAUNCHED = time.monotonic()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from ethoswd.main import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main(launched=LAUNCHED))
