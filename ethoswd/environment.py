@@ -12,6 +12,7 @@ import subprocess
 from .errors import SetupError
 
 INSTALL_HINT = "run ./install.sh (it installs and links what BCC needs)"
+PF_KTHREAD = 0x00200000
 MOUNTS = (("tracefs", "/sys/kernel/tracing"),
           ("debugfs", "/sys/kernel/debug"),
           ("securityfs", "/sys/kernel/security"))
@@ -66,5 +67,17 @@ def mount_pseudo_filesystems():
     return done
 
 
-def pid_exists(pid):
-    return os.path.isdir("/proc/%d" % pid)
+def check_target_pid(pid):
+    """A -p PID must exist, and never be PID 1 or a kernel thread."""
+    if pid == 1:
+        raise SetupError("--pid 1: pid 1 is never limited (init must keep running)")
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        raise SetupError("--pid %d: no such process" % pid) from None
+    # Field 9 (flags) follows the parenthesised comm, which may hold spaces.
+    flags = int(stat.rsplit(")", 1)[1].split()[6])
+    if flags & PF_KTHREAD:
+        raise SetupError("--pid %d: pid %d is a kernel thread; kernel threads "
+                         "are never limited" % (pid, pid))

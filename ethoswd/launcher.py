@@ -47,10 +47,12 @@ class GatedChild:
         self._wfd = None
 
     def abort(self):
-        """Make the child exit without running the command, and reap it."""
-        if self._wfd is not None:
-            os.close(self._wfd)
-            self._wfd = None
+        """If the command was never released, make the child exit unrun and
+        reap it; a released command is left running."""
+        if self._wfd is None:
+            return
+        os.close(self._wfd)
+        self._wfd = None
         if self.status is None:
             os.waitpid(self.pid, 0)
             self.status = 127

@@ -89,8 +89,7 @@ def main(argv=None, launched=None):
             return 0
         backend, action, why = features.choose(feats, opts.backend, opts.action)
         for pid in opts.pid:
-            if not environment.pid_exists(pid):
-                raise SetupError("--pid %d: no such process" % pid)
+            environment.check_target_pid(pid)
         t = time.monotonic()
         bcc = environment.import_bcc()
         from .probe import Probe, cflags
@@ -149,8 +148,12 @@ def main(argv=None, launched=None):
     except SetupError as e:
         sys.stderr.write("watchdog: error: %s\n" % e)
         return e.exit_status
+    except KeyboardInterrupt:
+        sys.stderr.write("watchdog: interrupted during start-up; nothing left "
+                         "attached\n")
+        return 130
     finally:
         if probe is not None:
             probe.detach()
-        if child is not None and child.status is None:
+        if child is not None:
             child.abort()

@@ -86,10 +86,10 @@ class Reporter:
                             processes=rows, health=health, **tot), None)
             return
         rows = sorted(rows, key=lambda r: (-r["total"], r["pid"]))
-        lines = ["", "Summary: %.1f s, %d processes, %d calls: %d allowed, "
-                 "%d limited in %d windows" % (seconds, len(rows), tot["total"],
-                                               tot["allowed"], tot["limited"],
-                                               tot["limited_windows"]),
+        lines = ["", "Summary: %.1f s, %d processes, %d calls" % (
+                     seconds, len(rows), tot["total"]),
+                 "         %d allowed, %d limited in %d windows" % (
+                     tot["allowed"], tot["limited"], tot["limited_windows"]),
                  HEAD]
         for r in rows[:TABLE_ROWS]:
             lines.append("%7d %-16.16s %8s %11d %11d %11d %-8s" % (

@@ -16,13 +16,16 @@ from .cli import DEFS
 NS_PER_MS = 1000000
 HEALTH_NAMES = {DEFS["WD_H_MAP_FULL"]: "map_full",
                 DEFS["WD_H_CONTENDED"]: "contended",
-                DEFS["WD_H_EVENTS_LOST"]: "events_lost"}
+                DEFS["WD_H_EVENTS_LOST"]: "events_lost",
+                DEFS["WD_H_TARGETS_FULL"]: "targets_full"}
 HEALTH_HELP = {
     "map_full": "calls from processes the full PID map could not track "
                 "were NOT limited; raise --map-size",
     "contended": "calls were refused after losing every compare-and-swap race",
     "events_lost": "ring-buffer events were lost; limit/exit lines may be "
                    "missing",
+    "targets_full": "children of target processes could not be recorded as "
+                    "targets and are NOT limited",
 }
 
 
@@ -45,6 +48,9 @@ class Session:
         self.health = {name: 0 for name in HEALTH_NAMES.values()}
         self.stop_reason = None
         self.started = time.monotonic()
+        # From here on SIGINT/SIGTERM end the loop and detach cleanly.
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
 
     # -- rows ---------------------------------------------------------
     def _state(self, tgid):
@@ -145,8 +151,6 @@ class Session:
 
     def run(self):
         """Run until a stop condition; returns the reason."""
-        signal.signal(signal.SIGINT, self._on_signal)
-        signal.signal(signal.SIGTERM, self._on_signal)
         self.probe.open_events(self.on_event)
         interval_ns = int(self.opts.interval * 1e9)
         next_table = time.monotonic_ns() + interval_ns

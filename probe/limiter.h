@@ -34,7 +34,7 @@ BPF_HASH(wd_state, struct wd_key, struct wd_value, WD_MAX_PIDS);
 BPF_PERCPU_ARRAY(wd_health, __u64, WD_H_SLOTS);
 BPF_RINGBUF_OUTPUT(wd_events, 16);
 #ifdef WD_FILTER_TARGETS
-BPF_HASH(wd_targets, __u32, __u8, WD_MAX_PIDS);
+BPF_HASH(wd_targets, __u32, __u8, WD_MAX_TARGETS);
 #endif
 #ifdef WD_FILTER_COMM
 BPF_HASH(wd_comm_in, struct wd_comm, __u8, 64);

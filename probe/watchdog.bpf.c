@@ -148,8 +148,9 @@ TRACEPOINT_PROBE(task, task_newtask)
 
 	if (args->clone_flags & WD_CLONE_THREAD)
 		return 0;
-	if (wd_targets.lookup(&parent))
-		wd_targets.update(&child, &one);
+	/* A child that cannot be recorded would escape: report it. */
+	if (wd_targets.lookup(&parent) && wd_targets.update(&child, &one))
+		wd_health_inc(WD_H_TARGETS_FULL);
 	return 0;
 }
 #endif

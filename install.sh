@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# install.sh - install what the watchdog needs on Debian 12 (run as root).
+#
+#   ./install.sh            the watchdog: BCC (python3-bpfcc), libbpf, headers
+#   ./install.sh --tests    + the test suites: pytest, gcc, bpftool
+#   ./install.sh --vm       + the QEMU bed: qemu, busybox, kernel build deps
+#
+# Kernel headers: BCC compiles the probe against /lib/modules/$(uname -r)/build.
+# When the running kernel has no headers package (custom or cloud kernels, such
+# as the 6.18 development machines), this links that path to the newest Debian
+# linux-headers-*-amd64 tree.  That is enough for this probe: it includes no
+# kernel struct layouts (the LSM shim reads its offsets from the running
+# kernel's BTF), so it needs only BCC's own helper headers.  The link is
+# printed, and removed by nothing: delete /lib/modules/$(uname -r)/build to undo.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+want_tests=0 want_vm=0
+for arg in "$@"; do
+    case "$arg" in
+        --tests) want_tests=1 ;;
+        --vm) want_vm=1 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        *) echo "install.sh: unknown option '$arg' (use --tests and/or --vm)" >&2; exit 2 ;;
+    esac
+done
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install.sh: must run as root (try: sudo ./install.sh $*)" >&2
+    exit 2
+fi
+if ! grep -q '^ID=debian' /etc/os-release 2>/dev/null; then
+    echo "install.sh: warning: written for Debian 12; continuing" >&2
+fi
+
+RUNTIME_PKGS="python3 python3-bpfcc bpfcc-tools libbpf1 linux-headers-amd64 kmod"
+TEST_PKGS="python3-pytest gcc make libc6-dev bpftool util-linux procps"
+pkgs="$RUNTIME_PKGS"
+[ "$want_tests" = 1 ] && pkgs="$pkgs $TEST_PKGS"
+if [ "$want_vm" = 1 ]; then
+    . vm/deps.sh
+    pkgs="$pkgs $VM_APT_RUN $VM_APT_KERNEL_BUILD"
+fi
+
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "install.sh: installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing
+fi
+
+# Headers for BCC at /lib/modules/$(uname -r)/build.
+rel=$(uname -r)
+build=/lib/modules/$rel/build
+if [ -d "$build/include" ]; then
+    echo "install.sh: kernel headers: $build"
+elif [ -e /sys/kernel/kheaders.tar.xz ] || modprobe -q kheaders 2>/dev/null; then
+    echo "install.sh: kernel headers: /sys/kernel/kheaders.tar.xz (CONFIG_IKHEADERS)"
+elif DEBIAN_FRONTEND=noninteractive apt-get install -y -q "linux-headers-$rel" >/dev/null 2>&1; then
+    echo "install.sh: kernel headers: installed linux-headers-$rel"
+else
+    hdr=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)
+    if [ -z "$hdr" ]; then
+        echo "install.sh: no linux-headers-*-amd64 tree under /usr/src (is linux-headers-amd64 installed?)" >&2
+        exit 2
+    fi
+    common=${hdr%-amd64}-common
+    mkdir -p "/lib/modules/$rel"
+    ln -sfn "$hdr" "$build"
+    [ -d "$common" ] && ln -sfn "$common" "/lib/modules/$rel/source"
+    echo "install.sh: kernel $rel has no headers package; linked $build -> $hdr"
+    echo "install.sh: (the probe takes struct offsets from BTF, so BCC's helper headers suffice)"
+fi
+
+if [ "$want_tests" = 1 ]; then
+    make -s -C tests/progs
+    [ -f bench/Makefile ] && make -s -C bench
+fi
+echo "install.sh: done"

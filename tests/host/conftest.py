@@ -1,0 +1,40 @@
+"""Host suite fixtures: root + BCC required (a failure, never a skip),
+test programs built once, and a check after every test that no watchdog
+program is left attached."""
+
+import os
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import readers  # noqa: E402
+import wdrun  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def host_ready():
+    assert os.geteuid() == 0, "the host suite needs root (sudo ./test.sh)"
+    assert os.path.exists(wdrun.PYTHON), "no /usr/bin/python3: run ./install.sh --tests"
+    readers.build()
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_attached():
+    before = wdrun.attached_watchdog_progs()
+    assert not before, "watchdog programs attached before the test: %s" % before
+    yield
+    # Detach is synchronous on exit, but the kernel frees programs after an
+    # RCU grace period: allow a moment.
+    deadline = time.monotonic() + 5
+    while wdrun.attached_watchdog_progs() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not wdrun.attached_watchdog_progs(), "programs left attached"
+
+
+@pytest.fixture
+def report(tmp_path):
+    """report('name') -> a fresh report path in this test's tmp dir."""
+    return lambda name: str(tmp_path / (name + ".rep"))

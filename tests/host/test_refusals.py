@@ -1,0 +1,118 @@
+"""Every refusal: bad input, unavailable backends/actions on this kernel,
+no root, no BCC, no headers.  Each is one stderr line, exit status 2, and
+nothing attached (checked by the conftest fixture after every test)."""
+
+import os
+import subprocess
+
+import pytest
+
+import wdrun
+
+WD = [wdrun.PYTHON, str(wdrun.WATCHDOG)]
+
+
+def refuse(args, *, cmd=None, expect, preexec=None):
+    argv = WD + args
+    if cmd:
+        argv += ["--"] + cmd
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120,
+                       preexec_fn=preexec)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("watchdog: error: "), lines
+    assert expect in lines[0], lines[0]
+    assert r.stdout == ""
+    return lines[0]
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["--max-calls", "0"], "--max-calls 0 is too small"),
+    (["--max-calls", "-1"], "--max-calls '-1' is not a whole number"),
+    (["--max-calls", "abc"], "--max-calls 'abc' is not a whole number"),
+    (["--max-calls", "4294967295"], "the map field is 32 bits"),
+    (["--max-calls", "99999999999999999999"], "the map field is 32 bits"),
+    (["--window-ms", "0"], "--window-ms 0 is too small"),
+    (["--window-ms", "1.5"], "--window-ms '1.5' is not a whole number"),
+    (["--window-ms", "86400001"], "one day"),
+    (["--backend", "ebpf"], "invalid choice: 'ebpf'"),
+    (["--action", "block"], "invalid choice: 'block'"),
+    (["--backend", "tracepoint", "--action", "deny"], "deny needs a backend that can fail"),
+    (["--interval", "0"], "--interval 0 must be more than 0"),
+    (["--interval", "x"], "--interval 'x' is not a number"),
+    (["--duration", "-3"], "--duration -3 must be more than 0"),
+    (["-p", "abc"], "--pid 'abc' is not a whole number"),
+    (["-p", "0"], "--pid 0 is too small"),
+    (["--comm", "a_name_longer_than_15"], "must be 1 to 15 bytes"),
+    (["--map-size", "0"], "--map-size 0 is too small"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--"], "nothing after '--'"),
+])
+def test_bad_input(args, expect):
+    refuse(args, expect=expect)
+
+
+def test_pid_and_command_together():
+    refuse(["-p", str(os.getpid())], cmd=["true"], expect="either -p/--pid or -- CMD")
+
+
+def test_missing_pid():
+    refuse(["-p", "4194000"], expect="--pid 4194000: no such process")
+
+
+def test_pid_1_is_never_limited():
+    refuse(["-p", "1"], expect="pid 1 is never limited")
+
+
+def test_kernel_thread_is_never_limited():
+    refuse(["-p", "2"], expect="pid 2 is a kernel thread")
+
+
+def test_kprobe_backend_names_the_missing_feature():
+    refuse(["--backend", "kprobe"], expect="backend kprobe is not available on this "
+           "kernel: kprobes: kernel built without CONFIG_KPROBES")
+
+
+def test_lsm_backend_names_the_missing_feature():
+    refuse(["--backend", "lsm"], expect="backend lsm is not available on this kernel: "
+           "BPF-LSM program load: EPERM")
+
+
+def test_deny_impossible_on_this_kernel():
+    refuse(["--action", "deny"], expect="--action deny is not possible on this kernel")
+
+
+def test_not_root():
+    def drop():
+        os.setgid(65534)
+        os.setuid(65534)
+    refuse(["--action", "monitor"], preexec=drop, expect="must run as root")
+
+
+def test_no_bcc():
+    # -S: no site-packages, so Debian's python3-bpfcc is not importable.
+    r = subprocess.run([wdrun.PYTHON, "-S", str(wdrun.WATCHDOG), "--action", "monitor",
+                        "--", "true"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "BCC's Python module is missing" in r.stderr and "python3-bpfcc" in r.stderr
+
+
+def test_no_kernel_headers():
+    # Hide /lib/modules in a private mount namespace: headers vanish for
+    # this one run only.
+    r = subprocess.run(["unshare", "-m", "sh", "-c",
+                        "mount -t tmpfs none /lib/modules && exec \"$@\"", "sh",
+                        wdrun.PYTHON, str(wdrun.WATCHDOG), "--action", "monitor",
+                        "--", "true"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "no kernel headers" in r.stderr and "install.sh" in r.stderr
+
+
+def test_command_not_found():
+    r = subprocess.run(WD + ["--action", "monitor", "--", "/nonexistent/cmd"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 127
+    assert "cannot run /nonexistent/cmd" in r.stderr

@@ -1,0 +1,219 @@
+/*
+ * aggressive_reader.c - hammers one read syscall from THREADS threads in
+ * BURSTS tight bursts, recording every outcome in the report file
+ * (reader_report.h) so the watchdog's limit, EPERM, stop and kill actions
+ * can be checked.  Run with -h for the options.
+ */
+#define _GNU_SOURCE
+#include "reader_report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_THREADS 64
+#define MAX_BURSTS 256
+#define MAX_READS 1000000000000ull
+#define MAX_MS 3600000ull
+#define MAX_LOG (1ull << 26)
+
+static const char usage[] =
+	"usage: aggressive_reader (-n READS | -d DURATION_MS) [-t THREADS] [-b BURSTS]\n"
+	"                         [-g GAP_MS] [-s read|pread|readv|preadv|preadv2]\n"
+	"                         [-f FILE] [-o REPORT] [-L LOG_ENTRIES] [-w] [-q]\n"
+	"  -n READS     reads per burst, split over the threads (first threads get the remainder)\n"
+	"  -d MS        instead of -n: every thread reads for MS per burst\n"
+	"  -t THREADS   1..64 (default 1)\n"
+	"  -b BURSTS    1..256 (default 1)\n"
+	"  -g GAP_MS    sleep between bursts (default 0)\n"
+	"  -s VARIANT   syscall to use (default read)\n"
+	"  -f FILE      file to read 1 byte at a time (default /dev/zero)\n"
+	"  -o REPORT    report file, see reader_report.h\n"
+	"  -L N         log the first N reads' outcomes in the report\n"
+	"  -w           print \"ready\" and wait for SIGUSR1 before the first burst\n"
+	"  -q           no progress lines on stderr\n";
+
+struct config {
+	uint32_t threads, bursts, gap_ms;
+	uint64_t reads, duration_ms, log_entries;
+	enum wd_variant variant;
+	const char *file, *report;
+	bool wait, quiet;
+};
+
+struct worker {
+	pthread_t thread;
+	uint32_t index;
+	int fd;
+	uint64_t reads;
+	const struct config *cfg;
+	struct wd_report *rep;
+};
+
+static pthread_barrier_t start_barrier, end_barrier;
+
+static void parse_args(int argc, char **argv, struct config *cfg)
+{
+	bool have_n = false, have_d = false;
+	int c, v;
+
+	*cfg = (struct config){ .threads = 1, .bursts = 1, .variant = WD_VAR_READ,
+				.file = "/dev/zero" };
+	opterr = 0;
+	while ((c = getopt(argc, argv, ":t:n:b:g:s:f:d:o:L:wqh")) != -1) {
+		switch (c) {
+		case 't': cfg->threads = wd_parse_uint('t', optarg, 1, MAX_THREADS); break;
+		case 'n': cfg->reads = wd_parse_uint('n', optarg, 1, MAX_READS); have_n = true; break;
+		case 'b': cfg->bursts = wd_parse_uint('b', optarg, 1, MAX_BURSTS); break;
+		case 'g': cfg->gap_ms = wd_parse_uint('g', optarg, 0, MAX_MS); break;
+		case 'd': cfg->duration_ms = wd_parse_uint('d', optarg, 1, MAX_MS); have_d = true; break;
+		case 'L': cfg->log_entries = wd_parse_uint('L', optarg, 0, MAX_LOG); break;
+		case 'f': cfg->file = optarg; break;
+		case 'o': cfg->report = optarg; break;
+		case 'w': cfg->wait = true; break;
+		case 'q': cfg->quiet = true; break;
+		case 's':
+			v = wd_parse_variant(optarg);
+			if (v < 0)
+				wd_usage_error("-s: unknown variant '%s' (read|pread|readv|preadv|preadv2)", optarg);
+			cfg->variant = v;
+			break;
+		case 'h': fputs(usage, stdout); exit(0);
+		default: wd_check_getopt(c, optopt);
+		}
+	}
+	if (optind < argc)
+		wd_usage_error("unexpected argument '%s'", argv[optind]);
+	if (have_n && have_d)
+		wd_usage_error("-n and -d are mutually exclusive");
+	if (!have_n && !have_d)
+		wd_usage_error("one of -n READS or -d DURATION_MS is required");
+	if (!cfg->file[0])
+		wd_usage_error("-f: empty file name");
+	if (cfg->report && !cfg->report[0])
+		wd_usage_error("-o: empty file name");
+}
+
+static void sleep_ms(uint64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+		;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	const struct config *cfg = w->cfg;
+	bool need_time = cfg->duration_ms || cfg->log_entries;
+	uint64_t duration_ns = cfg->duration_ms * 1000000u;
+	char buf[1];
+
+	for (uint32_t b = 0; b < cfg->bursts; b++) {
+		uint64_t t = 0, deadline;
+
+		pthread_barrier_wait(&start_barrier);
+		deadline = wd_now_ns();
+		wd_report_burst_start(w->rep, b, deadline);
+		deadline += duration_ns;
+
+		for (uint64_t i = 0; duration_ns || i < w->reads; i++) {
+			int64_t res = wd_do_read(cfg->variant, w->fd, buf);
+
+			if (need_time)
+				t = wd_now_ns();
+			wd_report_record(w->rep, b, w->index, res, t);
+			if (duration_ns && t >= deadline)
+				break;
+		}
+		wd_report_burst_end(w->rep, b, wd_now_ns());
+		pthread_barrier_wait(&end_barrier);
+	}
+	return NULL;
+}
+
+static void progress(const struct config *cfg, const struct wd_report *rep, uint32_t b)
+{
+	const struct wd_report_burst *bu = &rep->bursts[b];
+
+	fprintf(stderr,
+		"%s: burst %" PRIu32 "/%" PRIu32 ": ok=%" PRIu64 " eperm=%" PRIu64 " other=%" PRIu64
+		" in %.3f ms\n",
+		wd_progname, b + 1, cfg->bursts, bu->ok, bu->eperm, bu->other,
+		(double)(bu->t_end_ns - bu->t_start_ns) / 1e6);
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct wd_report rep;
+	struct worker workers[MAX_THREADS];
+	int err;
+
+	wd_progname = "aggressive_reader";
+	parse_args(argc, argv, &cfg);
+
+	for (uint32_t i = 0; i < cfg.threads; i++) {
+		workers[i] = (struct worker){
+			.index = i,
+			.cfg = &cfg,
+			.rep = &rep,
+			.reads = cfg.reads / cfg.threads + (i < cfg.reads % cfg.threads),
+			.fd = open(cfg.file, O_RDONLY | O_CLOEXEC),
+		};
+		if (workers[i].fd < 0)
+			wd_usage_error("-f: cannot open %s: %s", cfg.file, strerror(errno));
+	}
+
+	err = wd_report_create(&rep, cfg.report, WD_PROG_AGGRESSIVE, cfg.threads, cfg.bursts,
+			       cfg.log_entries);
+	if (err)
+		wd_usage_error("-o: cannot create report %s: %s", cfg.report, strerror(-err));
+	rep.hdr->variant = cfg.variant;
+	rep.hdr->gap_ms = cfg.gap_ms;
+	rep.hdr->reads_per_burst = cfg.reads;
+	rep.hdr->duration_ms = cfg.duration_ms;
+	wd_report_publish(&rep);
+
+	if (cfg.wait)
+		wd_block_sigusr1();
+	pthread_barrier_init(&start_barrier, NULL, cfg.threads + 1);
+	pthread_barrier_init(&end_barrier, NULL, cfg.threads + 1);
+	for (uint32_t i = 0; i < cfg.threads; i++) {
+		err = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+		if (err) {
+			fprintf(stderr, "%s: pthread_create: %s\n", wd_progname, strerror(err));
+			return 1;
+		}
+	}
+	if (cfg.wait)
+		wd_wait_sigusr1();
+
+	wd_report_set_state(&rep, WD_STATE_RUNNING);
+	for (uint32_t b = 0; b < cfg.bursts; b++) {
+		if (b && cfg.gap_ms)
+			sleep_ms(cfg.gap_ms);
+		pthread_barrier_wait(&start_barrier);
+		pthread_barrier_wait(&end_barrier);
+		if (!cfg.quiet)
+			progress(&cfg, &rep, b);
+	}
+	for (uint32_t i = 0; i < cfg.threads; i++) {
+		pthread_join(workers[i].thread, NULL);
+		close(workers[i].fd);
+	}
+	pthread_barrier_destroy(&start_barrier);
+	pthread_barrier_destroy(&end_barrier);
+	wd_report_set_state(&rep, WD_STATE_DONE);
+	wd_print_summary(&rep);
+	wd_report_close(&rep);
+	return 0;
+}

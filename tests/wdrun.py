@@ -1,0 +1,167 @@
+"""Run watchdog.py from a test and collect its JSON records.
+
+    run = Watchdog(["--action", "monitor"], cmd=aggressive_cmd(reads=500))
+    run.wait_started()              # the 'start' record: enforcing now
+    res = run.finish()              # exit status, records, stderr
+    res.summary_for(pid)            # that process's final counts
+
+Used by the host suite (tests/host) and the VM suite (tests/vm).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WATCHDOG = REPO / "watchdog.py"
+PYTHON = "/usr/bin/python3"
+# BCC program names (truncated to 15 chars by the kernel) of the watchdog.
+PROG_NAMES = ("wd_tracepoint", "wd_kprobe", "wd_exit", "lsm__file_permi",
+              "tracepoint__tas", "file_permission")
+
+
+class Result:
+    """What a finished watchdog run produced."""
+
+    def __init__(self, rc, records, stderr, other_lines=()):
+        self.rc, self.records, self.stderr = rc, records, stderr
+        # Lines that are not JSON: the launched command's own stdout.
+        self.other_lines = list(other_lines)
+
+    def events(self, kind):
+        return [r for r in self.records if r.get("event") == kind]
+
+    @property
+    def start(self):
+        found = self.events("start")
+        return found[0] if found else None
+
+    @property
+    def summary(self):
+        found = self.events("summary")
+        assert found, "no summary record; stderr:\n%s" % self.stderr
+        return found[-1]
+
+    def summary_for(self, pid):
+        for row in self.summary["processes"]:
+            if row["pid"] == pid:
+                return row
+        raise AssertionError("pid %d not in summary %s" % (pid, self.summary))
+
+    def rows_by_comm(self, comm):
+        return [r for r in self.summary["processes"] if r["comm"] == comm]
+
+
+class Watchdog:
+    """A watchdog.py --json process whose stdout is parsed as it runs."""
+
+    def __init__(self, args, cmd=None, python=PYTHON, env=None, preexec=None):
+        argv = [python, str(WATCHDOG), "--json"] + list(args)
+        if cmd:
+            argv += ["--"] + [str(c) for c in cmd]
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True,
+                                     env=env, preexec_fn=preexec)
+        self.records = []
+        self.bad_lines = []
+        self._cond = threading.Condition()
+        self._stderr = []
+        self._threads = [threading.Thread(target=self._read_out, daemon=True),
+                         threading.Thread(target=self._read_err, daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def _read_out(self):
+        for line in self.proc.stdout:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                self.bad_lines.append(line)
+                continue
+            with self._cond:
+                self.records.append(rec)
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def _read_err(self):
+        for line in self.proc.stderr:
+            self._stderr.append(line)
+
+    def wait_for(self, pred, timeout):
+        """The first record matching pred, waiting up to timeout seconds."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for r in self.records:
+                    if pred(r):
+                        return r
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and
+                                 not self._threads[0].is_alive()):
+                    return None
+                self._cond.wait(min(left, 0.2))
+
+    def wait_started(self, timeout=120):
+        rec = self.wait_for(lambda r: r.get("event") == "start", timeout)
+        if rec is None:
+            self.kill()
+            raise AssertionError("watchdog did not start: rc=%s stderr:\n%s"
+                                 % (self.proc.poll(), "".join(self._stderr)))
+        return rec
+
+    def signal(self, sig=signal.SIGINT):
+        self.proc.send_signal(sig)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def finish(self, timeout=120, sig=None):
+        """Wait for exit (after sending sig, if given); the Result."""
+        if sig is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("watchdog did not exit within %ss; stderr:\n%s"
+                                 % (timeout, "".join(self._stderr)))
+        for t in self._threads:
+            t.join(10)
+        return Result(rc, self.records, "".join(self._stderr), self.bad_lines)
+
+
+def run(args, cmd=None, timeout=120, **kw):
+    """Run to completion (use with -- CMD or --duration)."""
+    return Watchdog(args, cmd, **kw).finish(timeout)
+
+
+def attached_watchdog_progs():
+    """IDs and names of loaded BPF programs that belong to a watchdog."""
+    out = subprocess.run(["bpftool", "-j", "prog", "list"], check=True,
+                         capture_output=True, text=True).stdout
+    return [(p["id"], p.get("name", "")) for p in json.loads(out)
+            if p.get("name", "") in PROG_NAMES]
+
+
+def proc_state(pid):
+    """The State letter of /proc/PID/status (R, S, T, Z...), or None."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("State:"):
+                    return line.split()[1]
+    except OSError:
+        return None
+    return None
+
+
+def is_root():
+    return os.geteuid() == 0
