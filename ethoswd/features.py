@@ -112,8 +112,11 @@ def _probe_lsm_load(btf):
     code = (B.insn(B.CALL, imm=B.HELPER_GET_CURRENT_TASK_BTF) +
             B.insn(B.MOV64_REG, 1, 0) +
             B.insn(B.CALL, imm=B.HELPER_TASK_PT_REGS) + B.RET0)
-    return _load("BPF-LSM program load", B.PROG_LSM, code,
+    feat = _load("BPF-LSM program load", B.PROG_LSM, code,
                  attach_type=B.ATTACH_LSM_MAC, attach_btf_id=hook)
+    if not feat and feat.detail.startswith("EPERM") and os.geteuid() == 0:
+        feat.detail += " as root: the kernel's policy forbids BPF-LSM programs"
+    return feat
 
 
 class Features:
@@ -207,32 +210,31 @@ def choose(feats, backend, action):
         if not candidates:
             raise SetupError("no backend works on this kernel: tracepoint: %s"
                              % feats.backend_problem("tracepoint"))
+    if backend == "auto" and action == "deny":
+        candidates = [b for b in candidates if b != "tracepoint"]
+        if not candidates:
+            raise SetupError(
+                "--action deny is not possible on this kernel: lsm: %s; "
+                "kprobe: %s" % (feats.backend_problem("lsm"),
+                                feats.backend_problem("kprobe")))
+    chosen = candidates[0]
+    if backend == "auto":
+        skipped = ["%s (%s)" % (b, feats.backend_problem(b))
+                   for b in BACKENDS[:BACKENDS.index(chosen)]]
+        why = ["backend: strongest available" +
+               ("; unavailable: " + "; ".join(skipped) if skipped else "")]
+    else:
+        why = ["backend requested"]
     if action != "auto":
-        if backend == "auto" and action == "deny":
-            candidates = [b for b in candidates if b != "tracepoint"]
-            if not candidates:
-                raise SetupError(
-                    "--action deny is not possible on this kernel: lsm: %s; "
-                    "kprobe: %s" % (feats.backend_problem("lsm"),
-                                    feats.backend_problem("kprobe")))
-        chosen = candidates[0]
         problem = feats.action_problem(chosen, action)
         if problem:
             raise SetupError("action %s is not available with backend %s: %s"
                              % (action, chosen, problem))
-        return chosen, action, "requested"
-    chosen = candidates[0]
+        return chosen, action, "; ".join(why + ["action requested"])
     for act in ACTIONS:
-        if not feats.action_problem(chosen, act):
+        problem = feats.action_problem(chosen, act)
+        if not problem:
             break
-    if backend == "auto":
-        skipped = ["%s (%s)" % (b, feats.backend_problem(b))
-                   for b in BACKENDS[:BACKENDS.index(chosen)]]
-        why = "strongest available" + (
-            "; unavailable: " + "; ".join(skipped) if skipped else "")
-    else:
-        why = "backend requested; strongest action it supports"
-    if act != "deny":
-        why += "; deny impossible: " + (
-            feats.action_problem(chosen, "deny") or "")
-    return chosen, act, why
+        if act != "kill":   # kill is never auto's choice over throttle
+            why.append("%s impossible: %s" % (act, problem))
+    return chosen, act, "; ".join(why)

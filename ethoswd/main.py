@@ -74,7 +74,7 @@ def _describe_targets(opts, child):
 def main(argv=None, launched=None):
     launched = launched or time.monotonic()
     rep = Reporter(as_json="--json" in (argv or sys.argv[1:]))
-    child = probe = None
+    child = probe = guardian = None
     try:
         opts = cli.parse(sys.argv[1:] if argv is None else argv)
         rep = Reporter(as_json=opts.json)
@@ -95,16 +95,20 @@ def main(argv=None, launched=None):
         from .probe import Probe, cflags
         from .session import Session
         from .launcher import GatedChild
+        from .guardian import Guardian
         import_s = time.monotonic() - t
         environment.require_headers()
         offsets = feats.offsets() if backend == "lsm" else {}
         rep.info(_summary_line(feats))
         rep.info("backend %s, action %s: %s" % (backend, action, why))
+        if action == "throttle":
+            guardian = Guardian()
         if opts.command:
             child = GatedChild(opts.command)
         targets = list(opts.pid) + ([child.pid] if child else [])
         flags = cflags(backend, action, os.getpid(), targets, opts.comm,
-                       opts.exclude_comm, opts.map_size, offsets)
+                       opts.exclude_comm, opts.map_size, offsets,
+                       guardian.pid if guardian else 0)
         if opts.ebpf:
             from .probe import source_text
             print("// cflags: " + " ".join(flags))
@@ -121,7 +125,7 @@ def main(argv=None, launched=None):
             raise SetupError("could not build or attach the %s probe: %s"
                              % (backend, str(e).strip().splitlines()[-1]
                                 if str(e).strip() else type(e).__name__)) from None
-        session = Session(probe, rep, opts, action, child)
+        session = Session(probe, rep, opts, action, child, guardian)
         total_s = time.monotonic() - launched
         rep.info("limit %d calls / %d ms per process; targets: %s"
                  % (opts.max_calls, opts.window_ms, _describe_targets(opts, child)))
@@ -157,3 +161,5 @@ def main(argv=None, launched=None):
             probe.detach()
         if child is not None:
             child.abort()
+        if guardian is not None:
+            guardian.close()

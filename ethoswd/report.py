@@ -14,8 +14,27 @@ HEAD = "%7s %-16s %8s %11s %11s %11s %-8s" % (
     "PID", "COMM", "WINDOW", "TOTAL", "ALLOWED", "LIMITED", "STATE")
 
 
+def _n(value, width):
+    """An integer in at most `width` characters: 1234567 or, if too wide,
+    1.2M / 3.4G / 5.6T."""
+    text = str(value)
+    if len(text) <= width:
+        return text
+    for div, unit in ((10 ** 15, "P"), (10 ** 12, "T"), (10 ** 9, "G"),
+                      (10 ** 6, "M"), (10 ** 3, "k")):
+        if value >= div:
+            return "%.1f%s" % (value / div, unit)
+    return text
+
+
 def _clock():
     return time.strftime("%H:%M:%S")
+
+
+def _line(r, window):
+    return "%7d %-16.16s %8s %11s %11s %11s %-8s" % (
+        r["pid"], r["comm"], window, _n(r["total"], 11), _n(r["allowed"], 11),
+        _n(r["limited"], 11), r["state"])
 
 
 class Reporter:
@@ -44,20 +63,20 @@ class Reporter:
 
     def limit(self, row, max_calls, window_ms, action):
         self._emit(dict(event="limit", action=action, **row),
-                   "%s LIMIT %7d %-16s over %d calls in %d ms -> %s"
-                   % (_clock(), row["pid"], row["comm"], max_calls, window_ms,
-                      action))
+                   "%s LIMIT %7d %-16.16s over %s calls in %s ms -> %s"
+                   % (_clock(), row["pid"], row["comm"], _n(max_calls, 6),
+                      _n(window_ms, 5), action))
 
     def clear(self, row):
         self._emit(dict(event="clear", **row),
-                   "%s CLEAR %7d %-16s back under the limit (%d limited so far)"
-                   % (_clock(), row["pid"], row["comm"], row["limited"]))
+                   "%s CLEAR %7d %-16.16s under the limit again (%s limited)"
+                   % (_clock(), row["pid"], row["comm"], _n(row["limited"], 8)))
 
     def exited(self, row):
         self._emit(dict(event="exit", **row),
-                   "%s EXIT  %7d %-16s allowed %d, limited %d"
-                   % (_clock(), row["pid"], row["comm"], row["allowed"],
-                      row["limited"]))
+                   "%s EXIT  %7d %-16.16s allowed %s, limited %s"
+                   % (_clock(), row["pid"], row["comm"], _n(row["allowed"], 10),
+                      _n(row["limited"], 10)))
 
     def warn(self, text, **record):
         self._emit(dict(event="warning", message=text, **record),
@@ -70,9 +89,7 @@ class Reporter:
             return
         lines = ["%s  %d processes tracked" % (_clock(), len(rows)), HEAD]
         for r in rows[:TABLE_ROWS]:
-            lines.append("%7d %-16.16s %8d %11d %11d %11d %-8s" % (
-                r["pid"], r["comm"], r["window"], r["total"], r["allowed"],
-                r["limited"], r["state"]))
+            lines.append(_line(r, _n(r["window"], 8)))
         if len(rows) > TABLE_ROWS:
             lines.append("        ... %d more (use --json for all)"
                          % (len(rows) - TABLE_ROWS))
@@ -86,15 +103,14 @@ class Reporter:
                             processes=rows, health=health, **tot), None)
             return
         rows = sorted(rows, key=lambda r: (-r["total"], r["pid"]))
-        lines = ["", "Summary: %.1f s, %d processes, %d calls" % (
-                     seconds, len(rows), tot["total"]),
-                 "         %d allowed, %d limited in %d windows" % (
-                     tot["allowed"], tot["limited"], tot["limited_windows"]),
+        lines = ["", "Summary: %.1f s, %d processes, %s calls" % (
+                     seconds, len(rows), _n(tot["total"], 20)),
+                 "         %s allowed, %s limited in %s windows" % (
+                     _n(tot["allowed"], 20), _n(tot["limited"], 20),
+                     _n(tot["limited_windows"], 20)),
                  HEAD]
         for r in rows[:TABLE_ROWS]:
-            lines.append("%7d %-16.16s %8s %11d %11d %11d %-8s" % (
-                r["pid"], r["comm"], "-", r["total"], r["allowed"],
-                r["limited"], r["state"]))
+            lines.append(_line(r, "-"))
         if any(health.values()):
             lines.append("health: %s" % ", ".join(
                 "%s %d" % kv for kv in sorted(health.items())))

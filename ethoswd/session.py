@@ -37,9 +37,9 @@ def _comm(raw):
 class Session:
     """State the front end keeps while the probe runs."""
 
-    def __init__(self, probe, reporter, opts, action, child=None):
+    def __init__(self, probe, reporter, opts, action, child=None, guardian=None):
         self.probe, self.rep, self.opts, self.action = probe, reporter, opts, action
-        self.child = child
+        self.child, self.guardian = child, guardian
         self.window_ns = opts.window_ms * NS_PER_MS
         self.limited = {}    # tgid -> end of its last limited window (ns)
         self.stopped = {}    # tgid -> when to SIGCONT it (ns), throttle only
@@ -93,6 +93,8 @@ class Session:
             first = tgid not in self.limited
             self.limited[tgid] = end
             if self.action == "throttle":
+                if tgid not in self.stopped and self.guardian:
+                    self.guardian.stopped(tgid)
                 self.stopped[tgid] = end
             if first:
                 self.rep.limit(self._row(tgid, _comm(e.comm), window, e.allowed,
@@ -102,7 +104,8 @@ class Session:
         elif e.kind == DEFS["WD_EV_EXIT"]:
             was_limited = e.limited_windows > 0
             self.limited.pop(tgid, None)
-            self.stopped.pop(tgid, None)
+            if self.stopped.pop(tgid, None) is not None and self.guardian:
+                self.guardian.resumed(tgid)
             row = self._row(tgid, _comm(e.comm), window, e.allowed, e.limited,
                             e.limited_windows, state="exited")
             self.gone[tgid] = row
@@ -118,6 +121,8 @@ class Session:
                     os.kill(tgid, signal.SIGCONT)
                 except ProcessLookupError:
                     pass
+                if self.guardian:
+                    self.guardian.resumed(tgid)
 
     def _clear_due(self, now_ns):
         for tgid, end in list(self.limited.items()):

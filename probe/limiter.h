@@ -10,6 +10,7 @@
  * Compile-time switches (set by the front end with -D):
  *   WD_ACTION            one of WD_ACT_* (watchdog_map.h)
  *   WD_SELF_TGID         the front end's own process, never acted on
+ *   WD_GUARD_TGID        its guardian process (ethoswd/guardian.py), likewise
  *   WD_FILTER_TARGETS    act only on TGIDs in wd_targets (and descendants)
  *   WD_FILTER_COMM       act only on threads whose comm is in wd_comm_in
  *   WD_EXCLUDE_COMM      never act on threads whose comm is in wd_comm_out
@@ -57,7 +58,7 @@ static __always_inline void wd_health_inc(int slot)
 static __always_inline int wd_is_target(__u32 tgid)
 {
 	/* Never PID 1 (nor the idle task) and never the watchdog itself. */
-	if (tgid <= 1 || tgid == WD_SELF_TGID)
+	if (tgid <= 1 || tgid == WD_SELF_TGID || tgid == WD_GUARD_TGID)
 		return 0;
 #ifdef WD_FILTER_TARGETS
 	if (!wd_targets.lookup(&tgid))

@@ -141,3 +141,23 @@ def test_sigterm_resumes_a_stopped_process(report):
     time.sleep(0.2)
     assert wdrun.proc_state(pid) not in ("T", None)
     os.kill(pid, signal.SIGKILL)
+
+
+def test_sigkill_of_the_watchdog_resumes_a_stopped_process(report):
+    """The guardian process resumes what was stopped when the watchdog dies."""
+    rep = report("agg")
+    run = wdrun.Watchdog(["--action", "throttle", "--max-calls", "100",
+                          "--window-ms", "60000"],
+                         aggressive_cmd(duration_ms=20000, report=rep, quiet=True))
+    run.wait_started()
+    pid = _wait_report(rep)["pid"]
+    deadline = time.monotonic() + 20
+    while wdrun.proc_state(pid) != "T" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert wdrun.proc_state(pid) == "T"
+    run.kill()
+    deadline = time.monotonic() + 5
+    while wdrun.proc_state(pid) == "T" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert wdrun.proc_state(pid) not in ("T", None)
+    os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,59 @@
+"""Backend/action choice (ethoswd.features.choose) on made-up kernels."""
+
+import pytest
+
+from ethoswd import features
+from ethoswd.errors import SetupError
+from ethoswd.features import Feature
+
+
+class FakeKernel(features.Features):
+    """Features with chosen answers, no probing."""
+
+    def __init__(self, kprobe=True, override=True, lsm=True, signal=True):
+        yes = lambda n: Feature(n, True)  # noqa: E731
+        self.kernel = "fake"
+        for name in ("x86_64", "bpf", "cmpxchg", "ringbuf", "tracepoints",
+                     "btf_feature", "lsm_active", "error_injection"):
+            setattr(self, name, yes(name))
+        self.kprobes = Feature("kprobes", kprobe, "no CONFIG_KPROBES")
+        self.override = Feature("bpf_override_return", override, "unknown func")
+        self.lsm_load = Feature("BPF-LSM program load", lsm, "EPERM")
+        self.send_signal = Feature("bpf_send_signal", signal, "unknown func")
+        self.btf = None
+
+
+def test_auto_prefers_lsm_deny():
+    assert features.choose(FakeKernel(), "auto", "auto")[:2] == ("lsm", "deny")
+
+
+def test_auto_uses_kprobe_when_lsm_is_refused():
+    b, a, why = features.choose(FakeKernel(lsm=False), "auto", "auto")
+    assert (b, a) == ("kprobe", "deny") and "lsm (BPF-LSM program load: EPERM)" in why
+
+
+def test_auto_falls_back_to_tracepoint_throttle_and_says_why():
+    b, a, why = features.choose(FakeKernel(override=False, lsm=False), "auto", "auto")
+    assert (b, a) == ("tracepoint", "throttle")
+    assert "bpf_override_return" in why and "deny impossible" in why
+
+
+def test_explicit_backend_missing_is_refused_with_the_feature():
+    with pytest.raises(SetupError, match="backend kprobe is not available.*unknown func"):
+        features.choose(FakeKernel(override=False), "kprobe", "auto")
+
+
+def test_deny_without_a_deny_backend_is_refused():
+    with pytest.raises(SetupError, match="deny is not possible"):
+        features.choose(FakeKernel(override=False, lsm=False), "auto", "deny")
+
+
+def test_throttle_needs_send_signal():
+    with pytest.raises(SetupError, match="bpf_send_signal"):
+        features.choose(FakeKernel(signal=False), "tracepoint", "throttle")
+
+
+def test_monitor_is_the_last_resort_and_is_said():
+    b, a, why = features.choose(FakeKernel(override=False, lsm=False, signal=False),
+                                "auto", "auto")
+    assert (b, a) == ("tracepoint", "monitor") and "throttle impossible" in why

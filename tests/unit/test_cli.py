@@ -1,0 +1,60 @@
+"""Parsing and validation of the command line (ethoswd.cli)."""
+
+import pytest
+
+from ethoswd import cli
+from ethoswd.errors import SetupError
+
+
+def test_defaults_come_from_watchdog_map_h():
+    a = cli.parse([])
+    assert (a.max_calls, a.window_ms) == (100, 500)
+    assert (a.backend, a.action, a.pid, a.command) == ("auto", "auto", [], [])
+    assert a.map_size == cli.DEFS["WD_MAX_PIDS"] == 65536
+
+
+def test_command_after_double_dash_keeps_its_own_flags():
+    a = cli.parse(["--max-calls", "7", "--", "cat", "--max-calls", "-p"])
+    assert a.max_calls == 7 and a.command == ["cat", "--max-calls", "-p"]
+
+
+def test_repeatable_filters():
+    a = cli.parse(["-p", "10", "--pid", "11", "--comm", "a", "--comm", "b",
+                   "--exclude-comm", "c"])
+    assert a.pid == [10, 11] and a.comm == ["a", "b"] and a.exclude_comm == ["c"]
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--max-calls", "4294967294"], None),
+    (["--max-calls", "4294967295"], "32 bits"),
+    (["--window-ms", "86400000"], None),
+    (["--window-ms", "86400001"], "one day"),
+    (["--interval", "0.05"], None),
+    (["--interval", "nan"], "must be more than 0"),
+    (["--duration", "0"], "must be more than 0"),
+    (["--comm", "x" * 15], None),
+    (["--comm", "x" * 16], "1 to 15 bytes"),
+    (["--exclude-comm", ""], "1 to 15 bytes"),
+    (["-p", "5", "--", "ls"], "either -p/--pid or -- CMD"),
+])
+def test_bounds(argv, fragment):
+    if fragment is None:
+        cli.parse(argv)
+    else:
+        with pytest.raises(SetupError, match=fragment):
+            cli.parse(argv)
+
+
+def test_argparse_errors_are_one_line():
+    with pytest.raises(SetupError) as e:
+        cli.parse(["--backend", "bogus"])
+    assert "\n" not in str(e.value) and "invalid choice" in str(e.value)
+
+
+def test_help_has_examples(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.parse(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and "--probe-features" in out
+    assert max(len(line) for line in out.splitlines()) < 100

@@ -1,0 +1,40 @@
+"""Text and JSON output (ethoswd.report): widths, sorting, same data."""
+
+import io
+import json
+
+from ethoswd.report import Reporter
+
+
+def _row(pid, total, activity, comm="a_very_long_command_name"):
+    return {"pid": pid, "comm": comm, "window": 4294967295, "total": total,
+            "allowed": total // 2, "limited": total - total // 2,
+            "limited_windows": 99999, "state": "STOPPED", "activity": activity}
+
+
+def test_table_fits_80_columns_and_sorts_by_activity():
+    out = io.StringIO()
+    Reporter(False, out).table([_row(4194304, 10 ** 10, 1), _row(7, 5, 100)], {})
+    lines = out.getvalue().splitlines()
+    assert max(len(l) for l in lines) < 80
+    assert lines[2].split()[0] == "7" and lines[3].split()[0] == "4194304"
+
+
+def test_table_truncates_rows_but_json_keeps_all():
+    rows = [_row(i, i, i) for i in range(1, 40)]
+    text, js = io.StringIO(), io.StringIO()
+    Reporter(False, text).table(rows, {})
+    Reporter(True, js).table(rows, {"map_full": 0})
+    assert "19 more" in text.getvalue()
+    rec = json.loads(js.getvalue())
+    assert rec["event"] == "interval" and len(rec["processes"]) == 39
+
+
+def test_event_lines_fit_80_columns():
+    out = io.StringIO()
+    rep = Reporter(False, out)
+    rep.limit(_row(4194304, 10 ** 6, 0), 4294967294, 86400000, "throttle")
+    rep.clear(_row(4194304, 10 ** 6, 0))
+    rep.exited(_row(4194304, 10 ** 6, 0))
+    rep.summary([_row(4194304, 10 ** 12, 0)], {"map_full": 3}, 12345.6)
+    assert max(len(l) for l in out.getvalue().splitlines()) < 80, out.getvalue()

@@ -1,0 +1,68 @@
+"""VM suite fixtures.  These tests run INSIDE a QEMU guest (vm/run.py sets
+WATCHDOG_VM_KERNEL); each kernel states which deny backends it must have,
+so a kernel that lost a feature fails here instead of skipping."""
+
+import os
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import readers  # noqa: E402
+import wdrun  # noqa: E402
+
+# What each test kernel must provide: (deny backends, refused backend, reason).
+KERNELS = {
+    "debian": {"deny": ["lsm"], "auto": "lsm",
+               "refused": ("kprobe", "bpf_override_return")},
+    "override": {"deny": ["kprobe"], "auto": "kprobe",
+                 "refused": ("lsm", "kernel BTF")},
+}
+
+
+def kernel():
+    name = os.environ.get("WATCHDOG_VM_KERNEL")
+    assert name in KERNELS, ("tests/vm runs inside a VM: use `make vm-test` or "
+                             "vm/run.py (WATCHDOG_VM_KERNEL=%r)" % name)
+    return name
+
+
+def pytest_generate_tests(metafunc):
+    if "deny_backend" in metafunc.fixturenames:
+        name = os.environ.get("WATCHDOG_VM_KERNEL")
+        backends = KERNELS[name]["deny"] if name in KERNELS else ["unknown-kernel"]
+        metafunc.parametrize("deny_backend", backends)
+
+
+def pytest_runtest_logreport(report):
+    """One line per test the host's test.sh turns into its summary table."""
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        backend = "-"
+        if "[" in report.nodeid:
+            backend = report.nodeid.rsplit("[", 1)[1].rstrip("]")
+        sys.stdout.write("\nWDRESULT kernel=%s backend=%s outcome=%s test=%s\n" % (
+            os.environ.get("WATCHDOG_VM_KERNEL"), backend, report.outcome,
+            report.nodeid.split("::")[-1]))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def vm_ready():
+    kernel()
+    assert os.geteuid() == 0
+    readers.build()
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_attached():
+    yield
+    deadline = time.monotonic() + 10
+    while wdrun.attached_watchdog_progs() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not wdrun.attached_watchdog_progs(), "programs left attached"
+
+
+@pytest.fixture
+def report(tmp_path):
+    return lambda name: str(tmp_path / (name + ".rep"))
