@@ -30,6 +30,8 @@ def test_eight_threads_counted_exactly(report):
     assert r["totals"]["ok"] == 80000
     row = res.summary_for(r["pid"])
     assert (row["total"], row["allowed"], row["limited"]) == (80000, 80000, 0)
+    assert res.summary["health"] == {"map_full": 0, "contended": 0, "events_lost": 0,
+                                     "targets_full": 0}
 
 
 def test_monitor_would_limit_matches_the_limiter(report):
@@ -56,6 +58,7 @@ def test_window_resets_under_continuous_load(report):
     assert row["total"] == r["totals"]["ok"]
     assert row["limited_windows"] >= 8, row
     assert row["allowed"] == 100 * row["limited_windows"], row
+    assert res.summary["health"]["contended"] == 0
 
 
 def test_limit_and_clear_lines(report):

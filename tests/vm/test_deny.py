@@ -73,6 +73,7 @@ def test_eight_threads_continuous_load(deny_backend, report):
     assert row["limited_windows"] >= 3
     assert r["totals"]["ok"] == row["allowed"] == 100 * row["limited_windows"]
     assert r["totals"]["eperm"] == row["limited"] and r["totals"]["other"] == 0
+    assert res.summary["health"]["contended"] == 0
 
 
 @pytest.mark.parametrize("variant", readers.VARIANTS)

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# test.sh - install what the tests need, then run every suite and summarise:
+#   unit (no root) -> host (this kernel) -> VM debian (BPF-LSM deny)
+#   -> VM override (kprobe + bpf_override_return deny).
+# Every suite runs even if an earlier one failed; the exit status is 0 only
+# if all passed.  Logs and JUnit files go to $WD_TEST_OUT (default
+# /tmp/ethos-watchdog-tests).  Run as root: sudo ./test.sh
+set -uo pipefail
+cd "$(dirname "$0")"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: must run as root (try: sudo ./test.sh)" >&2
+    exit 2
+fi
+PY=/usr/bin/python3
+OUT=${WD_TEST_OUT:-/tmp/ethos-watchdog-tests}
+rm -rf "$OUT" && mkdir -p "$OUT"
+stamp() { date +%s; }
+t_all=$(stamp)
+
+echo "=== install (./install.sh --tests --vm) ==="
+./install.sh --tests --vm || { echo "test.sh: install failed" >&2; exit 2; }
+make -s progs || exit 2
+
+echo "=== unit suite ==="
+$PY -m pytest -q tests/unit --junitxml="$OUT/unit.xml"
+echo "=== host suite ($(uname -r)) ==="
+t=$(stamp)
+$PY -m pytest -q tests/host --junitxml="$OUT/host.xml"
+echo "host suite: $(( $(stamp) - t )) s"
+
+echo "=== VM kernels ==="
+t=$(stamp)
+vm/build-kernel.sh 2>&1 | tee "$OUT/build-kernel.log" | tail -n 5
+vm/fetch-debian-kernel.sh 2>&1 | tee "$OUT/fetch-debian.log" | tail -n 3
+echo "VM kernels ready: $(( $(stamp) - t )) s"
+
+vm_specs=()
+for k in debian override; do
+    echo "=== VM suite: $k kernel ==="
+    t=$(stamp)
+    $PY vm/run.py --kernel "$k" --timeout 1800 -- $PY -m pytest -q tests/vm \
+        2>&1 | tee "$OUT/vm-$k.log" | grep -v '^WDRESULT' | grep -v '^$'
+    rc=${PIPESTATUS[0]}
+    release=$(sed -n 's/^vm: [a-z]* kernel \([^:]*\):.*/\1/p' "$OUT/vm-$k.log" | tail -n 1)
+    echo "VM suite $k: exit $rc, $(( $(stamp) - t )) s"
+    vm_specs+=(--vm "$k|${release:-?}|$OUT/vm-$k.log|$rc")
+done
+
+$PY tests/summarize.py \
+    --junit "unit|(none: pure logic)|-|$OUT/unit.xml" \
+    --junit "host|$(uname -r)|tracepoint|$OUT/host.xml" \
+    "${vm_specs[@]}"
+rc=$?
+echo "test.sh: $(( $(stamp) - t_all )) s in all; logs in $OUT"
+exit $rc
