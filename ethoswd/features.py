@@ -86,6 +86,32 @@ def _probe_error_injection():
     return Feature("error injection on read syscalls", True, path)
 
 
+def _probe_override_path():
+    """bpf_override_return() changes the saved instruction pointer; an
+    ftrace-based or int3 kprobe honours that, but a jump-optimized kprobe
+    (CONFIG_OPTPROBES, used when the entry is not an ftrace site) ignores
+    it and the call runs anyway.  So the read syscalls must be ftrace sites,
+    or kprobe optimization must be off."""
+    name = "override takes effect"
+    root = tracefs_root()
+    funcs = os.path.join(root or "/sys/kernel/tracing", "available_filter_functions")
+    if os.path.exists(funcs):
+        with open(funcs) as f:
+            sites = {line.split()[0] for line in f if line.startswith("__x64_sys_")}
+        if all("__x64_sys_" + s in sites for s in READ_SYSCALLS):
+            return Feature(name, True, "ftrace-based kprobes on the read syscalls")
+    knob = "/proc/sys/debug/kprobes-optimization"
+    if not os.path.exists(knob):
+        return Feature(name, True, "no jump-optimized kprobes (CONFIG_OPTPROBES off)")
+    with open(knob) as f:
+        if f.read().strip() == "0":
+            return Feature(name, True, "kprobe optimization off (%s = 0)" % knob)
+    return Feature(name, False,
+                   "read syscalls are not ftrace sites (CONFIG_FUNCTION_TRACER off), "
+                   "so their kprobes get jump-optimized and ignore "
+                   "bpf_override_return; fix: sysctl debug.kprobes-optimization=0")
+
+
 def _probe_active_lsm():
     path = "/sys/kernel/security/lsm"
     try:
@@ -144,6 +170,8 @@ class Features:
             B.insn(B.MOV64_IMM, 2, imm=-1) +
             B.insn(B.CALL, imm=B.HELPER_OVERRIDE_RETURN) + B.RET0)
         self.error_injection = _probe_error_injection()
+        self.override_path = (_probe_override_path() if self.kprobes else
+                              Feature("override takes effect", False, "no kprobes"))
         self.btf = None
         try:
             self.btf = B.Btf()
@@ -156,7 +184,7 @@ class Features:
     def all(self):
         return [self.x86_64, self.bpf, self.cmpxchg, self.ringbuf,
                 self.tracepoints, self.send_signal, self.kprobes, self.override,
-                self.error_injection, self.btf_feature, self.lsm_active,
+                self.error_injection, self.override_path, self.btf_feature, self.lsm_active,
                 self.lsm_load]
 
     def _first_missing(self, feats):
@@ -173,7 +201,7 @@ class Features:
                   self.tracepoints]
         need = {"tracepoint": common,
                 "kprobe": common + [self.kprobes, self.override,
-                                    self.error_injection],
+                                    self.error_injection, self.override_path],
                 "lsm": common + [self.btf_feature, self.lsm_active,
                                  self.lsm_load]}[backend]
         return self._first_missing(need)

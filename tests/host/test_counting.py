@@ -1,6 +1,8 @@
 """Counting on the host kernel (tracepoint backend, monitor action):
 exact counts, window resets, would-limit arithmetic, 8-thread exactness."""
 
+import subprocess
+
 import pytest
 
 import readers
@@ -71,3 +73,19 @@ def test_limit_and_clear_lines(report):
     assert seq == ["limit", "clear", "limit", "exit"], seq
     first = res.events("limit")[0]
     assert first["action"] == "monitor" and first["comm"] == "aggressive_read"
+
+
+def test_limits_change_live_without_recompile(report):
+    """The documented bpftool command rewrites wd_config while running."""
+    rep = report("live")
+    proc = readers.launch(aggressive_cmd(reads=300, report=rep, wait=True, quiet=True))
+    run = wdrun.Watchdog(MONITOR + ["--max-calls", "1000", "-p", str(proc.pid)])
+    run.wait_started()
+    # max_calls 50, window_ms 500: two little-endian u32s.
+    subprocess.run(["bpftool", "map", "update", "name", "wd_config", "key", "hex",
+                    "00", "00", "00", "00", "value", "hex", "32", "00", "00", "00",
+                    "f4", "01", "00", "00"], check=True)
+    readers.go(proc)
+    proc.wait(30)
+    row = run.finish().summary_for(proc.pid)
+    assert (row["allowed"], row["limited"]) == (50, 250)

@@ -14,7 +14,8 @@ class FakeKernel(features.Features):
         yes = lambda n: Feature(n, True)  # noqa: E731
         self.kernel = "fake"
         for name in ("x86_64", "bpf", "cmpxchg", "ringbuf", "tracepoints",
-                     "btf_feature", "lsm_active", "error_injection"):
+                     "btf_feature", "lsm_active", "error_injection",
+                     "override_path"):
             setattr(self, name, yes(name))
         self.kprobes = Feature("kprobes", kprobe, "no CONFIG_KPROBES")
         self.override = Feature("bpf_override_return", override, "unknown func")
