@@ -112,6 +112,9 @@ class Btf:
         lib.btf__name_by_offset.restype = ctypes.c_char_p
         lib.btf__name_by_offset.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
         lib.btf__free.argtypes = [ctypes.c_void_p]
+        # Failures come back as errors here; keep libbpf from printing them.
+        lib.libbpf_set_print.argtypes = [ctypes.c_void_p]
+        lib.libbpf_set_print(None)
         self._btf = lib.btf__load_vmlinux_btf()
         if not self._btf:
             raise OSError(ctypes.get_errno(), "cannot load kernel BTF")

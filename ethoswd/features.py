@@ -173,11 +173,15 @@ class Features:
         self.override_path = (_probe_override_path() if self.kprobes else
                               Feature("override takes effect", False, "no kprobes"))
         self.btf = None
-        try:
-            self.btf = B.Btf()
-            self.btf_feature = Feature("kernel BTF", True, "/sys/kernel/btf/vmlinux")
-        except OSError as e:
-            self.btf_feature = Feature("kernel BTF", False, str(e))
+        if not os.path.exists("/sys/kernel/btf/vmlinux"):
+            self.btf_feature = Feature("kernel BTF", False, "no /sys/kernel/btf/"
+                                       "vmlinux (CONFIG_DEBUG_INFO_BTF off)")
+        else:
+            try:
+                self.btf = B.Btf()
+                self.btf_feature = Feature("kernel BTF", True, "/sys/kernel/btf/vmlinux")
+            except OSError as e:
+                self.btf_feature = Feature("kernel BTF", False, str(e))
         self.lsm_active = _probe_active_lsm()
         self.lsm_load = _probe_lsm_load(self.btf)
 

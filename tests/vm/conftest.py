@@ -18,7 +18,7 @@ KERNELS = {
     "debian": {"deny": ["lsm"], "auto": "lsm",
                "refused": ("kprobe", "bpf_override_return")},
     "override": {"deny": ["kprobe"], "auto": "kprobe",
-                 "refused": ("lsm", "kernel BTF")},
+                 "refused": ("lsm", "no /sys/kernel/btf/vmlinux")},
 }
 
 
