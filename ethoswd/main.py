@@ -71,76 +71,95 @@ def _describe_targets(opts, child):
     return "; ".join(what) + " (never pid 1 or the watchdog)"
 
 
+def _choose(opts, rep):
+    """Check the environment and the kernel; (features, backend, action, why)."""
+    environment.require_root()
+    for note in environment.mount_pseudo_filesystems():
+        rep.info(note)
+    feats = features.Features()
+    if opts.probe_features:
+        return feats, None, None, None
+    backend, action, why = features.choose(feats, opts.backend, opts.action)
+    for pid in opts.pid:
+        environment.check_target_pid(pid)
+    return feats, backend, action, why
+
+
+def _build_and_attach(bcc, flags, opts, backend, targets):
+    """Compile, fill the maps, attach: the Probe, or SetupError."""
+    from .probe import Probe
+    try:
+        probe = Probe(bcc, flags)
+        probe.configure(opts.max_calls, opts.window_ms, targets,
+                        opts.comm, opts.exclude_comm)
+        probe.attach(backend)
+        return probe
+    except Exception as e:  # BCC raises bare Exceptions
+        last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise SetupError("could not build or attach the %s probe: %s"
+                         % (backend, last)) from None
+
+
+def _report_start(rep, opts, feats, backend, action, why, probe, child,
+                  timings):
+    rep.info(_summary_line(feats))
+    rep.info("backend %s, action %s: %s" % (backend, action, why))
+    rep.info("limit %d calls / %d ms per process; targets: %s"
+             % (opts.max_calls, opts.window_ms, _describe_targets(opts, child)))
+    rep.info("attached %d programs: %s" % (len(probe.attached),
+                                           ", ".join(probe.attached)))
+    rep.info("start-up %.3f s (features %.3f, import %.3f, compile %.3f, "
+             "load+attach %.3f); enforcing, Ctrl-C to stop"
+             % tuple(timings[k] for k in ("total", "features", "import",
+                                          "compile", "load_attach")),
+             event="start", backend=backend, action=action, reason=why,
+             kernel=feats.kernel,
+             backends={b: feats.backend_problem(b) for b in features.BACKENDS},
+             max_calls=opts.max_calls, window_ms=opts.window_ms,
+             attached=probe.attached, targets=sorted(
+                 opts.pid + ([child.pid] if child else [])),
+             startup={k: round(v, 4) for k, v in timings.items()})
+
+
 def main(argv=None, launched=None):
+    """parse -> check and choose -> compile and attach -> run -> detach."""
     launched = launched or time.monotonic()
-    rep = Reporter(as_json="--json" in (argv or sys.argv[1:]))
     child = probe = guardian = None
     try:
         opts = cli.parse(sys.argv[1:] if argv is None else argv)
         rep = Reporter(as_json=opts.json)
-        environment.require_root()
-        for note in environment.mount_pseudo_filesystems():
-            rep.info(note)
         t = time.monotonic()
-        feats = features.Features()
-        features_s = time.monotonic() - t
+        feats, backend, action, why = _choose(opts, rep)
+        timings = {"features": time.monotonic() - t}
         if opts.probe_features:
             print_features(feats, rep)
             return 0
-        backend, action, why = features.choose(feats, opts.backend, opts.action)
-        for pid in opts.pid:
-            environment.check_target_pid(pid)
         t = time.monotonic()
         bcc = environment.import_bcc()
-        from .probe import Probe, cflags
-        from .session import Session
-        from .launcher import GatedChild
         from .guardian import Guardian
-        import_s = time.monotonic() - t
+        from .launcher import GatedChild
+        from .probe import cflags, source_text
+        from .session import Session
+        timings["import"] = time.monotonic() - t
         environment.require_headers()
         offsets = feats.offsets() if backend == "lsm" else {}
-        rep.info(_summary_line(feats))
-        rep.info("backend %s, action %s: %s" % (backend, action, why))
-        if action == "throttle":
-            guardian = Guardian()
-        if opts.command:
-            child = GatedChild(opts.command)
-        targets = list(opts.pid) + ([child.pid] if child else [])
-        flags = cflags(backend, action, os.getpid(), targets, opts.comm,
-                       opts.exclude_comm, opts.map_size, offsets,
-                       guardian.pid if guardian else 0)
+        flags = cflags(backend, action, os.getpid(), opts.pid or opts.command,
+                       opts.comm, opts.exclude_comm, opts.map_size, offsets)
         if opts.ebpf:
-            from .probe import source_text
-            print("// cflags: " + " ".join(flags))
+            print("// cflags: " + " ".join(flags) + " -DWD_GUARD_TGID=...")
             print(source_text())
             return 0
-        try:
-            probe = Probe(bcc, flags)
-            probe.configure(opts.max_calls, opts.window_ms, targets,
-                            opts.comm, opts.exclude_comm)
-            attached = probe.attach(backend)
-        except SetupError:
-            raise
-        except Exception as e:  # BCC raises bare Exceptions
-            raise SetupError("could not build or attach the %s probe: %s"
-                             % (backend, str(e).strip().splitlines()[-1]
-                                if str(e).strip() else type(e).__name__)) from None
+        if action == "throttle":
+            guardian = Guardian()
+            flags.append("-DWD_GUARD_TGID=%d" % guardian.pid)
+        if opts.command:
+            child = GatedChild(opts.command)
+        probe = _build_and_attach(bcc, flags, opts, backend,
+                                  opts.pid + ([child.pid] if child else []))
         session = Session(probe, rep, opts, action, child, guardian)
-        total_s = time.monotonic() - launched
-        rep.info("limit %d calls / %d ms per process; targets: %s"
-                 % (opts.max_calls, opts.window_ms, _describe_targets(opts, child)))
-        rep.info("attached %d programs: %s" % (len(attached), ", ".join(attached)))
-        rep.info("start-up %.3f s (features %.3f, import %.3f, compile %.3f, "
-                 "load+attach %.3f); enforcing, Ctrl-C to stop"
-                 % (total_s, features_s, import_s, probe.compile_s, probe.attach_s),
-                 event="start", backend=backend, action=action, reason=why,
-                 max_calls=opts.max_calls, window_ms=opts.window_ms,
-                 attached=attached, targets=targets,
-                 startup={"total": round(total_s, 4),
-                          "features": round(features_s, 4),
-                          "import": round(import_s, 4),
-                          "compile": round(probe.compile_s, 4),
-                          "load_attach": round(probe.attach_s, 4)})
+        timings.update(compile=probe.compile_s, load_attach=probe.attach_s,
+                       total=time.monotonic() - launched)
+        _report_start(rep, opts, feats, backend, action, why, probe, child, timings)
         if child:
             child.release()
         reason = session.run()

@@ -21,12 +21,12 @@ ACTION_IDS = {"monitor": DEFS["WD_ACT_MONITOR"], "deny": DEFS["WD_ACT_DENY"],
 
 
 def cflags(backend, action, self_tgid, targets, comms, exclude, map_size,
-           offsets=None, guard_tgid=0):
-    """The -D switches that specialise the probe for this run."""
+           offsets=None):
+    """The -D switches that specialise the probe for this run (the caller
+    adds -DWD_GUARD_TGID when a guardian runs)."""
     flags = ["-I" + PROBE_DIR, "-DWD_BACKEND_%s" % backend.upper(),
              "-DWD_ACTION=%d" % ACTION_IDS[action],
-             "-DWD_SELF_TGID=%d" % self_tgid, "-DWD_GUARD_TGID=%d" % guard_tgid,
-             "-DWD_MAX_PIDS=%d" % map_size]
+             "-DWD_SELF_TGID=%d" % self_tgid, "-DWD_MAX_PIDS=%d" % map_size]
     if targets:
         flags.append("-DWD_FILTER_TARGETS")
     if comms:

@@ -25,6 +25,9 @@
 #define WD_NS_PER_MS	1000000ULL
 /* Lost compare-and-swap races tolerated before a call is refused. */
 #define WD_CAS_TRIES	16
+#ifndef WD_GUARD_TGID
+#define WD_GUARD_TGID	0	/* no guardian: only throttle starts one */
+#endif
 
 struct wd_comm {
 	char name[16];
