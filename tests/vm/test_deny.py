@@ -1,6 +1,6 @@
 """-EPERM enforcement on real kernels, for each deny backend the kernel has.
 
-Windows are long (1 s) and bursts short, because TCG makes every syscall
+Windows are long (2 s) and bursts short, because TCG makes every syscall
 slow: a burst of a few hundred reads must finish well inside one window.
 """
 
@@ -14,8 +14,8 @@ import wdrun
 from conftest import KERNELS, kernel
 from readers import aggressive_cmd, normal_cmd, parse_report
 
-WINDOW_MS = 1000
-GAP_MS = 1300   # > one window: each burst starts a new window
+WINDOW_MS = 2000
+GAP_MS = 2300   # > one window: each burst starts a new window
 
 
 def deny(backend, *more):
@@ -67,10 +67,10 @@ def test_eight_threads_never_exceed_the_limit(deny_backend, report):
 def test_eight_threads_continuous_load(deny_backend, report):
     a = report("cont")
     res = wdrun.run(deny(deny_backend), aggressive_cmd(
-        threads=8, duration_ms=3500, report=a, quiet=True), timeout=600)
+        threads=8, duration_ms=4500, report=a, quiet=True), timeout=600)
     r = parse_report(a)
     row = res.summary_for(r["pid"])
-    assert row["limited_windows"] >= 3
+    assert row["limited_windows"] >= 2
     assert r["totals"]["ok"] == row["allowed"] == 100 * row["limited_windows"]
     assert r["totals"]["eperm"] == row["limited"] and r["totals"]["other"] == 0
     assert res.summary["health"]["contended"] == 0
