@@ -125,17 +125,27 @@ def test_children_of_the_command_are_limited(report):
     assert (row["allowed"], row["limited"]) == (100, 300)
 
 
-def test_sigterm_resumes_a_stopped_process(report):
+def _stopped_reader(report, window_ms):
+    """A throttle watchdog over a reader, once the reader is stopped."""
     rep = report("agg")
     run = wdrun.Watchdog(["--action", "throttle", "--max-calls", "100",
-                          "--window-ms", "5000"],
+                          "--window-ms", str(window_ms)],
                          aggressive_cmd(duration_ms=20000, report=rep, quiet=True))
     run.wait_started()
     pid = _wait_report(rep)["pid"]
-    deadline = time.monotonic() + 20
-    while wdrun.proc_state(pid) != "T" and time.monotonic() < deadline:
+    assert _wait_state(pid, lambda st: st == "T", 20), "reader never stopped"
+    return run, pid
+
+
+def _wait_state(pid, pred, timeout):
+    deadline = time.monotonic() + timeout
+    while not pred(wdrun.proc_state(pid)) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert wdrun.proc_state(pid) == "T"
+    return pred(wdrun.proc_state(pid))
+
+
+def test_sigterm_resumes_a_stopped_process(report):
+    run, pid = _stopped_reader(report, 5000)
     res = run.finish(sig=signal.SIGTERM)
     assert res.events("stop")[0]["reason"] == "SIGTERM"
     time.sleep(0.2)
@@ -145,19 +155,8 @@ def test_sigterm_resumes_a_stopped_process(report):
 
 def test_sigkill_of_the_watchdog_resumes_a_stopped_process(report):
     """The guardian process resumes what was stopped when the watchdog dies."""
-    rep = report("agg")
-    run = wdrun.Watchdog(["--action", "throttle", "--max-calls", "100",
-                          "--window-ms", "60000"],
-                         aggressive_cmd(duration_ms=20000, report=rep, quiet=True))
-    run.wait_started()
-    pid = _wait_report(rep)["pid"]
-    deadline = time.monotonic() + 20
-    while wdrun.proc_state(pid) != "T" and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert wdrun.proc_state(pid) == "T"
+    run, pid = _stopped_reader(report, 60000)
     run.kill()
-    deadline = time.monotonic() + 5
-    while wdrun.proc_state(pid) == "T" and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert wdrun.proc_state(pid) not in ("T", None)
+    assert _wait_state(pid, lambda st: st != "T", 5)
+    assert wdrun.proc_state(pid) is not None
     os.kill(pid, signal.SIGKILL)
