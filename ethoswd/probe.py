@@ -101,8 +101,16 @@ class Probe:
                 t[key] = ct.c_ubyte(1)
 
     def add_target(self, tgid):
-        t = self.bpf["wd_targets"]
-        t[t.Key(tgid)] = ct.c_ubyte(1)
+        """Give a target process its (empty) entry: with WD_FILTER_TARGETS,
+        having an entry is what makes a process a target."""
+        t = self.bpf["wd_state"]
+        val = t.Leaf()
+        try:
+            with open("/proc/%d/comm" % tgid, "rb") as f:
+                val.comm = f.read().strip()[:15]
+        except OSError:
+            pass
+        t[t.Key(tgid)] = val
 
     def attach(self, backend):
         """Attach the backend's shim to every read-family syscall and the

@@ -11,7 +11,10 @@
  *   WD_ACTION            one of WD_ACT_* (watchdog_map.h)
  *   WD_SELF_TGID         the front end's own process, never acted on
  *   WD_GUARD_TGID        its guardian process (ethoswd/guardian.py), likewise
- *   WD_FILTER_TARGETS    act only on TGIDs in wd_targets (and descendants)
+ *   WD_FILTER_TARGETS    act only on processes that already have an entry in
+ *                        wd_state: the front end creates the entries of the
+ *                        targets, task_newtask those of their children, so
+ *                        one lookup both filters and finds the state
  *   WD_FILTER_COMM       act only on threads whose comm is in wd_comm_in
  *   WD_EXCLUDE_COMM      never act on threads whose comm is in wd_comm_out
  */
@@ -37,9 +40,6 @@ BPF_ARRAY(wd_config, struct wd_config, 1);
 BPF_HASH(wd_state, struct wd_key, struct wd_value, WD_MAX_PIDS);
 BPF_PERCPU_ARRAY(wd_health, __u64, WD_H_SLOTS);
 BPF_RINGBUF_OUTPUT(wd_events, 16);
-#ifdef WD_FILTER_TARGETS
-BPF_HASH(wd_targets, __u32, __u8, WD_MAX_TARGETS);
-#endif
 #ifdef WD_FILTER_COMM
 BPF_HASH(wd_comm_in, struct wd_comm, __u8, 64);
 #endif
@@ -63,10 +63,6 @@ static __always_inline int wd_is_target(__u32 tgid)
 	/* Never PID 1 (nor the idle task) and never the watchdog itself. */
 	if (tgid <= 1 || tgid == WD_SELF_TGID || tgid == WD_GUARD_TGID)
 		return 0;
-#ifdef WD_FILTER_TARGETS
-	if (!wd_targets.lookup(&tgid))
-		return 0;
-#endif
 #if defined(WD_FILTER_COMM) || defined(WD_EXCLUDE_COMM)
 	struct wd_comm comm = {};
 
@@ -85,20 +81,16 @@ static __always_inline int wd_is_target(__u32 tgid)
 	return 1;
 }
 
-/* Find the process's entry, creating it (window starting now) if new. */
+/* Create the entry of a process seen for the first time (window starting
+ * now); NULL if the map is full. */
 static __always_inline struct wd_value *wd_track(struct wd_key *key, __u32 now_ms)
 {
-	struct wd_value *v = wd_state.lookup(key);
-
-	if (v)
-		return v;
 	struct wd_value init = {};
 
 	init.window = (__u64)now_ms << 32;
 	bpf_get_current_comm(init.comm, sizeof(init.comm));
 	/* BPF_NOEXIST: if another CPU inserted it first, keep theirs. */
 	wd_state.insert(key, &init);
-	/* NULL here means the map is full: the caller reports it. */
 	return wd_state.lookup(key);
 }
 
@@ -153,6 +145,10 @@ static __always_inline __u32 wd_count(struct wd_value *v, __u32 window_ms,
 		__u64 new = ((__u64)start << 32) | calls;
 
 		if (__sync_val_compare_and_swap(&v->window, old, new) == old) {
+			/* Once per window, refresh the name (the process may have
+			 * exec'ed since its entry was made); a torn name is harmless. */
+			if (calls == 1)
+				bpf_get_current_comm(v->comm, sizeof(v->comm));
 			*window_out = new;
 			return calls;
 		}
@@ -181,13 +177,20 @@ static __always_inline int wd_on_call(void)
 
 	__u32 now_ms = bpf_ktime_get_ns() / WD_NS_PER_MS;
 	struct wd_key key = { .tgid = tgid };
-	struct wd_value *v = wd_track(&key, now_ms);
+	struct wd_value *v = wd_state.lookup(&key);
 
 	if (!v) {
-		/* Map full: this process is not limited.  Counted, and the
-		 * front end reports it every interval; never silent. */
-		wd_health_inc(WD_H_MAP_FULL);
-		return 0;
+#ifdef WD_FILTER_TARGETS
+		return 0;	/* no entry: not a target */
+#else
+		v = wd_track(&key, now_ms);
+		if (!v) {
+			/* Map full: this process is not limited.  Counted, and
+			 * the front end reports it; never silent. */
+			wd_health_inc(WD_H_MAP_FULL);
+			return 0;
+		}
+#endif
 	}
 
 	__u64 window = 0;

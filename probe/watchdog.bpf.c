@@ -129,27 +129,30 @@ int wd_exit(void *ctx)
 		wd_emit(WD_EV_EXIT, tgid, v->window, v);
 		wd_state.delete(&key);
 	}
-#ifdef WD_FILTER_TARGETS
-	wd_targets.delete(&tgid);
-#endif
 	return 0;
 }
 
 #ifdef WD_FILTER_TARGETS
 /*
  * task:task_newtask runs in the parent during fork/clone: a new process
- * (not a new thread) of a target becomes a target too.
+ * (not a new thread) of a target gets an entry, which makes it a target.
  */
 TRACEPOINT_PROBE(task, task_newtask)
 {
-	__u32 parent = bpf_get_current_pid_tgid() >> 32;
-	__u32 child = args->pid;
-	__u8 one = 1;
+	struct wd_key parent = { .tgid = bpf_get_current_pid_tgid() >> 32 };
+	struct wd_key child = { .tgid = args->pid };
+	struct wd_value init = {};
 
 	if (args->clone_flags & WD_CLONE_THREAD)
 		return 0;
+	struct wd_value *pv = wd_state.lookup(&parent);
+
+	if (!pv)
+		return 0;
+	/* Window 0 has long expired: the child's first call opens its own. */
+	__builtin_memcpy(init.comm, pv->comm, sizeof(init.comm));
 	/* A child that cannot be recorded would escape: report it. */
-	if (wd_targets.lookup(&parent) && wd_targets.update(&child, &one))
+	if (wd_state.insert(&child, &init))
 		wd_health_inc(WD_H_TARGETS_FULL);
 	return 0;
 }

@@ -27,9 +27,6 @@
 #define WD_MAX_PIDS		65536
 #endif
 
-/* Target processes (-p / -- CMD and their descendants) the map can hold. */
-#define WD_MAX_TARGETS		65536
-
 /* Actions, chosen by the front end at start (compiled in as WD_ACTION). */
 #define WD_ACT_MONITOR		0	/* count and report, change nothing */
 #define WD_ACT_DENY		1	/* fail the call with -EPERM */
@@ -44,7 +41,7 @@
 #define WD_H_MAP_FULL		0	/* calls not tracked: the state map was full */
 #define WD_H_CONTENDED		1	/* calls refused after WD_CAS_TRIES lost races */
 #define WD_H_EVENTS_LOST	2	/* ring buffer full: an event was dropped */
-#define WD_H_TARGETS_FULL	3	/* a target's child could not be added */
+#define WD_H_TARGETS_FULL	3	/* a target's child could not get an entry */
 #define WD_H_SLOTS		4
 
 /* Key of the per-process map. */

@@ -52,15 +52,34 @@ def test_exited_process_entry_is_removed(report):
     assert res.summary_for(pid)["total"] == 40
 
 
-def test_full_map_is_reported_not_silent(report):
-    # The normal reader holds the only entry; the aggressive one cannot be
-    # tracked, and the watchdog must say so.
-    cmd = ["/bin/sh", "-c", '%s & sleep 0.3; "$0" "$@"; wait' % " ".join(
+def _holder_then_aggressive():
+    """A normal reader that takes the map's only entry, then an aggressive one."""
+    return ["/bin/sh", "-c", '%s & sleep 0.3; "$0" "$@"; wait' % " ".join(
         normal_cmd(rate=100, total_ms=1500, quiet=True))] + aggressive_cmd(reads=300, quiet=True)
-    res = wdrun.run(["--action", "monitor", "--max-calls", "100", "--map-size", "1"], cmd)
+
+
+def test_full_map_is_reported_not_silent():
+    # System-wide mode (comm filter): the aggressive reader finds the map full.
+    run = wdrun.Watchdog(["--action", "monitor", "--max-calls", "100", "--map-size", "1",
+                          "--comm", "normal_reader", "--comm", "aggressive_read"])
+    run.wait_started()
+    subprocess.run(_holder_then_aggressive(), check=True, timeout=60,
+                   stdout=subprocess.DEVNULL)
+    res = run.finish(sig=signal.SIGINT)
     warns = [w for w in res.events("warning") if w["counter"] == "map_full"]
     assert warns and "NOT limited" in warns[0]["message"]
-    assert res.summary["health"]["map_full"] >= 300
+    assert res.summary["health"]["map_full"] == 300
+    assert not res.rows_by_comm("aggressive_read")
+
+
+def test_full_map_for_a_child_of_a_target_is_reported():
+    # Target mode: the shell and its first child fill the map; the
+    # aggressive reader, a later child, cannot get an entry.
+    res = wdrun.run(["--action", "monitor", "--max-calls", "100", "--map-size", "2"],
+                    _holder_then_aggressive())
+    warns = [w for w in res.events("warning") if w["counter"] == "targets_full"]
+    assert warns and "NOT limited" in warns[0]["message"]
+    assert res.summary["health"]["targets_full"] >= 1
     assert not res.rows_by_comm("aggressive_read")
 
 
