@@ -93,6 +93,7 @@ def _build_and_attach(bcc, flags, opts, backend, targets):
         probe.configure(opts.max_calls, opts.window_ms, targets,
                         opts.comm, opts.exclude_comm)
         probe.attach(backend)
+        probe.drop_exited(targets)
         return probe
     except Exception as e:  # BCC raises bare Exceptions
         last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__

@@ -112,6 +112,17 @@ class Probe:
             pass
         t[t.Key(tgid)] = val
 
+    def drop_exited(self, tgids):
+        """Remove the entries of targets that exited before the exit hook
+        was attached, so a process that reuses the PID is not a target."""
+        t = self.bpf["wd_state"]
+        for tgid in tgids:
+            if not os.path.isdir("/proc/%d" % tgid):
+                try:
+                    del t[t.Key(tgid)]
+                except KeyError:
+                    pass
+
     def attach(self, backend):
         """Attach the backend's shim to every read-family syscall and the
         exit/fork tracepoints; returns the attach points."""
