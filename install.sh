@@ -57,7 +57,7 @@ fi
 rel=$(uname -r)
 build=/lib/modules/$rel/build
 if [ -d "$build/include" ]; then
-    echo "install.sh: kernel headers: $build"
+    echo "install.sh: kernel headers: $build -> $(readlink -f "$build")"
 elif [ -e /sys/kernel/kheaders.tar.xz ] || modprobe -q kheaders 2>/dev/null; then
     echo "install.sh: kernel headers: /sys/kernel/kheaders.tar.xz (CONFIG_IKHEADERS)"
 elif DEBIAN_FRONTEND=noninteractive apt-get install -y -q "linux-headers-$rel" >/dev/null 2>&1; then
