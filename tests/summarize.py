@@ -41,7 +41,8 @@ def vm_counts(path):
     except OSError:
         return out
     for m in re.finditer(r"WDRESULT kernel=\S+ backend=(\S+) outcome=(\S+)", text):
-        backend = m.group(1).split("-")[0]
+        # "kprobe-read" -> kprobe; "-" (not per backend: auto, refusals) -> (any)
+        backend = m.group(1).split("-")[0] if m.group(1) != "-" else "(any)"
         out[backend]["passed" if m.group(2) == "passed" else
                      "skipped" if m.group(2) == "skipped" else "failed"] += 1
     return out
@@ -65,7 +66,7 @@ def main():
         if not per_backend:
             rows.append(("vm " + name, release, "-", None))
         for backend, c in sorted(per_backend.items()):
-            rows.append(("vm " + name, release, backend if backend != "-" else "(any)", c))
+            rows.append(("vm " + name, release, backend, c))
         if status not in ("0", "") and all(not c["failed"] for c in per_backend.values()):
             rows.append(("vm " + name, release, "-", collections.Counter(failed=1)))
     total = collections.Counter()
