@@ -81,17 +81,35 @@ static __always_inline int wd_is_target(__u32 tgid)
 	return 1;
 }
 
-/* Create the entry of a process seen for the first time (window starting
- * now); NULL if the map is full. */
-static __always_inline struct wd_value *wd_track(struct wd_key *key, __u32 now_ms)
+/* Create the entry of a process seen for the first time; NULL if the map
+ * is full.  Window 0 has long expired, so its first call opens a window. */
+static __always_inline struct wd_value *wd_track(struct wd_key *key)
 {
 	struct wd_value init = {};
 
-	init.window = (__u64)now_ms << 32;
 	bpf_get_current_comm(init.comm, sizeof(init.comm));
 	/* BPF_NOEXIST: if another CPU inserted it first, keep theirs. */
 	wd_state.insert(key, &init);
 	return wd_state.lookup(key);
+}
+
+/*
+ * A cheap first answer for hooks that must do costly checks before they
+ * count (the LSM shim): could the current process be counted at all?
+ */
+static __always_inline int wd_may_count(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!wd_is_target(tgid))
+		return 0;
+#ifdef WD_FILTER_TARGETS
+	struct wd_key key = { .tgid = tgid };
+
+	return wd_state.lookup(&key) != NULL;
+#else
+	return 1;
+#endif
 }
 
 /* Send an event to the front end; count it as lost if the ring is full. */
@@ -175,7 +193,6 @@ static __always_inline int wd_on_call(void)
 	if (!cfg)
 		return 0;
 
-	__u32 now_ms = bpf_ktime_get_ns() / WD_NS_PER_MS;
 	struct wd_key key = { .tgid = tgid };
 	struct wd_value *v = wd_state.lookup(&key);
 
@@ -183,7 +200,7 @@ static __always_inline int wd_on_call(void)
 #ifdef WD_FILTER_TARGETS
 		return 0;	/* no entry: not a target */
 #else
-		v = wd_track(&key, now_ms);
+		v = wd_track(&key);
 		if (!v) {
 			/* Map full: this process is not limited.  Counted, and
 			 * the front end reports it; never silent. */
@@ -193,6 +210,8 @@ static __always_inline int wd_on_call(void)
 #endif
 	}
 
+	/* The clock is the costliest step: read it only for a call that counts. */
+	__u32 now_ms = bpf_ktime_get_ns() / WD_NS_PER_MS;
 	__u64 window = 0;
 	__u32 n = wd_count(v, cfg->window_ms, now_ms, &window);
 

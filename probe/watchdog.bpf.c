@@ -96,7 +96,8 @@ int lsm__file_permission(unsigned long long *ctx)
 	/* An earlier BPF-LSM program already refused: keep its answer. */
 	if (ret)
 		return ret;
-	if (!(mask & WD_MAY_READ) || !wd_in_read_syscall())
+	/* Cheapest filters first: the checks below read kernel memory. */
+	if (!(mask & WD_MAY_READ) || !wd_may_count() || !wd_in_read_syscall())
 		return 0;
 	/* overlayfs re-checks the underlying file with a fake f_path whose
 	 * dentry belongs to the overlay: count only the file whose f_inode

@@ -59,7 +59,8 @@ def test_window_resets_under_continuous_load(report):
     row = res.summary_for(r["pid"])
     assert row["total"] == r["totals"]["ok"]
     assert row["limited_windows"] >= 8, row
-    assert row["allowed"] == 100 * row["limited_windows"], row
+    # Every full window allowed exactly 100; the last may be cut short.
+    assert 0 <= row["allowed"] - 100 * row["limited_windows"] < 100, row
     assert res.summary["health"]["contended"] == 0
 
 

@@ -43,7 +43,9 @@ def test_throttle_stops_aggressive_and_spares_normal(report):
     assert "T" not in seen[npid]
     arow = res.summary_for(apid)
     assert arow["limited_windows"] >= 2, arow
-    assert arow["allowed"] == 100 * arow["limited_windows"], arow
+    # Every window that hit the limit allowed exactly 100; only the last one,
+    # cut short when the reader's time ran out, may have allowed fewer.
+    assert 0 <= arow["allowed"] - 100 * arow["limited_windows"] < 100, arow
     # One thread: the call that crossed the limit runs (a tracepoint cannot
     # fail it) and the stop lands when it returns: one extra call per window.
     assert arow["limited"] == arow["limited_windows"], arow

@@ -71,7 +71,9 @@ def test_eight_threads_continuous_load(deny_backend, report):
     r = parse_report(a)
     row = res.summary_for(r["pid"])
     assert row["limited_windows"] >= 2
-    assert r["totals"]["ok"] == row["allowed"] == 100 * row["limited_windows"]
+    assert r["totals"]["ok"] == row["allowed"]
+    # Every full window allowed exactly 100; the last may be cut short.
+    assert 0 <= row["allowed"] - 100 * row["limited_windows"] < 100, row
     assert r["totals"]["eperm"] == row["limited"] and r["totals"]["other"] == 0
     assert res.summary["health"]["contended"] == 0
 
