@@ -128,7 +128,7 @@ def parse(argv):
     a.command = command
     a.max_calls = _whole("--max-calls", a.max_calls, 1,
                          DEFS["WD_MAX_CALLS_LIMIT"],
-                         "the map field is 32 bits")
+                         "the 32-bit window count needs headroom")
     a.window_ms = _whole("--window-ms", a.window_ms, 1,
                          DEFS["WD_WINDOW_MS_LIMIT"], "one day")
     a.map_size = _whole("--map-size", a.map_size, 1, 1 << 22,

@@ -26,8 +26,9 @@
 #define WD_SIGKILL	9
 #define WD_SIGSTOP	19
 #define WD_NS_PER_MS	1000000ULL
-/* Lost compare-and-swap races tolerated before a call is refused. */
-#define WD_CAS_TRIES	16
+/* Attempts before a call is refused (each lost one means another thread
+ * opened or expired the window at that very moment). */
+#define WD_CAS_TRIES	8
 #ifndef WD_GUARD_TGID
 #define WD_GUARD_TGID	0	/* no guardian: only throttle starts one */
 #endif
@@ -137,12 +138,15 @@ static __always_inline void wd_emit(__u32 kind, __u32 tgid, __u64 window,
 
 /*
  * Count one call.  Returns the call's number in its window (1-based), or
- * 0 if WD_CAS_TRIES compare-and-swaps were lost (the caller refuses it).
+ * 0 if WD_CAS_TRIES attempts all raced (the caller refuses the call).
  *
- * The window start and count share one 64-bit word, so a single cmpxchg
- * both resets an expired window and counts the call: two threads can
- * never both reset, and no increment is lost to a reset.  The loop is
- * unrolled to a fixed length, so the verifier sees no back-edge.
+ * The window start and count share one 64-bit word.  Within a current
+ * window one atomic fetch-and-add counts the call, and the value it
+ * returns says which window the call landed in, so no increment is ever
+ * lost and no call is ever refused there.  Only opening a new window
+ * needs a compare-and-swap, so two threads can never both reset it; a
+ * thread that loses that race finds the window current on its next try.
+ * The loop is unrolled to a fixed length: the verifier sees no back-edge.
  */
 static __always_inline __u32 wd_count(struct wd_value *v, __u32 window_ms,
 				      __u32 now_ms, __u64 *window_out)
@@ -151,24 +155,34 @@ static __always_inline __u32 wd_count(struct wd_value *v, __u32 window_ms,
 	for (int i = 0; i < WD_CAS_TRIES; i++) {
 		__u64 old = *(volatile __u64 *)&v->window;
 		__u32 start = old >> 32;
-		__u32 calls = (__u32)old;
 
 		/* Unsigned difference: correct across the 2^32 ms wrap. */
-		if ((__u32)(now_ms - start) >= window_ms) {
-			start = now_ms;
-			calls = 0;
+		if ((__u32)(now_ms - start) < window_ms) {
+			/* Saturated: far past any limit, stop counting. */
+			if ((__u32)old >= WD_COUNT_MAX) {
+				*window_out = old;
+				return (__u32)old;
+			}
+			__u64 got = __sync_fetch_and_add(&v->window, 1);
+
+			/* Landed in a current window (the same one, or one another
+			 * thread opened meanwhile): this call is number count+1. */
+			if ((__u32)(now_ms - (__u32)(got >> 32)) < window_ms) {
+				*window_out = got + 1;
+				return (__u32)got + 1;
+			}
+			/* The window expired in between: that add went to a dead
+			 * window's count; retry, which opens a new one. */
+			continue;
 		}
-		if (calls != 0xffffffffU)	/* saturate, never wrap */
-			calls++;
-		__u64 new = ((__u64)start << 32) | calls;
+		__u64 new = ((__u64)now_ms << 32) | 1;
 
 		if (__sync_val_compare_and_swap(&v->window, old, new) == old) {
 			/* Once per window, refresh the name (the process may have
 			 * exec'ed since its entry was made); a torn name is harmless. */
-			if (calls == 1)
-				bpf_get_current_comm(v->comm, sizeof(v->comm));
+			bpf_get_current_comm(v->comm, sizeof(v->comm));
 			*window_out = new;
-			return calls;
+			return 1;
 		}
 	}
 	return 0;

@@ -18,8 +18,10 @@
 #define WD_DEFAULT_MAX_CALLS	100
 #define WD_DEFAULT_WINDOW_MS	500
 
-/* Bounds the front end enforces on user input (the map fields hold u32). */
-#define WD_MAX_CALLS_LIMIT	4294967294ULL	/* the count saturates at 2^32-1 */
+/* Bounds the front end enforces on user input.  The count of a window is
+ * 32 bits and stops at WD_COUNT_MAX, leaving room for concurrent adds. */
+#define WD_COUNT_MAX		0xfffff000U
+#define WD_MAX_CALLS_LIMIT	4000000000ULL
 #define WD_WINDOW_MS_LIMIT	86400000ULL	/* one day, far below the 2^31 ms wrap */
 
 /* Entries in the per-process map; overridable with -DWD_MAX_PIDS. */

@@ -25,8 +25,8 @@ def test_repeatable_filters():
 
 
 @pytest.mark.parametrize("argv,fragment", [
-    (["--max-calls", "4294967294"], None),
-    (["--max-calls", "4294967295"], "32 bits"),
+    (["--max-calls", "4000000000"], None),
+    (["--max-calls", "4000000001"], "32-bit window count"),
     (["--window-ms", "86400000"], None),
     (["--window-ms", "86400001"], "one day"),
     (["--interval", "0.05"], None),

@@ -33,7 +33,7 @@ def test_table_truncates_rows_but_json_keeps_all():
 def test_event_lines_fit_80_columns():
     out = io.StringIO()
     rep = Reporter(False, out)
-    rep.limit(_row(4194304, 10 ** 6, 0), 4294967294, 86400000, "throttle")
+    rep.limit(_row(4194304, 10 ** 6, 0), 4000000000, 86400000, "throttle")
     rep.clear(_row(4194304, 10 ** 6, 0))
     rep.exited(_row(4194304, 10 ** 6, 0))
     rep.summary([_row(4194304, 10 ** 12, 0)], {"map_full": 3}, 12345.6)
