@@ -22,7 +22,6 @@
 #define MAX_BURSTS 256
 #define MAX_READS 1000000000000ull
 #define MAX_MS 3600000ull
-#define MAX_LOG (1ull << 26)
 
 static const char usage[] =
 	"usage: aggressive_reader (-n READS | -d DURATION_MS) [-t THREADS] [-b BURSTS]\n"
@@ -42,10 +41,8 @@ static const char usage[] =
 
 struct config {
 	uint32_t threads, bursts, gap_ms;
-	uint64_t reads, duration_ms, log_entries;
-	enum wd_variant variant;
-	const char *file, *report;
-	bool wait, quiet;
+	uint64_t reads, duration_ms;
+	struct wd_common_opts common;	/* -s -f -o -L -w -q */
 };
 
 struct worker {
@@ -62,10 +59,10 @@ static pthread_barrier_t start_barrier, end_barrier;
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	bool have_n = false, have_d = false;
-	int c, v;
+	int c;
 
-	*cfg = (struct config){ .threads = 1, .bursts = 1, .variant = WD_VAR_READ,
-				.file = "/dev/zero" };
+	*cfg = (struct config){ .threads = 1, .bursts = 1, .common = { .variant = WD_VAR_READ,
+						    .file = "/dev/zero" } };
 	opterr = 0;
 	while ((c = getopt(argc, argv, ":t:n:b:g:s:f:d:o:L:wqh")) != -1) {
 		switch (c) {
@@ -74,19 +71,10 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		case 'b': cfg->bursts = wd_parse_uint('b', optarg, 1, MAX_BURSTS); break;
 		case 'g': cfg->gap_ms = wd_parse_uint('g', optarg, 0, MAX_MS); break;
 		case 'd': cfg->duration_ms = wd_parse_uint('d', optarg, 1, MAX_MS); have_d = true; break;
-		case 'L': cfg->log_entries = wd_parse_uint('L', optarg, 0, MAX_LOG); break;
-		case 'f': cfg->file = optarg; break;
-		case 'o': cfg->report = optarg; break;
-		case 'w': cfg->wait = true; break;
-		case 'q': cfg->quiet = true; break;
-		case 's':
-			v = wd_parse_variant(optarg);
-			if (v < 0)
-				wd_usage_error("-s: unknown variant '%s' (read|pread|readv|preadv|preadv2)", optarg);
-			cfg->variant = v;
-			break;
 		case 'h': fputs(usage, stdout); exit(0);
-		default: wd_check_getopt(c, optopt);
+		default:
+			if (!wd_common_opt(c, optarg, &cfg->common))
+				wd_check_getopt(c, optopt);
 		}
 	}
 	if (optind < argc)
@@ -95,10 +83,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		wd_usage_error("-n and -d are mutually exclusive");
 	if (!have_n && !have_d)
 		wd_usage_error("one of -n READS or -d DURATION_MS is required");
-	if (!cfg->file[0])
-		wd_usage_error("-f: empty file name");
-	if (cfg->report && !cfg->report[0])
-		wd_usage_error("-o: empty file name");
+	wd_common_check(&cfg->common);
 }
 
 static void sleep_ms(uint64_t ms)
@@ -113,7 +98,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	const struct config *cfg = w->cfg;
-	bool need_time = cfg->duration_ms || cfg->log_entries;
+	bool need_time = cfg->duration_ms || cfg->common.log_entries;
 	uint64_t duration_ns = cfg->duration_ms * 1000000u;
 	char buf[1];
 
@@ -126,7 +111,7 @@ static void *worker_main(void *arg)
 		deadline += duration_ns;
 
 		for (uint64_t i = 0; duration_ns || i < w->reads; i++) {
-			int64_t res = wd_do_read(cfg->variant, w->fd, buf);
+			int64_t res = wd_do_read(cfg->common.variant, w->fd, buf);
 
 			if (need_time)
 				t = wd_now_ns();
@@ -167,23 +152,23 @@ int main(int argc, char **argv)
 			.cfg = &cfg,
 			.rep = &rep,
 			.reads = cfg.reads / cfg.threads + (i < cfg.reads % cfg.threads),
-			.fd = open(cfg.file, O_RDONLY | O_CLOEXEC),
+			.fd = open(cfg.common.file, O_RDONLY | O_CLOEXEC),
 		};
 		if (workers[i].fd < 0)
-			wd_usage_error("-f: cannot open %s: %s", cfg.file, strerror(errno));
+			wd_usage_error("-f: cannot open %s: %s", cfg.common.file, strerror(errno));
 	}
 
-	err = wd_report_create(&rep, cfg.report, WD_PROG_AGGRESSIVE, cfg.threads, cfg.bursts,
-			       cfg.log_entries);
+	err = wd_report_create(&rep, cfg.common.report, WD_PROG_AGGRESSIVE, cfg.threads, cfg.bursts,
+			       cfg.common.log_entries);
 	if (err)
-		wd_usage_error("-o: cannot create report %s: %s", cfg.report, strerror(-err));
-	rep.hdr->variant = cfg.variant;
+		wd_usage_error("-o: cannot create report %s: %s", cfg.common.report, strerror(-err));
+	rep.hdr->variant = cfg.common.variant;
 	rep.hdr->gap_ms = cfg.gap_ms;
 	rep.hdr->reads_per_burst = cfg.reads;
 	rep.hdr->duration_ms = cfg.duration_ms;
 	wd_report_publish(&rep);
 
-	if (cfg.wait)
+	if (cfg.common.wait)
 		wd_block_sigusr1();
 	pthread_barrier_init(&start_barrier, NULL, cfg.threads + 1);
 	pthread_barrier_init(&end_barrier, NULL, cfg.threads + 1);
@@ -194,7 +179,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (cfg.wait)
+	if (cfg.common.wait)
 		wd_wait_sigusr1();
 
 	wd_report_set_state(&rep, WD_STATE_RUNNING);
@@ -203,7 +188,7 @@ int main(int argc, char **argv)
 			sleep_ms(cfg.gap_ms);
 		pthread_barrier_wait(&start_barrier);
 		pthread_barrier_wait(&end_barrier);
-		if (!cfg.quiet)
+		if (!cfg.common.quiet)
 			progress(&cfg, &rep, b);
 	}
 	for (uint32_t i = 0; i < cfg.threads; i++) {

@@ -19,7 +19,6 @@
 
 #define MAX_RATE 1000000ull
 #define MAX_MS 3600000ull
-#define MAX_LOG (1ull << 26)
 
 static const char usage[] =
 	"usage: normal_reader [-r READS_PER_SEC] [-D TOTAL_MS] [-s read|pread|readv|preadv|preadv2]\n"
@@ -34,44 +33,30 @@ static const char usage[] =
 	"  -q           no progress line on stderr\n";
 
 struct config {
-	uint64_t rate, total_ms, log_entries;
-	enum wd_variant variant;
-	const char *file, *report;
-	bool wait, quiet;
+	uint64_t rate, total_ms;
+	struct wd_common_opts common;	/* -s -f -o -L -w -q */
 };
 
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
-	int c, v;
+	int c;
 
-	*cfg = (struct config){ .rate = 20, .total_ms = 2000, .variant = WD_VAR_READ,
-				.file = "/dev/zero" };
+	*cfg = (struct config){ .rate = 20, .total_ms = 2000, .common = { .variant = WD_VAR_READ,
+						    .file = "/dev/zero" } };
 	opterr = 0;
 	while ((c = getopt(argc, argv, ":r:D:s:f:o:L:wqh")) != -1) {
 		switch (c) {
 		case 'r': cfg->rate = wd_parse_uint('r', optarg, 1, MAX_RATE); break;
 		case 'D': cfg->total_ms = wd_parse_uint('D', optarg, 1, MAX_MS); break;
-		case 'L': cfg->log_entries = wd_parse_uint('L', optarg, 0, MAX_LOG); break;
-		case 'f': cfg->file = optarg; break;
-		case 'o': cfg->report = optarg; break;
-		case 'w': cfg->wait = true; break;
-		case 'q': cfg->quiet = true; break;
-		case 's':
-			v = wd_parse_variant(optarg);
-			if (v < 0)
-				wd_usage_error("-s: unknown variant '%s' (read|pread|readv|preadv|preadv2)", optarg);
-			cfg->variant = v;
-			break;
 		case 'h': fputs(usage, stdout); exit(0);
-		default: wd_check_getopt(c, optopt);
+		default:
+			if (!wd_common_opt(c, optarg, &cfg->common))
+				wd_check_getopt(c, optopt);
 		}
 	}
 	if (optind < argc)
 		wd_usage_error("unexpected argument '%s'", argv[optind]);
-	if (!cfg->file[0])
-		wd_usage_error("-f: empty file name");
-	if (cfg->report && !cfg->report[0])
-		wd_usage_error("-o: empty file name");
+	wd_common_check(&cfg->common);
 }
 
 static void sleep_until(uint64_t t_ns)
@@ -95,19 +80,19 @@ int main(int argc, char **argv)
 	/* reads at k/rate seconds for every k with k/rate < total_ms/1000 */
 	planned = (cfg.rate * cfg.total_ms + 999) / 1000;
 
-	fd = open(cfg.file, O_RDONLY | O_CLOEXEC);
+	fd = open(cfg.common.file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		wd_usage_error("-f: cannot open %s: %s", cfg.file, strerror(errno));
-	err = wd_report_create(&rep, cfg.report, WD_PROG_NORMAL, 1, 1, cfg.log_entries);
+		wd_usage_error("-f: cannot open %s: %s", cfg.common.file, strerror(errno));
+	err = wd_report_create(&rep, cfg.common.report, WD_PROG_NORMAL, 1, 1, cfg.common.log_entries);
 	if (err)
-		wd_usage_error("-o: cannot create report %s: %s", cfg.report, strerror(-err));
-	rep.hdr->variant = cfg.variant;
+		wd_usage_error("-o: cannot create report %s: %s", cfg.common.report, strerror(-err));
+	rep.hdr->variant = cfg.common.variant;
 	rep.hdr->reads_per_burst = planned;
 	rep.hdr->duration_ms = cfg.total_ms;
 	rep.hdr->rate_per_sec = cfg.rate;
 	wd_report_publish(&rep);
 
-	if (cfg.wait) {
+	if (cfg.common.wait) {
 		wd_block_sigusr1();
 		wd_wait_sigusr1();
 	}
@@ -119,7 +104,7 @@ int main(int argc, char **argv)
 		int64_t res;
 
 		sleep_until(start + k / cfg.rate * 1000000000u + k % cfg.rate * 1000000000u / cfg.rate);
-		res = wd_do_read(cfg.variant, fd, buf);
+		res = wd_do_read(cfg.common.variant, fd, buf);
 		last = wd_now_ns();
 		wd_report_record(&rep, 0, 0, res, last);
 	}
@@ -128,7 +113,7 @@ int main(int argc, char **argv)
 	close(fd);
 
 	wd_report_set_state(&rep, WD_STATE_DONE);
-	if (!cfg.quiet)
+	if (!cfg.common.quiet)
 		fprintf(stderr, "%s: %" PRIu64 " reads at %" PRIu64 "/s in %" PRIu64 " ms\n",
 			wd_progname, planned, cfg.rate, cfg.total_ms);
 	wd_print_summary(&rep);

@@ -197,6 +197,34 @@ int wd_parse_variant(const char *s)
 	return -1;
 }
 
+bool wd_common_opt(int c, const char *arg, struct wd_common_opts *o)
+{
+	int v;
+
+	switch (c) {
+	case 'L': o->log_entries = wd_parse_uint('L', arg, 0, WD_MAX_LOG); return true;
+	case 'f': o->file = arg; return true;
+	case 'o': o->report = arg; return true;
+	case 'w': o->wait = true; return true;
+	case 'q': o->quiet = true; return true;
+	case 's':
+		v = wd_parse_variant(arg);
+		if (v < 0)
+			wd_usage_error("-s: unknown variant '%s' (read|pread|readv|preadv|preadv2)", arg);
+		o->variant = v;
+		return true;
+	}
+	return false;
+}
+
+void wd_common_check(const struct wd_common_opts *o)
+{
+	if (!o->file[0])
+		wd_usage_error("-f: empty file name");
+	if (o->report && !o->report[0])
+		wd_usage_error("-o: empty file name");
+}
+
 const char *wd_variant_name(enum wd_variant v)
 {
 	return variant_names[v];
