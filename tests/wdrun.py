@@ -151,6 +151,16 @@ def attached_watchdog_progs():
             if p.get("name", "") in PROG_NAMES]
 
 
+def wait_detached(timeout):
+    """Watchdog programs still loaded after up to `timeout` seconds.  Detach
+    is synchronous on exit, but the kernel frees a program only after an
+    RCU grace period."""
+    deadline = time.monotonic() + timeout
+    while attached_watchdog_progs() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return attached_watchdog_progs()
+
+
 def proc_state(pid):
     """The State letter of /proc/PID/status (R, S, T, Z...), or None."""
     try:

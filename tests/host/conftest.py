@@ -4,7 +4,6 @@ program is left attached."""
 
 import os
 import sys
-import time
 
 import pytest
 
@@ -26,12 +25,7 @@ def nothing_left_attached():
     before = wdrun.attached_watchdog_progs()
     assert not before, "watchdog programs attached before the test: %s" % before
     yield
-    # Detach is synchronous on exit, but the kernel frees programs after an
-    # RCU grace period: allow a moment.
-    deadline = time.monotonic() + 5
-    while wdrun.attached_watchdog_progs() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not wdrun.attached_watchdog_progs(), "programs left attached"
+    assert not wdrun.wait_detached(5), "programs left attached"
 
 
 @pytest.fixture

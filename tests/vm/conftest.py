@@ -4,7 +4,6 @@ so a kernel that lost a feature fails here instead of skipping."""
 
 import os
 import sys
-import time
 
 import pytest
 
@@ -57,10 +56,7 @@ def vm_ready():
 @pytest.fixture(autouse=True)
 def nothing_left_attached():
     yield
-    deadline = time.monotonic() + 10
-    while wdrun.attached_watchdog_progs() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not wdrun.attached_watchdog_progs(), "programs left attached"
+    assert not wdrun.wait_detached(10), "programs left attached"
 
 
 @pytest.fixture
