@@ -6,26 +6,11 @@ Everything after `--` is the command to launch and limit.
 """
 
 import argparse
-import os
 import re
 
+from .abi import COMM_MAX, DEFS, MAP_H  # noqa: F401  (MAP_H: for the tests)
 from .errors import SetupError
-
-MAP_H = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                     "probe", "watchdog_map.h")
-
-
-def map_defines(path=MAP_H):
-    """The numeric #defines of probe/watchdog_map.h (one source of truth)."""
-    out = {}
-    with open(path) as f:
-        for m in re.finditer(r"^#define\s+(WD_\w+)\s+(\d+)(?:ULL)?\b", f.read(), re.M):
-            out[m.group(1)] = int(m.group(2))
-    return out
-
-
-DEFS = map_defines()
-COMM_MAX = 15   # TASK_COMM_LEN 16 minus the NUL
+from .policy import resolve
 
 EXAMPLES = """examples:
   ./watchdog.py                          # limit every process: 100 reads/500 ms
@@ -37,6 +22,10 @@ EXAMPLES = """examples:
                                          # count only, one JSON object per line
   ./watchdog.py --backend tracepoint --action throttle --duration 10
                                          # stop offenders until their window ends
+  ./watchdog.py --count sysinfo --key tree --max-calls 40 -- ./scan.sh
+                                         # count only /proc, /sys... reads, one
+                                         # budget for the whole process tree
+  ./watchdog.py --profile fingerprint    # system-wide, one budget per cgroup
 """
 
 
@@ -83,10 +72,30 @@ def build_parser():
                 epilog=EXAMPLES,
                 formatter_class=argparse.RawDescriptionHelpFormatter,
                 usage="%(prog)s [options] [-- CMD [ARGS...]]")
-    p.add_argument("--max-calls", metavar="N", default=str(DEFS["WD_DEFAULT_MAX_CALLS"]),
-                   help="read calls allowed per window per process (default %(default)s)")
-    p.add_argument("--window-ms", metavar="MS", default=str(DEFS["WD_DEFAULT_WINDOW_MS"]),
-                   help="window length in milliseconds (default %(default)s)")
+    p.add_argument("--max-calls", metavar="N",
+                   help="counted calls allowed per window per budget (default %d; "
+                        "fingerprint profile %d)" % (DEFS["WD_DEFAULT_MAX_CALLS"],
+                                                     DEFS["WD_FINGERPRINT_MAX_CALLS"]))
+    p.add_argument("--window-ms", metavar="MS",
+                   help="window length in milliseconds (default %d)"
+                        % DEFS["WD_DEFAULT_WINDOW_MS"])
+    p.add_argument("--profile", default="seed", choices=("seed", "fingerprint"),
+                   help="seed (default): every read, per process, 100/500 ms; "
+                        "fingerprint: reads of kernel information and identity "
+                        "files, per tree (targets) or cgroup; flags override it")
+    p.add_argument("--count", metavar="CLASS",
+                   help="which reads count: all (default), sysinfo (procfs, "
+                        "sysfs, debugfs, ...), files (only --file), "
+                        "fs:NAME[,NAME...]; sysinfo,fs:NAME joins both")
+    p.add_argument("--file", action="append", default=[], metavar="PATH",
+                   help="also count reads of this file, matched by device and "
+                        "inode (repeatable)")
+    p.add_argument("--key", choices=("process", "tree", "uid", "cgroup"),
+                   help="whose budget a call is charged to (default process; "
+                        "tree needs -- CMD or -p)")
+    p.add_argument("--exclude-exe", action="append", default=[], metavar="PATH",
+                   help="never limit processes running this executable, "
+                        "matched by device and inode (repeatable)")
     p.add_argument("--backend", default="auto",
                    choices=("auto", "kprobe", "lsm", "tracepoint"),
                    help="attach point (default: the strongest that works)")
@@ -100,7 +109,8 @@ def build_parser():
     p.add_argument("--comm", action="append", default=[], metavar="NAME",
                    help="limit only threads with this command name (repeatable)")
     p.add_argument("--exclude-comm", action="append", default=[], metavar="NAME",
-                   help="never limit threads with this command name (repeatable)")
+                   help="never limit threads with this command name (repeatable; "
+                        "spoofable: any process can rename itself)")
     p.add_argument("-i", "--interval", default="1", metavar="SECONDS",
                    help="seconds between counter tables (default 1)")
     p.add_argument("--duration", metavar="SECONDS",
@@ -126,11 +136,13 @@ def parse(argv):
             raise SetupError("nothing after '--': give the command to launch")
     a = build_parser().parse_args(argv)
     a.command = command
-    a.max_calls = _whole("--max-calls", a.max_calls, 1,
-                         DEFS["WD_MAX_CALLS_LIMIT"],
-                         "the 32-bit window count needs headroom")
-    a.window_ms = _whole("--window-ms", a.window_ms, 1,
-                         DEFS["WD_WINDOW_MS_LIMIT"], "one day")
+    if a.max_calls is not None:
+        a.max_calls = _whole("--max-calls", a.max_calls, 1,
+                             DEFS["WD_MAX_CALLS_LIMIT"],
+                             "the 32-bit window count needs headroom")
+    if a.window_ms is not None:
+        a.window_ms = _whole("--window-ms", a.window_ms, 1,
+                             DEFS["WD_WINDOW_MS_LIMIT"], "one day")
     a.map_size = _whole("--map-size", a.map_size, 1, 1 << 22,
                         "4194304 entries")
     a.interval = _seconds("--interval", a.interval, 3600)
@@ -141,6 +153,9 @@ def parse(argv):
     a.exclude_comm = [_comm("--exclude-comm", c) for c in a.exclude_comm]
     if a.pid and command:
         raise SetupError("use either -p/--pid or -- CMD, not both")
+    a.exclude_exe = list(a.exclude_exe)
+    a.policy = resolve(a)
+    a.max_calls, a.window_ms = a.policy.max_calls, a.policy.window_ms
     if a.action == "deny" and a.backend == "tracepoint":
         raise SetupError("--action deny needs a backend that can fail a call "
                          "(kprobe or lsm); tracepoint can only count and signal")

@@ -18,6 +18,26 @@ ACTIONS = ("deny", "throttle", "kill", "monitor")
 READ_SYSCALLS = ("read", "pread64", "readv", "preadv", "preadv2")
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 LSM_HOOK = "bpf_lsm_file_permission"
+# Struct members the probe reads (kernel_read.h), by -D name.
+LSM_OFFSETS = {"WD_OFF_FILE_F_INODE": ("file", "f_inode"),
+               "WD_OFF_FILE_F_PATH_DENTRY": ("file", "f_path.dentry"),
+               "WD_OFF_DENTRY_D_INODE": ("dentry", "d_inode"),
+               "WD_OFF_TASK_FLAGS": ("task_struct", "flags"),
+               "WD_OFF_REGS_ORIG_AX": ("pt_regs", "orig_ax")}
+_FILE_ID_OFFSETS = {"WD_OFF_FILE_F_INODE": ("file", "f_inode"),
+                    "WD_OFF_INODE_I_SB": ("inode", "i_sb"),
+                    "WD_OFF_INODE_I_INO": ("inode", "i_ino"),
+                    "WD_OFF_SB_S_DEV": ("super_block", "s_dev")}
+CLASS_OFFSETS = dict(_FILE_ID_OFFSETS,
+                     WD_OFF_TASK_FILES=("task_struct", "files"),
+                     WD_OFF_FILES_FDT=("files_struct", "fdt"),
+                     WD_OFF_FDT_MAX_FDS=("fdtable", "max_fds"),
+                     WD_OFF_FDT_FD=("fdtable", "fd"),
+                     WD_OFF_SB_S_MAGIC=("super_block", "s_magic"),
+                     WD_OFF_REGS_DI=("pt_regs", "di"))
+EXE_OFFSETS = dict(_FILE_ID_OFFSETS,
+                   WD_OFF_TASK_MM=("task_struct", "mm"),
+                   WD_OFF_MM_EXE_FILE=("mm_struct", "exe_file"))
 
 
 def tracefs_root():
@@ -184,12 +204,16 @@ class Features:
                 self.btf_feature = Feature("kernel BTF", False, str(e))
         self.lsm_active = _probe_active_lsm()
         self.lsm_load = _probe_lsm_load(self.btf)
+        problem = self.file_offsets_problem()
+        self.file_lookup = Feature("file and executable via BTF", problem is None,
+                                   problem or "read classes, --file, --exclude-exe "
+                                   "on every backend")
 
     def all(self):
         return [self.x86_64, self.bpf, self.cmpxchg, self.ringbuf,
                 self.tracepoints, self.send_signal, self.kprobes, self.override,
                 self.error_injection, self.override_path, self.btf_feature, self.lsm_active,
-                self.lsm_load]
+                self.lsm_load, self.file_lookup]
 
     def _first_missing(self, feats):
         for f in feats:
@@ -219,14 +243,41 @@ class Features:
             return "%s: %s" % (self.send_signal.name, self.send_signal.detail)
         return None
 
-    def offsets(self):
-        """Struct offsets the LSM shim reads, from this kernel's BTF."""
-        b = self.btf
-        return {"WD_OFF_FILE_F_INODE": b.offset("file", "f_inode"),
-                "WD_OFF_FILE_F_PATH_DENTRY": b.offset("file", "f_path.dentry"),
-                "WD_OFF_DENTRY_D_INODE": b.offset("dentry", "d_inode"),
-                "WD_OFF_TASK_FLAGS": b.offset("task_struct", "flags"),
-                "WD_OFF_REGS_ORIG_AX": b.offset("pt_regs", "orig_ax")}
+    def offsets(self, backend, policy=None):
+        """Struct offsets the probe reads for this backend and policy, from
+        this kernel's BTF; SetupError naming what is missing."""
+        want = dict(LSM_OFFSETS) if backend == "lsm" else {}
+        if policy is not None and policy.needs_btf:
+            if not policy.counts_all:
+                want.update(CLASS_OFFSETS)
+            if policy.exclude_exe:
+                want.update(EXE_OFFSETS)
+        if not want:
+            return {}
+        if self.btf is None:
+            raise SetupError(
+                "%s need the kernel's BTF to find a call's file or executable "
+                "(%s); use --count all without --file/--exclude-exe, or a "
+                "kernel with CONFIG_DEBUG_INFO_BTF=y"
+                % ("read classes" if policy and not policy.counts_all
+                   else "--exclude-exe", self.btf_feature.detail))
+        try:
+            return {name: self.btf.offset(*where) for name, where in want.items()}
+        except LookupError as e:
+            raise SetupError("this kernel's BTF lacks a member the probe reads: "
+                             "%s" % e) from None
+
+    def file_offsets_problem(self):
+        """None if a call's file and a process's executable can be found
+        from BTF (read classes, --exclude-exe), else why not."""
+        if self.btf is None:
+            return "kernel BTF: %s" % self.btf_feature.detail
+        try:
+            for where in list(CLASS_OFFSETS.values()) + list(EXE_OFFSETS.values()):
+                self.btf.offset(*where)
+        except LookupError as e:
+            return str(e)
+        return None
 
 
 def choose(feats, backend, action):

@@ -13,8 +13,9 @@ from .errors import SetupError
 from .report import Reporter
 
 
-def print_features(feats, rep):
-    """--probe-features: every feature, then every backend and action."""
+def print_features(feats, rep, pol):
+    """--probe-features: every feature, then every backend and action, and
+    the policy the other flags given would run."""
     rows = [(f.name, "yes" if f else "no", f.detail) for f in feats.all()]
     backends = {}
     for b in features.BACKENDS:
@@ -33,7 +34,8 @@ def print_features(feats, rep):
                                 for n, ok, d in rows},
                    "backends": backends,
                    "auto": {"backend": choice[0], "action": choice[1],
-                            "reason": choice[2]}}, None)
+                            "reason": choice[2]},
+                   "policy": pol.as_dict()}, None)
         return
     out = ["Kernel %s" % feats.kernel, "", "%-34s %-4s %s" % ("FEATURE", "OK", "DETAIL")]
     out += ["%-34s %-4s %s" % r for r in rows]
@@ -43,7 +45,10 @@ def print_features(feats, rep):
             b, ",".join(info["actions"]) or "-",
             "available" if info["available"] else "missing " + info["missing"]))
     out += ["", "auto: %s" % ("backend %s, action %s (%s)" % choice
-                              if choice[0] else choice[2])]
+                              if choice[0] else choice[2]),
+            "policy %s: %d calls / %d ms %s; counting %s" % (
+                pol.profile, pol.max_calls, pol.window_ms, pol.describe_key(),
+                pol.describe_count())]
     rep._emit({}, "\n".join(out))
 
 
@@ -67,7 +72,10 @@ def _describe_targets(opts, child):
     if not what:
         what.append("every process")
     if opts.exclude_comm:
-        what.append("except comm %s" % ",".join(opts.exclude_comm))
+        what.append("except comm %s (spoofable)" % ",".join(opts.exclude_comm))
+    if opts.exclude_exe:
+        what.append("except executables %s" % ",".join(
+            f.path for f in opts.policy.exclude_exe))
     return "; ".join(what) + " (never pid 1 or the watchdog)"
 
 
@@ -91,7 +99,7 @@ def _build_and_attach(bcc, flags, opts, backend, targets):
     try:
         probe = Probe(bcc, flags)
         probe.configure(opts.max_calls, opts.window_ms, targets,
-                        opts.comm, opts.exclude_comm)
+                        opts.comm, opts.exclude_comm, opts.policy)
         probe.attach(backend)
         probe.drop_exited(targets)
         return probe
@@ -105,8 +113,13 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
                   timings):
     rep.info(_summary_line(feats))
     rep.info("backend %s, action %s: %s" % (backend, action, why))
-    rep.info("limit %d calls / %d ms per process; targets: %s"
-             % (opts.max_calls, opts.window_ms, _describe_targets(opts, child)))
+    pol = opts.policy
+    rep.info("policy %s: limit %d calls / %d ms %s; counting %s"
+             % (pol.profile, opts.max_calls, opts.window_ms, pol.describe_key(),
+                pol.describe_count()))
+    for note in pol.notes:
+        rep.warn(note)
+    rep.info("targets: %s" % _describe_targets(opts, child))
     rep.info("attached %d programs: %s" % (len(probe.attached),
                                            ", ".join(probe.attached)))
     rep.info("start-up %.3f s (features %.3f, import %.3f, compile %.3f, "
@@ -117,7 +130,7 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
              kernel=feats.kernel,
              backends={b: feats.backend_problem(b) for b in features.BACKENDS},
              max_calls=opts.max_calls, window_ms=opts.window_ms,
-             attached=probe.attached, targets=sorted(
+             policy=pol.as_dict(), attached=probe.attached, targets=sorted(
                  opts.pid + ([child.pid] if child else [])),
              startup={k: round(v, 4) for k, v in timings.items()})
 
@@ -133,7 +146,7 @@ def main(argv=None, launched=None):
         feats, backend, action, why = _choose(opts, rep)
         timings = {"features": time.monotonic() - t}
         if opts.probe_features:
-            print_features(feats, rep)
+            print_features(feats, rep, opts.policy)
             return 0
         t = time.monotonic()
         bcc = environment.import_bcc()
@@ -143,9 +156,10 @@ def main(argv=None, launched=None):
         from .session import Session
         timings["import"] = time.monotonic() - t
         environment.require_headers()
-        offsets = feats.offsets() if backend == "lsm" else {}
+        offsets = feats.offsets(backend, opts.policy)
         flags = cflags(backend, action, os.getpid(), opts.pid or opts.command,
-                       opts.comm, opts.exclude_comm, opts.map_size, offsets)
+                       opts.comm, opts.exclude_comm, opts.map_size, offsets,
+                       opts.policy)
         if opts.ebpf:
             print("// cflags: " + " ".join(flags) + " -DWD_GUARD_TGID=...")
             print(source_text())

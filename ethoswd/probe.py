@@ -1,8 +1,9 @@
 """Compile the C probe with BCC, load it, attach one backend, fill its maps.
 
 Probe wraps a bcc.BPF module built from probe/watchdog.bpf.c with the
-switches the chosen backend, action and filters need.  Timings of the
-compile and load/attach steps are kept for the start-up report.
+switches the chosen backend, action, filters and policy (read class,
+budget key, exclusions) need.  Timings of the compile and load/attach
+steps are kept for the start-up report.
 """
 
 import ctypes as ct
@@ -11,8 +12,9 @@ import re
 import time
 
 from . import REPO_ROOT
-from .cli import DEFS
+from .abi import DEFS
 from .features import READ_SYSCALLS
+from .policy import KEY_IDS
 
 PROBE_DIR = os.path.join(REPO_ROOT, "probe")
 SOURCE = os.path.join(PROBE_DIR, "watchdog.bpf.c")
@@ -21,7 +23,7 @@ ACTION_IDS = {"monitor": DEFS["WD_ACT_MONITOR"], "deny": DEFS["WD_ACT_DENY"],
 
 
 def cflags(backend, action, self_tgid, targets, comms, exclude, map_size,
-           offsets=None):
+           offsets=None, policy=None):
     """The -D switches that specialise the probe for this run (the caller
     adds -DWD_GUARD_TGID when a guardian runs)."""
     flags = ["-I" + PROBE_DIR, "-DWD_BACKEND_%s" % backend.upper(),
@@ -33,6 +35,14 @@ def cflags(backend, action, self_tgid, targets, comms, exclude, map_size,
         flags.append("-DWD_FILTER_COMM")
     if exclude:
         flags.append("-DWD_EXCLUDE_COMM")
+    if policy is not None:
+        flags.append("-DWD_KEY=%d" % KEY_IDS[policy.key])
+        if policy.magics:
+            flags.append("-DWD_COUNT_FS")
+        if policy.files:
+            flags.append("-DWD_COUNT_FILES")
+        if policy.exclude_exe:
+            flags.append("-DWD_EXCLUDE_EXE")
     for name, value in sorted((offsets or {}).items()):
         flags.append("-D%s=%d" % (name, value))
     return flags
@@ -42,6 +52,7 @@ class Event(ct.Structure):
     """struct wd_event of probe/watchdog_map.h (checked by a unit test)."""
     _fields_ = [("kind", ct.c_uint32), ("tgid", ct.c_uint32),
                 ("window_start_ms", ct.c_uint32), ("calls", ct.c_uint32),
+                ("key", ct.c_uint64),
                 ("allowed", ct.c_uint64), ("limited", ct.c_uint64),
                 ("limited_windows", ct.c_uint64), ("comm", ct.c_char * 16)]
 
@@ -84,13 +95,16 @@ class Probe:
         self.attach_s = 0.0
         self.bcc = bcc
         self.attached = []
+        self.key = "process"
 
-    def configure(self, max_calls, window_ms, targets=(), comms=(), exclude=()):
-        """Write limits and filters; call before attach()."""
+    def configure(self, max_calls, window_ms, targets=(), comms=(), exclude=(),
+                  policy=None):
+        """Write limits, filters and the policy's sets; call before attach()."""
         cfg = self.bpf["wd_config"]
         val = cfg[ct.c_int(0)]
         val.max_calls, val.window_ms = max_calls, window_ms
         cfg[ct.c_int(0)] = val
+        self.key = policy.key if policy else "process"
         for tgid in targets:
             self.add_target(tgid)
         for table, names in (("wd_comm_in", comms), ("wd_comm_out", exclude)):
@@ -99,25 +113,51 @@ class Probe:
                 key = t.Key()
                 key.name = name.encode()
                 t[key] = ct.c_ubyte(1)
+        if policy is None:
+            return
+        for magic in (policy.magics or {}).values():
+            self.bpf["wd_fs"][ct.c_uint64(magic)] = ct.c_ubyte(1)
+        for table, ids in (("wd_files", policy.files),
+                           ("wd_exe_out", policy.exclude_exe)):
+            for fid in ids:
+                t = self.bpf[table]
+                t[t.Key(fid.dev, fid.ino)] = ct.c_ubyte(1)
 
-    def add_target(self, tgid):
-        """Give a target process its (empty) entry: with WD_FILTER_TARGETS,
-        having an entry is what makes a process a target."""
-        t = self.bpf["wd_state"]
-        val = t.Leaf()
+    @staticmethod
+    def _comm_of(tgid):
         try:
             with open("/proc/%d/comm" % tgid, "rb") as f:
-                val.comm = f.read().strip()[:15]
+                return f.read().strip()[:15]
         except OSError:
-            pass
-        t[t.Key(tgid)] = val
+            return b""
+
+    def add_target(self, tgid):
+        """Mark a target root.  Process key: its (empty) budget entry is
+        the mark.  Shared keys: a wd_member entry naming itself as root;
+        the tree key also makes the tree's budget, with one member."""
+        state = self.bpf["wd_state"]
+        if self.key == "process":
+            val = state.Leaf()
+            val.comm = self._comm_of(tgid)
+            state[state.Key(tgid)] = val
+            return
+        members = self.bpf["wd_member"]
+        members[members.Key(tgid)] = members.Leaf(tgid, 0)
+        if self.key == "tree":
+            val = state.Leaf()
+            val.comm, val.members = self._comm_of(tgid), 1
+            state[state.Key(tgid)] = val
 
     def drop_exited(self, tgids):
         """Remove the entries of targets that exited before the exit hook
         was attached, so a process that reuses the PID is not a target."""
-        t = self.bpf["wd_state"]
         for tgid in tgids:
-            if not os.path.isdir("/proc/%d" % tgid):
+            if os.path.isdir("/proc/%d" % tgid):
+                continue
+            tables = (("wd_state",) if self.key in ("process", "tree") else ()) + \
+                (("wd_member",) if self.key != "process" else ())
+            for name in tables:
+                t = self.bpf[name]
                 try:
                     del t[t.Key(tgid)]
                 except KeyError:
@@ -157,11 +197,15 @@ class Probe:
                 for i in range(lib.bpf_num_functions(self.bpf.module))]
 
     def entries(self):
-        """Snapshot of the per-process map: {tgid: value copy}."""
-        out = {}
-        for k, v in self.bpf["wd_state"].items():
-            out[k.tgid] = v
-        return out
+        """Snapshot of the budget map: {key id: value copy}."""
+        return {k.id: v for k, v in self.bpf["wd_state"].items()}
+
+    def shares(self):
+        """Per-process shares of shared budgets: {tgid: wd_proc copy}
+        (empty with the process key, where a budget is a process)."""
+        if self.key == "process":
+            return {}
+        return {k.value: v for k, v in self.bpf["wd_procs"].items()}
 
     def health(self):
         """Sum the per-CPU health counters: {slot: count}."""

@@ -2,7 +2,9 @@
 
 Rows are plain dicts (pid, comm, window, total, allowed, limited,
 limited_windows, state, activity) so that the table and --json carry the
-same data.  Text goes to stdout, one record per line in --json mode.
+same data.  A shared budget's row (--key tree|uid|cgroup) has key, id,
+name, pids and processes instead of pid.  Records go to stdout, one
+JSON object per line in --json mode; status lines (info) go to stderr.
 """
 
 import json
@@ -32,9 +34,41 @@ def _clock():
 
 
 def _line(r, window):
+    if "key" in r:
+        return _budget_line(r, window)
     return "%7d %-16.16s %8s %11s %11s %11s %-8s" % (
         r["pid"], r["comm"], window, _n(r["total"], 11), _n(r["allowed"], 11),
         _n(r["limited"], 11), r["state"])
+
+
+# A shared budget: its ID (root PID, UID, cgroup ID) under the key's name,
+# then a name: the user, the tail of the cgroup path, or the command that
+# opened the window.
+BUDGET_HEAD = "%9s %-16s %8s %9s %9s %9s %-7s %5s"
+
+
+def _budget_head(key):
+    return BUDGET_HEAD % (key.upper(), "NAME", "WINDOW", "TOTAL", "ALLOWED",
+                          "LIMITED", "STATE", "PROCS")
+
+
+def _budget_name(r, width=16):
+    name = r.get("name") or r["comm"]
+    return name if len(name) <= width else "..." + name[3 - width:]
+
+
+def _budget_line(r, window):
+    return BUDGET_HEAD % (
+        _n(r["id"], 9), _budget_name(r), window, _n(r["total"], 9),
+        _n(r["allowed"], 9), _n(r["limited"], 9), r["state"][:7],
+        _n(len(r["pids"]), 5))
+
+
+def _who(r):
+    """'1234 comm' or 'tree:1234 comm' for event lines."""
+    if "key" in r:
+        return "%-11s %-12s" % ("%s:%s" % (r["key"], r["id"]), _budget_name(r, 12))
+    return "%7d %-16.16s" % (r["pid"], r["comm"])
 
 
 class Reporter:
@@ -63,31 +97,42 @@ class Reporter:
 
     def limit(self, row, max_calls, window_ms, action):
         self._emit(dict(event="limit", action=action, **row),
-                   "%s LIMIT %7d %-16.16s over %s calls in %s ms -> %s"
-                   % (_clock(), row["pid"], row["comm"], _n(max_calls, 6),
+                   "%s LIMIT %s over %s calls in %s ms -> %s"
+                   % (_clock(), _who(row), _n(max_calls, 6),
                       _n(window_ms, 5), action))
 
     def clear(self, row):
         self._emit(dict(event="clear", **row),
-                   "%s CLEAR %7d %-16.16s under the limit again (%s limited)"
-                   % (_clock(), row["pid"], row["comm"], _n(row["limited"], 8)))
+                   "%s CLEAR %s under the limit again (%s limited)"
+                   % (_clock(), _who(row), _n(row["limited"], 8)))
 
     def exited(self, row):
         self._emit(dict(event="exit", **row),
-                   "%s EXIT  %7d %-16.16s allowed %s, limited %s"
-                   % (_clock(), row["pid"], row["comm"], _n(row["allowed"], 10),
+                   "%s EXIT  %s allowed %s, limited %s"
+                   % (_clock(), _who(row), _n(row["allowed"], 10),
                       _n(row["limited"], 10)))
 
     def warn(self, text, **record):
         self._emit(dict(event="warning", message=text, **record),
                    "%s WARN  %s" % (_clock(), text))
 
-    def table(self, rows, health):
-        rows = sorted(rows, key=lambda r: (-r["activity"], -r["total"], r["pid"]))
+    @staticmethod
+    def _budgets(rows, procs):
+        """JSON fields of a table: per-process rows, and budgets if shared."""
+        if procs is None:
+            return {"processes": rows}
+        return {"budgets": rows, "processes": procs}
+
+    def table(self, rows, health, procs=None):
+        rows = sorted(rows, key=lambda r: (-r["activity"], -r["total"],
+                                           r.get("pid") or r.get("id")))
         if self.as_json:
-            self._emit(dict(event="interval", processes=rows, health=health), None)
+            self._emit(dict(event="interval", health=health,
+                            **self._budgets(rows, procs)), None)
             return
-        lines = ["%s  %d processes tracked" % (_clock(), len(rows)), HEAD]
+        what = "processes" if procs is None else "budgets"
+        head = HEAD if procs is None else _budget_head(rows[0]["key"] if rows else "id")
+        lines = ["%s  %d %s tracked" % (_clock(), len(rows), what), head]
         for r in rows[:TABLE_ROWS]:
             lines.append(_line(r, _n(r["window"], 8)))
         if len(rows) > TABLE_ROWS:
@@ -95,20 +140,23 @@ class Reporter:
                          % (len(rows) - TABLE_ROWS))
         self._emit({}, "\n".join(lines) + "\n")
 
-    def summary(self, rows, health, seconds):
+    def summary(self, rows, health, seconds, procs=None):
         tot = {k: sum(r[k] for r in rows)
                for k in ("total", "allowed", "limited", "limited_windows")}
         if self.as_json:
             self._emit(dict(event="summary", seconds=round(seconds, 3),
-                            processes=rows, health=health, **tot), None)
+                            health=health, **self._budgets(rows, procs), **tot),
+                       None)
             return
-        rows = sorted(rows, key=lambda r: (-r["total"], r["pid"]))
-        lines = ["", "Summary: %.1f s, %d processes, %s calls" % (
-                     seconds, len(rows), _n(tot["total"], 20)),
+        rows = sorted(rows, key=lambda r: (-r["total"], r.get("pid") or r.get("id")))
+        what = "processes" if procs is None else "budgets"
+        head = HEAD if procs is None else _budget_head(rows[0]["key"] if rows else "id")
+        lines = ["", "Summary: %.1f s, %d %s, %s calls" % (
+                     seconds, len(rows), what, _n(tot["total"], 20)),
                  "         %s allowed, %s limited in %s windows" % (
                      _n(tot["allowed"], 20), _n(tot["limited"], 20),
                      _n(tot["limited_windows"], 20)),
-                 HEAD]
+                 head]
         for r in rows[:TABLE_ROWS]:
             lines.append(_line(r, "-"))
         if any(health.values()):

@@ -1,17 +1,21 @@
 """The running watchdog: events, throttle timers, tables, clean shutdown.
 
-Session.run() polls the ring buffer for LIMIT and EXIT events, resumes
-throttled processes when their window ends, prints a table every
+Session.run() polls the ring buffer for LIMIT, STOPPED and EXIT events,
+resumes throttled processes when their window ends, prints a table every
 interval, and stops on SIGINT/SIGTERM, the end of --duration, the exit
 of the launched command, or the exit of every -p process.  finish()
 resumes anything still stopped and detaches the probe.
+
+A row is one budget: a process with the process key; a tree, user or
+cgroup with a shared key, whose row lists the processes charged to it.
 """
 
 import os
 import signal
 import time
 
-from .cli import DEFS
+from .abi import DEFS
+from .budgets import Names, comm_text, group_shares, share_row
 
 NS_PER_MS = 1000000
 HEALTH_NAMES = {DEFS["WD_H_MAP_FULL"]: "map_full",
@@ -21,17 +25,13 @@ HEALTH_NAMES = {DEFS["WD_H_MAP_FULL"]: "map_full",
 HEALTH_HELP = {
     "map_full": "calls from processes the full PID map could not track "
                 "were NOT limited; raise --map-size",
-    "contended": "calls were refused after losing every compare-and-swap race",
+    "contended": "calls lost every race to open a window and were counted "
+                 "as over the limit (failed with deny, never signalled)",
     "events_lost": "ring-buffer events were lost; limit/exit lines may be "
                    "missing",
     "targets_full": "children of target processes could not be recorded as "
                     "targets and are NOT limited",
 }
-
-
-def _comm(raw):
-    raw = raw if isinstance(raw, bytes) else bytes(raw)
-    return raw.split(b"\0", 1)[0].decode(errors="replace")
 
 
 class Session:
@@ -40,10 +40,14 @@ class Session:
     def __init__(self, probe, reporter, opts, action, child=None, guardian=None):
         self.probe, self.rep, self.opts, self.action = probe, reporter, opts, action
         self.child, self.guardian = child, guardian
+        self.key = opts.policy.key
+        self.shared = self.key != "process"
+        self.names = Names(self.key)
         self.window_ns = opts.window_ms * NS_PER_MS
-        self.limited = {}    # tgid -> end of its last limited window (ns)
+        self.limited = {}    # budget id -> end of its last limited window (ns)
         self.stopped = {}    # tgid -> when to SIGCONT it (ns), throttle only
-        self.gone = {}       # tgid -> final row of an exited process
+        self.gone = {}       # budget id -> final row of an ended budget
+        self.gone_shares = {}  # tgid -> final share of an exited process
         self.last_total = {}
         self.health = {name: 0 for name in HEALTH_NAMES.values()}
         self.stop_reason = None
@@ -53,30 +57,50 @@ class Session:
         signal.signal(signal.SIGTERM, self._on_signal)
 
     # -- rows ---------------------------------------------------------
-    def _state(self, tgid):
-        if tgid in self.stopped:
+    def _state(self, ident, pids=()):
+        if ident in self.stopped or any(p in self.stopped for p in pids):
             return "STOPPED"
-        return "LIMITED" if tgid in self.limited else "ok"
+        return "LIMITED" if ident in self.limited else "ok"
 
-    def _row(self, tgid, comm, window, allowed, limited, limited_windows,
-             state=None):
+    def _row(self, ident, comm, window, allowed, limited, limited_windows,
+             state=None, shares=None):
         now_ms = time.monotonic_ns() // NS_PER_MS
         in_window = (window & 0xFFFFFFFF
                      if (now_ms - (window >> 32)) & 0xFFFFFFFF < self.opts.window_ms
                      else 0)
         total = allowed + limited
-        return {"pid": tgid, "comm": comm, "window": in_window, "total": total,
-                "allowed": allowed, "limited": limited,
-                "limited_windows": limited_windows,
-                "state": state or self._state(tgid),
-                "activity": total - self.last_total.get(tgid, 0)}
+        row = {"comm": comm, "window": in_window, "total": total,
+               "allowed": allowed, "limited": limited,
+               "limited_windows": limited_windows,
+               "activity": total - self.last_total.get(ident, 0)}
+        if not self.shared:
+            row.update(pid=ident, state=state or self._state(ident))
+            return row
+        shares = shares or []
+        pids = [s["pid"] for s in shares]
+        row.update(key=self.key, id=ident, name=self.names.name(ident),
+                   pids=pids, processes=shares,
+                   state=state or self._state(ident, pids))
+        return row
+
+    def _shares(self):
+        live = [share_row(tgid, v, "STOPPED" if tgid in self.stopped else "ok")
+                for tgid, v in self.probe.shares().items()]
+        seen = {r["pid"] for r in live}
+        return live + [r for t, r in self.gone_shares.items() if t not in seen]
 
     def live_rows(self):
-        rows = []
-        for tgid, v in self.probe.entries().items():
-            rows.append(self._row(tgid, _comm(v.comm), v.window, v.allowed,
-                                  v.limited, v.limited_windows))
-        return rows
+        """Rows of the budgets in the map now."""
+        grouped = group_shares(self._shares()) if self.shared else {}
+        return [self._row(ident, comm_text(v.comm), v.window, v.allowed,
+                          v.limited, v.limited_windows,
+                          shares=grouped.get(ident))
+                for ident, v in self.probe.entries().items()]
+
+    def process_rows(self):
+        """Per-process rows: the budgets themselves with the process key,
+        each process's share with a shared key (exited ones included)."""
+        return self._shares() if self.shared else None
 
     # -- events -------------------------------------------------------
     def _window_end_ns(self, start_ms32):
@@ -86,31 +110,44 @@ class Session:
 
     def on_event(self, _ctx, data, _size):
         e = self.probe.event(data)
-        tgid = e.tgid
+        tgid, ident = e.tgid, e.key
         window = (e.window_start_ms << 32) | e.calls
-        if e.kind == DEFS["WD_EV_LIMIT"]:
+        if e.kind in (DEFS["WD_EV_LIMIT"], DEFS["WD_EV_STOPPED"]):
             end = self._window_end_ns(e.window_start_ms)
-            first = tgid not in self.limited
-            self.limited[tgid] = end
+            first = ident not in self.limited
+            self.limited[ident] = end
             if self.action == "throttle":
                 if tgid not in self.stopped and self.guardian:
                     self.guardian.stopped(tgid)
                 self.stopped[tgid] = end
-            if first:
-                self.rep.limit(self._row(tgid, _comm(e.comm), window, e.allowed,
-                                         e.limited, e.limited_windows),
+            if first and e.kind == DEFS["WD_EV_LIMIT"]:
+                shares = group_shares(self._shares()).get(ident) if self.shared else None
+                self.rep.limit(self._row(ident, comm_text(e.comm), window, e.allowed,
+                                         e.limited, e.limited_windows,
+                                         shares=shares),
                                self.opts.max_calls, self.opts.window_ms,
                                self.action)
+        elif e.kind == DEFS["WD_EV_PROC_EXIT"]:
+            self._forget_stopped(tgid)
+            state = "exited"
+            self.gone_shares[tgid] = {
+                "pid": tgid, "comm": comm_text(e.comm), "budget": ident,
+                "allowed": e.allowed, "limited": e.limited,
+                "total": e.allowed + e.limited, "state": state}
         elif e.kind == DEFS["WD_EV_EXIT"]:
             was_limited = e.limited_windows > 0
-            self.limited.pop(tgid, None)
-            if self.stopped.pop(tgid, None) is not None and self.guardian:
-                self.guardian.resumed(tgid)
-            row = self._row(tgid, _comm(e.comm), window, e.allowed, e.limited,
-                            e.limited_windows, state="exited")
-            self.gone[tgid] = row
+            self.limited.pop(ident, None)
+            self._forget_stopped(tgid)
+            shares = group_shares(self._shares()).get(ident) if self.shared else None
+            row = self._row(ident, comm_text(e.comm), window, e.allowed, e.limited,
+                            e.limited_windows, state="exited", shares=shares)
+            self.gone[ident] = row
             if was_limited:
                 self.rep.exited(row)
+
+    def _forget_stopped(self, tgid):
+        if self.stopped.pop(tgid, None) is not None and self.guardian:
+            self.guardian.resumed(tgid)
 
     # -- timers -------------------------------------------------------
     def _resume_due(self, now_ns):
@@ -129,7 +166,7 @@ class Session:
             # A whole window after the last limited one without a new LIMIT.
             if now_ns >= end + self.window_ns:
                 del self.limited[tgid]
-                rows = [r for r in self.live_rows() if r["pid"] == tgid]
+                rows = [r for r in self.live_rows() if self._ident(r) == tgid]
                 if rows:
                     self.rep.clear(rows[0])
 
@@ -168,8 +205,9 @@ class Session:
             self._clear_due(now)
             if now >= next_table:
                 self._check_health()
-                self.rep.table(self.live_rows(), dict(self.health))
-                self.last_total = {r["pid"]: r["total"] for r in self.live_rows()}
+                rows = self.live_rows()
+                self.rep.table(rows, dict(self.health), self.process_rows())
+                self.last_total = {self._ident(r): r["total"] for r in rows}
                 next_table += interval_ns * max(1, (now - next_table) // interval_ns + 1)
             if end is not None and now >= end:
                 self.stop_reason = "duration"
@@ -179,23 +217,30 @@ class Session:
                 self.stop_reason = "all target processes exited"
         return self.stop_reason
 
+    def _ident(self, row):
+        return row["id"] if self.shared else row["pid"]
+
     def finish(self):
         """Drain events, detach, resume what was throttled, print the summary."""
         self.probe.poll(0)
         self._check_health()
-        rows = {r["pid"]: r for r in self.live_rows()}
-        for tgid, row in self.gone.items():
-            rows.setdefault(tgid, row)
+        rows = {self._ident(r): r for r in self.live_rows()}
+        for ident, row in self.gone.items():
+            rows.setdefault(ident, row)
+        procs = self.process_rows()
         # Detach first: a process resumed while attached could be stopped
         # again by an event this loop would never see.
         self.probe.detach()
         if self.action == "throttle":
-            for tgid in set(self.stopped) | {
-                    r["pid"] for r in rows.values() if r["limited_windows"]}:
+            pids = set(self.stopped)
+            for r in rows.values():
+                if r["limited_windows"]:
+                    pids.update(r.get("pids") or [r.get("pid")])
+            for tgid in pids:
                 try:
                     os.kill(tgid, signal.SIGCONT)
-                except ProcessLookupError:
+                except (ProcessLookupError, TypeError):
                     pass
         self.stopped.clear()
         self.rep.summary(list(rows.values()), dict(self.health),
-                         time.monotonic() - self.started)
+                         time.monotonic() - self.started, procs)

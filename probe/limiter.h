@@ -2,35 +2,63 @@
 /*
  * limiter.h - the fixed-window limiter, in one place for every backend.
  *
- * wd_on_call() is the whole policy: filter the caller, count the call in
- * its process's window, and say whether the backend must fail it.  The
- * attach shims in watchdog.bpf.c only translate their hook into a call
- * of wd_on_call() and apply its verdict.
+ * The whole policy lives here: who is a caller worth counting
+ * (wd_caller), which reads count (wd_class_has), whose budget a call is
+ * charged to (WD_KEY), and the verdict (wd_charge).  The attach shims in
+ * watchdog.bpf.c only translate their hook into these calls and apply
+ * the verdict.
  *
  * Compile-time switches (set by the front end with -D):
  *   WD_ACTION            one of WD_ACT_* (watchdog_map.h)
+ *   WD_KEY               one of WD_KEY_* (default WD_KEY_PROCESS)
  *   WD_SELF_TGID         the front end's own process, never acted on
  *   WD_GUARD_TGID        its guardian process (ethoswd/guardian.py), likewise
- *   WD_FILTER_TARGETS    act only on processes that already have an entry in
- *                        wd_state: the front end creates the entries of the
- *                        targets, task_newtask those of their children, so
- *                        one lookup both filters and finds the state
+ *   WD_FILTER_TARGETS    act only on targets: with the process key, the
+ *                        processes that have a wd_state entry (one lookup
+ *                        both filters and finds the budget); with a shared
+ *                        key, those with a wd_member entry.  The front end
+ *                        makes the roots' entries, task_newtask those of
+ *                        their descendants.
  *   WD_FILTER_COMM       act only on threads whose comm is in wd_comm_in
  *   WD_EXCLUDE_COMM      never act on threads whose comm is in wd_comm_out
+ *   WD_EXCLUDE_EXE       never act on processes whose executable (device,
+ *                        inode) is in wd_exe_out
+ *   WD_COUNT_FS          count a call only if its file's filesystem magic
+ *                        is in wd_fs ...
+ *   WD_COUNT_FILES       ... or the file itself is in wd_files
+ *   WD_OFF_*             struct offsets from BTF (kernel_read.h)
  */
 #ifndef WD_LIMITER_H
 #define WD_LIMITER_H
 
 #include "watchdog_map.h"
+#include "kernel_read.h"
 
 #define WD_SIGKILL	9
 #define WD_SIGSTOP	19
 #define WD_NS_PER_MS	1000000ULL
-/* Attempts before a call is refused (each lost one means another thread
- * opened or expired the window at that very moment). */
+/* Attempts at opening a window before a call is counted as over the
+ * limit (each lost one means another thread opened the window at that
+ * very moment; the retry then finds it current). */
 #define WD_CAS_TRIES	8
 #ifndef WD_GUARD_TGID
 #define WD_GUARD_TGID	0	/* no guardian: only throttle starts one */
+#endif
+#ifndef WD_KEY
+#define WD_KEY		WD_KEY_PROCESS
+#endif
+/* A budget shared by several processes: keep per-process shares too. */
+#define WD_SHARED	(WD_KEY != WD_KEY_PROCESS)
+#if WD_SHARED && defined(WD_FILTER_TARGETS)
+#define WD_MEMBERS
+#endif
+#if defined(WD_COUNT_FS) || defined(WD_COUNT_FILES)
+#define WD_COUNT_CLASS
+#endif
+#if WD_ACTION == WD_ACT_THROTTLE
+#define WD_SIGNAL	WD_SIGSTOP
+#elif WD_ACTION == WD_ACT_KILL
+#define WD_SIGNAL	WD_SIGKILL
 #endif
 
 struct wd_comm {
@@ -41,12 +69,35 @@ BPF_ARRAY(wd_config, struct wd_config, 1);
 BPF_HASH(wd_state, struct wd_key, struct wd_value, WD_MAX_PIDS);
 BPF_PERCPU_ARRAY(wd_health, __u64, WD_H_SLOTS);
 BPF_RINGBUF_OUTPUT(wd_events, 16);
+#ifdef WD_MEMBERS
+BPF_HASH(wd_member, __u32, struct wd_member, WD_MAX_PIDS);
+#endif
+#if WD_SHARED
+/* LRU: a per-process share is bookkeeping, never a reason to miss a call. */
+BPF_TABLE("lru_hash", __u32, struct wd_proc, wd_procs, WD_MAX_PIDS);
+#endif
 #ifdef WD_FILTER_COMM
 BPF_HASH(wd_comm_in, struct wd_comm, __u8, 64);
 #endif
 #ifdef WD_EXCLUDE_COMM
 BPF_HASH(wd_comm_out, struct wd_comm, __u8, 64);
 #endif
+#ifdef WD_EXCLUDE_EXE
+BPF_HASH(wd_exe_out, struct wd_file, __u8, 64);
+#endif
+#ifdef WD_COUNT_FS
+BPF_HASH(wd_fs, __u64, __u8, 64);
+#endif
+#ifdef WD_COUNT_FILES
+BPF_HASH(wd_files, struct wd_file, __u8, 1024);
+#endif
+
+/* Who made the call being looked at, and whose budget it goes to. */
+struct wd_caller {
+	__u32 tgid;
+	__u64 key;			/* wd_key.id of its budget */
+	struct wd_value *v;		/* the budget, when already looked up */
+};
 
 /* Bump one per-CPU health counter: no atomics needed on a per-CPU slot. */
 static __always_inline void wd_health_inc(int slot)
@@ -58,7 +109,7 @@ static __always_inline void wd_health_inc(int slot)
 		(*c)++;
 }
 
-/* Should this process be counted at all? */
+/* Could this process be counted at all (before any target lookup)? */
 static __always_inline int wd_is_target(__u32 tgid)
 {
 	/* Never PID 1 (nor the idle task) and never the watchdog itself. */
@@ -82,8 +133,84 @@ static __always_inline int wd_is_target(__u32 tgid)
 	return 1;
 }
 
-/* Create the entry of a process seen for the first time; NULL if the map
- * is full.  Window 0 has long expired, so its first call opens a window. */
+#ifdef WD_EXCLUDE_EXE
+/* Is the caller running an excluded executable?  Matched by the file's
+ * device and inode, which a process cannot change by renaming itself. */
+static __always_inline int wd_exe_excluded(void)
+{
+	struct wd_file exe = {};
+
+	/* The key is zero-filled on the stack before the lookup reads it. */
+	return wd_exe_id(&exe) && wd_exe_out.lookup(&exe) != NULL;
+}
+#endif
+
+/*
+ * Filter the current task and find whose budget its call goes to.
+ * Returns 0 if the call must not be counted.  Cheapest checks first: a
+ * non-target costs one or two map lookups and reads no kernel memory.
+ */
+static __always_inline int wd_caller(struct wd_caller *c)
+{
+	c->tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!wd_is_target(c->tgid))
+		return 0;
+#ifdef WD_MEMBERS
+	struct wd_member *m = wd_member.lookup(&c->tgid);
+
+	if (!m)
+		return 0;	/* not a descendant of a target root */
+#if WD_KEY == WD_KEY_TREE
+	c->key = m->root;
+#endif
+#elif defined(WD_FILTER_TARGETS)
+	struct wd_key key = { .id = c->tgid };
+
+	/* With the process key the budget entry is the target mark. */
+	c->v = wd_state.lookup(&key);
+	if (!c->v)
+		return 0;
+#endif
+#ifdef WD_EXCLUDE_EXE
+	if (wd_exe_excluded())
+		return 0;
+#endif
+#if WD_KEY == WD_KEY_PROCESS
+	c->key = c->tgid;
+#elif WD_KEY == WD_KEY_UID
+	c->key = (__u32)bpf_get_current_uid_gid();	/* low half: real UID */
+#elif WD_KEY == WD_KEY_CGROUP
+	c->key = bpf_get_current_cgroup_id();		/* cgroup v2 ID */
+#endif
+	return 1;
+}
+
+#ifdef WD_COUNT_CLASS
+/* Is this file in the counted class?  NULL (no such fd) is not. */
+static __always_inline int wd_class_has(const void *file)
+{
+	if (!file)
+		return 0;
+#ifdef WD_COUNT_FS
+	__u64 magic = wd_file_magic(file);
+
+	if (wd_fs.lookup(&magic))
+		return 1;
+#endif
+#ifdef WD_COUNT_FILES
+	struct wd_file id = {};
+
+	/* Zero-filled first, so the lookup reads initialised bytes only. */
+	wd_file_id(file, &id);
+	if (wd_files.lookup(&id))
+		return 1;
+#endif
+	return 0;
+}
+#endif
+
+/* Create a budget seen for the first time; NULL if the map is full.
+ * Window 0 has long expired, so its first call opens a window. */
 static __always_inline struct wd_value *wd_track(struct wd_key *key)
 {
 	struct wd_value init = {};
@@ -94,28 +221,10 @@ static __always_inline struct wd_value *wd_track(struct wd_key *key)
 	return wd_state.lookup(key);
 }
 
-/*
- * A cheap first answer for hooks that must do costly checks before they
- * count (the LSM shim): could the current process be counted at all?
- */
-static __always_inline int wd_may_count(void)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	if (!wd_is_target(tgid))
-		return 0;
-#ifdef WD_FILTER_TARGETS
-	struct wd_key key = { .tgid = tgid };
-
-	return wd_state.lookup(&key) != NULL;
-#else
-	return 1;
-#endif
-}
-
 /* Send an event to the front end; count it as lost if the ring is full. */
-static __always_inline void wd_emit(__u32 kind, __u32 tgid, __u64 window,
-				    struct wd_value *v)
+static __always_inline void wd_emit(__u32 kind, __u32 tgid, __u64 key,
+				    __u64 window, __u64 allowed, __u64 limited,
+				    __u64 limited_windows, const char *comm)
 {
 	struct wd_event *e = wd_events.ringbuf_reserve(sizeof(*e));
 
@@ -129,27 +238,36 @@ static __always_inline void wd_emit(__u32 kind, __u32 tgid, __u64 window,
 	e->tgid = tgid;
 	e->window_start_ms = window >> 32;
 	e->calls = (__u32)window;
-	e->allowed = v->allowed;
-	e->limited = v->limited;
-	e->limited_windows = v->limited_windows;
-	__builtin_memcpy(e->comm, v->comm, sizeof(e->comm));
+	e->key = key;
+	e->allowed = allowed;
+	e->limited = limited;
+	e->limited_windows = limited_windows;
+	__builtin_memcpy(e->comm, comm, sizeof(e->comm));
 	wd_events.ringbuf_submit(e, 0);
+}
+
+static __always_inline void wd_emit_budget(__u32 kind, __u32 tgid, __u64 key,
+					   __u64 window, struct wd_value *v)
+{
+	wd_emit(kind, tgid, key, window, v->allowed, v->limited,
+		v->limited_windows, v->comm);
 }
 
 /*
  * Count one call.  Returns the call's number in its window (1-based), or
- * 0 if WD_CAS_TRIES attempts all raced (the caller refuses the call).
+ * 0 if WD_CAS_TRIES attempts all raced (the caller counts it as over).
  *
  * The window start and count share one 64-bit word.  Within a current
  * window one atomic fetch-and-add counts the call, and the value it
  * returns says which window the call landed in, so no increment is ever
- * lost and no call is ever refused there.  Only opening a new window
- * needs a compare-and-swap, so two threads can never both reset it; a
- * thread that loses that race finds the window current on its next try.
- * The loop is unrolled to a fixed length: the verifier sees no back-edge.
+ * lost and each number is handed out once per window.  Only opening a
+ * new window needs a compare-and-swap, so two threads can never both
+ * reset it; a thread that loses that race finds the window current on its
+ * next try.  The loop is unrolled to a fixed length: the verifier sees no
+ * back-edge.
  */
 static __always_inline __u32 wd_count(struct wd_value *v, __u32 window_ms,
-				      __u32 now_ms, __u64 *window_out)
+				      __u32 now_ms, __u32 tgid, __u64 *window_out)
 {
 #pragma unroll
 	for (int i = 0; i < WD_CAS_TRIES; i++) {
@@ -178,9 +296,10 @@ static __always_inline __u32 wd_count(struct wd_value *v, __u32 window_ms,
 		__u64 new = ((__u64)now_ms << 32) | 1;
 
 		if (__sync_val_compare_and_swap(&v->window, old, new) == old) {
-			/* Once per window, refresh the name (the process may have
-			 * exec'ed since its entry was made); a torn name is harmless. */
+			/* Once per window, refresh the name and opener (the process
+			 * may have exec'ed); a torn name is harmless. */
 			bpf_get_current_comm(v->comm, sizeof(v->comm));
+			v->pid = tgid;
 			*window_out = new;
 			return 1;
 		}
@@ -188,17 +307,41 @@ static __always_inline __u32 wd_count(struct wd_value *v, __u32 window_ms,
 	return 0;
 }
 
+#if WD_SHARED
+/* Charge the caller's own share of a shared budget (for the rows). */
+static __always_inline void wd_proc_charge(struct wd_caller *c, int over)
+{
+	struct wd_proc *p = wd_procs.lookup(&c->tgid);
+
+	if (!p) {
+		struct wd_proc init = { .key = c->key };
+
+		bpf_get_current_comm(init.comm, sizeof(init.comm));
+		/* BPF_NOEXIST keeps another thread's entry if it won. */
+		wd_procs.insert(&c->tgid, &init);
+		p = wd_procs.lookup(&c->tgid);
+		if (!p)
+			return;
+	}
+	/* A UID or cgroup can change under a process: follow it, and take
+	 * the name it has now (it may have exec'ed since). */
+	if (p->key != c->key) {
+		p->key = c->key;
+		bpf_get_current_comm(p->comm, sizeof(p->comm));
+	}
+	if (over)
+		__sync_fetch_and_add(&p->limited, 1);
+	else
+		__sync_fetch_and_add(&p->allowed, 1);
+}
+#endif
+
 /*
- * The policy for one read-family call by the current task.
+ * Charge one call of a filtered caller to its budget.
  * Returns 1 if the backend must fail the call with -EPERM.
  */
-static __always_inline int wd_on_call(void)
+static __always_inline int wd_charge(struct wd_caller *c)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	if (!wd_is_target(tgid))
-		return 0;
-
 	int zero = 0;
 	struct wd_config *cfg = wd_config.lookup(&zero);
 
@@ -207,51 +350,74 @@ static __always_inline int wd_on_call(void)
 	if (!cfg)
 		return 0;
 
-	struct wd_key key = { .tgid = tgid };
-	struct wd_value *v = wd_state.lookup(&key);
+	struct wd_value *v = c->v;
 
 	if (!v) {
-#ifdef WD_FILTER_TARGETS
-		return 0;	/* no entry: not a target */
-#else
-		v = wd_track(&key);
+		struct wd_key key = { .id = c->key };
+
+		v = wd_state.lookup(&key);
+		if (!v)
+			v = wd_track(&key);
 		if (!v) {
-			/* Map full: this process is not limited.  Counted, and
-			 * the front end reports it; never silent. */
+			/* Map full: this budget is not limited.  Counted, and the
+			 * front end reports it; never silent. */
 			wd_health_inc(WD_H_MAP_FULL);
 			return 0;
 		}
-#endif
 	}
 
 	/* The clock is the costliest step: read it only for a call that counts. */
 	__u32 now_ms = bpf_ktime_get_ns() / WD_NS_PER_MS;
 	__u64 window = 0;
-	__u32 n = wd_count(v, cfg->window_ms, now_ms, &window);
+	__u32 n = wd_count(v, cfg->window_ms, now_ms, c->tgid, &window);
 
-	if (n == 0) {
-		/* Lost every race: refuse rather than risk going over. */
-		wd_health_inc(WD_H_CONTENDED);
-		__sync_fetch_and_add(&v->limited, 1);
-		return WD_ACTION != WD_ACT_MONITOR;
-	}
-	if (n <= cfg->max_calls) {
+	if (n != 0 && n <= cfg->max_calls) {
 		__sync_fetch_and_add(&v->allowed, 1);
+#if WD_SHARED
+		wd_proc_charge(c, 0);
+#endif
 		return 0;
 	}
 	__sync_fetch_and_add(&v->limited, 1);
+#if WD_SHARED
+	wd_proc_charge(c, 1);
+#endif
+	if (n == 0) {
+		/* Lost every window race: counted as over and failed where the
+		 * backend can, but not signalled, since no LIMIT event tells the
+		 * front end to resume it. */
+		wd_health_inc(WD_H_CONTENDED);
+		return WD_ACTION != WD_ACT_MONITOR;
+	}
 
-	/* The cmpxchg hands out each number once per window, so exactly one
-	 * call per window sees max_calls + 1: it alone reports and acts. */
+	/* The fetch-and-add hands out each number once per window, so exactly
+	 * one call per window sees max_calls + 1: it alone reports the window
+	 * and signals the whole process. */
 	if (n == cfg->max_calls + 1) {
 		__sync_fetch_and_add(&v->limited_windows, 1);
-		wd_emit(WD_EV_LIMIT, tgid, window, v);
-#if WD_ACTION == WD_ACT_THROTTLE
-		bpf_send_signal(WD_SIGSTOP);
-#elif WD_ACTION == WD_ACT_KILL
-		bpf_send_signal(WD_SIGKILL);
+		wd_emit_budget(WD_EV_LIMIT, c->tgid, c->key, window, v);
+#ifdef WD_SIGNAL
+		bpf_send_signal(WD_SIGNAL);
 #endif
 	}
+#ifdef WD_SIGNAL
+	else {
+#if WD_SHARED
+		/* Another process of a shared budget went over in this window:
+		 * it must be stopped or killed too.  Throttle tells the front end
+		 * whom to resume at the window's end. */
+		bpf_send_signal(WD_SIGNAL);
+#if WD_ACTION == WD_ACT_THROTTLE
+		wd_emit_budget(WD_EV_STOPPED, c->tgid, c->key, window, v);
+#endif
+#endif
+	}
+	/* The group signal reaches threads on other CPUs late, and a hook
+	 * that cannot fail the call lets it run meanwhile: signalling the
+	 * calling thread as well stops it on its return from this call, so at
+	 * most one call per running thread completes past the limit. */
+	bpf_send_signal_thread(WD_SIGNAL);
+#endif
 	return WD_ACTION != WD_ACT_MONITOR;
 }
 

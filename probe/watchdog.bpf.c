@@ -6,9 +6,14 @@
  * WD_BACKEND_KPROBE, WD_BACKEND_LSM or WD_BACKEND_TRACEPOINT defined, and
  * attaches the shim to every read-family syscall: read, pread64, readv,
  * preadv, preadv2.  No kernel header is included: BCC's compile time is
- * most of the start-up (25-30x worse under a TCG VM), and the LSM shim
- * takes the few struct offsets it needs from the running kernel's BTF,
- * passed in as -D constants, so no struct layout is guessed here.
+ * most of the start-up (25-30x worse under a TCG VM); the few struct
+ * offsets the shims need come from the running kernel's BTF, passed in as
+ * -D constants (kernel_read.h), so no struct layout is guessed here.
+ *
+ * With a read class (WD_COUNT_FS / WD_COUNT_FILES) each shim hands the
+ * call's file to the limiter: the LSM hook has it; the kprobe and
+ * tracepoint shims find it from the fd, the first argument of every
+ * read-family syscall.
  */
 #include "limiter.h"
 
@@ -24,20 +29,50 @@
  */
 int wd_kprobe(struct pt_regs *ctx)
 {
-	if (wd_on_call())
+	struct wd_caller c = {};
+
+	if (!wd_caller(&c))
+		return 0;
+#ifdef WD_COUNT_CLASS
+	/* The x86-64 syscall wrapper's one argument is the user's saved
+	 * registers; the fd is their di.  Read through probe_read_kernel. */
+	const void *uregs = (const void *)PT_REGS_PARM1(ctx);
+
+	if (!wd_class_has(wd_fd_file(wd_peek(uregs, WD_OFF_REGS_DI))))
+		return 0;
+#endif
+	if (wd_charge(&c))
 		bpf_override_return(ctx, -WD_EPERM);
 	return 0;
 }
 #endif
 
 #ifdef WD_BACKEND_TRACEPOINT
+/* The record of a syscalls:sys_enter_* tracepoint (its format file):
+ * 8 bytes of common fields, the syscall number, then the arguments. */
+struct wd_sys_enter {
+	__u64 common;
+	__s64 nr;
+	__u64 args[6];
+};
+
 /*
  * syscalls:sys_enter_<call>: a tracepoint cannot change the call, so it
- * only counts; enforcement is the signal wd_on_call() sends.
+ * only counts; enforcement is the signal wd_charge() sends.
  */
-int wd_tracepoint(void *ctx)
+int wd_tracepoint(struct wd_sys_enter *ctx)
 {
-	wd_on_call();
+	struct wd_caller c = {};
+
+	if (!wd_caller(&c))
+		return 0;
+#ifdef WD_COUNT_CLASS
+	/* args[0] is the fd of every read-family call; the verifier allows
+	 * reads of the tracepoint record within its size. */
+	if (!wd_class_has(wd_fd_file(ctx->args[0])))
+		return 0;
+#endif
+	wd_charge(&c);
 	return 0;
 }
 #endif
@@ -52,17 +87,6 @@ int wd_tracepoint(void *ctx)
 #define WD_NR_READV	19
 #define WD_NR_PREADV	295
 #define WD_NR_PREADV2	327
-
-/* Read one kernel word at base + off; 0 if the read faults. */
-static __always_inline __u64 wd_peek(const void *base, __u32 off)
-{
-	__u64 val = 0;
-
-	/* probe_read_kernel checks the address itself, so any pointer value
-	 * (even a bad one) is safe to pass to it. */
-	bpf_probe_read_kernel(&val, sizeof(val), (const char *)base + off);
-	return val;
-}
 
 /* Is the current task inside one of the read-family syscalls? */
 static __always_inline int wd_in_read_syscall(void)
@@ -92,12 +116,13 @@ int lsm__file_permission(unsigned long long *ctx)
 	const void *file = (const void *)ctx[0];
 	int mask = (int)ctx[1];
 	int ret = (int)ctx[2];
+	struct wd_caller c = {};
 
 	/* An earlier BPF-LSM program already refused: keep its answer. */
 	if (ret)
 		return ret;
 	/* Cheapest filters first: the checks below read kernel memory. */
-	if (!(mask & WD_MAY_READ) || !wd_may_count() || !wd_in_read_syscall())
+	if (!(mask & WD_MAY_READ) || !wd_caller(&c) || !wd_in_read_syscall())
 		return 0;
 	/* overlayfs re-checks the underlying file with a fake f_path whose
 	 * dentry belongs to the overlay: count only the file whose f_inode
@@ -107,14 +132,18 @@ int lsm__file_permission(unsigned long long *ctx)
 
 	if (inode != wd_peek((const void *)dentry, WD_OFF_DENTRY_D_INODE))
 		return 0;
-	return wd_on_call() ? -WD_EPERM : 0;
+#ifdef WD_COUNT_CLASS
+	if (!wd_class_has(file))
+		return 0;
+#endif
+	return wd_charge(&c) ? -WD_EPERM : 0;
 }
 #endif
 
 /*
  * sched:sched_process_exit: when a thread-group leader exits, hand its
- * final counts to the front end and drop its entry, so a later process
- * that reuses the PID starts from zero.
+ * final counts to the front end and drop its entries, so a later process
+ * that reuses the PID starts from zero and is not a target.
  */
 int wd_exit(void *ctx)
 {
@@ -123,38 +152,95 @@ int wd_exit(void *ctx)
 
 	if ((__u32)id != tgid)
 		return 0;
-	struct wd_key key = { .tgid = tgid };
+#if WD_KEY == WD_KEY_PROCESS
+	struct wd_key key = { .id = tgid };
 	struct wd_value *v = wd_state.lookup(&key);
 
 	if (v) {
-		wd_emit(WD_EV_EXIT, tgid, v->window, v);
+		wd_emit_budget(WD_EV_EXIT, tgid, tgid, v->window, v);
 		wd_state.delete(&key);
 	}
+#else
+	struct wd_proc *p = wd_procs.lookup(&tgid);
+
+	if (p) {
+		char comm[16] = {};
+
+		/* The name at exit: the process may have exec'ed since its
+		 * share was made. */
+		bpf_get_current_comm(comm, sizeof(comm));
+		wd_emit(WD_EV_PROC_EXIT, tgid, p->key, 0, p->allowed, p->limited,
+			0, comm);
+		wd_procs.delete(&tgid);
+	}
+#ifdef WD_MEMBERS
+	struct wd_member *m = wd_member.lookup(&tgid);
+
+	if (!m)
+		return 0;
+#if WD_KEY == WD_KEY_TREE
+	/* The last process of a tree ends its budget. */
+	struct wd_key root = { .id = m->root };
+	struct wd_value *v = wd_state.lookup(&root);
+
+	if (v && __sync_fetch_and_add(&v->members, -1) == 1) {
+		wd_emit_budget(WD_EV_EXIT, tgid, root.id, v->window, v);
+		wd_state.delete(&root);
+	}
+#endif
+	wd_member.delete(&tgid);
+#endif
+#endif
 	return 0;
 }
 
 #ifdef WD_FILTER_TARGETS
 /*
  * task:task_newtask runs in the parent during fork/clone: a new process
- * (not a new thread) of a target gets an entry, which makes it a target.
+ * (not a new thread) of a target becomes a target.  Membership follows
+ * the fork, never the session or process group, so setsid(), setpgid()
+ * or a double fork cannot leave it.
  */
 TRACEPOINT_PROBE(task, task_newtask)
 {
-	struct wd_key parent = { .tgid = bpf_get_current_pid_tgid() >> 32 };
-	struct wd_key child = { .tgid = args->pid };
-	struct wd_value init = {};
+	__u32 parent = bpf_get_current_pid_tgid() >> 32;
+	__u32 child = args->pid;
 
 	if (args->clone_flags & WD_CLONE_THREAD)
 		return 0;
-	struct wd_value *pv = wd_state.lookup(&parent);
+#ifdef WD_MEMBERS
+	struct wd_member *pm = wd_member.lookup(&parent);
+
+	if (!pm)
+		return 0;
+	struct wd_member cm = { .root = pm->root };
+
+	/* A child that cannot be recorded would escape: report it. */
+	if (wd_member.insert(&child, &cm)) {
+		wd_health_inc(WD_H_TARGETS_FULL);
+		return 0;
+	}
+#if WD_KEY == WD_KEY_TREE
+	struct wd_key root = { .id = cm.root };
+	struct wd_value *v = wd_state.lookup(&root);
+
+	if (v)
+		__sync_fetch_and_add(&v->members, 1);
+#endif
+#else
+	struct wd_key pkey = { .id = parent };
+	struct wd_key ckey = { .id = child };
+	struct wd_value init = {};
+	struct wd_value *pv = wd_state.lookup(&pkey);
 
 	if (!pv)
 		return 0;
 	/* Window 0 has long expired: the child's first call opens its own. */
 	__builtin_memcpy(init.comm, pv->comm, sizeof(init.comm));
 	/* A child that cannot be recorded would escape: report it. */
-	if (wd_state.insert(&child, &init))
+	if (wd_state.insert(&ckey, &init))
 		wd_health_inc(WD_H_TARGETS_FULL);
+#endif
 	return 0;
 }
 #endif

@@ -6,10 +6,11 @@
  * to learn the defaults, so keep it plain: #defines and fixed-width
  * structs only, no kernel includes.
  *
- * Per-process state lives in a BPF hash map keyed by process ID (the
- * TGID: every thread of a process shares one budget).  The limiter is a
- * fixed window anchored at a process's first call: the count restarts
- * once TIME_WINDOW has passed since the window began.
+ * Budgets live in a BPF hash map.  By default a budget is keyed by
+ * process ID (the TGID: every thread of a process shares one budget);
+ * WD_KEY selects another owner (a process tree, a user, a cgroup).  The
+ * limiter is a fixed window anchored at a budget's first counted call:
+ * the count restarts once TIME_WINDOW has passed since the window began.
  */
 #ifndef WATCHDOG_MAP_H
 #define WATCHDOG_MAP_H
@@ -17,6 +18,11 @@
 /* Defaults: at most MAX_CALLS read calls per TIME_WINDOW per process. */
 #define WD_DEFAULT_MAX_CALLS	100
 #define WD_DEFAULT_WINDOW_MS	500
+/* The fingerprint profile's limit (reads of kernel information files and
+ * identity files per process tree or cgroup): see docs/watchdog_guide.md,
+ * "Choosing what counts", for the measurements behind it. */
+#define WD_FINGERPRINT_MAX_CALLS	40
+#define WD_FINGERPRINT_WINDOW_MS	500
 
 /* Bounds the front end enforces on user input.  The count of a window is
  * 32 bits and stops at WD_COUNT_MAX, leaving room for concurrent adds. */
@@ -35,20 +41,30 @@
 #define WD_ACT_THROTTLE		2	/* SIGSTOP now, SIGCONT at window end */
 #define WD_ACT_KILL		3	/* SIGKILL */
 
+/* Budget keys: whose budget a call is charged to (compiled in as WD_KEY). */
+#define WD_KEY_PROCESS		0	/* the thread group (TGID) */
+#define WD_KEY_TREE		1	/* a target root and all its descendants */
+#define WD_KEY_UID		2	/* the caller's real user ID */
+#define WD_KEY_CGROUP		3	/* the caller's cgroup v2 ID */
+
 /* Event kinds sent through the ring buffer. */
 #define WD_EV_LIMIT		1	/* first call over the limit in a window */
-#define WD_EV_EXIT		2	/* a tracked process exited: final counts */
+#define WD_EV_EXIT		2	/* a budget ended: final counts */
+#define WD_EV_PROC_EXIT		3	/* a process of a shared budget exited */
+#define WD_EV_STOPPED		4	/* throttle: another process of a shared
+					   budget was stopped in that window */
 
 /* Slots of the per-CPU health counters (map wd_health). */
 #define WD_H_MAP_FULL		0	/* calls not tracked: the state map was full */
-#define WD_H_CONTENDED		1	/* calls refused after WD_CAS_TRIES lost races */
+#define WD_H_CONTENDED		1	/* calls that lost WD_CAS_TRIES window races
+					   (counted as over the limit) */
 #define WD_H_EVENTS_LOST	2	/* ring buffer full: an event was dropped */
 #define WD_H_TARGETS_FULL	3	/* a target's child could not get an entry */
 #define WD_H_SLOTS		4
 
-/* Key of the per-process map. */
+/* Key of the budget map: a TGID, a root TGID, a UID or a cgroup ID. */
 struct wd_key {
-	__u32 tgid;			/* process ID (thread group ID) */
+	__u64 id;
 };
 
 /*
@@ -63,6 +79,36 @@ struct wd_value {
 	__u64 limited;			/* calls over the limit, ever */
 	__u64 limited_windows;		/* windows in which the limit was hit */
 	char comm[16];			/* command name when first seen */
+	__u64 members;			/* WD_KEY_TREE: live processes of the tree
+					   (64-bit: BPF's fetch-and-add returns
+					   a 32-bit value only with alu32) */
+	__u32 pid;			/* the process that opened the window */
+	__u32 pad;
+};
+
+/* A target of a shared budget (WD_KEY != WD_KEY_PROCESS with targets):
+ * map wd_member, keyed by TGID.  `root` is the target root it descends
+ * from, so a whole tree shares one budget whatever sessions it makes. */
+struct wd_member {
+	__u32 root;
+	__u32 pad;
+};
+
+/* One process of a shared budget (map wd_procs, keyed by TGID): which
+ * budget its last counted call went to, and its own share of it. */
+struct wd_proc {
+	__u64 key;			/* wd_key.id of that budget */
+	__u64 allowed;
+	__u64 limited;
+	char comm[16];
+};
+
+/* A file by device and inode, as the kernel numbers them (dev_t is
+ * MAJOR << 20 | MINOR): maps wd_files (--file) and wd_exe_out
+ * (--exclude-exe).  A hard link or a bind mount has the same pair. */
+struct wd_file {
+	__u64 dev;
+	__u64 ino;
 };
 
 /* Run-time settings, one entry in the array map wd_config. */
@@ -71,13 +117,15 @@ struct wd_config {
 	__u32 window_ms;		/* window length in milliseconds */
 };
 
-/* Ring-buffer record for WD_EV_LIMIT and WD_EV_EXIT. */
+/* Ring-buffer record for every WD_EV_* kind. */
 struct wd_event {
 	__u32 kind;			/* WD_EV_* */
-	__u32 tgid;
+	__u32 tgid;			/* the process that called or exited */
 	__u32 window_start_ms;		/* start of the window concerned */
 	__u32 calls;			/* calls in that window so far */
-	__u64 allowed;			/* totals at the time of the event */
+	__u64 key;			/* the budget (wd_key.id) */
+	__u64 allowed;			/* totals at the time of the event (the
+					   process's own for WD_EV_PROC_EXIT) */
 	__u64 limited;
 	__u64 limited_windows;
 	char comm[16];

@@ -30,5 +30,5 @@ def test_source_text_inlines_local_headers_once():
     text = source_text()
     assert '#include "' not in text
     assert text.count("#define WATCHDOG_MAP_H") == 1
-    assert "static __always_inline int wd_on_call(void)" in text
+    assert "static __always_inline int wd_charge(struct wd_caller *c)" in text
     assert os.path.basename(MAP_H) == "watchdog_map.h"

@@ -1,0 +1,86 @@
+"""Rows of shared budgets (--key tree|uid|cgroup): one row per budget with
+the processes charged to it, and names for budget IDs.
+
+A shared budget's counts live in the probe's wd_state map (keyed by root
+TGID, UID or cgroup ID); each process's own share lives in wd_procs, and
+the PROC_EXIT event hands over the share of a process that exited.
+"""
+
+import os
+import pwd
+
+CGROUP2_MAGIC_TYPE = "cgroup2"
+
+
+def comm_text(raw):
+    """A C command name (bytes up to the first NUL) as text."""
+    raw = raw if isinstance(raw, bytes) else bytes(raw)
+    return raw.split(b"\0", 1)[0].decode(errors="replace")
+
+
+def cgroup2_root():
+    """Mount point of the cgroup v2 hierarchy, or None."""
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) > 2 and parts[2] == CGROUP2_MAGIC_TYPE:
+                    return parts[1]
+    except OSError:
+        pass
+    return None
+
+
+class Names:
+    """Readable names of budget IDs, looked up once each."""
+
+    def __init__(self, key):
+        self.key = key
+        self._cache = {}
+
+    def _cgroup_path(self, cgid):
+        root = cgroup2_root()
+        if root is None:
+            return None
+        # A cgroup's ID is its directory's inode number in cgroup2.
+        for top, dirs, _files in os.walk(root):
+            try:
+                if os.stat(top).st_ino == cgid:
+                    return "/" + os.path.relpath(top, root).lstrip(".")
+            except OSError:
+                continue
+            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(top, d))]
+        return None
+
+    def name(self, ident):
+        """'alice' for a UID, '/system.slice/x.service' for a cgroup ID;
+        None for the other keys or when the ID no longer resolves."""
+        if ident in self._cache:
+            return self._cache[ident]
+        name = None
+        if self.key == "uid":
+            try:
+                name = pwd.getpwuid(ident).pw_name
+            except KeyError:
+                name = None
+        elif self.key == "cgroup":
+            name = self._cgroup_path(ident)
+        self._cache[ident] = name
+        return name
+
+
+def share_row(tgid, share, state):
+    """One process's share of a shared budget."""
+    return {"pid": tgid, "comm": comm_text(share.comm), "budget": share.key,
+            "allowed": share.allowed, "limited": share.limited,
+            "total": share.allowed + share.limited, "state": state}
+
+
+def group_shares(shares):
+    """{budget id: [share rows]} from a list of share rows."""
+    out = {}
+    for row in shares:
+        out.setdefault(row["budget"], []).append(row)
+    for rows in out.values():
+        rows.sort(key=lambda r: (-r["total"], r["pid"]))
+    return out

@@ -1,0 +1,34 @@
+"""Read classes, budget keys and exclusions with -EPERM, for each deny
+backend the kernel has: the same scenarios as the host suite's kill runs
+(tests/policy_cases.py), here with every over-limit read failing."""
+
+import policy_cases as pc
+
+
+def _args(backend):
+    return ["--backend", backend, "--window-ms", "2000"]
+
+
+def test_sysinfo_counts_proc_reads_only(deny_backend):
+    pc.sysinfo_class(_args(deny_backend), "deny")
+
+
+def test_file_counts_through_hard_link_bind_mount_and_rename(deny_backend, tmp_path):
+    pc.file_class(_args(deny_backend), "deny", tmp_path)
+
+
+def test_tree_shares_one_budget_across_setsid_and_double_fork(deny_backend):
+    for detach in (False, True):
+        pc.tree_key(_args(deny_backend), "deny", detach)
+
+
+def test_uid_key_one_budget_per_user(deny_backend):
+    pc.uid_key(_args(deny_backend), "deny")
+
+
+def test_cgroup_key_one_budget_per_cgroup(deny_backend, tmp_path):
+    pc.cgroup_key(_args(deny_backend), "deny", tmp_path)
+
+
+def test_exclude_exe_is_not_fooled_by_names(deny_backend, tmp_path):
+    pc.exclude_exe(_args(deny_backend), "deny", tmp_path)
