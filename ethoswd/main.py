@@ -11,6 +11,7 @@ import time
 from . import cli, environment, features
 from .errors import SetupError
 from .report import Reporter
+from .safetext import escape, one_line
 
 
 def print_features(feats, rep):
@@ -58,16 +59,16 @@ def _summary_line(feats):
 def _describe_targets(opts, child):
     what = []
     if child:
-        what.append("command %r (pid %d) and its children" % (
-            " ".join(opts.command), child.pid))
+        what.append("command '%s' (pid %d) and its children" % (
+            escape(" ".join(opts.command)), child.pid))
     if opts.pid:
         what.append("pid %s and their children" % ",".join(map(str, opts.pid)))
     if opts.comm:
-        what.append("comm %s" % ",".join(opts.comm))
+        what.append("comm %s" % ",".join(map(escape, opts.comm)))
     if not what:
         what.append("every process")
     if opts.exclude_comm:
-        what.append("except comm %s" % ",".join(opts.exclude_comm))
+        what.append("except comm %s" % ",".join(map(escape, opts.exclude_comm)))
     return "; ".join(what) + " (never pid 1 or the watchdog)"
 
 
@@ -170,7 +171,7 @@ def main(argv=None, launched=None):
                  event="stop", reason=reason)
         return child.status if child else 0
     except SetupError as e:
-        sys.stderr.write("watchdog: error: %s\n" % e)
+        sys.stderr.write("watchdog: error: %s\n" % one_line(str(e)))
         return e.exit_status
     except KeyboardInterrupt:
         sys.stderr.write("watchdog: interrupted during start-up; nothing left "

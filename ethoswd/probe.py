@@ -107,7 +107,9 @@ class Probe:
         val = t.Leaf()
         try:
             with open("/proc/%d/comm" % tgid, "rb") as f:
-                val.comm = f.read().strip()[:15]
+                # The kernel adds one "\n"; a name may itself end in
+                # whitespace or "\n", so strip exactly that one.
+                val.comm = f.read()[:-1][:15]
         except OSError:
             pass
         t[t.Key(tgid)] = val

@@ -3,11 +3,15 @@
 Rows are plain dicts (pid, comm, window, total, allowed, limited,
 limited_windows, state, activity) so that the table and --json carry the
 same data.  Text goes to stdout, one record per line in --json mode.
+Process names go through ethoswd.safetext (escaped, cut to the column)
+and every text line through safetext.one_line before it is written.
 """
 
 import json
 import sys
 import time
+
+from .safetext import cell, one_line, raw_name
 
 TABLE_ROWS = 20
 HEAD = "%7s %-16s %8s %11s %11s %11s %-8s" % (
@@ -31,9 +35,14 @@ def _clock():
     return time.strftime("%H:%M:%S")
 
 
+def _comm(row):
+    """The COMM column: the escaped name, exactly 16 columns."""
+    return cell(raw_name(row), 16)
+
+
 def _line(r, window):
-    return "%7d %-16.16s %8s %11s %11s %11s %-8s" % (
-        r["pid"], r["comm"], window, _n(r["total"], 11), _n(r["allowed"], 11),
+    return "%7d %s %8s %11s %11s %11s %-8s" % (
+        r["pid"], _comm(r), window, _n(r["total"], 11), _n(r["allowed"], 11),
         _n(r["limited"], 11), r["state"])
 
 
@@ -49,7 +58,7 @@ class Reporter:
             record.setdefault("time", round(time.time(), 3))
             self.out.write(json.dumps(record, sort_keys=True) + "\n")
         elif text is not None:
-            self.out.write(text + "\n")
+            self.out.write("\n".join(map(one_line, text.split("\n"))) + "\n")
         self.out.flush()
 
     def info(self, text, **record):
@@ -58,24 +67,24 @@ class Reporter:
             if record:
                 self._emit(record, None)
         else:
-            sys.stderr.write("watchdog: %s\n" % text)
+            sys.stderr.write("watchdog: %s\n" % one_line(text))
             sys.stderr.flush()
 
     def limit(self, row, max_calls, window_ms, action):
         self._emit(dict(event="limit", action=action, **row),
-                   "%s LIMIT %7d %-16.16s over %s calls in %s ms -> %s"
-                   % (_clock(), row["pid"], row["comm"], _n(max_calls, 6),
+                   "%s LIMIT %7d %s over %s calls in %s ms -> %s"
+                   % (_clock(), row["pid"], _comm(row), _n(max_calls, 6),
                       _n(window_ms, 5), action))
 
     def clear(self, row):
         self._emit(dict(event="clear", **row),
-                   "%s CLEAR %7d %-16.16s under the limit again (%s limited)"
-                   % (_clock(), row["pid"], row["comm"], _n(row["limited"], 8)))
+                   "%s CLEAR %7d %s under the limit again (%s limited)"
+                   % (_clock(), row["pid"], _comm(row), _n(row["limited"], 8)))
 
     def exited(self, row):
         self._emit(dict(event="exit", **row),
-                   "%s EXIT  %7d %-16.16s allowed %s, limited %s"
-                   % (_clock(), row["pid"], row["comm"], _n(row["allowed"], 10),
+                   "%s EXIT  %7d %s allowed %s, limited %s"
+                   % (_clock(), row["pid"], _comm(row), _n(row["allowed"], 10),
                       _n(row["limited"], 10)))
 
     def warn(self, text, **record):

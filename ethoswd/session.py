@@ -12,6 +12,7 @@ import signal
 import time
 
 from .cli import DEFS
+from .safetext import name_fields
 
 NS_PER_MS = 1000000
 HEALTH_NAMES = {DEFS["WD_H_MAP_FULL"]: "map_full",
@@ -27,11 +28,6 @@ HEALTH_HELP = {
     "targets_full": "children of target processes could not be recorded as "
                     "targets and are NOT limited",
 }
-
-
-def _comm(raw):
-    raw = raw if isinstance(raw, bytes) else bytes(raw)
-    return raw.split(b"\0", 1)[0].decode(errors="replace")
 
 
 class Session:
@@ -58,23 +54,25 @@ class Session:
             return "STOPPED"
         return "LIMITED" if tgid in self.limited else "ok"
 
-    def _row(self, tgid, comm, window, allowed, limited, limited_windows,
+    def _row(self, tgid, raw_comm, window, allowed, limited, limited_windows,
              state=None):
         now_ms = time.monotonic_ns() // NS_PER_MS
         in_window = (window & 0xFFFFFFFF
                      if (now_ms - (window >> 32)) & 0xFFFFFFFF < self.opts.window_ms
                      else 0)
         total = allowed + limited
-        return {"pid": tgid, "comm": comm, "window": in_window, "total": total,
-                "allowed": allowed, "limited": limited,
-                "limited_windows": limited_windows,
-                "state": state or self._state(tgid),
-                "activity": total - self.last_total.get(tgid, 0)}
+        row = {"pid": tgid, "window": in_window, "total": total,
+               "allowed": allowed, "limited": limited,
+               "limited_windows": limited_windows,
+               "state": state or self._state(tgid),
+               "activity": total - self.last_total.get(tgid, 0)}
+        row.update(name_fields(raw_comm))    # comm, and comm_hex if unclean
+        return row
 
     def live_rows(self):
         rows = []
         for tgid, v in self.probe.entries().items():
-            rows.append(self._row(tgid, _comm(v.comm), v.window, v.allowed,
+            rows.append(self._row(tgid, v.comm, v.window, v.allowed,
                                   v.limited, v.limited_windows))
         return rows
 
@@ -97,7 +95,7 @@ class Session:
                     self.guardian.stopped(tgid)
                 self.stopped[tgid] = end
             if first:
-                self.rep.limit(self._row(tgid, _comm(e.comm), window, e.allowed,
+                self.rep.limit(self._row(tgid, e.comm, window, e.allowed,
                                          e.limited, e.limited_windows),
                                self.opts.max_calls, self.opts.window_ms,
                                self.action)
@@ -106,7 +104,7 @@ class Session:
             self.limited.pop(tgid, None)
             if self.stopped.pop(tgid, None) is not None and self.guardian:
                 self.guardian.resumed(tgid)
-            row = self._row(tgid, _comm(e.comm), window, e.allowed, e.limited,
+            row = self._row(tgid, e.comm, window, e.allowed, e.limited,
                             e.limited_windows, state="exited")
             self.gone[tgid] = row
             if was_limited:
