@@ -45,7 +45,7 @@ def print_features(feats, rep):
             "available" if info["available"] else "missing " + info["missing"]))
     out += ["", "auto: %s" % ("backend %s, action %s (%s)" % choice
                               if choice[0] else choice[2])]
-    rep._emit({}, "\n".join(out))
+    rep._emit({}, out)
 
 
 def _summary_line(feats):

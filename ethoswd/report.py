@@ -54,11 +54,14 @@ class Reporter:
         self.out = out or sys.stdout
 
     def _emit(self, record, text):
+        """Write record as JSON, or text: one line (str) or a list of lines,
+        each kept to one line by one_line()."""
         if self.as_json:
             record.setdefault("time", round(time.time(), 3))
             self.out.write(json.dumps(record, sort_keys=True) + "\n")
         elif text is not None:
-            self.out.write("\n".join(map(one_line, text.split("\n"))) + "\n")
+            lines = [text] if isinstance(text, str) else text
+            self.out.write("".join(one_line(l) + "\n" for l in lines))
         self.out.flush()
 
     def info(self, text, **record):
@@ -102,7 +105,7 @@ class Reporter:
         if len(rows) > TABLE_ROWS:
             lines.append("        ... %d more (use --json for all)"
                          % (len(rows) - TABLE_ROWS))
-        self._emit({}, "\n".join(lines) + "\n")
+        self._emit({}, lines + [""])
 
     def summary(self, rows, health, seconds):
         tot = {k: sum(r[k] for r in rows)
@@ -123,4 +126,4 @@ class Reporter:
         if any(health.values()):
             lines.append("health: %s" % ", ".join(
                 "%s %d" % kv for kv in sorted(health.items())))
-        self._emit({}, "\n".join(lines))
+        self._emit({}, lines)
