@@ -393,15 +393,16 @@ class WdConfig(Config):
     role = "wd"
 
     def __init__(self, name, label, bcc, feats, backend, action, targets,
-                 map_size=DEFS["WD_MAX_PIDS"], fill=0):
+                 map_size=DEFS["WD_MAX_PIDS"], fill=0, policy=None):
         super().__init__(name, label)
         from ethoswd.probe import Probe, cflags
         self.backend, self.action, self.targets = backend, action, list(targets)
-        offsets = feats.offsets() if backend == "lsm" else {}
+        offsets = feats.offsets(backend, policy)
         flags = cflags(backend, action, os.getpid(), self.targets, [], [],
-                       map_size, offsets)
+                       map_size, offsets, policy)
         self.probe = Probe(bcc, flags)
-        self.probe.configure(SAFE_MAX_CALLS, WINDOW_MS, self.targets)
+        self.probe.configure(SAFE_MAX_CALLS, WINDOW_MS, self.targets,
+                             policy=policy)
         self.compile_s = self.probe.compile_s
         self.map_size, self.fill = map_size, fill
         if fill:
@@ -430,6 +431,9 @@ class WdConfig(Config):
         return _prog_of(self.probe.bpf, WD_HOT_FN[self.backend])
 
     def counted(self, tgid):
+        if self.probe.key != "process":
+            v = self.probe.shares().get(tgid)
+            return (v.allowed + v.limited) if v is not None else 0
         t = self.probe.bpf["wd_state"]
         v = t.get(t.Key(tgid))      # one lookup: entries() would copy the map
         return (v.allowed + v.limited) if v is not None else 0
@@ -462,7 +466,7 @@ def fill_state(probe, count):
     vals = (t.Leaf * count)()
     now_ms = (time.monotonic_ns() // 1000000) & 0xFFFFFFFF
     for i in range(count):
-        keys[i].tgid = FAKE_TGID_BASE + i
+        keys[i].id = FAKE_TGID_BASE + i
         vals[i].window = now_ms << 32
         vals[i].comm = b"fake"
     try:

@@ -147,7 +147,7 @@ def main():
             flags = cflags(backend, "monitor", os.getpid(),
                            [target] if target else [], [], [],
                            B.DEFS["WD_MAX_PIDS"],
-                           feats.offsets() if backend == "lsm" else {})
+                           feats.offsets(backend))
             log("compiling variant %s" % name)
             try:
                 configs.append(Variant(name, label, text, flags, backend, pts,

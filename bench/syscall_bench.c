@@ -6,6 +6,8 @@
  *                                        read()s of /dev/zero
  *   syscall_bench [-c CPU] getpid N [K]  the same with syscall(SYS_getpid),
  *                                        which glibc never caches
+ *   syscall_bench [-c CPU] procread N [K] the same with 1-byte preads of
+ *                                        /proc/version (a sysinfo read)
  *   syscall_bench [-c CPU] serve         the same commands on stdin, one per
  *                                        line ("read N K"), then "quit"
  *   syscall_bench clockres               the smallest step CLOCK_MONOTONIC
@@ -40,6 +42,7 @@
 #include <unistd.h>
 
 static int zero_fd = -1;
+static int proc_fd = -1;	/* /proc/version: a read of a procfs file */
 
 static double now_ns(void)
 {
@@ -57,6 +60,18 @@ static double loop_read(long n)
 
 	for (long i = 0; i < n; i++)
 		if (read(zero_fd, &c, 1) != 1)
+			return -1;
+	return (now_ns() - t0) / n;
+}
+
+/* The same with 1-byte preads of a procfs file (offset 0: data each time). */
+static double loop_procread(long n)
+{
+	char c;
+	double t0 = now_ns();
+
+	for (long i = 0; i < n; i++)
+		if (pread(proc_fd, &c, 1, 0) != 1)
 			return -1;
 	return (now_ns() - t0) / n;
 }
@@ -108,6 +123,8 @@ static int run(const char *mode, long n, long k)
 		loop = loop_read;
 	else if (!strcmp(mode, "getpid"))
 		loop = loop_getpid;
+	else if (!strcmp(mode, "procread"))
+		loop = loop_procread;
 	else {
 		printf("error unknown mode %s\n", mode);
 		fflush(stdout);
@@ -195,9 +212,10 @@ int main(int argc, char **argv)
 		for (;;)
 			pause();	/* until a signal ends the process */
 	}
+	proc_fd = open("/proc/version", O_RDONLY);
 	zero_fd = open("/dev/zero", O_RDONLY);
-	if (zero_fd < 0) {
-		perror("syscall_bench: /dev/zero");
+	if (zero_fd < 0 || proc_fd < 0) {
+		perror("syscall_bench: /dev/zero or /proc/version");
 		return 1;
 	}
 	if (!strcmp(mode, "serve"))

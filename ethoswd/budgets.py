@@ -9,13 +9,9 @@ the PROC_EXIT event hands over the share of a process that exited.
 import os
 import pwd
 
+from .safetext import name_fields
+
 CGROUP2_MAGIC_TYPE = "cgroup2"
-
-
-def comm_text(raw):
-    """A C command name (bytes up to the first NUL) as text."""
-    raw = raw if isinstance(raw, bytes) else bytes(raw)
-    return raw.split(b"\0", 1)[0].decode(errors="replace")
 
 
 def cgroup2_root():
@@ -71,9 +67,9 @@ class Names:
 
 def share_row(tgid, share, state):
     """One process's share of a shared budget."""
-    return {"pid": tgid, "comm": comm_text(share.comm), "budget": share.key,
-            "allowed": share.allowed, "limited": share.limited,
-            "total": share.allowed + share.limited, "state": state}
+    return dict(pid=tgid, budget=share.key, allowed=share.allowed,
+                limited=share.limited, total=share.allowed + share.limited,
+                state=state, **name_fields(share.comm))
 
 
 def group_shares(shares):

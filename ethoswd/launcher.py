@@ -10,6 +10,8 @@ import os
 import signal
 import sys
 
+from .safetext import one_line
+
 
 class GatedChild:
     """A forked child that execs `argv` when release() is called."""
@@ -36,7 +38,7 @@ class GatedChild:
             os.execvp(self.argv[0], self.argv)
         except OSError as e:
             sys.stderr.write("watchdog: cannot run %s: %s\n"
-                             % (self.argv[0], e.strerror))
+                             % (one_line(self.argv[0]), e.strerror))
             os._exit(127)
         os._exit(127)
 

@@ -11,6 +11,7 @@ import time
 from . import cli, environment, features
 from .errors import SetupError
 from .report import Reporter
+from .safetext import escape, one_line
 
 
 def print_features(feats, rep, pol):
@@ -49,7 +50,7 @@ def print_features(feats, rep, pol):
             "policy %s: %d calls / %d ms %s; counting %s" % (
                 pol.profile, pol.max_calls, pol.window_ms, pol.describe_key(),
                 pol.describe_count())]
-    rep._emit({}, "\n".join(out))
+    rep._emit({}, out)
 
 
 def _summary_line(feats):
@@ -63,19 +64,20 @@ def _summary_line(feats):
 def _describe_targets(opts, child):
     what = []
     if child:
-        what.append("command %r (pid %d) and its children" % (
-            " ".join(opts.command), child.pid))
+        what.append("command '%s' (pid %d) and its children" % (
+            escape(" ".join(opts.command)), child.pid))
     if opts.pid:
         what.append("pid %s and their children" % ",".join(map(str, opts.pid)))
     if opts.comm:
-        what.append("comm %s" % ",".join(opts.comm))
+        what.append("comm %s" % ",".join(map(escape, opts.comm)))
     if not what:
         what.append("every process")
     if opts.exclude_comm:
-        what.append("except comm %s (spoofable)" % ",".join(opts.exclude_comm))
+        what.append("except comm %s (spoofable)" % ",".join(
+            map(escape, opts.exclude_comm)))
     if opts.exclude_exe:
         what.append("except executables %s" % ",".join(
-            f.path for f in opts.policy.exclude_exe))
+            escape(f.path) for f in opts.policy.exclude_exe))
     return "; ".join(what) + " (never pid 1 or the watchdog)"
 
 
@@ -184,7 +186,7 @@ def main(argv=None, launched=None):
                  event="stop", reason=reason)
         return child.status if child else 0
     except SetupError as e:
-        sys.stderr.write("watchdog: error: %s\n" % e)
+        sys.stderr.write("watchdog: error: %s\n" % one_line(str(e)))
         return e.exit_status
     except KeyboardInterrupt:
         sys.stderr.write("watchdog: interrupted during start-up; nothing left "

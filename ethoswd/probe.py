@@ -127,7 +127,9 @@ class Probe:
     def _comm_of(tgid):
         try:
             with open("/proc/%d/comm" % tgid, "rb") as f:
-                return f.read().strip()[:15]
+                # The kernel adds one "\n"; a name may itself end in
+                # whitespace or "\n", so strip exactly that one.
+                return f.read()[:-1][:15]
         except OSError:
             return b""
 

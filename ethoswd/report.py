@@ -3,13 +3,17 @@
 Rows are plain dicts (pid, comm, window, total, allowed, limited,
 limited_windows, state, activity) so that the table and --json carry the
 same data.  A shared budget's row (--key tree|uid|cgroup) has key, id,
-name, pids and processes instead of pid.  Records go to stdout, one
-JSON object per line in --json mode; status lines (info) go to stderr.
+name, pids and processes instead of pid.  Records go to stdout, one JSON
+object per line in --json mode; status lines (info) go to stderr.
+Process names go through ethoswd.safetext (escaped, cut to the column)
+and every text line through safetext.one_line before it is written.
 """
 
 import json
 import sys
 import time
+
+from .safetext import cell, escape, one_line, raw_name
 
 TABLE_ROWS = 20
 HEAD = "%7s %-16s %8s %11s %11s %11s %-8s" % (
@@ -33,18 +37,23 @@ def _clock():
     return time.strftime("%H:%M:%S")
 
 
+def _comm(row):
+    """The COMM column: the escaped name, exactly 16 columns."""
+    return cell(raw_name(row), 16)
+
+
 def _line(r, window):
     if "key" in r:
         return _budget_line(r, window)
-    return "%7d %-16.16s %8s %11s %11s %11s %-8s" % (
-        r["pid"], r["comm"], window, _n(r["total"], 11), _n(r["allowed"], 11),
+    return "%7d %s %8s %11s %11s %11s %-8s" % (
+        r["pid"], _comm(r), window, _n(r["total"], 11), _n(r["allowed"], 11),
         _n(r["limited"], 11), r["state"])
 
 
 # A shared budget: its ID (root PID, UID, cgroup ID) under the key's name,
 # then a name: the user, the tail of the cgroup path, or the command that
 # opened the window.
-BUDGET_HEAD = "%9s %-16s %8s %9s %9s %9s %-7s %5s"
+BUDGET_HEAD = "%9s %-16s %7s %9s %9s %9s %-7s %5s"
 
 
 def _budget_head(key):
@@ -53,13 +62,17 @@ def _budget_head(key):
 
 
 def _budget_name(r, width=16):
-    name = r.get("name") or r["comm"]
-    return name if len(name) <= width else "..." + name[3 - width:]
+    """A user or cgroup path (escaped, its tail kept), else the command
+    name that opened the window (escaped, cut like COMM)."""
+    if not r.get("name"):
+        return cell(raw_name(r), width)
+    text = escape(r["name"])
+    return (text if len(text) <= width else "..." + text[3 - width:]).ljust(width)
 
 
 def _budget_line(r, window):
     return BUDGET_HEAD % (
-        _n(r["id"], 9), _budget_name(r), window, _n(r["total"], 9),
+        _n(r["id"], 9), _budget_name(r), window if window == "-" else _n(r["window"], 7), _n(r["total"], 9),
         _n(r["allowed"], 9), _n(r["limited"], 9), r["state"][:7],
         _n(len(r["pids"]), 5))
 
@@ -67,8 +80,8 @@ def _budget_line(r, window):
 def _who(r):
     """'1234 comm' or 'tree:1234 comm' for event lines."""
     if "key" in r:
-        return "%-11s %-12s" % ("%s:%s" % (r["key"], r["id"]), _budget_name(r, 12))
-    return "%7d %-16.16s" % (r["pid"], r["comm"])
+        return "%-13s %s" % ("%s:%s" % (r["key"], _n(r["id"], 6)), _budget_name(r, 10))
+    return "%7d %s" % (r["pid"], _comm(r))
 
 
 class Reporter:
@@ -79,11 +92,14 @@ class Reporter:
         self.out = out or sys.stdout
 
     def _emit(self, record, text):
+        """Write record as JSON, or text: one line (str) or a list of lines,
+        each kept to one line by one_line()."""
         if self.as_json:
             record.setdefault("time", round(time.time(), 3))
             self.out.write(json.dumps(record, sort_keys=True) + "\n")
         elif text is not None:
-            self.out.write(text + "\n")
+            lines = [text] if isinstance(text, str) else text
+            self.out.write("".join(one_line(l) + "\n" for l in lines))
         self.out.flush()
 
     def info(self, text, **record):
@@ -92,7 +108,7 @@ class Reporter:
             if record:
                 self._emit(record, None)
         else:
-            sys.stderr.write("watchdog: %s\n" % text)
+            sys.stderr.write("watchdog: %s\n" % one_line(text))
             sys.stderr.flush()
 
     def limit(self, row, max_calls, window_ms, action):
@@ -138,7 +154,7 @@ class Reporter:
         if len(rows) > TABLE_ROWS:
             lines.append("        ... %d more (use --json for all)"
                          % (len(rows) - TABLE_ROWS))
-        self._emit({}, "\n".join(lines) + "\n")
+        self._emit({}, lines + [""])
 
     def summary(self, rows, health, seconds, procs=None):
         tot = {k: sum(r[k] for r in rows)
@@ -162,4 +178,4 @@ class Reporter:
         if any(health.values()):
             lines.append("health: %s" % ", ".join(
                 "%s %d" % kv for kv in sorted(health.items())))
-        self._emit({}, "\n".join(lines))
+        self._emit({}, lines)

@@ -15,7 +15,8 @@ import signal
 import time
 
 from .abi import DEFS
-from .budgets import Names, comm_text, group_shares, share_row
+from .budgets import Names, group_shares, share_row
+from .safetext import name_fields
 
 NS_PER_MS = 1000000
 HEALTH_NAMES = {DEFS["WD_H_MAP_FULL"]: "map_full",
@@ -62,17 +63,18 @@ class Session:
             return "STOPPED"
         return "LIMITED" if ident in self.limited else "ok"
 
-    def _row(self, ident, comm, window, allowed, limited, limited_windows,
+    def _row(self, ident, raw_comm, window, allowed, limited, limited_windows,
              state=None, shares=None):
         now_ms = time.monotonic_ns() // NS_PER_MS
         in_window = (window & 0xFFFFFFFF
                      if (now_ms - (window >> 32)) & 0xFFFFFFFF < self.opts.window_ms
                      else 0)
         total = allowed + limited
-        row = {"comm": comm, "window": in_window, "total": total,
+        row = {"window": in_window, "total": total,
                "allowed": allowed, "limited": limited,
                "limited_windows": limited_windows,
                "activity": total - self.last_total.get(ident, 0)}
+        row.update(name_fields(raw_comm))    # comm, and comm_hex if unclean
         if not self.shared:
             row.update(pid=ident, state=state or self._state(ident))
             return row
@@ -92,7 +94,7 @@ class Session:
     def live_rows(self):
         """Rows of the budgets in the map now."""
         grouped = group_shares(self._shares()) if self.shared else {}
-        return [self._row(ident, comm_text(v.comm), v.window, v.allowed,
+        return [self._row(ident, v.comm, v.window, v.allowed,
                           v.limited, v.limited_windows,
                           shares=grouped.get(ident))
                 for ident, v in self.probe.entries().items()]
@@ -122,7 +124,7 @@ class Session:
                 self.stopped[tgid] = end
             if first and e.kind == DEFS["WD_EV_LIMIT"]:
                 shares = group_shares(self._shares()).get(ident) if self.shared else None
-                self.rep.limit(self._row(ident, comm_text(e.comm), window, e.allowed,
+                self.rep.limit(self._row(ident, e.comm, window, e.allowed,
                                          e.limited, e.limited_windows,
                                          shares=shares),
                                self.opts.max_calls, self.opts.window_ms,
@@ -130,16 +132,15 @@ class Session:
         elif e.kind == DEFS["WD_EV_PROC_EXIT"]:
             self._forget_stopped(tgid)
             state = "exited"
-            self.gone_shares[tgid] = {
-                "pid": tgid, "comm": comm_text(e.comm), "budget": ident,
-                "allowed": e.allowed, "limited": e.limited,
-                "total": e.allowed + e.limited, "state": state}
+            self.gone_shares[tgid] = dict(
+                pid=tgid, budget=ident, allowed=e.allowed, limited=e.limited,
+                total=e.allowed + e.limited, state=state, **name_fields(e.comm))
         elif e.kind == DEFS["WD_EV_EXIT"]:
             was_limited = e.limited_windows > 0
             self.limited.pop(ident, None)
             self._forget_stopped(tgid)
             shares = group_shares(self._shares()).get(ident) if self.shared else None
-            row = self._row(ident, comm_text(e.comm), window, e.allowed, e.limited,
+            row = self._row(ident, e.comm, window, e.allowed, e.limited,
                             e.limited_windows, state="exited", shares=shares)
             self.gone[ident] = row
             if was_limited:

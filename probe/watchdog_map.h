@@ -21,7 +21,7 @@
 /* The fingerprint profile's limit (reads of kernel information files and
  * identity files per process tree or cgroup): see docs/watchdog_guide.md,
  * "Choosing what counts", for the measurements behind it. */
-#define WD_FINGERPRINT_MAX_CALLS	40
+#define WD_FINGERPRINT_MAX_CALLS	16
 #define WD_FINGERPRINT_WINDOW_MS	500
 
 /* Bounds the front end enforces on user input.  The count of a window is

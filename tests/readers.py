@@ -157,20 +157,21 @@ def _argv(binary, flags, opts):
 
 _AGGRESSIVE_FLAGS = {"threads": "-t", "reads": "-n", "bursts": "-b", "gap_ms": "-g",
                      "variant": "-s", "file": "-f", "duration_ms": "-d", "report": "-o",
-                     "log": "-L", "wait": "-w", "quiet": "-q"}
+                     "log": "-L", "wait": "-w", "quiet": "-q", "name": "-N"}
 _NORMAL_FLAGS = {"rate": "-r", "total_ms": "-D", "variant": "-s", "file": "-f",
-                 "report": "-o", "log": "-L", "wait": "-w", "quiet": "-q"}
+                 "report": "-o", "log": "-L", "wait": "-w", "quiet": "-q", "name": "-N"}
 
 
 def aggressive_cmd(**opts):
     """argv for aggressive_reader; options: threads, reads, bursts, gap_ms, variant,
-    file, duration_ms, report, log, wait, quiet (None/False leave a flag out)."""
+    file, duration_ms, report, log, wait, quiet, name (None/False leave a flag out).
+    name is the -N text: C escapes such as \\x1b or \\n give any byte but NUL."""
     return _argv(AGGRESSIVE, _AGGRESSIVE_FLAGS, opts)
 
 
 def normal_cmd(**opts):
     """argv for normal_reader; options: rate, total_ms, variant, file, report, log,
-    wait, quiet (None/False leave a flag out)."""
+    wait, quiet, name (None/False leave a flag out; name as for aggressive_cmd)."""
     return _argv(NORMAL, _NORMAL_FLAGS, opts)
 
 

@@ -4,6 +4,7 @@
     run.wait_started()              # the 'start' record: enforcing now
     res = run.finish()              # exit status, records, stderr
     res.summary_for(pid)            # that process's final counts
+    out = run_text(["--action", "monitor"], cmd=...)   # text mode, raw bytes
 
 Used by the host suite (tests/host) and the VM suite (tests/vm).
 """
@@ -141,6 +142,15 @@ class Watchdog:
 def run(args, cmd=None, timeout=120, **kw):
     """Run to completion (use with -- CMD or --duration)."""
     return Watchdog(args, cmd, **kw).finish(timeout)
+
+
+def run_text(args, cmd=None, timeout=120):
+    """Run watchdog.py in text mode (no --json) to completion: the
+    CompletedProcess, stdout and stderr as raw bytes."""
+    argv = [PYTHON, str(WATCHDOG)] + list(args)
+    if cmd:
+        argv += ["--"] + [str(c) for c in cmd]
+    return subprocess.run(argv, capture_output=True, timeout=timeout)
 
 
 def attached_watchdog_progs():

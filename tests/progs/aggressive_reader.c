@@ -26,7 +26,7 @@
 static const char usage[] =
 	"usage: aggressive_reader (-n READS | -d DURATION_MS) [-t THREADS] [-b BURSTS]\n"
 	"                         [-g GAP_MS] [-s read|pread|readv|preadv|preadv2]\n"
-	"                         [-f FILE] [-o REPORT] [-L LOG_ENTRIES] [-w] [-q]\n"
+	"                         [-f FILE] [-o REPORT] [-L LOG_ENTRIES] [-N NAME] [-w] [-q]\n"
 	"  -n READS     reads per burst, split over the threads (first threads get the remainder)\n"
 	"  -d MS        instead of -n: every thread reads for MS per burst\n"
 	"  -t THREADS   1..64 (default 1)\n"
@@ -37,12 +37,14 @@ static const char usage[] =
 	"  -o REPORT    report file, see reader_report.h\n"
 	"  -L N         log the first N reads' outcomes in the report\n"
 	"  -w           print \"ready\" and wait for SIGUSR1 before the first burst\n"
-	"  -q           no progress lines on stderr\n";
+	"  -q           no progress lines on stderr\n"
+	"  -N NAME      rename the process first (prctl PR_SET_NAME, 1..15 bytes);\n"
+	"               C escapes give any byte but NUL: \\x1b \\n \\t \\033 ...\n";
 
 struct config {
 	uint32_t threads, bursts, gap_ms;
 	uint64_t reads, duration_ms;
-	struct wd_common_opts common;	/* -s -f -o -L -w -q */
+	struct wd_common_opts common;	/* -s -f -o -L -w -q -N */
 };
 
 struct worker {
@@ -64,7 +66,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	*cfg = (struct config){ .threads = 1, .bursts = 1, .common = { .variant = WD_VAR_READ,
 						    .file = "/dev/zero" } };
 	opterr = 0;
-	while ((c = getopt(argc, argv, ":t:n:b:g:s:f:d:o:L:wqh")) != -1) {
+	while ((c = getopt(argc, argv, ":t:n:b:g:s:f:d:o:L:N:wqh")) != -1) {
 		switch (c) {
 		case 't': cfg->threads = wd_parse_uint('t', optarg, 1, MAX_THREADS); break;
 		case 'n': cfg->reads = wd_parse_uint('n', optarg, 1, MAX_READS); have_n = true; break;
@@ -145,6 +147,7 @@ int main(int argc, char **argv)
 
 	wd_progname = "aggressive_reader";
 	parse_args(argc, argv, &cfg);
+	wd_apply_name(&cfg.common);
 
 	for (uint32_t i = 0; i < cfg.threads; i++) {
 		workers[i] = (struct worker){

@@ -22,7 +22,7 @@
 
 static const char usage[] =
 	"usage: normal_reader [-r READS_PER_SEC] [-D TOTAL_MS] [-s read|pread|readv|preadv|preadv2]\n"
-	"                     [-f FILE] [-o REPORT] [-L LOG_ENTRIES] [-w] [-q]\n"
+	"                     [-f FILE] [-o REPORT] [-L LOG_ENTRIES] [-N NAME] [-w] [-q]\n"
 	"  -r RATE      reads per second, 1..1000000 (default 20)\n"
 	"  -D MS        run time (default 2000); reads at start + k/RATE s while before MS\n"
 	"  -s VARIANT   syscall to use (default read)\n"
@@ -30,11 +30,13 @@ static const char usage[] =
 	"  -o REPORT    report file, see reader_report.h\n"
 	"  -L N         log the first N reads' outcomes in the report\n"
 	"  -w           print \"ready\" and wait for SIGUSR1 before starting\n"
-	"  -q           no progress line on stderr\n";
+	"  -q           no progress line on stderr\n"
+	"  -N NAME      rename the process first (prctl PR_SET_NAME, 1..15 bytes);\n"
+	"               C escapes give any byte but NUL: \\x1b \\n \\t \\033 ...\n";
 
 struct config {
 	uint64_t rate, total_ms;
-	struct wd_common_opts common;	/* -s -f -o -L -w -q */
+	struct wd_common_opts common;	/* -s -f -o -L -w -q -N */
 };
 
 static void parse_args(int argc, char **argv, struct config *cfg)
@@ -44,7 +46,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	*cfg = (struct config){ .rate = 20, .total_ms = 2000, .common = { .variant = WD_VAR_READ,
 						    .file = "/dev/zero" } };
 	opterr = 0;
-	while ((c = getopt(argc, argv, ":r:D:s:f:o:L:wqh")) != -1) {
+	while ((c = getopt(argc, argv, ":r:D:s:f:o:L:N:wqh")) != -1) {
 		switch (c) {
 		case 'r': cfg->rate = wd_parse_uint('r', optarg, 1, MAX_RATE); break;
 		case 'D': cfg->total_ms = wd_parse_uint('D', optarg, 1, MAX_MS); break;
@@ -77,6 +79,7 @@ int main(int argc, char **argv)
 
 	wd_progname = "normal_reader";
 	parse_args(argc, argv, &cfg);
+	wd_apply_name(&cfg.common);
 	/* reads at k/rate seconds for every k with k/rate < total_ms/1000 */
 	planned = (cfg.rate * cfg.total_ms + 999) / 1000;
 

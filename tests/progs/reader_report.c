@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -197,11 +198,80 @@ int wd_parse_variant(const char *s)
 	return -1;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The byte a one-letter C escape stands for (\\ \a \b \e \f \n \r \t \v); -1 if none. */
+static int simple_escape(char c)
+{
+	switch (c) {
+	case '\\': return '\\';
+	case 'a': return '\a';
+	case 'b': return '\b';
+	case 'e': return 0x1b;
+	case 'f': return '\f';
+	case 'n': return '\n';
+	case 'r': return '\r';
+	case 't': return '\t';
+	case 'v': return '\v';
+	}
+	return -1;
+}
+
+/*
+ * -N NAME: the one-letter escapes above, \xH[H] and \O[O[O]] (octal) give
+ * any byte but NUL; at most WD_NAME_MAX bytes after decoding.
+ */
+static void parse_name(const char *arg, char *name)
+{
+	size_t len = 0;
+
+	for (const char *p = arg; *p; p++) {
+		int byte = (unsigned char)*p;
+
+		if (*p == '\\') {
+			if (simple_escape(p[1]) >= 0) {
+				byte = simple_escape(*++p);
+			} else if (p[1] == 'x' && hex_digit(p[2]) >= 0) {
+				p += 2;
+				byte = hex_digit(*p);
+				if (hex_digit(p[1]) >= 0)
+					byte = byte * 16 + hex_digit(*++p);
+			} else if (p[1] >= '0' && p[1] <= '7') {
+				byte = 0;
+				for (int i = 0; i < 3 && p[1] >= '0' && p[1] <= '7'; i++)
+					byte = byte * 8 + (*++p - '0');
+			} else {
+				wd_usage_error("-N: bad escape at '%s'", p);
+			}
+		}
+		if (byte == 0)
+			wd_usage_error("-N: a name cannot hold a NUL byte");
+		if (byte > 0xff)
+			wd_usage_error("-N: octal escape above \\377");
+		if (len == WD_NAME_MAX)
+			wd_usage_error("-N: '%s' is longer than %d bytes", arg, WD_NAME_MAX);
+		name[len++] = (char)byte;
+	}
+	if (!len)
+		wd_usage_error("-N: empty name");
+	name[len] = '\0';
+}
+
 bool wd_common_opt(int c, const char *arg, struct wd_common_opts *o)
 {
 	int v;
 
 	switch (c) {
+	case 'N': parse_name(arg, o->name); return true;
 	case 'L': o->log_entries = wd_parse_uint('L', arg, 0, WD_MAX_LOG); return true;
 	case 'f': o->file = arg; return true;
 	case 'o': o->report = arg; return true;
@@ -223,6 +293,14 @@ void wd_common_check(const struct wd_common_opts *o)
 		wd_usage_error("-f: empty file name");
 	if (o->report && !o->report[0])
 		wd_usage_error("-o: empty file name");
+}
+
+void wd_apply_name(const struct wd_common_opts *o)
+{
+	if (o->name[0] && prctl(PR_SET_NAME, (unsigned long)o->name, 0, 0, 0) < 0) {
+		fprintf(stderr, "%s: -N: prctl(PR_SET_NAME): %s\n", wd_progname, strerror(errno));
+		exit(1);
+	}
 }
 
 const char *wd_variant_name(enum wd_variant v)

@@ -137,18 +137,23 @@ void wd_report_burst_end(struct wd_report *r, uint32_t burst, uint64_t t_ns);
 int64_t wd_do_read(enum wd_variant variant, int fd, char *buf);
 int wd_parse_variant(const char *s);
 
-/* Options both readers take: -s VARIANT -f FILE -o REPORT -L N -w -q. */
+/* Options both readers take: -s VARIANT -f FILE -o REPORT -L N -w -q -N NAME. */
+#define WD_NAME_MAX 15	/* bytes of a task name (comm) without its NUL */
 struct wd_common_opts {
 	enum wd_variant variant;
 	const char *file, *report;
 	uint64_t log_entries;
 	bool wait, quiet;
+	char name[WD_NAME_MAX + 1];	/* -N, escapes decoded; "" = keep the name */
 };
 #define WD_MAX_LOG (1ull << 26)
 /* Apply getopt's option c if it is a common one; false if it is not. */
 bool wd_common_opt(int c, const char *arg, struct wd_common_opts *o);
 /* Check the common options after parsing; exits 2 on an empty name. */
 void wd_common_check(const struct wd_common_opts *o);
+/* -N: rename the calling thread (prctl PR_SET_NAME); call before creating
+ * threads, which inherit the name, and before the first read. */
+void wd_apply_name(const struct wd_common_opts *o);
 const char *wd_variant_name(enum wd_variant v);
 
 uint64_t wd_now_ns(void);

@@ -158,6 +158,10 @@ def test_quiet_silences_progress_only(tmp_path):
     assert readers.parse_summary(res.stdout)["ok"] == 30
 
 
+# -N values both readers refuse: empty, 16 bytes, NUL, octal above \377,
+# an unknown or unfinished escape.
+BAD_NAMES = ["", "sixteen_bytes_xx", "a\\x00b", "\\0", "\\777", "\\q", "ab\\"]
+
 BAD_AGGRESSIVE = [
     [],                             # neither -n nor -d
     ["-n", "10", "-d", "10"],
@@ -180,7 +184,8 @@ BAD_AGGRESSIVE = [
     ["-n", "10", "-f", "/nonexistent/file"],
     ["-n", "10", "-o", "/nonexistent/dir/report"],
     ["-d", "0"],
-]
+    ["-n", "10", "-N"],
+] + [["-n", "10", "-N", name] for name in BAD_NAMES]
 
 
 @pytest.mark.parametrize("args", BAD_AGGRESSIVE, ids=" ".join)
@@ -192,7 +197,8 @@ def test_aggressive_bad_arguments(args):
 
 
 BAD_NORMAL = [["-r", "0"], ["-r", "x"], ["-D", "0"], ["-D"], ["-s", "mmap"], ["-n", "5"],
-              ["-f", "/nonexistent/file"], ["extra"]]
+              ["-f", "/nonexistent/file"], ["extra"], ["-N", "\\x"]] + [
+                  ["-N", name] for name in BAD_NAMES]
 
 
 @pytest.mark.parametrize("args", BAD_NORMAL, ids=" ".join)
@@ -207,6 +213,27 @@ def test_help_exits_zero():
     for prog in (readers.AGGRESSIVE, readers.NORMAL):
         res = run([str(prog), "-h"])
         assert res.returncode == 0 and res.stdout.startswith("usage:")
+
+
+NAMES = [  # -N text, the bytes of the name it gives
+    (r"\x1b[2J\x1b[31mpwn\n", b"\x1b[2J\x1b[31mpwn\n"),
+    (r"a\tb\rc\bd\x7f\e\\\101", b"a\tb\rc\bd\x7f\x1b\\A"),
+    (r"\xff\xfe\xc3\xa9", b"\xff\xfe\xc3\xa9"),
+    ("fifteen_bytes_x", b"fifteen_bytes_x"),
+]
+
+
+@pytest.mark.parametrize("text,raw", NAMES)
+@pytest.mark.parametrize("argv", [readers.aggressive_cmd(reads=10, threads=3),
+                                  readers.normal_cmd(total_ms=1)], ids=["agg", "normal"])
+def test_name_option_renames_every_thread(text, raw, argv):
+    proc = readers.launch(argv + ["-N", text, "-w", "-q"])
+    try:
+        tasks = list(Path(f"/proc/{proc.pid}/task").glob("*/comm"))
+        assert tasks and all(t.read_bytes() == raw + b"\n" for t in tasks)
+    finally:
+        readers.go(proc)
+        proc.communicate(timeout=30)
 
 
 def test_normal_reader_reads_evenly(tmp_path):
@@ -364,9 +391,10 @@ def test_parser_reads_the_hand_checked_layout(tmp_path):
 def test_aggressive_cmd():
     argv = readers.aggressive_cmd(threads=8, reads=100, bursts=3, gap_ms=5, variant="preadv2",
                                   file="/tmp/x", report="/tmp/r", log=10, wait=True,
-                                  quiet=False, duration_ms=None)
+                                  quiet=False, duration_ms=None, name=r"a\x1b")
     assert argv == [str(readers.AGGRESSIVE), "-t", "8", "-n", "100", "-b", "3", "-g", "5",
-                    "-s", "preadv2", "-f", "/tmp/x", "-o", "/tmp/r", "-L", "10", "-w"]
+                    "-s", "preadv2", "-f", "/tmp/x", "-o", "/tmp/r", "-L", "10", "-w",
+                    "-N", r"a\x1b"]
 
 
 def test_normal_cmd():

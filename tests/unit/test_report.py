@@ -38,3 +38,37 @@ def test_event_lines_fit_80_columns():
     rep.exited(_row(4194304, 10 ** 6, 0))
     rep.summary([_row(4194304, 10 ** 12, 0)], {"map_full": 3}, 12345.6)
     assert max(len(l) for l in out.getvalue().splitlines()) < 80, out.getvalue()
+
+
+def _budget(key, ident, name=None, comm="a_very_long_command_name"):
+    return {"key": key, "id": ident, "name": name, "comm": comm,
+            "window": 4294967295, "total": 10 ** 10, "allowed": 10 ** 9,
+            "limited": 9 * 10 ** 9, "limited_windows": 99999, "state": "STOPPED",
+            "activity": 1, "pids": list(range(100000)), "processes": []}
+
+
+def test_budget_rows_fit_80_columns_and_escape_names():
+    out = io.StringIO()
+    rep = Reporter(False, out)
+    rows = [_budget("tree", 4194304, comm="\x1b[2J\npwn"),
+            _budget("cgroup", 123456789, name="/system.slice/" + "x" * 60 + ".service"),
+            _budget("uid", 4294967295, name="nobody")]
+    rep.table(rows, {}, procs=[])
+    for r in rows:
+        rep.limit(r, 4000000000, 86400000, "throttle")
+        rep.clear(r)
+        rep.exited(r)
+    rep.summary(rows, {}, 1.0, procs=[])
+    text = out.getvalue()
+    assert "\x1b" not in text and "\\x1b[2J\\npwn" in text
+    assert max(len(line) for line in text.splitlines()) < 80, text
+    assert "TREE" in text and "...xxxxx" in text
+
+
+def test_budget_json_has_budgets_and_processes():
+    out = io.StringIO()
+    procs = [{"pid": 5, "comm": "a", "budget": 7, "allowed": 1, "limited": 0,
+              "total": 1, "state": "ok"}]
+    Reporter(True, out).table([_budget("tree", 7)], {}, procs)
+    rec = json.loads(out.getvalue())
+    assert rec["budgets"][0]["key"] == "tree" and rec["processes"] == procs
