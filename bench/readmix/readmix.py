@@ -13,6 +13,7 @@ Each command runs RUNS times; the table keeps the max of each column and
 the min-max range of sys/tree.
 
   /usr/bin/python3 bench/readmix/readmix.py [-r RUNS] [-o DIR] [-k NAME...] [--keep]
+  /usr/bin/python3 bench/readmix/readmix.py --table out/results.json
 
 Needs root and bpftrace.  Standard library only.
 """
@@ -193,13 +194,44 @@ def analyse(lines, ident):
     return res
 
 
+def table(path):
+    """Markdown table of a results.json: max over runs, sys/tree range."""
+    data = json.load(open(path))
+    rows = ["| program | class | processes | all: max per process "
+            "| all: per tree | sysinfo: max per process | sysinfo: per tree "
+            "| total calls (sysinfo) | sysinfo/tree over runs | note |",
+            "|" + " --- |" * 10]
+    for r in data["results"]:
+        runs = r["runs"]
+        mx = {k: max(x[k] for x in runs) for k in
+              ("procs", "calls", "sys_calls", "all_proc", "all_tree",
+               "sys_proc", "sys_tree", "lost")}
+        st = sorted(x["sys_tree"] for x in runs)
+        note = sorted({"rc=%d: %s" % (x["rc"], x["err"][0][:60])
+                       for x in runs if x["rc"]})
+        if mx["lost"]:
+            note.append("LOST EVENTS: %d" % mx["lost"])
+        rows.append("| `%s` | %s | %d | %d | %d | %d | %d | %d (%d) | %s | %s |"
+                    % (r["name"], r["class"], mx["procs"], mx["all_proc"],
+                       mx["all_tree"], mx["sys_proc"], mx["sys_tree"],
+                       mx["calls"], mx["sys_calls"],
+                       "-".join(map(str, st)), "; ".join(note)
+                       .replace("|", "\\|")))
+    return "\n".join(rows) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-r", "--runs", type=int, default=3)
-    ap.add_argument("-o", "--out", default=os.path.join(HERE, "out"))
+    ap.add_argument("-o", "--out", default="/tmp/readmix-out")
     ap.add_argument("-k", "--only", nargs="*", help="command names to run")
     ap.add_argument("--keep", action="store_true", help="keep raw traces")
+    ap.add_argument("--table", metavar="JSON",
+                    help="print the markdown table of a results.json")
     a = ap.parse_args()
+    if a.table:
+        sys.stdout.write(table(a.table))
+        return 0
     os.makedirs(a.out, exist_ok=True)
     os.makedirs(HELLO, exist_ok=True)
     with open(os.path.join(HELLO, "hello.c"), "w") as f:
