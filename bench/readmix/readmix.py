@@ -10,7 +10,7 @@ opens the next one at t.  Four peaks per run:
   sys/process   only reads of kernel-information filesystems or identity files
   sys/tree      same, per tree
 Each command runs RUNS times; the table keeps the max of each column and
-the min-max range of sys/tree.
+lists the tree peaks of every run.
 
   /usr/bin/python3 bench/readmix/readmix.py [-r RUNS] [-o DIR] [-k NAME...] [--keep]
   /usr/bin/python3 bench/readmix/readmix.py --table out/results.json
@@ -195,27 +195,28 @@ def analyse(lines, ident):
 
 
 def table(path):
-    """Markdown table of a results.json: max over runs, sys/tree range."""
+    """Markdown table of a results.json: max over runs, then each run."""
     data = json.load(open(path))
     rows = ["| program | class | processes | all: max per process "
             "| all: per tree | sysinfo: max per process | sysinfo: per tree "
-            "| total calls (sysinfo) | sysinfo/tree over runs | note |",
+            "| total calls (sysinfo) | runs: all/tree; sysinfo/tree | note |",
             "|" + " --- |" * 10]
     for r in data["results"]:
         runs = r["runs"]
         mx = {k: max(x[k] for x in runs) for k in
               ("procs", "calls", "sys_calls", "all_proc", "all_tree",
                "sys_proc", "sys_tree", "lost")}
-        st = sorted(x["sys_tree"] for x in runs)
+        spread = "%s; %s" % tuple(",".join(str(x[k]) for x in runs)
+                                  for k in ("all_tree", "sys_tree"))
         note = sorted({"rc=%d: %s" % (x["rc"], x["err"][0][:60])
                        for x in runs if x["rc"]})
         if mx["lost"]:
             note.append("LOST EVENTS: %d" % mx["lost"])
         rows.append("| `%s` | %s | %d | %d | %d | %d | %d | %d (%d) | %s | %s |"
-                    % (r["name"], r["class"], mx["procs"], mx["all_proc"],
+                    % (r["name"].replace("|", "\\|"), r["class"], mx["procs"], mx["all_proc"],
                        mx["all_tree"], mx["sys_proc"], mx["sys_tree"],
                        mx["calls"], mx["sys_calls"],
-                       "-".join(map(str, st)), "; ".join(note)
+                       spread, "; ".join(note)
                        .replace("|", "\\|")))
     return "\n".join(rows) + "\n"
 
