@@ -2,14 +2,19 @@
 # watchdog.py  Rate-limit short bursts of read() per process with eBPF.
 #              For Linux, uses BCC, eBPF. Embedded C in probe/.
 #
-# USAGE: watchdog.py [-h] [--max-calls N] [--window-ms MS] [--backend B]
-#                    [--action A] [-p PID] [--comm NAME] [--json]
+# USAGE: watchdog.py [-h] [--max-calls N] [--window-ms MS] [--profile P]
+#                    [--count CLASS] [--file PATH] [--key K]
+#                    [--backend B] [--action A] [-p PID] [--comm NAME]
+#                    [--exclude-comm NAME] [--exclude-exe PATH] [-i SECONDS]
+#                    [--duration SECONDS] [--map-size N] [--json]
 #                    [--probe-features] [-- CMD [ARGS...]]
 #
 # Counts each process's read-family calls (read, pread64, readv, preadv,
 # preadv2) in a BPF hash map keyed by PID, over a fixed window; a call over
 # the limit fails with EPERM (kprobe/lsm backends), or the process is
-# stopped until its window ends, or killed.  See docs/watchdog_guide.md.
+# stopped until its window ends, or killed.  --count, --key and --profile
+# choose which reads count and whose budget they use (a process tree, a
+# user, a cgroup).  See docs/watchdog_guide.md.
 #
 # Copyright 2026 The Ethos authors.
 # Licensed under the GNU General Public License, version 2.0.
