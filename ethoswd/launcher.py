@@ -21,26 +21,35 @@ class GatedChild:
         rfd, self._wfd = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
-            os.close(self._wfd)
-            self._run_child(rfd)
+            # Never return into the caller: whatever happens here (an
+            # OSError, a KeyboardInterrupt, any bug) ends in os._exit().
+            try:
+                os.close(self._wfd)
+                self._run_child(rfd)
+            finally:
+                os._exit(127)
         os.close(rfd)
         self.status = None
 
     def _run_child(self, rfd):
+        # A Ctrl-C during the watchdog's start-up reaches the whole process
+        # group; the watchdog handles it and closes the gate, so the waiting
+        # child ignores it until it runs the command.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        go = os.read(rfd, 1)
+        if go != b"1":
+            return
+        # Python ignores SIGPIPE/SIGXFSZ; the command must not inherit that,
+        # nor the two ignored above.
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT,
+                    signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
         try:
-            go = os.read(rfd, 1)
-            if go != b"1":
-                os._exit(127)
-            # Python ignores SIGPIPE/SIGXFSZ; the command must not inherit it.
-            for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT,
-                        signal.SIGTERM):
-                signal.signal(sig, signal.SIG_DFL)
             os.execvp(self.argv[0], self.argv)
         except OSError as e:
             sys.stderr.write("watchdog: cannot run %s: %s\n"
                              % (one_line(self.argv[0]), e.strerror))
-            os._exit(127)
-        os._exit(127)
 
     def release(self):
         """Let the child exec its command."""
