@@ -858,7 +858,7 @@ def analyse(configs, calls, stats, startup, emulated):
     if startup:
         w = median([s["wall"] for s in startup])
         # The start-up target is for real hardware; an emulated CPU compiles
-        # 15-40x slower, so there it is shown without a verdict.
+        # 15-20x slower, so there it is shown without a verdict.
         t.append(("start-up (exec to enforcing) <= %.1f s%s" % (
                       TARGETS["startup_s"], " (host target; emulated here)" if emulated else ""),
                   "watchdog.py (%s/%s)" % (startup[0]["backend"], startup[0]["action"]),

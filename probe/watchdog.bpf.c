@@ -6,7 +6,7 @@
  * WD_BACKEND_KPROBE, WD_BACKEND_LSM or WD_BACKEND_TRACEPOINT defined, and
  * attaches the shim to every read-family syscall: read, pread64, readv,
  * preadv, preadv2.  No kernel header is included: BCC's compile time is
- * most of the start-up (25-30x worse under a TCG VM); the few struct
+ * most of the start-up (15-20x slower under a TCG VM); the few struct
  * offsets the shims need come from the running kernel's BTF, passed in as
  * -D constants (kernel_read.h), so no struct layout is guessed here.
  *
