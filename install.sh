@@ -4,6 +4,9 @@
 #   ./install.sh            the watchdog: BCC (python3-bpfcc), libbpf, headers
 #   ./install.sh --tests    + the test suites: pytest, gcc, bpftool
 #   ./install.sh --vm       + the QEMU bed: qemu, busybox, kernel build deps
+#   ./install.sh --research + what `watchdog.py sweep research/corpus.toml`
+#                             runs and plots: the corpus's Debian packages,
+#                             python3-matplotlib, research/bin/fingerprint
 #
 # Kernel headers: BCC compiles the probe against /lib/modules/$(uname -r)/build.
 # When the running kernel has no headers package (custom or cloud kernels, such
@@ -15,13 +18,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-want_tests=0 want_vm=0
+want_tests=0 want_vm=0 want_research=0
 for arg in "$@"; do
     case "$arg" in
         --tests) want_tests=1 ;;
         --vm) want_vm=1 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-        *) echo "install.sh: unknown option '$arg' (use --tests and/or --vm)" >&2; exit 2 ;;
+        --research) want_research=1 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        *) echo "install.sh: unknown option '$arg' (use --tests, --vm, --research)" >&2; exit 2 ;;
     esac
 done
 if [ "$(id -u)" -ne 0 ]; then
@@ -34,8 +38,12 @@ fi
 
 RUNTIME_PKGS="python3 python3-bpfcc bpfcc-tools libbpf1 linux-headers-amd64 kmod"
 TEST_PKGS="python3-pytest gcc make libc6-dev bpftool util-linux procps"
+# research/corpus.toml: fingerprinting tools, everyday programs, plots.
+RESEARCH_PKGS="python3-matplotlib gcc make libc6-dev lshw neofetch virt-what inxi
+ pciutils util-linux procps systemd dmidecode git xz-utils perl apt"
 pkgs="$RUNTIME_PKGS"
 [ "$want_tests" = 1 ] && pkgs="$pkgs $TEST_PKGS"
+[ "$want_research" = 1 ] && pkgs="$pkgs $RESEARCH_PKGS"
 if [ "$want_vm" = 1 ]; then
     . vm/deps.sh
     pkgs="$pkgs $VM_APT_RUN $VM_APT_KERNEL_BUILD"
@@ -79,5 +87,8 @@ fi
 if [ "$want_tests" = 1 ]; then
     make -s -C tests/progs
     [ -f bench/Makefile ] && make -s -C bench
+fi
+if [ "$want_research" = 1 ]; then
+    make -s -C research
 fi
 echo "install.sh: done"

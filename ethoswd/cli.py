@@ -125,8 +125,9 @@ def build_parser():
     return p
 
 
-def parse(argv):
-    """Parse and validate argv (without the program name)."""
+def parse(argv, extra=None):
+    """Parse and validate argv (without the program name); extra(parser)
+    may add a subcommand's own options first (ethoswd/recorder.py)."""
     argv = list(argv)
     command = []
     if "--" in argv:
@@ -134,7 +135,10 @@ def parse(argv):
         argv, command = argv[:cut], argv[cut + 1:]
         if not command:
             raise SetupError("nothing after '--': give the command to launch")
-    a = build_parser().parse_args(argv)
+    parser = build_parser()
+    if extra:
+        extra(parser)
+    a = parser.parse_args(argv)
     a.command = command
     if a.max_calls is not None:
         a.max_calls = _whole("--max-calls", a.max_calls, 1,

@@ -137,12 +137,31 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
              startup={k: round(v, 4) for k, v in timings.items()})
 
 
+# Subcommands: `watchdog.py NAME ...` runs ethoswd/<module>.main(rest).
+# Only an exact first word selects one, so `watchdog.py -- CMD` and every
+# option keep their meaning.
+SUBCOMMANDS = {"record": "recorder", "replay": "offline", "export": "offline",
+               "sweep": "sweep"}
+
+
+def subcommand(argv, launched):
+    """Run a subcommand; its exit status."""
+    import importlib
+    mod = importlib.import_module("." + SUBCOMMANDS[argv[0]], __package__)
+    if mod.__name__.endswith("offline"):
+        return mod.main(argv, launched)
+    return mod.main(argv[1:], launched)
+
+
 def main(argv=None, launched=None):
     """parse -> check and choose -> compile and attach -> run -> detach."""
     launched = launched or time.monotonic()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBCOMMANDS:
+        return subcommand(argv, launched)
     child = probe = guardian = None
     try:
-        opts = cli.parse(sys.argv[1:] if argv is None else argv)
+        opts = cli.parse(argv)
         rep = Reporter(as_json=opts.json)
         t = time.monotonic()
         feats, backend, action, why = _choose(opts, rep)

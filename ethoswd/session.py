@@ -124,9 +124,11 @@ class Session:
                 self.stopped[tgid] = end
             if first and e.kind == DEFS["WD_EV_LIMIT"]:
                 shares = group_shares(self._shares()).get(ident) if self.shared else None
-                self.rep.limit(self._row(ident, e.comm, window, e.allowed,
-                                         e.limited, e.limited_windows,
-                                         shares=shares),
+                row = self._row(ident, e.comm, window, e.allowed, e.limited,
+                                e.limited_windows, shares=shares)
+                # The probe's clock (ms mod 2^32): what a replay computes.
+                row["window_start_ms"] = e.window_start_ms
+                self.rep.limit(row,
                                self.opts.max_calls, self.opts.window_ms,
                                self.action)
         elif e.kind == DEFS["WD_EV_PROC_EXIT"]:

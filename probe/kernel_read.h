@@ -40,7 +40,8 @@ static __always_inline __u64 wd_peek(const void *base, __u64 off)
 /* A load of `type` at byte `off` of a BTF-typed kernel pointer (see above). */
 #define wd_btf(type, base, off) (*(type *)((const char *)(base) + (off)))
 
-#if defined(WD_COUNT_FS) || defined(WD_COUNT_FILES) || defined(WD_EXCLUDE_EXE)
+#if defined(WD_COUNT_FS) || defined(WD_COUNT_FILES) || defined(WD_EXCLUDE_EXE) || \
+    defined(WD_RECORD)
 /* The superblock and inode of a struct file. */
 static __always_inline const void *wd_file_inode(const void *file)
 {
@@ -64,7 +65,7 @@ static __always_inline void wd_file_id(const void *file, struct wd_file *out)
 }
 #endif
 
-#if defined(WD_COUNT_FS) || defined(WD_COUNT_FILES)
+#if defined(WD_COUNT_FS) || defined(WD_COUNT_FILES) || defined(WD_RECORD)
 /*
  * The open file behind descriptor `fd` of the current task, or NULL:
  * task->files->fdt->fd[fd], bounded by fdt->max_fds.  The fd table is

@@ -62,6 +62,19 @@
 #define WD_H_TARGETS_FULL	3	/* a target's child could not get an entry */
 #define WD_H_SLOTS		4
 
+/* The recorder (WD_RECORD): pages of its ring buffer (64 MiB: about
+ * 1.4 million records, several seconds of calls at full speed).  Records
+ * lost to a full ring are counted in the per-CPU array wd_rec_lost. */
+#define WD_RECORD_PAGES		16384
+/* wd_record.call: which read-family syscall; WD_REC_LOSS marks a record
+ * the front end writes where the probe lost records (count in tid). */
+#define WD_REC_READ		0
+#define WD_REC_PREAD64		1
+#define WD_REC_READV		2
+#define WD_REC_PREADV		3
+#define WD_REC_PREADV2		4
+#define WD_REC_LOSS		255
+
 /* Key of the budget map: a TGID, a root TGID, a UID or a cgroup ID. */
 struct wd_key {
 	__u64 id;
@@ -129,6 +142,26 @@ struct wd_event {
 	__u64 limited;
 	__u64 limited_windows;
 	char comm[16];
+};
+
+/*
+ * One read-family call of a target, as the recorder (WD_RECORD) sends it
+ * through the ring buffer wd_records: every budget key it could be
+ * charged to and its file's class, so that any policy can be replayed
+ * offline (ethoswd/replay.py).  Also the record layout of a recording
+ * file (ethoswd/recording.py), little-endian, 40 bytes.
+ */
+struct wd_record {
+	__u64 t_ns;			/* bpf_ktime_get_ns() at syscall entry */
+	__u32 tid;			/* calling thread (WD_REC_LOSS: records lost) */
+	__u32 tgid;			/* its process: the process key */
+	__u32 root;			/* its target root: the tree key (0: none) */
+	__u32 uid;			/* real UID: the uid key */
+	__u64 cgroup;			/* cgroup v2 ID: the cgroup key */
+	__u32 magic;			/* s_magic of the fd's filesystem (0: no file) */
+	__u8 listed;			/* the file is in wd_files (--file, identity) */
+	__u8 call;			/* WD_REC_* */
+	__u16 pad;
 };
 
 #endif /* WATCHDOG_MAP_H */

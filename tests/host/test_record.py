@@ -1,0 +1,154 @@
+"""Record, replay and sweep on the host kernel.
+
+The differential test runs one call pattern under the live watchdog (monitor
+mode) and the recorder at the same time, both targeting the same process,
+and checks that replaying the recording gives the live probe's per-budget
+allowed and limited counts, limited windows and first limited window."""
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+import readers
+import wdrun
+from ethoswd import replay
+from ethoswd.recording import Recording
+
+RESEARCH = wdrun.REPO / "research"
+
+
+def record(args, timeout=120):
+    argv = [wdrun.PYTHON, str(wdrun.WATCHDOG), "record", "--json"] + list(args)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+def _wait_line(proc, pred, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if pred(rec):
+            return rec
+    raise AssertionError("recorder did not start: %s" % proc.stderr.read())
+
+
+@pytest.mark.parametrize("pattern,window,limit", [
+    # four bursts of 300 reads, 150 ms apart: one window each
+    (dict(reads=300, bursts=4, gap_ms=150), 100, 100),
+    # two threads, bursts of 2000 reads with gaps shorter than the window:
+    # windows span bursts
+    (dict(reads=2000, threads=2, bursts=6, gap_ms=40), 100, 500),
+], ids=["bursts", "threads-spanning"])
+def test_replay_equals_live_probe(tmp_path, pattern, window, limit):
+    out = tmp_path / "run.wdrec"
+    reader = readers.launch(readers.aggressive_cmd(wait=True, quiet=True, **pattern))
+    live = wdrun.Watchdog(["--backend", "tracepoint", "--action", "monitor",
+                           "--max-calls", str(limit), "--window-ms", str(window),
+                           "-p", str(reader.pid)])
+    rec = subprocess.Popen([wdrun.PYTHON, str(wdrun.WATCHDOG), "record", "--json",
+                            "-o", str(out), "-p", str(reader.pid)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        live.wait_started()
+        _wait_line(rec, lambda r: r.get("event") == "start")
+        readers.go(reader)
+        reader.communicate(timeout=60)
+        res = live.finish()
+        assert rec.wait(60) == 0, rec.stderr.read()
+    finally:
+        for p in (reader, rec):
+            if p.poll() is None:
+                p.kill()
+        live.kill()
+    row = res.summary_for(reader.pid)
+    got = Recording(str(out))
+    assert got.complete and got.lost == 0
+    assert len(got.records) == row["total"]
+    wins = replay.windows(sorted(got.records, key=lambda r: r.t_ns), "process",
+                          replay.CountClass("all"), window)[reader.pid]
+    v = replay.verdict(wins, limit)
+    assert (v["allowed"], v["limited"], len(v["limited_windows"])) == \
+        (row["allowed"], row["limited"], row["limited_windows"])
+    # The live LIMIT event's window start (probe ms, mod 2^32) is replay's.
+    first = [e for e in res.events("limit") if e["pid"] == reader.pid][0]
+    assert first["window_start_ms"] == v["limited_windows"][0][0]
+
+
+def test_record_command_exactly(tmp_path):
+    out = tmp_path / "cmd.wdrec"
+    r = record(["-o", str(out), "--"] + readers.aggressive_cmd(reads=1000, quiet=True))
+    assert r.returncode == 0, r.stderr
+    summary = [json.loads(x) for x in r.stdout.splitlines()
+               if x.startswith("{") and '"summary"' in x][0]
+    got = Recording(str(out))
+    mine = [x for x in got.records if x.tgid == x.root]
+    assert summary["records"] == len(got.records) == len(mine) == 1000
+    assert {x.uid for x in mine} == {0} and all(x.cgroup for x in mine)
+    assert got.meta["targets"] == [mine[0].tgid]
+
+
+def test_record_system_wide_then_replay_refuses_tree(tmp_path):
+    out = tmp_path / "all.wdrec"
+    r = record(["-o", str(out), "--duration", "0.5"])
+    assert r.returncode == 0, r.stderr
+    got = Recording(str(out))
+    assert got.complete and all(x.root == 0 for x in got.records)
+    rp = subprocess.run([wdrun.PYTHON, str(wdrun.WATCHDOG), "replay", str(out),
+                         "--key", "tree"], capture_output=True, text=True)
+    assert rp.returncode == 2 and "system-wide" in rp.stderr
+    rp = subprocess.run([wdrun.PYTHON, str(wdrun.WATCHDOG), "replay", str(out),
+                         "--key", "process,cgroup", "--json"],
+                        capture_output=True, text=True)
+    assert rp.returncode == 0, rp.stderr
+    assert len([x for x in rp.stdout.splitlines() if '"replay"' in x]) == 2 * 7 * 3
+
+
+def test_record_refuses_enforcing_flags():
+    r = record(["-o", "/tmp/x", "--action", "kill", "--", "true"])
+    assert r.returncode == 2 and "only monitors" in r.stderr
+
+
+def test_sweep_three_commands(tmp_path):
+    subprocess.run(["make", "-s", "-C", str(RESEARCH)], check=True)
+    corpus = tmp_path / "c.toml"
+    corpus.write_text('''
+[[program]]
+name = "fp"
+class = "fingerprint"
+cmd = "research/bin/fingerprint -n 40"
+[[program]]
+name = "cat"
+class = "everyday"
+cmd = "cat /etc/hostname"
+[[program]]
+name = "free"
+class = "sysinfo"
+cmd = "free"
+''')
+    out = tmp_path / "out"
+    r = subprocess.run([wdrun.PYTHON, str(wdrun.WATCHDOG), "sweep", str(corpus),
+                        "-o", str(out), "--json", "--max-calls", "16,100",
+                        "--window-ms", "500", "--key", "tree"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["program"] for x in lines if x.get("phase") == "done"] == ["fp", "cat", "free"]
+    files = lines[-1]["files"]
+    for name in ("csv", "json", "summary", "recording", "shares_png", "peaks_png"):
+        assert os.path.getsize(files[name]) > 0, name
+    res = json.load(open(files["json"]))
+    peaks = {p["name"]: p["peaks"]["sysinfo|tree|500"] for p in res["programs"]}
+    assert peaks["fp"] >= 30 and peaks["cat"] == 0
+    at16 = [s for s in res["shares"] if s["count"] == "sysinfo" and s["max_calls"] == 16][0]
+    assert (at16["fingerprint"], at16["everyday"]) == (1.0, 0.0)
+    csv_rows = open(files["csv"]).read().splitlines()
+    assert len(csv_rows) == 1 + 3 * 3 * 2       # runs x counts x max_calls
+    assert open(files["shares_png"], "rb").read(4) == b"\x89PNG"
