@@ -21,8 +21,10 @@ REPO = Path(__file__).resolve().parent.parent
 WATCHDOG = REPO / "watchdog.py"
 PYTHON = "/usr/bin/python3"
 # BCC program names (truncated to 15 chars by the kernel) of the watchdog.
-PROG_NAMES = ("wd_tracepoint", "wd_kprobe", "wd_exit", "lsm__file_permi",
-              "tracepoint__tas", "file_permission")
+PROG_NAMES = ("wd_tracepoint", "wd_tp_fd1", "wd_kprobe", "wd_kprobe_fd1",
+              "wd_kprobe_uring", "wd_uring_submit", "wd_exit", "lsm__file_permi",
+              "tracepoint__tas", "file_permission", "kfunc____x64_sy",
+              "__x64_sys_sendf", "__x64_sys_copy_")
 
 
 class Result:
