@@ -19,8 +19,8 @@
  * and the pipe of the splice route is replaced by a new one before it fills
  * instead of being drained.
  *
- * -P PID: do nothing (exit 0, no line) unless getpid() == PID; the PID-reuse
- * tests fork this until the kernel hands out a given PID again.
+ * -P PID: do nothing (exit 3, no line) unless getpid() == PID; the PID-reuse
+ * test forks this until the kernel hands out a given PID again.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -42,7 +42,7 @@ static const char usage[] =
 	"  ROUTE: pread uring-read uring-readv uring-read-fixed sendfile splice\n"
 	"         copy-file-range\n"
 	"  -A  io_uring requests with IOSQE_ASYNC (run by an io-wq worker)\n"
-	"  -P  run only if this process got PID\n";
+	"  -P  run only if this process got PID (else exit 3)\n";
 
 struct counts {
 	unsigned long ok, eperm, other;
@@ -233,7 +233,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (want_pid && getpid() != want_pid)
-		return 0;
+		return 3;
 	fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		fprintf(stderr, "route_reader: cannot open %s: %s\n", file, strerror(errno));
