@@ -216,6 +216,6 @@ def route_results(lines):
     for line in lines:
         fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
         if "label" in fields and "setup" in fields:
-            out[fields.pop("label")] = {k: v if k == "route" else int(v)
-                                        for k, v in fields.items()}
+            label = fields.pop("label")
+            out[label] = {k: v if k == "route" else int(v) for k, v in fields.items()}
     return out
