@@ -279,11 +279,10 @@ class Features:
         """Struct offsets the probe reads for this backend and policy, from
         this kernel's BTF; SetupError naming what is missing."""
         want = dict(LSM_OFFSETS) if backend == "lsm" else {}
+        classes = policy is not None and policy.needs_btf and not policy.counts_all
         if policy is not None and policy.needs_btf:
-            if not policy.counts_all:
+            if classes:
                 want.update(CLASS_OFFSETS)
-                if self.uring and backend != "lsm":
-                    want.update(URING_CLASS_OFFSETS)
             if policy.exclude_exe:
                 want.update(EXE_OFFSETS)
         if not want:
@@ -295,6 +294,9 @@ class Features:
                 "kernel with CONFIG_DEBUG_INFO_BTF=y"
                 % ("read classes" if policy and not policy.counts_all
                    else "--exclude-exe", self.btf_feature.detail))
+        if classes and backend != "lsm" and self.uring:
+            # The io_uring shim's class check reads the request's fd.
+            want.update(URING_CLASS_OFFSETS)
         try:
             return {name: self.btf.offset(*where) for name, where in want.items()}
         except LookupError as e:
