@@ -209,6 +209,13 @@ def route_cmd(route, reads, file, label="route", only_pid=None):
         (["-P", str(only_pid)] if only_pid else [])
 
 
+def route_source(directory):
+    """A small file for route_reader to read, in `directory`."""
+    path = Path(directory) / "source"
+    path.write_bytes(b"route\n")
+    return path
+
+
 def route_results(lines):
     """{label: {route, pid, setup, ok, eperm, other, first_other}} from
     route_reader's result lines (other lines are ignored)."""

@@ -146,6 +146,15 @@ def run(args, cmd=None, timeout=120, **kw):
     return Watchdog(args, cmd, **kw).finish(timeout)
 
 
+def run_routes(args, cmd, timeout=600):
+    """Run route_reader command(s) to completion under the watchdog: the
+    Result and {label: counts} of the readers' result lines."""
+    import readers
+    res = run(args, cmd, timeout=timeout)
+    assert res.rc == 0, "rc %s, stderr:\n%s" % (res.rc, res.stderr)
+    return res, readers.route_results(res.other_lines)
+
+
 def run_text(args, cmd=None, timeout=120):
     """Run watchdog.py in text mode (no --json) to completion: the
     CompletedProcess, stdout and stderr as raw bytes."""

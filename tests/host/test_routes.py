@@ -13,20 +13,13 @@ MONITOR = ["--backend", "tracepoint", "--action", "monitor"]
 
 @pytest.fixture
 def source(tmp_path):
-    path = tmp_path / "source"
-    path.write_bytes(b"route\n")
-    return path
-
-
-def _run(args, cmd):
-    res = wdrun.run(MONITOR + args, cmd, timeout=300)
-    assert res.rc == 0, res.stderr
-    return res, readers.route_results(res.other_lines)
+    return readers.route_source(tmp_path)
 
 
 @pytest.mark.parametrize("route", readers.ROUTES)
 def test_every_route_counted_once_per_read(route, source):
-    res, out = _run(["--max-calls", "100"], readers.route_cmd(route, 300, source))
+    res, out = wdrun.run_routes(MONITOR + ["--max-calls", "100"],
+                                readers.route_cmd(route, 300, source))
     got = out["route"]
     assert (got["setup"], got["ok"], got["other"]) == (0, 300, 0), got
     row = res.summary_for(got["pid"])
@@ -43,8 +36,8 @@ def test_read_class_applies_to_the_source_file(route, source, tmp_path):
     cmd = ["/bin/sh", "-c", "%s; %s" % (
         " ".join(readers.route_cmd(route, 50, source, "listed")),
         " ".join(readers.route_cmd(route, 50, other, "other")))]
-    res, out = _run(["--max-calls", "1000000", "--count", "files", "--file", str(source)],
-                    cmd)
+    res, out = wdrun.run_routes(MONITOR + ["--max-calls", "1000000", "--count", "files",
+                                           "--file", str(source)], cmd)
     assert out["listed"]["ok"] == out["other"]["ok"] == 50, out
     assert res.summary_for(out["listed"]["pid"])["total"] == 50
     assert all(r["total"] == 0 for r in res.summary["processes"]
@@ -52,7 +45,8 @@ def test_read_class_applies_to_the_source_file(route, source, tmp_path):
 
 
 def test_start_record_lists_each_routes_status(source):
-    res, _ = _run(["--max-calls", "100"], readers.route_cmd("pread", 1, source))
+    res, _ = wdrun.run_routes(MONITOR + ["--max-calls", "100"],
+                              readers.route_cmd("pread", 1, source))
     status = {r["route"]: r["status"] for r in res.start["routes"]}
     assert status["sendfile, splice, copy_file_range"] == "counted"
     assert status["io_uring READ, READV, READ_FIXED"] == "counted"

@@ -18,22 +18,14 @@ URING_UNDER_DENY = {"lsm": "counted", "kprobe": "refused"}
 
 @pytest.fixture
 def source(tmp_path):
-    path = tmp_path / "source"
-    path.write_bytes(b"route\n")
-    return path
-
-
-def _run(args, cmd):
-    res = wdrun.run(args, cmd, timeout=600)
-    assert res.rc == 0, res.stderr
-    return res, readers.route_results(res.other_lines)
+    return readers.route_source(tmp_path)
 
 
 @pytest.mark.parametrize("route", readers.ROUTES)
 def test_every_route_denied_over_the_limit(deny_backend, route, source):
-    res, out = _run(["--backend", deny_backend, "--action", "deny", "--max-calls",
-                     str(LIMIT), "--window-ms", "60000"],
-                    readers.route_cmd(route, 300, source))
+    res, out = wdrun.run_routes(["--backend", deny_backend, "--action", "deny",
+                                 "--max-calls", str(LIMIT), "--window-ms", "60000"],
+                                readers.route_cmd(route, 300, source))
     got = out["route"]
     status = {r["route"].split()[0]: r["status"] for r in res.start["routes"]}
     if route.startswith("uring-") and URING_UNDER_DENY[deny_backend] == "refused":
@@ -57,9 +49,9 @@ COUNTING = ["tracepoint"] + (["kprobe"] if os.environ.get("WATCHDOG_VM_KERNEL") 
 def test_uring_reads_counted_at_submission(backend, route, source):
     """Without deny, kprobe and tracepoint count each submitted io_uring
     read at io_uring_submit_sqe (the 6.1 name), charged to the submitter."""
-    res, out = _run(["--backend", backend, "--action", "monitor", "--max-calls",
-                     str(LIMIT), "--window-ms", "60000"],
-                    readers.route_cmd(route, 300, source))
+    res, out = wdrun.run_routes(["--backend", backend, "--action", "monitor",
+                                 "--max-calls", str(LIMIT), "--window-ms", "60000"],
+                                readers.route_cmd(route, 300, source))
     got = out["route"]
     assert (got["setup"], got["ok"], got["other"]) == (0, 300, 0), got
     row = res.summary_for(got["pid"])
