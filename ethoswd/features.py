@@ -16,6 +16,14 @@ from .errors import SetupError
 BACKENDS = ("lsm", "kprobe", "tracepoint")      # auto's order of preference
 ACTIONS = ("deny", "throttle", "kill", "monitor")
 READ_SYSCALLS = ("read", "pread64", "readv", "preadv", "preadv2")
+# Syscalls that move a file's bytes into the caller without a read-family
+# call, with the argument index of their source fd.
+COPY_SYSCALLS = {"sendfile64": 1, "splice": 0, "copy_file_range": 0}
+# LSM backend: syscalls whose source file is checked several times per call;
+# an fentry program arms one count per call (watchdog.bpf.c, wd_arm_once).
+LSM_ONCE_SYSCALLS = ("sendfile64", "copy_file_range")
+# The tracepoint that sees each submitted io_uring request: renamed in 6.4.
+URING_TRACEPOINTS = ("io_uring/io_uring_submit_req", "io_uring/io_uring_submit_sqe")
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 LSM_HOOK = "bpf_lsm_file_permission"
 # Struct members the probe reads (kernel_read.h), by -D name.
@@ -34,7 +42,12 @@ CLASS_OFFSETS = dict(_FILE_ID_OFFSETS,
                      WD_OFF_FDT_MAX_FDS=("fdtable", "max_fds"),
                      WD_OFF_FDT_FD=("fdtable", "fd"),
                      WD_OFF_SB_S_MAGIC=("super_block", "s_magic"),
-                     WD_OFF_REGS_DI=("pt_regs", "di"))
+                     WD_OFF_REGS_DI=("pt_regs", "di"),
+                     WD_OFF_REGS_SI=("pt_regs", "si"))
+# With a read class, the io_uring shim finds a request's fd (and whether it
+# is a registered-file index) in the request itself.
+URING_CLASS_OFFSETS = {"WD_OFF_IO_KIOCB_FLAGS": ("io_kiocb", "flags"),
+                       "WD_OFF_IO_KIOCB_CQE_FD": ("io_kiocb", "cqe.fd")}
 EXE_OFFSETS = dict(_FILE_ID_OFFSETS,
                    WD_OFF_TASK_MM=("task_struct", "mm"),
                    WD_OFF_MM_EXE_FILE=("mm_struct", "exe_file"))
@@ -69,7 +82,7 @@ def _probe_tracepoints():
         return Feature("syscall tracepoints", False,
                        "tracefs not mounted (mount -t tracefs tracefs "
                        "/sys/kernel/tracing)")
-    missing = [s for s in READ_SYSCALLS if not os.path.isdir(
+    missing = [s for s in READ_SYSCALLS + tuple(COPY_SYSCALLS) if not os.path.isdir(
         os.path.join(root, "events/syscalls/sys_enter_" + s))]
     if missing:
         return Feature("syscall tracepoints", False,
@@ -79,6 +92,23 @@ def _probe_tracepoints():
         if not os.path.isdir(os.path.join(root, "events", ev)):
             return Feature("syscall tracepoints", False, "no tracepoint " + ev)
     return Feature("syscall tracepoints", True, root)
+
+
+def _probe_uring():
+    """The io_uring submit tracepoint, or why there is none."""
+    root = tracefs_root()
+    for tp in URING_TRACEPOINTS:
+        if root and os.path.isdir(os.path.join(root, "events", tp)):
+            return Feature("io_uring submit tracepoint", True, tp.replace("/", ":"))
+    if root and os.path.exists("/proc/sys/kernel/io_uring_disabled"):
+        return Feature("io_uring submit tracepoint", False, "io_uring without "
+                       "its tracepoints (CONFIG_TRACEPOINTS?)")
+    if root and not os.path.isdir(os.path.join(root, "events/syscalls/"
+                                               "sys_enter_io_uring_setup")):
+        return Feature("io_uring submit tracepoint", False,
+                       "no io_uring in this kernel (CONFIG_IO_URING off)")
+    return Feature("io_uring submit tracepoint", False,
+                   "no %s" % " or ".join(t.replace("/", ":") for t in URING_TRACEPOINTS))
 
 
 def _probe_kprobes():
@@ -99,7 +129,8 @@ def _probe_error_injection():
                        "debugfs not mounted)" % path)
     with open(path) as f:
         listed = {line.split()[0] for line in f if line.strip()}
-    missing = [s for s in READ_SYSCALLS if "__x64_sys_" + s not in listed]
+    missing = [s for s in READ_SYSCALLS + tuple(COPY_SYSCALLS)
+               if "__x64_sys_" + s not in listed]
     if missing:
         return Feature("error injection on read syscalls", False,
                        "__x64_sys_%s not in %s" % (missing[0], path))
@@ -118,7 +149,7 @@ def _probe_override_path():
     if os.path.exists(funcs):
         with open(funcs) as f:
             sites = {line.split()[0] for line in f if line.startswith("__x64_sys_")}
-        if all("__x64_sys_" + s in sites for s in READ_SYSCALLS):
+        if all("__x64_sys_" + s in sites for s in READ_SYSCALLS + tuple(COPY_SYSCALLS)):
             return Feature(name, True, "ftrace-based kprobes on the read syscalls")
     knob = "/proc/sys/debug/kprobes-optimization"
     if not os.path.exists(knob):
@@ -184,6 +215,7 @@ class Features:
             "bpf_send_signal", B.PROG_TRACEPOINT,
             B.insn(B.MOV64_IMM, 1, imm=0) +
             B.insn(B.CALL, imm=B.HELPER_SEND_SIGNAL) + B.RET0)
+        self.uring = _probe_uring()
         self.kprobes = _probe_kprobes()
         self.override = _load(
             "bpf_override_return", B.PROG_KPROBE,
@@ -211,7 +243,7 @@ class Features:
 
     def all(self):
         return [self.x86_64, self.bpf, self.cmpxchg, self.ringbuf,
-                self.tracepoints, self.send_signal, self.kprobes, self.override,
+                self.tracepoints, self.uring, self.send_signal, self.kprobes, self.override,
                 self.error_injection, self.override_path, self.btf_feature, self.lsm_active,
                 self.lsm_load, self.file_lookup]
 
@@ -247,8 +279,9 @@ class Features:
         """Struct offsets the probe reads for this backend and policy, from
         this kernel's BTF; SetupError naming what is missing."""
         want = dict(LSM_OFFSETS) if backend == "lsm" else {}
+        classes = policy is not None and policy.needs_btf and not policy.counts_all
         if policy is not None and policy.needs_btf:
-            if not policy.counts_all:
+            if classes:
                 want.update(CLASS_OFFSETS)
             if policy.exclude_exe:
                 want.update(EXE_OFFSETS)
@@ -261,6 +294,9 @@ class Features:
                 "kernel with CONFIG_DEBUG_INFO_BTF=y"
                 % ("read classes" if policy and not policy.counts_all
                    else "--exclude-exe", self.btf_feature.detail))
+        if classes and backend != "lsm" and self.uring:
+            # The io_uring shim's class check reads the request's fd.
+            want.update(URING_CLASS_OFFSETS)
         try:
             return {name: self.btf.offset(*where) for name, where in want.items()}
         except LookupError as e:
@@ -278,6 +314,42 @@ class Features:
         except LookupError as e:
             return str(e)
         return None
+
+
+def routes(feats, backend, action):
+    """What the backend does with each route that moves a file's bytes into
+    a process: [(route, status, how)], status one of "counted" (and failed
+    with deny), "counted, not failed", "refused", "out of reach"."""
+    deny = action == "deny"
+    uring = feats.uring
+    rows = [("read, pread64, readv, preadv, preadv2", "counted",
+             {"lsm": "file_permission, by syscall number",
+              "kprobe": "syscall entry", "tracepoint": "syscall entry"}[backend]),
+            ("sendfile, splice, copy_file_range", "counted",
+             {"lsm": "file_permission of the source file, once per call",
+              "kprobe": "syscall entry (source fd: sendfile's 2nd argument)",
+              "tracepoint": "syscall entry (source fd: sendfile's 2nd argument)"}
+             [backend])]
+    if backend == "lsm":
+        rows.append(("io_uring READ, READV, READ_FIXED", "counted",
+                     "file_permission, inline or in an io-wq worker; a denied "
+                     "request completes with -EPERM"))
+    elif not uring:
+        rows.append(("io_uring READ, READV, READ_FIXED", "out of reach",
+                     uring.detail))
+    elif backend == "kprobe" and deny:
+        rows.append(("io_uring READ, READV, READ_FIXED", "refused",
+                     "io_uring_setup fails with EPERM for targets (no "
+                     "error-injection point on an io_uring read); rings made "
+                     "before the start are counted at %s, not failed" % uring.detail))
+    else:
+        rows.append(("io_uring READ, READV, READ_FIXED",
+                     "counted" if not deny else "counted, not failed",
+                     "each submitted request at %s, charged to its submitter"
+                     % uring.detail))
+    rows.append(("mmap'ed file pages", "out of reach",
+                 "page faults and plain loads: no call, no hook per read"))
+    return rows
 
 
 def choose(feats, backend, action):

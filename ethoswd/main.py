@@ -29,11 +29,16 @@ def print_features(feats, rep, pol):
         choice = features.choose(feats, "auto", "auto")
     except SetupError as e:
         choice = (None, None, str(e))
+    # What each available backend does with each read route, at the
+    # strongest action it has (deny where it can).
+    routes = {b: [{"route": r, "status": st, "how": how} for r, st, how in
+                  features.routes(feats, b, info["actions"][0])]
+              for b, info in backends.items() if info["actions"]}
     if rep.as_json:
         rep._emit({"event": "features", "kernel": feats.kernel,
                    "features": {n: {"ok": ok == "yes", "detail": d}
                                 for n, ok, d in rows},
-                   "backends": backends,
+                   "backends": backends, "routes": routes,
                    "auto": {"backend": choice[0], "action": choice[1],
                             "reason": choice[2]},
                    "policy": pol.as_dict()}, None)
@@ -45,6 +50,9 @@ def print_features(feats, rep, pol):
         out.append("%-11s %-24s %s" % (
             b, ",".join(info["actions"]) or "-",
             "available" if info["available"] else "missing " + info["missing"]))
+    for b, rows in routes.items():
+        out += ["", "ROUTES with %s, %s:" % (b, backends[b]["actions"][0])]
+        out += ["  %-38s %-20s %s" % (r["route"], r["status"], r["how"]) for r in rows]
     out += ["", "auto: %s" % ("backend %s, action %s (%s)" % choice
                               if choice[0] else choice[2]),
             "policy %s: %d calls / %d ms %s; counting %s" % (
@@ -95,14 +103,14 @@ def _choose(opts, rep):
     return feats, backend, action, why
 
 
-def _build_and_attach(bcc, flags, opts, backend, targets):
+def _build_and_attach(bcc, flags, opts, backend, action, uring_tp, targets):
     """Compile, fill the maps, attach: the Probe, or SetupError."""
     from .probe import Probe
     try:
         probe = Probe(bcc, flags)
         probe.configure(opts.max_calls, opts.window_ms, targets,
                         opts.comm, opts.exclude_comm, opts.policy)
-        probe.attach(backend)
+        probe.attach(backend, action, uring_tp)
         probe.drop_exited(targets)
         return probe
     except Exception as e:  # BCC raises bare Exceptions
@@ -121,6 +129,10 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
                 pol.describe_count()))
     for note in pol.notes:
         rep.warn(note)
+    routes = features.routes(feats, backend, action)
+    for route, status, how in routes:
+        if status != "counted":
+            rep.warn("%s: %s (%s)" % (route, status, how))
     rep.info("targets: %s" % _describe_targets(opts, child))
     rep.info("attached %d programs: %s" % (len(probe.attached),
                                            ", ".join(probe.attached)))
@@ -132,7 +144,9 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
              kernel=feats.kernel,
              backends={b: feats.backend_problem(b) for b in features.BACKENDS},
              max_calls=opts.max_calls, window_ms=opts.window_ms,
-             policy=pol.as_dict(), attached=probe.attached, targets=sorted(
+             policy=pol.as_dict(), attached=probe.attached,
+             routes=[{"route": r, "status": st, "how": how} for r, st, how in routes],
+             targets=sorted(
                  opts.pid + ([child.pid] if child else [])),
              startup={k: round(v, 4) for k, v in timings.items()})
 
@@ -178,9 +192,10 @@ def main(argv=None, launched=None):
         timings["import"] = time.monotonic() - t
         environment.require_headers()
         offsets = feats.offsets(backend, opts.policy)
+        uring_tp = feats.uring.detail if feats.uring else None
         flags = cflags(backend, action, os.getpid(), opts.pid or opts.command,
                        opts.comm, opts.exclude_comm, opts.map_size, offsets,
-                       opts.policy)
+                       opts.policy, uring_tp)
         if opts.ebpf:
             print("// cflags: " + " ".join(flags) + " -DWD_GUARD_TGID=...")
             print(source_text())
@@ -190,7 +205,7 @@ def main(argv=None, launched=None):
             flags.append("-DWD_GUARD_TGID=%d" % guardian.pid)
         if opts.command:
             child = GatedChild(opts.command)
-        probe = _build_and_attach(bcc, flags, opts, backend,
+        probe = _build_and_attach(bcc, flags, opts, backend, action, uring_tp,
                                   opts.pid + ([child.pid] if child else []))
         session = Session(probe, rep, opts, action, child, guardian)
         timings.update(compile=probe.compile_s, load_attach=probe.attach_s,

@@ -13,7 +13,7 @@ import time
 
 from . import REPO_ROOT
 from .abi import DEFS
-from .features import READ_SYSCALLS
+from .features import COPY_SYSCALLS, LSM_ONCE_SYSCALLS, READ_SYSCALLS
 from .policy import KEY_IDS
 
 PROBE_DIR = os.path.join(REPO_ROOT, "probe")
@@ -23,7 +23,7 @@ ACTION_IDS = {"monitor": DEFS["WD_ACT_MONITOR"], "deny": DEFS["WD_ACT_DENY"],
 
 
 def cflags(backend, action, self_tgid, targets, comms, exclude, map_size,
-           offsets=None, policy=None):
+           offsets=None, policy=None, uring_tp=None):
     """The -D switches that specialise the probe for this run (the caller
     adds -DWD_GUARD_TGID when a guardian runs)."""
     flags = ["-I" + PROBE_DIR, "-DWD_BACKEND_%s" % backend.upper(),
@@ -31,6 +31,8 @@ def cflags(backend, action, self_tgid, targets, comms, exclude, map_size,
              "-DWD_SELF_TGID=%d" % self_tgid, "-DWD_MAX_PIDS=%d" % map_size]
     if targets:
         flags.append("-DWD_FILTER_TARGETS")
+    if uring_tp and backend != "lsm":
+        flags.append("-DWD_URING")
     if comms:
         flags.append("-DWD_FILTER_COMM")
     if exclude:
@@ -165,9 +167,10 @@ class Probe:
                 except KeyError:
                     pass
 
-    def attach(self, backend):
-        """Attach the backend's shim to every read-family syscall and the
-        exit/fork tracepoints; returns the attach points."""
+    def attach(self, backend, action="monitor", uring_tp=None):
+        """Attach the backend's shims to every read route (features.routes)
+        and the exit/fork tracepoints; returns the attach points.
+        uring_tp: the io_uring submit tracepoint ("io_uring:...") or None."""
         t0 = time.monotonic()
         b = self.bpf
         names = [f.decode() for f in self._functions()]
@@ -178,18 +181,30 @@ class Probe:
         b.attach_tracepoint(tp=b"sched:sched_process_exit", fn_name=b"wd_exit")
         self.attached.append("tracepoint:sched:sched_process_exit")
         if backend == "tracepoint":
-            for s in READ_SYSCALLS:
-                b.attach_tracepoint(tp=("syscalls:sys_enter_" + s).encode(),
-                                    fn_name=b"wd_tracepoint")
+            for s in READ_SYSCALLS + tuple(COPY_SYSCALLS):
+                fn = b"wd_tp_fd1" if COPY_SYSCALLS.get(s) == 1 else b"wd_tracepoint"
+                b.attach_tracepoint(tp=("syscalls:sys_enter_" + s).encode(), fn_name=fn)
                 self.attached.append("tracepoint:syscalls:sys_enter_" + s)
         elif backend == "kprobe":
-            for s in READ_SYSCALLS:
+            for s in READ_SYSCALLS + tuple(COPY_SYSCALLS):
                 fn = b.get_syscall_fnname(s.encode())
-                b.attach_kprobe(event=fn, fn_name=b"wd_kprobe")
+                b.attach_kprobe(event=fn, fn_name=b"wd_kprobe_fd1"
+                                if COPY_SYSCALLS.get(s) == 1 else b"wd_kprobe")
+                self.attached.append("kprobe:" + fn.decode())
+            if uring_tp and action == "deny":
+                fn = b.get_syscall_fnname(b"io_uring_setup")
+                b.attach_kprobe(event=fn, fn_name=b"wd_kprobe_uring_setup")
                 self.attached.append("kprobe:" + fn.decode())
         elif backend == "lsm":
             b.attach_lsm(fn_name=b"lsm__file_permission")
             self.attached.append("lsm:file_permission")
+            for s in LSM_ONCE_SYSCALLS:
+                fn = b.get_syscall_fnname(s.encode()).decode()
+                b.attach_kfunc(fn_name=("kfunc__" + fn).encode())
+                self.attached.append("fentry:" + fn)
+        if uring_tp and backend != "lsm":
+            b.attach_tracepoint(tp=uring_tp.encode(), fn_name=b"wd_uring_submit")
+            self.attached.append("tracepoint:" + uring_tp)
         self.attach_s = time.monotonic() - t0
         return self.attached
 

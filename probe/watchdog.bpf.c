@@ -4,16 +4,19 @@
  *
  * The front end compiles this file at run time with exactly one of
  * WD_BACKEND_KPROBE, WD_BACKEND_LSM or WD_BACKEND_TRACEPOINT defined, and
- * attaches the shim to every read-family syscall: read, pread64, readv,
- * preadv, preadv2.  No kernel header is included: BCC's compile time is
- * most of the start-up (15-20x slower under a TCG VM); the few struct
- * offsets the shims need come from the running kernel's BTF, passed in as
- * -D constants (kernel_read.h), so no struct layout is guessed here.
+ * attaches the shims to every route that moves a file's bytes into the
+ * caller (docs/watchdog_guide.md, section 2): the read-family syscalls
+ * read, pread64, readv, preadv, preadv2; sendfile64, splice and
+ * copy_file_range; and io_uring's read requests.  No kernel header is
+ * included: BCC's compile time is most of the start-up (15-20x slower under
+ * a TCG VM); the few struct offsets the shims need come from the running
+ * kernel's BTF, passed in as -D constants (kernel_read.h), so no struct
+ * layout is guessed here.
  *
  * With a read class (WD_COUNT_FS / WD_COUNT_FILES) each shim hands the
- * call's file to the limiter: the LSM hook has it; the kprobe and
- * tracepoint shims find it from the fd, the first argument of every
- * read-family syscall.
+ * call's source file to the limiter: the LSM hook has it; the kprobe and
+ * tracepoint shims find it from the source fd (the first syscall argument,
+ * the second for sendfile), the io_uring shim from the request's fd.
  */
 #include "limiter.h"
 #include "recorder.h"
@@ -26,9 +29,11 @@
  * kprobe on __x64_sys_<call>: fail the syscall before it runs.
  * bpf_override_return() is accepted by the verifier only in kprobe
  * programs, and the kernel attaches it only to functions on its
- * error-injection list (every syscall entry is).
+ * error-injection list (every syscall entry is).  `fd_arg` is the index
+ * of the source fd among the syscall's arguments (a constant after
+ * inlining).
  */
-int wd_kprobe(struct pt_regs *ctx)
+static __always_inline int wd_kprobe_src(struct pt_regs *ctx, int fd_arg)
 {
 	struct wd_caller c = {};
 
@@ -36,16 +41,47 @@ int wd_kprobe(struct pt_regs *ctx)
 		return 0;
 #ifdef WD_COUNT_CLASS
 	/* The x86-64 syscall wrapper's one argument is the user's saved
-	 * registers; the fd is their di.  Read through probe_read_kernel. */
+	 * registers; argument 0 is their di, argument 1 their si.  Read
+	 * through probe_read_kernel. */
 	const void *uregs = (const void *)PT_REGS_PARM1(ctx);
+	__u64 reg = fd_arg ? WD_OFF_REGS_SI : WD_OFF_REGS_DI;
 
-	if (!wd_class_has(wd_fd_file(wd_peek(uregs, WD_OFF_REGS_DI))))
+	if (!wd_class_has(wd_fd_file(wd_peek(uregs, reg))))
 		return 0;
 #endif
 	if (wd_charge(&c))
 		bpf_override_return(ctx, -WD_EPERM);
 	return 0;
 }
+
+/* Source fd in the first argument: the read family, splice, copy_file_range. */
+int wd_kprobe(struct pt_regs *ctx)
+{
+	return wd_kprobe_src(ctx, 0);
+}
+
+/* sendfile(out_fd, in_fd, ...): the source is the second argument. */
+int wd_kprobe_fd1(struct pt_regs *ctx)
+{
+	return wd_kprobe_src(ctx, 1);
+}
+
+#if WD_ACTION == WD_ACT_DENY
+/*
+ * io_uring_setup: no function on an io_uring read's path is on the
+ * error-injection list, so this backend cannot fail one request.  Under
+ * deny a target may therefore not make a ring at all: the call fails with
+ * -EPERM before it runs (it is a syscall entry, so on the list).
+ */
+int wd_kprobe_uring_setup(struct pt_regs *ctx)
+{
+	struct wd_caller c = {};
+
+	if (wd_caller(&c))
+		bpf_override_return(ctx, -WD_EPERM);
+	return 0;
+}
+#endif
 #endif
 
 #ifdef WD_BACKEND_TRACEPOINT
@@ -59,9 +95,10 @@ struct wd_sys_enter {
 
 /*
  * syscalls:sys_enter_<call>: a tracepoint cannot change the call, so it
- * only counts; enforcement is the signal wd_charge() sends.
+ * only counts; enforcement is the signal wd_charge() sends.  `arg` is the
+ * index of the source fd (a constant after inlining).
  */
-int wd_tracepoint(struct wd_sys_enter *ctx)
+static __always_inline int wd_tracepoint_src(struct wd_sys_enter *ctx, int arg)
 {
 	struct wd_caller c = {};
 
@@ -69,13 +106,77 @@ int wd_tracepoint(struct wd_sys_enter *ctx)
 		return 0;
 #ifdef WD_RECORD
 	/* The recorder: one record per call, nothing counted (recorder.h). */
-	wd_record_call(&c, ctx->args[0], ctx->nr);
+	wd_record_call(&c, ctx->args[arg], ctx->nr);
 	return 0;
 #endif
 #ifdef WD_COUNT_CLASS
-	/* args[0] is the fd of every read-family call; the verifier allows
-	 * reads of the tracepoint record within its size. */
-	if (!wd_class_has(wd_fd_file(ctx->args[0])))
+	/* A constant index into the record: the verifier checks the read is
+	 * within the record's size. */
+	if (!wd_class_has(wd_fd_file(ctx->args[arg])))
+		return 0;
+#endif
+	wd_charge(&c);
+	return 0;
+}
+
+/* Source fd in the first argument: the read family, splice, copy_file_range. */
+int wd_tracepoint(struct wd_sys_enter *ctx)
+{
+	return wd_tracepoint_src(ctx, 0);
+}
+
+/* sendfile64(out_fd, in_fd, ...): the source is the second argument. */
+int wd_tp_fd1(struct wd_sys_enter *ctx)
+{
+	return wd_tracepoint_src(ctx, 1);
+}
+#endif
+
+#ifdef WD_URING
+/* Set by the front end with the kprobe and tracepoint backends when the
+ * kernel has io_uring.  io_uring opcodes of the requests that read a file into memory. */
+#define WD_IORING_OP_READV	1
+#define WD_IORING_OP_READ_FIXED	4
+#define WD_IORING_OP_READ	22
+#define WD_REQ_F_FIXED_FILE	1	/* req->flags bit 0: fd is a registered-file index */
+
+/* The start of io_uring:io_uring_submit_sqe (6.1) / io_uring_submit_req
+ * (6.4 on): the same up to the opcode in both; later fields moved. */
+struct wd_uring_submit {
+	__u64 common;
+	__u64 ring;
+	__u64 req;			/* struct io_kiocb *, as a number */
+	__u64 user_data;
+	__u8 opcode;
+};
+
+/*
+ * io_uring:io_uring_submit_{sqe,req}: fires once per request, in the task
+ * that submits it (io_uring_enter, or the ring's SQPOLL thread, which is a
+ * thread of the same process), before the request is issued.  A read
+ * request counts as one read call of its submitter.  The request itself
+ * cannot be failed from here (see wd_kprobe_uring_setup for deny).
+ */
+int wd_uring_submit(struct wd_uring_submit *ctx)
+{
+	struct wd_caller c = {};
+	__u8 op = ctx->opcode;
+
+	if (op != WD_IORING_OP_READ && op != WD_IORING_OP_READV &&
+	    op != WD_IORING_OP_READ_FIXED)
+		return 0;
+	if (!wd_caller(&c))
+		return 0;
+#ifdef WD_COUNT_CLASS
+	/* The request's file is assigned when it is issued, after this
+	 * point; its fd is already in req->cqe.fd.  A registered file's fd
+	 * is an index into the ring's table, which is not followed: such a
+	 * request is counted whatever its file (counting too much, never
+	 * letting one through).  req is a number to the verifier: helper reads. */
+	const void *req = (const void *)ctx->req;
+
+	if (!(wd_peek(req, WD_OFF_IO_KIOCB_FLAGS) & WD_REQ_F_FIXED_FILE) &&
+	    !wd_class_has(wd_fd_file((__s32)wd_peek(req, WD_OFF_IO_KIOCB_CQE_FD))))
 		return 0;
 #endif
 	wd_charge(&c);
@@ -85,37 +186,95 @@ int wd_tracepoint(struct wd_sys_enter *ctx)
 
 #ifdef WD_BACKEND_LSM
 #define WD_MAY_READ	0x4
+#define WD_PF_IO_WORKER	0x00000010
 #define WD_PF_KTHREAD	0x00200000
-/* x86-64 syscall numbers of the read family (the front end refuses the
- * LSM backend on other architectures). */
-#define WD_NR_READ	0
-#define WD_NR_PREAD64	17
-#define WD_NR_READV	19
-#define WD_NR_PREADV	295
-#define WD_NR_PREADV2	327
+/* x86-64 syscall numbers of the routes that read a file into the caller
+ * (the front end refuses the LSM backend on other architectures). */
+#define WD_NR_READ		0
+#define WD_NR_PREAD64		17
+#define WD_NR_READV		19
+#define WD_NR_SENDFILE		40
+#define WD_NR_SPLICE		275
+#define WD_NR_PREADV		295
+#define WD_NR_COPY_FILE_RANGE	326
+#define WD_NR_PREADV2		327
+#define WD_NR_IO_URING_ENTER	426
 
-/* Is the current task inside one of the read-family syscalls? */
-static __always_inline int wd_in_read_syscall(void)
+/* What a MAY_READ check of the current task is part of. */
+#define WD_ROUTE_NONE	0	/* not a read route (getdents, exec, ...) */
+#define WD_ROUTE_CALL	1	/* one check per call */
+#define WD_ROUTE_ONCE	2	/* several checks per call: count the first */
+
+/* Threads inside sendfile or copy_file_range whose first MAY_READ check
+ * is still to come (set at syscall entry by wd_arm_once).  LRU: an entry
+ * of a thread that died in between is dropped when room is needed. */
+BPF_TABLE("lru_hash", __u32, __u8, wd_once, 10240);
+
+static __always_inline int wd_read_route(void)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 flags = wd_peek(task, WD_OFF_TASK_FLAGS);
 
+	/* An io-wq worker or SQPOLL thread runs only io_uring requests, on
+	 * behalf of the process it belongs to (it is one of its threads, so
+	 * its TGID is the submitter's).  Its saved registers are a copy of
+	 * whatever task created it, so its syscall number means nothing. */
+	if (flags & WD_PF_IO_WORKER)
+		return WD_ROUTE_CALL;
 	/* Kernel threads run no syscalls; their saved orig_ax is junk. */
-	if (wd_peek(task, WD_OFF_TASK_FLAGS) & WD_PF_KTHREAD)
-		return 0;
+	if (flags & WD_PF_KTHREAD)
+		return WD_ROUTE_NONE;
 	/* bpf_task_pt_regs() takes the trusted BTF task pointer the helper
 	 * above returned, as the verifier requires. */
 	void *regs = (void *)bpf_task_pt_regs(task);
 	__u64 nr = wd_peek(regs, WD_OFF_REGS_ORIG_AX);
 
-	return nr == WD_NR_READ || nr == WD_NR_PREAD64 || nr == WD_NR_READV ||
-	       nr == WD_NR_PREADV || nr == WD_NR_PREADV2;
+	/* io_uring_enter: a read request issued inline, in the submitter. */
+	if (nr == WD_NR_READ || nr == WD_NR_PREAD64 || nr == WD_NR_READV ||
+	    nr == WD_NR_PREADV || nr == WD_NR_PREADV2 || nr == WD_NR_SPLICE ||
+	    nr == WD_NR_IO_URING_ENTER)
+		return WD_ROUTE_CALL;
+	/* sendfile and copy_file_range check the source in their own body
+	 * and again in do_splice_to() for each chunk they move. */
+	if (nr == WD_NR_SENDFILE || nr == WD_NR_COPY_FILE_RANGE)
+		return WD_ROUTE_ONCE;
+	return WD_ROUTE_NONE;
+}
+
+/*
+ * fentry on __x64_sys_sendfile64 and __x64_sys_copy_file_range: arm the
+ * thread's one count for this call.  Set at every entry, so an entry left
+ * by a call that failed before its check is simply set again.
+ */
+static __always_inline int wd_arm_once(void)
+{
+	struct wd_caller c = {};
+	__u32 tid = bpf_get_current_pid_tgid();
+	__u8 one = 1;
+
+	/* Only for callers the limiter acts on: others never consume it. */
+	if (wd_caller(&c))
+		wd_once.update(&tid, &one);
+	return 0;
+}
+
+int kfunc____x64_sys_sendfile64(unsigned long long *ctx)
+{
+	return wd_arm_once();
+}
+
+int kfunc____x64_sys_copy_file_range(unsigned long long *ctx)
+{
+	return wd_arm_once();
 }
 
 /*
  * file_permission(file, mask, ret): runs from rw_verify_area() for every
- * read, so it sees the read family whatever the entry point.  It also
- * fires for getdents, exec, splice and the like (filtered by syscall
- * number above) and twice per read on overlayfs (filtered below).
+ * read, so it sees every route whatever the entry point, io_uring's reads
+ * included (run inline in io_uring_enter or by an io-wq worker).  It also
+ * fires for getdents, exec and the like (filtered by syscall number
+ * above), for the write side of a copy (MAY_WRITE) and twice per read on
+ * overlayfs (filtered below).
  */
 int lsm__file_permission(unsigned long long *ctx)
 {
@@ -123,12 +282,16 @@ int lsm__file_permission(unsigned long long *ctx)
 	int mask = (int)ctx[1];
 	int ret = (int)ctx[2];
 	struct wd_caller c = {};
+	int route;
 
 	/* An earlier BPF-LSM program already refused: keep its answer. */
 	if (ret)
 		return ret;
 	/* Cheapest filters first: the checks below read kernel memory. */
-	if (!(mask & WD_MAY_READ) || !wd_caller(&c) || !wd_in_read_syscall())
+	if (!(mask & WD_MAY_READ) || !wd_caller(&c))
+		return 0;
+	route = wd_read_route();
+	if (route == WD_ROUTE_NONE)
 		return 0;
 	/* overlayfs re-checks the underlying file with a fake f_path whose
 	 * dentry belongs to the overlay: count only the file whose f_inode
@@ -142,6 +305,14 @@ int lsm__file_permission(unsigned long long *ctx)
 	if (!wd_class_has(file))
 		return 0;
 #endif
+	if (route == WD_ROUTE_ONCE) {
+		__u32 tid = bpf_get_current_pid_tgid();
+
+		/* Only this thread touches its entry, so delete() succeeding
+		 * (0) means this is the call's first check: count it. */
+		if (wd_once.delete(&tid))
+			return 0;
+	}
 	return wd_charge(&c) ? -WD_EPERM : 0;
 }
 #endif

@@ -191,3 +191,38 @@ def launch(argv, timeout=10.0, **popen_kw):
 def go(proc):
     """Release a reader started with -w."""
     os.kill(proc.pid, signal.SIGUSR1)
+
+
+# route_reader: one byte of a file, N times, by one route (tests/progs/route_reader.c).
+ROUTE = BIN_DIR / "route_reader"
+# pread is the read family's baseline; "+async" adds IOSQE_ASYNC (an io-wq worker reads).
+ROUTES = ("pread", "sendfile", "splice", "copy-file-range", "uring-read",
+          "uring-read+async", "uring-readv", "uring-read-fixed")
+URING_ROUTES = tuple(r for r in ROUTES if r.startswith("uring-"))
+
+
+def route_cmd(route, reads, file, label="route", only_pid=None):
+    """argv for route_reader; only_pid: read only if it got that PID (-P)."""
+    name, _, extra = route.partition("+")
+    argv = [str(ROUTE), "-r", name, "-n", str(reads), "-f", str(file), "-l", label]
+    return argv + (["-A"] if extra == "async" else []) + \
+        (["-P", str(only_pid)] if only_pid else [])
+
+
+def route_source(directory):
+    """A small file for route_reader to read, in `directory`."""
+    path = Path(directory) / "source"
+    path.write_bytes(b"route\n")
+    return path
+
+
+def route_results(lines):
+    """{label: {route, pid, setup, ok, eperm, other, first_other}} from
+    route_reader's result lines (other lines are ignored)."""
+    out = {}
+    for line in lines:
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        if "label" in fields and "setup" in fields:
+            label = fields.pop("label")
+            out[label] = {k: v if k == "route" else int(v) for k, v in fields.items()}
+    return out

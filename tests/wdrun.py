@@ -21,8 +21,10 @@ REPO = Path(__file__).resolve().parent.parent
 WATCHDOG = REPO / "watchdog.py"
 PYTHON = "/usr/bin/python3"
 # BCC program names (truncated to 15 chars by the kernel) of the watchdog.
-PROG_NAMES = ("wd_tracepoint", "wd_kprobe", "wd_exit", "lsm__file_permi",
-              "tracepoint__tas", "file_permission")
+PROG_NAMES = ("wd_tracepoint", "wd_tp_fd1", "wd_kprobe", "wd_kprobe_fd1",
+              "wd_kprobe_uring", "wd_uring_submit", "wd_exit", "lsm__file_permi",
+              "tracepoint__tas", "file_permission", "kfunc____x64_sy",
+              "__x64_sys_sendf", "__x64_sys_copy_")
 
 
 class Result:
@@ -142,6 +144,15 @@ class Watchdog:
 def run(args, cmd=None, timeout=120, **kw):
     """Run to completion (use with -- CMD or --duration)."""
     return Watchdog(args, cmd, **kw).finish(timeout)
+
+
+def run_routes(args, cmd, timeout=600):
+    """Run route_reader command(s) to completion under the watchdog: the
+    Result and {label: counts} of the readers' result lines."""
+    import readers
+    res = run(args, cmd, timeout=timeout)
+    assert res.rc == 0, "rc %s, stderr:\n%s" % (res.rc, res.stderr)
+    return res, readers.route_results(res.other_lines)
 
 
 def run_text(args, cmd=None, timeout=120):
