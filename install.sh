@@ -4,6 +4,10 @@
 #   ./install.sh            the watchdog: BCC (python3-bpfcc), libbpf, headers
 #   ./install.sh --tests    + the test suites: pytest, gcc, bpftool
 #   ./install.sh --vm       + the QEMU bed: qemu, busybox, kernel build deps
+#   ./install.sh --container + the container test: podman, runc, debootstrap
+#   --no-headers / --headers-only   skip / only do the headers link below
+#                           (an image build runs on another kernel than the
+#                           image will: the Dockerfile links at run time)
 #
 # Kernel headers: BCC compiles the probe against /lib/modules/$(uname -r)/build.
 # When the running kernel has no headers package (custom or cloud kernels, such
@@ -15,13 +19,16 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-want_tests=0 want_vm=0
+want_tests=0 want_vm=0 want_container=0 headers=1 packages=1
 for arg in "$@"; do
     case "$arg" in
         --tests) want_tests=1 ;;
         --vm) want_vm=1 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-        *) echo "install.sh: unknown option '$arg' (use --tests and/or --vm)" >&2; exit 2 ;;
+        --container) want_container=1 ;;
+        --no-headers) headers=0 ;;
+        --headers-only) packages=0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        *) echo "install.sh: unknown option '$arg' (use --tests, --vm, --container)" >&2; exit 2 ;;
     esac
 done
 if [ "$(id -u)" -ne 0 ]; then
@@ -34,14 +41,18 @@ fi
 
 RUNTIME_PKGS="python3 python3-bpfcc bpfcc-tools libbpf1 linux-headers-amd64 kmod"
 TEST_PKGS="python3-pytest gcc make libc6-dev bpftool util-linux procps"
+# runc, not crun: crun fails on hybrid cgroup hosts (tests/container/run.sh).
+CONTAINER_PKGS="podman runc debootstrap"
 pkgs="$RUNTIME_PKGS"
 [ "$want_tests" = 1 ] && pkgs="$pkgs $TEST_PKGS"
+[ "$want_container" = 1 ] && pkgs="$pkgs $CONTAINER_PKGS"
 if [ "$want_vm" = 1 ]; then
     . vm/deps.sh
     pkgs="$pkgs $VM_APT_RUN $VM_APT_KERNEL_BUILD"
 fi
 
 missing=""
+[ "$packages" = 1 ] || pkgs=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
 done
@@ -56,7 +67,9 @@ fi
 # Headers for BCC at /lib/modules/$(uname -r)/build.
 rel=$(uname -r)
 build=/lib/modules/$rel/build
-if [ -d "$build/include" ]; then
+if [ "$headers" = 0 ]; then
+    echo "install.sh: kernel headers: not linked (--no-headers)"
+elif [ -d "$build/include" ]; then
     echo "install.sh: kernel headers: $build -> $(readlink -f "$build")"
 elif [ -e /sys/kernel/kheaders.tar.xz ] || modprobe -q kheaders 2>/dev/null; then
     echo "install.sh: kernel headers: /sys/kernel/kheaders.tar.xz (CONFIG_IKHEADERS)"
@@ -76,8 +89,10 @@ else
     echo "install.sh: (the probe takes struct offsets from BTF, so BCC's helper headers suffice)"
 fi
 
-if [ "$want_tests" = 1 ]; then
+# The test programs, when their sources are here (the Dockerfile runs this
+# script once with install.sh alone, to cache the package layer).
+if [ "$want_tests" = 1 ] && [ "$packages" = 1 ] && [ -f tests/progs/Makefile ]; then
     make -s -C tests/progs
-    [ -f bench/Makefile ] && make -s -C bench
+    if [ -f bench/Makefile ]; then make -s -C bench; fi
 fi
 echo "install.sh: done"
