@@ -97,7 +97,10 @@ if [ ! -s "$tarball" ]; then
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
     tar --numeric-owner -C "$rootfs" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
     rm -rf "$rootfs"; trap - EXIT
-    ls "$CACHE"/debian12-*.tar | grep -vxF "$tarball" | xargs -r rm -f  # older keys
+    for old in "$CACHE"/debian12-*.tar; do  # tarballs of older keys
+        if [ "$old" != "$tarball" ]; then rm -f "$old"; fi
+    done
+    echo "container: debootstrap + tarball: $(since "$t")"
 fi
 # Import when podman has no debian:12, or has one this script imported from
 # another key (a debian:12 from a registry is used as it is).
