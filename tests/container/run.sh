@@ -39,18 +39,19 @@ t=$(now)
 echo "container: packages ready: $(since "$t")"
 
 # crun, podman's default where installed, fails on this machine kind's hybrid
-# cgroups, so every podman call below names runc.  runc then refuses the
-# rlimits podman adds by default (it cannot raise them inside the container
-# here); an empty default_ulimits keeps the host's.  Add only that key,
-# keeping whatever else the file holds; never override an existing value.
+# cgroups, so every podman call below names runc.  podman + runc here ran
+# containers only once [containers] default_ulimits = [] was set (measured on
+# the development machines; with the list empty a container inherits the
+# launching process's rlimits).  Add only that key, keeping whatever else the
+# file holds; never override a value someone set.
 CONF=/etc/containers/containers.conf
 if ! grep -qs '^[[:space:]]*default_ulimits[[:space:]]*=' "$CONF"; then
     mkdir -p "$(dirname "$CONF")"
     touch "$CONF"
     if grep -q '^[[:space:]]*\[containers\]' "$CONF"; then
-        sed -i '0,/^[[:space:]]*\[containers\]/s//&\ndefault_ulimits = []  # ethos-watchdog: runc here refuses the default rlimits/' "$CONF"
+        sed -i '0,/^[[:space:]]*\[containers\]/s//&\ndefault_ulimits = []  # ethos-watchdog: podman + runc need this here/' "$CONF"
     else
-        printf '\n[containers]\ndefault_ulimits = []  # ethos-watchdog: runc here refuses the default rlimits\n' >>"$CONF"
+        printf '\n[containers]\ndefault_ulimits = []  # ethos-watchdog: podman + runc need this here\n' >>"$CONF"
     fi
     echo "container: set default_ulimits = [] in $CONF"
 fi
