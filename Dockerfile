@@ -7,9 +7,15 @@
 #     -v /sys/kernel:/sys/kernel -v /sys/fs/bpf:/sys/fs/bpf \
 #     -v /lib/modules:/lib/modules:ro -v /usr/src:/usr/src:ro ethos-watchdog [OPTIONS]
 #
-# Tests: docker run ... --entrypoint ./test.sh ethos-watchdog
+# podman works the same way (tests/container/run.sh builds and runs this file
+# with podman and runc; the README's Docker section has the tested commands).
 FROM debian:12
 WORKDIR /opt/ethos-watchdog
+# Packages first, from install.sh alone: a code change rebuilds only the
+# layers below this one.  No headers link here: the kernel building the image
+# is not the one running it; container/entrypoint.sh links at run time.
+COPY install.sh ./
+RUN ./install.sh --tests --no-headers && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN ./install.sh --tests && rm -rf /var/lib/apt/lists/*
-ENTRYPOINT ["/usr/bin/python3", "/opt/ethos-watchdog/watchdog.py"]
+RUN ./install.sh --tests --no-headers
+ENTRYPOINT ["/opt/ethos-watchdog/container/entrypoint.sh"]

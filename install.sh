@@ -7,6 +7,10 @@
 #   ./install.sh --research + what `watchdog.py sweep research/corpus.toml`
 #                             runs and plots: the corpus's Debian packages,
 #                             python3-matplotlib, research/bin/fingerprint
+#   ./install.sh --container + the container test: podman, runc, debootstrap
+#   --no-headers / --headers-only   skip / only do the headers link below
+#                           (an image build runs on another kernel than the
+#                           image will: the Dockerfile links at run time)
 #
 # Kernel headers: BCC compiles the probe against /lib/modules/$(uname -r)/build.
 # When the running kernel has no headers package (custom or cloud kernels, such
@@ -18,14 +22,17 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-want_tests=0 want_vm=0 want_research=0
+want_tests=0 want_vm=0 want_research=0 want_container=0 headers=1 packages=1
 for arg in "$@"; do
     case "$arg" in
         --tests) want_tests=1 ;;
         --vm) want_vm=1 ;;
         --research) want_research=1 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
-        *) echo "install.sh: unknown option '$arg' (use --tests, --vm, --research)" >&2; exit 2 ;;
+        --container) want_container=1 ;;
+        --no-headers) headers=0 ;;
+        --headers-only) packages=0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        *) echo "install.sh: unknown option '$arg' (use --tests, --vm, --research, --container, --no-headers, --headers-only)" >&2; exit 2 ;;
     esac
 done
 if [ "$(id -u)" -ne 0 ]; then
@@ -41,15 +48,19 @@ TEST_PKGS="python3-pytest gcc make libc6-dev bpftool util-linux procps"
 # research/corpus.toml: fingerprinting tools, everyday programs, plots.
 RESEARCH_PKGS="python3-matplotlib gcc make libc6-dev lshw neofetch virt-what inxi
  pciutils util-linux procps systemd dmidecode git xz-utils perl apt"
+# runc, not crun: crun fails on hybrid cgroup hosts (tests/container/run.sh).
+CONTAINER_PKGS="podman runc debootstrap"
 pkgs="$RUNTIME_PKGS"
 [ "$want_tests" = 1 ] && pkgs="$pkgs $TEST_PKGS"
 [ "$want_research" = 1 ] && pkgs="$pkgs $RESEARCH_PKGS"
+[ "$want_container" = 1 ] && pkgs="$pkgs $CONTAINER_PKGS"
 if [ "$want_vm" = 1 ]; then
     . vm/deps.sh
     pkgs="$pkgs $VM_APT_RUN $VM_APT_KERNEL_BUILD"
 fi
 
 missing=""
+[ "$packages" = 1 ] || pkgs=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
 done
@@ -64,7 +75,9 @@ fi
 # Headers for BCC at /lib/modules/$(uname -r)/build.
 rel=$(uname -r)
 build=/lib/modules/$rel/build
-if [ -d "$build/include" ]; then
+if [ "$headers" = 0 ]; then
+    echo "install.sh: kernel headers: not linked (--no-headers)"
+elif [ -d "$build/include" ]; then
     echo "install.sh: kernel headers: $build -> $(readlink -f "$build")"
 elif [ -e /sys/kernel/kheaders.tar.xz ] || modprobe -q kheaders 2>/dev/null; then
     echo "install.sh: kernel headers: /sys/kernel/kheaders.tar.xz (CONFIG_IKHEADERS)"
@@ -84,9 +97,11 @@ else
     echo "install.sh: (the probe takes struct offsets from BTF, so BCC's helper headers suffice)"
 fi
 
-if [ "$want_tests" = 1 ]; then
+# The test programs, when their sources are here (the Dockerfile runs this
+# script once with install.sh alone, to cache the package layer).
+if [ "$want_tests" = 1 ] && [ "$packages" = 1 ] && [ -f tests/progs/Makefile ]; then
     make -s -C tests/progs
-    [ -f bench/Makefile ] && make -s -C bench
+    if [ -f bench/Makefile ]; then make -s -C bench; fi
 fi
 if [ "$want_research" = 1 ]; then
     make -s -C research

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh - install what the tests need, then run every suite and summarise:
-#   unit (no root) -> host (this kernel) -> VM debian (BPF-LSM deny)
+#   unit (no root) -> host (this kernel) -> container (podman image from the
+#   Dockerfile, on this kernel) -> VM debian (BPF-LSM deny)
 #   -> VM override (kprobe + bpf_override_return deny).
 # Every suite runs even if an earlier one failed; the exit status is 0 only
 # if all passed.  Logs and JUnit files go to $WD_TEST_OUT (default
@@ -17,8 +18,8 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 stamp() { date +%s; }
 t_all=$(stamp)
 
-echo "=== install (./install.sh --tests --vm) ==="
-./install.sh --tests --vm || { echo "test.sh: install failed" >&2; exit 2; }
+echo "=== install (./install.sh --tests --vm --container) ==="
+./install.sh --tests --vm --container || { echo "test.sh: install failed" >&2; exit 2; }
 make -s progs || exit 2
 
 echo "=== unit suite ==="
@@ -27,6 +28,12 @@ echo "=== host suite ($(uname -r)) ==="
 t=$(stamp)
 $PY -m pytest -q tests/host --junitxml="$OUT/host.xml"
 echo "host suite: $(( $(stamp) - t )) s"
+
+echo "=== container suite (podman) ==="
+t=$(stamp)
+WD_TEST_OUT=$OUT tests/container/run.sh
+container_rc=$?
+echo "container suite: exit $container_rc, $(( $(stamp) - t )) s"
 
 echo "=== VM kernels ==="
 t=$(stamp)
@@ -49,6 +56,7 @@ done
 $PY tests/summarize.py \
     --junit "unit|(none: pure logic)|-|$OUT/unit.xml" \
     --junit "host|$(uname -r)|tracepoint|$OUT/host.xml" \
+    --status "container|$(uname -r)|tracepoint|$container_rc" \
     "${vm_specs[@]}"
 rc=$?
 echo "test.sh: $(( $(stamp) - t_all )) s in all; logs in $OUT"

@@ -6,6 +6,9 @@ backend=... outcome=... test=...` line per test.
 
     summarize.py --junit 'unit|-|-|unit.xml' --junit 'host|6.18|tracepoint|host.xml' \
                  --vm 'debian|6.1.0-56-amd64|debian.log|0' ...
+                 --status 'container|6.18|tracepoint|0'
+
+--status is a suite judged by its exit status alone (one row, PASS or FAIL).
 """
 
 import argparse
@@ -54,6 +57,8 @@ def main():
                    help="SUITE|KERNEL|BACKEND|FILE")
     p.add_argument("--vm", action="append", default=[],
                    help="KERNEL|RELEASE|LOGFILE|EXIT_STATUS")
+    p.add_argument("--status", action="append", default=[],
+                   help="SUITE|KERNEL|BACKEND|EXIT_STATUS")
     a = p.parse_args()
     rows = []
     for spec in a.junit:
@@ -69,6 +74,10 @@ def main():
             rows.append(("vm " + name, release, backend, c))
         if status not in ("0", "") and all(not c["failed"] for c in per_backend.values()):
             rows.append(("vm " + name, release, "-", collections.Counter(failed=1)))
+    for spec in a.status:
+        suite, kernel, backend, status = spec.split("|")
+        rows.append((suite, kernel, backend, collections.Counter(
+            passed=int(status == "0"), failed=int(status != "0"))))
     total = collections.Counter()
     print("\n%-12s %-24s %-11s %6s %6s %6s  %s" % (
         "SUITE", "KERNEL", "BACKEND", "PASS", "FAIL", "SKIP", "RESULT"))
