@@ -31,7 +31,7 @@ for arg in "$@"; do
         --container) want_container=1 ;;
         --no-headers) headers=0 ;;
         --headers-only) packages=0 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option '$arg' (use --tests, --vm, --research, --container, --no-headers, --headers-only)" >&2; exit 2 ;;
     esac
 done
