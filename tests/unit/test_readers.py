@@ -311,7 +311,12 @@ def test_report_is_consistent_after_sigkill(tmp_path):
     proc = readers.launch(readers.aggressive_cmd(threads=threads, reads=10**9, log=4_000_000,
                                                  report=report, wait=True, quiet=True))
     readers.go(proc)
-    time.sleep(0.05)
+    # Kill it mid-burst: once it has counted some reads (on a loaded machine
+    # the threads may take a while to get going).
+    deadline = time.monotonic() + 10
+    while (sum(readers.parse_report(report)["totals"].values()) < 1000
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
     proc.kill()
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
