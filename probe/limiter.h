@@ -242,7 +242,8 @@ static __always_inline int wd_on_call(void)
 	__sync_fetch_and_add(&v->limited, 1);
 
 	/* The cmpxchg hands out each number once per window, so exactly one
-	 * call per window sees max_calls + 1: it alone reports and acts. */
+	 * call per window sees max_calls + 1: it alone reports and signals
+	 * the whole process. */
 	if (n == cfg->max_calls + 1) {
 		__sync_fetch_and_add(&v->limited_windows, 1);
 		wd_emit(WD_EV_LIMIT, tgid, window, v);
@@ -252,6 +253,20 @@ static __always_inline int wd_on_call(void)
 		bpf_send_signal(WD_SIGKILL);
 #endif
 	}
+#if WD_ACTION == WD_ACT_THROTTLE || WD_ACTION == WD_ACT_KILL
+	/* Every over-limit call also signals its own thread.  The process-wide
+	 * signal above reaches threads running on other CPUs only when they
+	 * next enter the kernel or get an IPI, and a tracepoint cannot fail
+	 * their calls meanwhile; a signal pending on the current thread is
+	 * acted on before this call returns to user space.  So at most one
+	 * call per running thread completes past the limit.  Verifier-safe:
+	 * one helper call with a constant argument (no pointers, no loop), and
+	 * bpf_send_signal_thread (5.5+) is allowed wherever bpf_send_signal
+	 * is; ethoswd/features.py probes it before throttle/kill are chosen.
+	 * A SIGSTOP still pending when the front end sends SIGCONT is
+	 * discarded by the kernel, so it cannot re-stop a resumed process. */
+	bpf_send_signal_thread(WD_ACTION == WD_ACT_KILL ? WD_SIGKILL : WD_SIGSTOP);
+#endif
 	return WD_ACTION != WD_ACT_MONITOR;
 }
 
