@@ -161,6 +161,10 @@ def _stopped_reader(report, window_ms):
     run.wait_started()
     pid = _wait_report(rep)["pid"]
     assert _wait_state(pid, lambda st: st == "T", 20), "reader never stopped"
+    # The stop is the probe's; wait until the front end has seen its event
+    # too (and so told the guardian), which lags on a busy machine.
+    assert run.wait_for(lambda r: r.get("event") == "limit" and r.get("pid") == pid, 20), \
+        "no limit record for the stopped reader"
     return run, pid
 
 
