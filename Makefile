@@ -1,7 +1,7 @@
 # Ethos Resource Watchdog - build, test and benchmark entry points.
 #
 #   make            build the C test programs (and benchmarks)
-#   make run        sudo-run the watchdog with default settings
+#   make run        run the watchdog with default settings (as root)
 #   make test       everything: unit + host + both VMs (same as ./test.sh)
 #   make test-unit  pure-Python tests, no root needed
 #   make test-host  BPF tests on the running kernel (root)
@@ -16,7 +16,7 @@ progs:
 	$(MAKE) -C tests/progs
 
 run:
-	sudo ./watchdog.py
+	$(PY) ./watchdog.py
 
 test:
 	./test.sh

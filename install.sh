@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# install.sh - install what the watchdog needs on Debian 12 (run as root).
+# install.sh - install what the watchdog needs on Debian 12 (run as root, or
+# with sudo in front from another account; it never calls sudo itself).
 #
 #   ./install.sh            the watchdog: BCC (python3-bpfcc), libbpf, headers
 #   ./install.sh --tests    + the test suites: pytest, gcc, bpftool
@@ -36,7 +37,7 @@ for arg in "$@"; do
     esac
 done
 if [ "$(id -u)" -ne 0 ]; then
-    echo "install.sh: must run as root (try: sudo ./install.sh $*)" >&2
+    echo "install.sh: must run as root: run it in a root shell, or as: sudo $0${*:+ $*}" >&2
     exit 2
 fi
 if ! grep -q '^ID=debian' /etc/os-release 2>/dev/null; then

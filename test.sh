@@ -5,11 +5,12 @@
 #   -> VM override (kprobe + bpf_override_return deny).
 # Every suite runs even if an earlier one failed; the exit status is 0 only
 # if all passed.  Logs and JUnit files go to $WD_TEST_OUT (default
-# /tmp/ethos-watchdog-tests).  Run as root: sudo ./test.sh
+# /tmp/ethos-watchdog-tests).  Run as root: ./test.sh in a root shell, or
+# sudo ./test.sh from another account.  Nothing in here calls sudo.
 set -uo pipefail
 cd "$(dirname "$0")"
 if [ "$(id -u)" -ne 0 ]; then
-    echo "test.sh: must run as root (try: sudo ./test.sh)" >&2
+    echo "test.sh: must run as root: run it in a root shell, or as: sudo $0" >&2
     exit 2
 fi
 PY=/usr/bin/python3

@@ -20,7 +20,8 @@
 # Licensed under the GNU General Public License, version 2.0.
 #
 # 25-Nov-2026  Ethos authors  Created this.
-"""Entry point: `sudo ./watchdog.py --help`. The code lives in ethoswd/."""
+"""Entry point: `./watchdog.py --help` (as root; `sudo ./watchdog.py` from another
+account). The code lives in ethoswd/."""
 
 import os
 import sys

@@ -21,7 +21,8 @@ MOUNTS = (("tracefs", "/sys/kernel/tracing"),
 def require_root():
     if os.geteuid() != 0:
         raise SetupError("must run as root: loading BPF programs needs "
-                         "CAP_BPF and CAP_PERFMON (try: sudo ./watchdog.py)")
+                         "CAP_BPF and CAP_PERFMON; run it in a root shell, "
+                         "or with sudo in front")
 
 
 def import_bcc():

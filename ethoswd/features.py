@@ -76,6 +76,12 @@ def _load(name, *args, **kw):
     return Feature(name, ok, msg)
 
 
+def _probe_signal_helper(name, helper):
+    """Can a tracepoint program call this signal helper (signal 0: none)?"""
+    return _load(name, B.PROG_TRACEPOINT,
+                 B.insn(B.MOV64_IMM, 1, imm=0) + B.insn(B.CALL, imm=helper) + B.RET0)
+
+
 def _probe_tracepoints():
     root = tracefs_root()
     if root is None:
@@ -211,10 +217,12 @@ class Features:
         ok, msg = B.map_create(B.MAP_RINGBUF, 0, 0, 4096)
         self.ringbuf = Feature("BPF ring buffer", ok, msg)
         self.tracepoints = _probe_tracepoints()
-        self.send_signal = _load(
-            "bpf_send_signal", B.PROG_TRACEPOINT,
-            B.insn(B.MOV64_IMM, 1, imm=0) +
-            B.insn(B.CALL, imm=B.HELPER_SEND_SIGNAL) + B.RET0)
+        # throttle/kill signal the process once per limited window and the
+        # calling thread on every over-limit call (probe/limiter.h).
+        self.send_signal = _probe_signal_helper("bpf_send_signal",
+                                                B.HELPER_SEND_SIGNAL)
+        self.send_signal_thread = _probe_signal_helper(
+            "bpf_send_signal_thread", B.HELPER_SEND_SIGNAL_THREAD)
         self.uring = _probe_uring()
         self.kprobes = _probe_kprobes()
         self.override = _load(
@@ -243,9 +251,10 @@ class Features:
 
     def all(self):
         return [self.x86_64, self.bpf, self.cmpxchg, self.ringbuf,
-                self.tracepoints, self.uring, self.send_signal, self.kprobes, self.override,
-                self.error_injection, self.override_path, self.btf_feature, self.lsm_active,
-                self.lsm_load, self.file_lookup]
+                self.tracepoints, self.uring, self.send_signal,
+                self.send_signal_thread, self.kprobes, self.override,
+                self.error_injection, self.override_path, self.btf_feature,
+                self.lsm_active, self.lsm_load, self.file_lookup]
 
     def _first_missing(self, feats):
         for f in feats:
@@ -271,8 +280,8 @@ class Features:
         if action == "deny" and backend == "tracepoint":
             return ("deny needs a backend that can fail a call (kprobe or "
                     "lsm); a tracepoint can only count and signal")
-        if action in ("throttle", "kill") and not self.send_signal:
-            return "%s: %s" % (self.send_signal.name, self.send_signal.detail)
+        if action in ("throttle", "kill"):
+            return self._first_missing([self.send_signal, self.send_signal_thread])
         return None
 
     def offsets(self, backend, policy=None):

@@ -1,4 +1,4 @@
-"""Print test.sh's closing table: kernel x backend x result.
+"""Print test.sh's closing table: one row per suite (kernel, backends, counts, result).
 
 Inputs: pytest JUnit XML files (unit and host suites) and the console logs
 of the VM runs, whose tests/vm/conftest.py prints one `WDRESULT kernel=...
@@ -8,7 +8,13 @@ backend=... outcome=... test=...` line per test.
                  --vm 'debian|6.1.0-56-amd64|debian.log|0' ...
                  --status 'container|6.18|tracepoint|0'
 
---status is a suite judged by its exit status alone (one row, PASS or FAIL).
+--status is a suite judged by its exit status alone (one row, counted as
+one test: PASS or FAIL).
+
+Each suite gets exactly one row, whose RESULT is PASS, FAIL or DID NOT RUN
+(no results at all: no JUnit file, or no WDRESULT line in the VM log).  A VM
+suite whose tests all passed but whose runner exited non-zero is a FAIL that
+names the exit status.  Exit status 0 only if every suite passed.
 """
 
 import argparse
@@ -17,9 +23,13 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 
+Row = collections.namedtuple("Row", "suite kernel backend counts result")
+HEADER = "%-12s %-24s %-16s %6s %6s %6s  %s"
+LINE = "%-12s %-24s %-16s %6d %6d %6d  %s"
+
 
 def junit_counts(path):
-    """{'passed': n, 'failed': n, 'skipped': n} from a JUnit XML file."""
+    """Counter(passed=, failed=, skipped=) from a JUnit XML file, or None."""
     counts = collections.Counter()
     try:
         root = ET.parse(path).getroot()
@@ -37,21 +47,74 @@ def junit_counts(path):
 
 
 def vm_counts(path):
-    """{backend: Counter} from the WDRESULT lines of a VM console log."""
-    out = collections.defaultdict(collections.Counter)
+    """(backends seen, Counter) from the WDRESULT lines of a VM console log;
+    (set(), None) if it has none or cannot be read."""
     try:
-        text = open(path, errors="replace").read()
+        with open(path, errors="replace") as f:
+            text = f.read()
     except OSError:
-        return out
+        return set(), None
+    backends, counts = set(), collections.Counter()
     for m in re.finditer(r"WDRESULT kernel=\S+ backend=(\S+) outcome=(\S+)", text):
         # "kprobe-read" -> kprobe; "-" (not per backend: auto, refusals) -> (any)
-        backend = m.group(1).split("-")[0] if m.group(1) != "-" else "(any)"
-        out[backend]["passed" if m.group(2) == "passed" else
-                     "skipped" if m.group(2) == "skipped" else "failed"] += 1
-    return out
+        backends.add(m.group(1).split("-")[0] if m.group(1) != "-" else "(any)")
+        outcome = m.group(2)
+        counts[outcome if outcome in ("passed", "skipped") else "failed"] += 1
+    return backends, (counts if backends else None)
 
 
-def main():
+def result(counts, status="0"):
+    """PASS, FAIL, FAIL (exit N) or DID NOT RUN."""
+    if counts is None:
+        return "DID NOT RUN" + ("" if status in ("0", "") else " (exit %s)" % status)
+    if counts["failed"] or counts["skipped"] or not counts["passed"]:
+        return "FAIL"
+    if status not in ("0", ""):
+        return "FAIL (exit %s)" % status
+    return "PASS"
+
+
+def junit_row(spec):
+    """The row of a --junit SUITE|KERNEL|BACKEND|FILE."""
+    suite, kernel, backend, path = spec.split("|")
+    counts = junit_counts(path)
+    return Row(suite, kernel, backend, counts, result(counts))
+
+
+def vm_row(spec):
+    """The row of a --vm KERNEL|RELEASE|LOGFILE|EXIT_STATUS."""
+    name, release, path, status = spec.split("|")
+    backends, counts = vm_counts(path)
+    return Row("vm " + name, release, ",".join(sorted(backends)) or "-", counts,
+               result(counts, status))
+
+
+def status_row(spec):
+    """The row of a --status SUITE|KERNEL|BACKEND|EXIT_STATUS."""
+    suite, kernel, backend, status = spec.split("|")
+    counts = collections.Counter(passed=int(status == "0"), failed=int(status != "0"))
+    return Row(suite, kernel, backend, counts, result(counts))
+
+
+def table(rows):
+    """The table's lines and whether every suite passed."""
+    lines = ["", HEADER % ("SUITE", "KERNEL", "BACKEND", "PASS", "FAIL", "SKIP", "RESULT")]
+    total = collections.Counter()
+    for r in rows:
+        if r.counts is None:
+            lines.append(HEADER % (r.suite, r.kernel[:24], r.backend[:16], "-", "-", "-",
+                                   r.result))
+            continue
+        total.update(r.counts)
+        lines.append(LINE % (r.suite, r.kernel[:24], r.backend[:16], r.counts["passed"],
+                             r.counts["failed"], r.counts["skipped"], r.result))
+    passed = sum(r.result == "PASS" for r in rows)
+    lines += ["", "total: %d passed, %d failed, %d skipped; %d of %d suites passed" % (
+        total["passed"], total["failed"], total["skipped"], passed, len(rows))]
+    return lines, passed == len(rows)
+
+
+def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--junit", action="append", default=[],
                    help="SUITE|KERNEL|BACKEND|FILE")
@@ -59,42 +122,11 @@ def main():
                    help="KERNEL|RELEASE|LOGFILE|EXIT_STATUS")
     p.add_argument("--status", action="append", default=[],
                    help="SUITE|KERNEL|BACKEND|EXIT_STATUS")
-    a = p.parse_args()
-    rows = []
-    for spec in a.junit:
-        suite, kernel, backend, path = spec.split("|")
-        c = junit_counts(path)
-        rows.append((suite, kernel, backend, c))
-    for spec in a.vm:
-        name, release, path, status = spec.split("|")
-        per_backend = vm_counts(path)
-        if not per_backend:
-            rows.append(("vm " + name, release, "-", None))
-        for backend, c in sorted(per_backend.items()):
-            rows.append(("vm " + name, release, backend, c))
-        if status not in ("0", "") and all(not c["failed"] for c in per_backend.values()):
-            rows.append(("vm " + name, release, "-", collections.Counter(failed=1)))
-    for spec in a.status:
-        suite, kernel, backend, status = spec.split("|")
-        rows.append((suite, kernel, backend, collections.Counter(
-            passed=int(status == "0"), failed=int(status != "0"))))
-    total = collections.Counter()
-    print("\n%-12s %-24s %-11s %6s %6s %6s  %s" % (
-        "SUITE", "KERNEL", "BACKEND", "PASS", "FAIL", "SKIP", "RESULT"))
-    for suite, kernel, backend, c in rows:
-        if c is None:
-            print("%-12s %-24s %-11s %6s %6s %6s  %s" % (suite, kernel, backend,
-                                                        "-", "-", "-", "DID NOT RUN"))
-            total["failed"] += 1
-            continue
-        total.update(c)
-        result = "PASS" if c["passed"] and not c["failed"] and not c["skipped"] else "FAIL"
-        print("%-12s %-24s %-11s %6d %6d %6d  %s" % (suite, kernel[:24], backend,
-                                                     c["passed"], c["failed"],
-                                                     c["skipped"], result))
-    print("\ntotal: %d passed, %d failed" % (total["passed"],
-                                              total["failed"] + total["skipped"]))
-    return 0 if not total["failed"] and not total["skipped"] else 1
+    a = p.parse_args(argv)
+    lines, ok = table([junit_row(s) for s in a.junit] + [status_row(s) for s in a.status]
+                      + [vm_row(s) for s in a.vm])
+    print("\n".join(lines))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ if [[ ${1:-} == --path ]]; then
         || die "override kernel not built for this fragment/source/script: run 'make vm-kernels' (or $0)"
     echo "$OUT"; exit 0
 fi
-[[ $(id -u) == 0 ]] || die "must run as root (apt-get, $CACHE)"
+[[ $(id -u) == 0 ]] || { echo "build-kernel: ERROR: must run as root (apt-get, $CACHE): run it in a root shell, or as: sudo $0" >&2; exit 2; }
 vm_apt_ensure $VM_APT_KERNEL_BUILD
 src_version=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 OUT=$(cache_dir)

@@ -27,7 +27,7 @@ if [[ ${1:-} == --path ]]; then
     [[ -f $OUT/vmlinux ]] || die "Debian kernel $REL ($VER) not fetched: run 'make vm-kernels' (or $0)"
     echo "$OUT"; exit 0
 fi
-[[ $(id -u) == 0 ]] || die "must run as root (apt-get download, depmod)"
+[[ $(id -u) == 0 ]] || { echo "fetch-debian-kernel: ERROR: must run as root (apt-get download, depmod): run it in a root shell, or as: sudo $0" >&2; exit 2; }
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"; flock 9            # one fetch/build at a time
 if [[ -f $OUT/vmlinux ]]; then echo "$OUT"; exit 0; fi

@@ -3,8 +3,10 @@
 
 Boots a cached kernel under QEMU TCG -- "debian" (Debian 12 stock: BPF-LSM, kprobes) or
 "override" (built from vm/kernel/override.config: kprobes + bpf_override_return) -- with
-the host root shared read-only over 9p and a tmpfs overlay for writes (vm/initramfs/init),
-runs the command as root in the current directory and exits with the command's status.
+the host root and this checkout shared read-only over 9p, each with a tmpfs overlay for
+writes (vm/initramfs/init); the checkout appears at its host path even under /tmp or /run,
+which the guest mounts fresh.  Runs the command as root in the current directory and exits
+with the command's status.
 The console is streamed to stdout; the guest sees WATCHDOG_VM_KERNEL=<kernel>.
 A runner failure (kernel not cached, QEMU error, guest panic or hang, no status written)
 exits 125 with a one-line reason on stderr, after the last console lines.
@@ -27,11 +29,13 @@ import threading
 import time
 
 VM_DIR = os.path.dirname(os.path.abspath(__file__))
+CHECKOUT = os.path.dirname(os.path.realpath(VM_DIR))   # shared at this path in the guest
 KERNEL_SCRIPTS = {"debian": "fetch-debian-kernel.sh", "override": "build-kernel.sh"}
 RUNNER_FAILURE = 125
 TAIL_LINES = 25
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-HIDDEN_IN_GUEST = ("/tmp", "/run", "/dev", "/proc", "/sys")  # fresh mounts in the guest
+FRESH_IN_GUEST = ("/tmp", "/run", "/dev", "/proc", "/sys")   # the guest mounts these anew
+UNSHAREABLE = ("/dev", "/proc", "/sys")   # no checkout there: the guest's own files live there
 
 
 class RunnerError(Exception):
@@ -104,6 +108,32 @@ def guest_script(args, cwd):
     return "\n".join(lines) + "\n"
 
 
+def is_under(path, top):
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def check_paths(cwd, checkout):
+    """The checkout must be shareable, and the working directory visible in the guest:
+    inside the checkout, or on the host root outside the directories the guest mounts anew."""
+    for d in UNSHAREABLE:
+        if is_under(checkout, d):
+            raise RunnerError(f"checkout {checkout} is under {d}, which the guest mounts anew")
+    if is_under(cwd, checkout):
+        return
+    for d in FRESH_IN_GUEST:
+        if is_under(cwd, d):
+            raise RunnerError(f"working directory {cwd} is hidden in the guest (it mounts a "
+                              f"fresh {d} there and shares only the checkout {checkout})")
+
+
+def share(tag, path, writable=False):
+    """QEMU arguments for a virtio-9p share (QEMU option values escape ',' as ',,')."""
+    opts = f"local,id={tag},path={path.replace(',', ',,')},security_model=none"
+    if not writable:
+        opts += ",readonly=on,multidevs=remap"
+    return ["-fsdev", opts, "-device", f"virtio-9p-pci,fsdev={tag},mount_tag={tag}"]
+
+
 def qemu_command(args, kdir, initrd, results):
     """QEMU under TCG booting the uncompressed vmlinux (PVH entry, about 2x faster than the
     bzImage); qboot instead of SeaBIOS, whose terminal-reset escapes (ESC c, no line wrap)
@@ -113,10 +143,8 @@ def qemu_command(args, kdir, initrd, results):
             "-smp", str(args.smp), "-m", str(args.mem), "-bios", "qboot.rom",
             "-nographic", "-no-reboot", "-nic", "none",
             "-kernel", os.path.join(kdir, "vmlinux"), "-initrd", initrd, "-append", append,
-            "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
-            "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
-            "-fsdev", f"local,id=results,path={results},security_model=none",
-            "-device", "virtio-9p-pci,fsdev=results,mount_tag=results"]
+            *share("hostroot", "/"), *share("checkout", CHECKOUT),
+            *share("results", results, writable=True)]
 
 
 def run_batch(cmd, timeout):
@@ -194,8 +222,7 @@ def failure_reason(qemu_status, console, timeout):
 def main():
     args = parse_args()
     cwd = os.getcwd()
-    if any(cwd == d or cwd.startswith(d + "/") for d in HIDDEN_IN_GUEST):
-        raise RunnerError(f"working directory {cwd} is hidden in the guest (it mounts a fresh {cwd.split('/')[1]} there)")
+    check_paths(cwd, CHECKOUT)
     if not shutil.which("qemu-system-x86_64"):
         raise RunnerError("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
     kdir = kernel_dir(args.kernel)
@@ -208,7 +235,7 @@ def main():
         if r.returncode != 0:
             raise RunnerError((r.stderr.strip().splitlines() or ["make-initramfs.sh failed"])[-1])
         with open(os.path.join(results, "vm.conf"), "w") as f:
-            f.write(f"VM_INTERACTIVE={int(args.shell)}\n")
+            f.write(f"VM_INTERACTIVE={int(args.shell)}\nVM_CHECKOUT={shlex.quote(CHECKOUT)}\n")
         with open(os.path.join(results, "cmd.sh"), "w") as f:
             f.write(guest_script(args, cwd))
 

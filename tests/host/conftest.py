@@ -15,7 +15,7 @@ import wdrun  # noqa: E402
 
 @pytest.fixture(scope="session", autouse=True)
 def host_ready():
-    assert os.geteuid() == 0, "the host suite needs root (sudo ./test.sh)"
+    assert os.geteuid() == 0, "the host suite needs root (a root shell, or sudo)"
     assert os.path.exists(wdrun.PYTHON), "no /usr/bin/python3: run ./install.sh --tests"
     readers.build()
 

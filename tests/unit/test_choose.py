@@ -10,7 +10,8 @@ from ethoswd.features import Feature
 class FakeKernel(features.Features):
     """Features with chosen answers, no probing."""
 
-    def __init__(self, kprobe=True, override=True, lsm=True, signal=True):
+    def __init__(self, kprobe=True, override=True, lsm=True, signal=True,
+                 thread_signal=True):
         yes = lambda n: Feature(n, True)  # noqa: E731
         self.kernel = "fake"
         for name in ("x86_64", "bpf", "cmpxchg", "ringbuf", "tracepoints",
@@ -21,6 +22,8 @@ class FakeKernel(features.Features):
         self.override = Feature("bpf_override_return", override, "unknown func")
         self.lsm_load = Feature("BPF-LSM program load", lsm, "EPERM")
         self.send_signal = Feature("bpf_send_signal", signal, "unknown func")
+        self.send_signal_thread = Feature("bpf_send_signal_thread", thread_signal,
+                                          "unknown func")
         self.btf = None
 
 
@@ -52,6 +55,20 @@ def test_deny_without_a_deny_backend_is_refused():
 def test_throttle_needs_send_signal():
     with pytest.raises(SetupError, match="bpf_send_signal"):
         features.choose(FakeKernel(signal=False), "tracepoint", "throttle")
+
+
+@pytest.mark.parametrize("action", ["throttle", "kill"])
+def test_signal_actions_need_send_signal_thread(action):
+    with pytest.raises(SetupError, match="action %s is not available.*"
+                       "bpf_send_signal_thread: unknown func" % action):
+        features.choose(FakeKernel(thread_signal=False), "tracepoint", action)
+
+
+def test_auto_without_send_signal_thread_monitors_and_says_why():
+    b, a, why = features.choose(FakeKernel(override=False, lsm=False, thread_signal=False),
+                                "auto", "auto")
+    assert (b, a) == ("tracepoint", "monitor")
+    assert "throttle impossible: bpf_send_signal_thread" in why
 
 
 def test_monitor_is_the_last_resort_and_is_said():
