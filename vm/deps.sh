@@ -7,7 +7,8 @@
 # bpftool and python3-bpfcc/pytest run *inside* the guest, from the host root shared over 9p.
 VM_APT_RUN="qemu-system-x86 busybox-static kmod cpio xz-utils python3 python3-bpfcc python3-pytest bpftool linux-headers-amd64"
 
-# Building the "override" kernel (vm/build-kernel.sh).
+# Building the "override" kernel (vm/build-kernel.sh). dwarves = pahole, which turns the
+# DWARF debug info into the kernel's BTF (CONFIG_DEBUG_INFO_BTF; 6.1 wants pahole >= 1.16).
 VM_APT_KERNEL_BUILD="linux-source-6.1 build-essential flex bison bc libelf-dev libssl-dev dwarves cpio xz-utils"
 
 # vm_apt_ensure PKG... — install whichever of PKG... is not installed yet (needs root).

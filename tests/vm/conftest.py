@@ -17,7 +17,8 @@ KERNELS = {
     "debian": {"deny": ["lsm"], "auto": "lsm",
                "refused": ("kprobe", "bpf_override_return")},
     "override": {"deny": ["kprobe"], "auto": "kprobe",
-                 "refused": ("lsm", "no /sys/kernel/btf/vmlinux")},
+                 # BTF and BPF_LSM built, but bpf not in CONFIG_LSM (as Ubuntu 24.04)
+                 "refused": ("lsm", "'bpf' not in active LSMs")},
 }
 
 
