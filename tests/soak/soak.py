@@ -67,7 +67,7 @@ VARIANTS = readers.VARIANTS
 # cost little CPU.  Under deny a reader spins on EPERM for its whole burst:
 # 64 of them on 2 CPUs starve the watchdog's event loop (first VM run: 1116
 # ring-buffer events lost, exit events among them), so deny runs use shorter
-# bursts and start the readers at nice 10 (--nice).
+# bursts and renice the aggressive readers to 10 (--nice).
 DUTY = {"throttle": ((2000, 2500, 3000), (800, 1200, 1700)),
         "deny": ((500, 750, 1000), (1500, 2000, 2500))}
 
@@ -100,15 +100,19 @@ def reader_plan(seconds, n_aggr, n_norm, out, normal_rate, action="throttle"):
 
 
 def write_launcher(plan, path, nice=0):
-    """The launcher script and the command that runs it.  With nice, the
-    launcher itself runs under nice(1), so the readers inherit the
-    niceness and nice's own start-up reads are charged to the launcher,
-    not to a reader (a reader's count must equal its own report's)."""
+    """The launcher script and the command that runs it.  With nice, each
+    aggressive reader is reniced by a separate renice(1) process once it
+    runs: starting it under nice(1) would charge nice's own start-up reads
+    to the reader, whose count must equal its own report's."""
     lines = ["#!/bin/sh", "# written by tests/soak/soak.py: start every reader, wait, linger"]
-    lines += [" ".join(shlex.quote(a) for a in argv) + " &" for _, argv, _ in plan]
+    for kind, argv, _ in plan:
+        line = " ".join(shlex.quote(a) for a in argv) + " &"
+        if nice and kind == "aggressive":
+            line += " renice -n %d -p $! >/dev/null" % nice
+        lines.append(line)
     lines += ["wait", "sleep %d" % LINGER_S, ""]
     path.write_text("\n".join(lines))
-    return (["nice", "-n", str(nice)] if nice else []) + ["/bin/sh", str(path)]
+    return ["/bin/sh", str(path)]
 
 
 # -- /proc and bpftool --------------------------------------------------------
@@ -279,8 +283,8 @@ def rss_verdict(samples, base_t, col):
 
 
 def soak(seconds, n_aggr, n_norm, action, backend, out, normal_rate, nice=None):
-    """Run one soak; the figures and verdicts as a dict.  nice: the readers'
-    niceness (default 0 under throttle, 10 under deny)."""
+    """Run one soak; the figures and verdicts as a dict.  nice: the aggressive
+    readers' niceness (default 0 under throttle, 10 under deny)."""
     if nice is None:
         nice = 10 if action == "deny" else 0
     out.mkdir(parents=True, exist_ok=True)
@@ -485,7 +489,7 @@ def main(argv=None):
     p.add_argument("--backend", default="tracepoint")
     p.add_argument("--normal-rate", default="10,20,30,40",
                    help="normal readers' reads per second, cycled (default 10,20,30,40)")
-    p.add_argument("--nice", type=int, help="the readers' niceness "
+    p.add_argument("--nice", type=int, help="the aggressive readers' niceness "
                    "(default 0 under throttle, 10 under deny)")
     p.add_argument("--out", help="directory for the launcher and the reports "
                                  "(default: a new one under /tmp)")
