@@ -54,10 +54,22 @@ for k in debian override; do
     vm_specs+=(--vm "$k|${release:-?}|$OUT/vm-$k.log|$rc")
 done
 
+# Soak (tests/soak): a 60 s CI version on the host (throttle) and in the
+# debian guest (deny); `make soak` runs the full 600 s / 120 s.
+echo "=== soak suite: host and VM debian, ${SOAK_CI_S:=60} s each ==="
+SOAK_S=$SOAK_CI_S $PY -m pytest -q -s tests/soak --junitxml="$OUT/soak-host.xml" \
+    2>&1 | tee "$OUT/soak-host.log" | tail -n 20
+$PY vm/run.py --kernel debian --timeout 1800 --env SOAK_S=$SOAK_CI_S -- \
+    $PY -m pytest -q -s tests/soak 2>&1 | tee "$OUT/vm-soak.log" | grep -v '^WDRESULT' | grep -v '^$' | tail -n 20
+rc=${PIPESTATUS[0]}
+release=$(sed -n 's/^vm: [a-z]* kernel \([^:]*\):.*/\1/p' "$OUT/vm-soak.log" | tail -n 1)
+vm_specs+=(--vm "soak-debian|${release:-?}|$OUT/vm-soak.log|$rc")
+
 $PY tests/summarize.py \
     --junit "unit|(none: pure logic)|-|$OUT/unit.xml" \
     --junit "host|$(uname -r)|tracepoint|$OUT/host.xml" \
     --status "container|$(uname -r)|tracepoint|$container_rc" \
+    --junit "soak|$(uname -r)|tracepoint|$OUT/soak-host.xml" \
     "${vm_specs[@]}"
 rc=$?
 echo "test.sh: $(( $(stamp) - t_all )) s in all; logs in $OUT"
