@@ -190,6 +190,13 @@ class Recorder:
 
 
 def _record_args(p):
+    p.prog = "watchdog.py record"
+    p.usage = ("%(prog)s -o FILE [policy flags] "
+               "(-- CMD [ARGS...] | -p PID ... | --duration SECONDS)")
+    p.description = ("Record every read-family call of the targets (monitor "
+                     "only) for `watchdog.py replay` and `sweep`; the file "
+                     "format is in docs/research.md.")
+    p.epilog = None
     p.add_argument("-o", "--output", metavar="FILE", required=True,
                    help="the recording file to write")
 
