@@ -12,7 +12,7 @@ import re
 import time
 
 from . import REPO_ROOT
-from .abi import DEFS
+from .abi import COMM_MAX, DEFS, Event
 from .features import COPY_SYSCALLS, LSM_ONCE_SYSCALLS, READ_SYSCALLS
 from .policy import KEY_IDS
 
@@ -48,15 +48,6 @@ def cflags(backend, action, self_tgid, targets, comms, exclude, map_size,
     for name, value in sorted((offsets or {}).items()):
         flags.append("-D%s=%d" % (name, value))
     return flags
-
-
-class Event(ct.Structure):
-    """struct wd_event of probe/watchdog_map.h (checked by a unit test)."""
-    _fields_ = [("kind", ct.c_uint32), ("tgid", ct.c_uint32),
-                ("window_start_ms", ct.c_uint32), ("calls", ct.c_uint32),
-                ("key", ct.c_uint64),
-                ("allowed", ct.c_uint64), ("limited", ct.c_uint64),
-                ("limited_windows", ct.c_uint64), ("comm", ct.c_char * 16)]
 
 
 def source_text():
@@ -131,7 +122,7 @@ class Probe:
             with open("/proc/%d/comm" % tgid, "rb") as f:
                 # The kernel adds one "\n"; a name may itself end in
                 # whitespace or "\n", so strip exactly that one.
-                return f.read()[:-1][:15]
+                return f.read()[:-1][:COMM_MAX]
         except OSError:
             return b""
 
