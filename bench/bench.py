@@ -412,20 +412,10 @@ class WdConfig(Config):
                      "lsm": "lsm file_permission"}[backend]
 
     def attach(self):
-        self.probe.attached = []
         self.probe.attach(self.backend)
 
     def detach(self):
-        b = self.probe.bpf
-        for point in self.probe.attached:
-            kind, _, what = point.partition(":")
-            if kind == "tracepoint":
-                b.detach_tracepoint(tp=what.encode())
-            elif kind == "kprobe":
-                b.detach_kprobe(event=what.encode())
-            elif kind == "lsm":
-                b.detach_lsm(fn_name=b"lsm__file_permission")
-        self.probe.attached = []
+        self.probe.detach()
 
     def hot_prog(self):
         return _prog_of(self.probe.bpf, WD_HOT_FN[self.backend])
@@ -443,12 +433,11 @@ class WdConfig(Config):
 
     def memlock(self):
         """bytes_memlock of wd_state, and of all the probe's maps."""
-        lib = self.probe.bcc.libbcc.lib
         total, state = 0, 0
         for name in ("wd_config", "wd_state", "wd_health", "wd_events",
                      "wd_targets", "wd_comm_in", "wd_comm_out"):
-            fd = lib.bpf_table_fd(self.probe.bpf.module, name.encode())
-            if fd >= 0:
+            fd = self.probe.map_fd(name)
+            if fd is not None:
                 m = map_memlock(fd)
                 total += m
                 if name == "wd_state":
@@ -456,7 +445,7 @@ class WdConfig(Config):
         return state, total
 
     def close(self):
-        self.probe.detach()
+        self.probe.close()
 
 
 def fill_state(probe, count):
