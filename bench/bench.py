@@ -747,7 +747,7 @@ def map_full_cli():
          "--duration", "1.5"], None, on_start=two_readers)
     out["system_wide"] = _health_outcome(recs, rc, err, "map_full")
     script = "%s read %d & %s read %d; wait" % (WORKER_BIN, MAPFULL_READS,
-                                                 WORKER_BIN, MAPFULL_READS)
+                                                WORKER_BIN, MAPFULL_READS)
     _, recs, rc, err = run_watchdog(
         ["--max-calls", str(SAFE_MAX_CALLS), "--window-ms", str(WINDOW_MS),
          "--map-size", "1", "--interval", "0.2"], ["/bin/sh", "-c", script])
@@ -805,7 +805,8 @@ def analyse(configs, calls, stats, startup, emulated):
                "samples": len(calls[c.name]["read"]),
                "dropped": calls[c.name]["dropped"],
                "counted": median(calls[c.name]["counted"]) if calls[c.name]["counted"] else None,
-               "map_full_per_call": median(calls[c.name]["map_full"]) if calls[c.name]["map_full"] else None}
+               "map_full_per_call": (median(calls[c.name]["map_full"])
+                                     if calls[c.name]["map_full"] else None)}
         ref = REF_FOR_BACKEND.get(c.backend) if c.role == "wd" else None
         if ref in med:
             ref_added = med[ref]["read"] - base_r
@@ -865,7 +866,8 @@ def render(info, params, configs, an, stats_old, startup, mapfull_cli,
     L.append("Machine: %d CPU (%s), kernel %s %s, %s, clocksource %s%s; BCC %s, "
              "Python %s; %s; load average at start %s." % (
                  info["nproc"], info["cpu_model"], info["kernel"], info["arch"],
-                 info["virt"], info["clocksource"], (", VM kernel '%s'" % info["vm_kernel"]) if info["vm_kernel"] else "",
+                 info["virt"], info["clocksource"],
+                 (", VM kernel '%s'" % info["vm_kernel"]) if info["vm_kernel"] else "",
                  info["bcc"], info["python"], info["date"], info["loadavg_start"]))
     L.append("Run: %s mode, %d rounds x %d chunks of %d reads / %d getpids per "
              "configuration (median of the undisturbed chunks, then median of "
@@ -952,7 +954,8 @@ def render(info, params, configs, an, stats_old, startup, mapfull_cli,
         empty = rows.get("ref-empty", {}).get("stats_ns")
         tr.append([c.name, f1(r["stats_ns"]),
                    f1(r["stats_ns"] - empty) if empty and c.name != "ref-empty" else "-",
-                   (f2(r["stats_vs_ref"]) + " (vs %s)" % r["ref"]) if r.get("stats_vs_ref") else "-",
+                   ((f2(r["stats_vs_ref"]) + " (vs %s)" % r["ref"])
+                    if r.get("stats_vs_ref") else "-"),
                    r["stats_events"], "%.0f%%" % (100 * r["stats_worker_share"])])
     L.append(md_table(["configuration", "ns/event", "minus ref-empty", "x reference",
                        "events per sample", "worker's share"], tr))
@@ -962,8 +965,8 @@ def render(info, params, configs, an, stats_old, startup, mapfull_cli,
              "over %d reads by the worker per sample; other processes' events are "
              "included (worker's share column). ref-empty is the floor: program dispatch "
              "plus the stats' own clock reads. kernel.bpf_stats_enabled was %s before "
-             "and was restored." % (bpftool_note(stats_check), params["n_read"] * params["chunks"],
-                                   stats_old))
+             "and was restored." % (bpftool_note(stats_check),
+                                    params["n_read"] * params["chunks"], stats_old))
 
     for what, err in an.get("front_end_errors", {}).items():
         L.append("")
