@@ -4,6 +4,7 @@
 #   make run        run the watchdog with default settings (as root)
 #   make test       everything: unit + host + both VMs (same as ./test.sh)
 #   make test-unit  pure-Python tests, no root needed
+#   make lint       flake8 over the Python (config: .flake8)
 #   make test-host  BPF tests on the running kernel (root)
 #   make vm-test    the VM suite in every kernel (see vm/Makefile.inc)
 #   make bench      overhead / start-up / scaling benchmarks (root)
@@ -26,6 +27,9 @@ test:
 test-unit: progs
 	$(PYTEST) -q tests/unit
 
+lint:
+	$(PY) -m flake8
+
 test-host: progs
 	$(PYTEST) -q tests/host
 
@@ -46,6 +50,6 @@ clean:
 	$(MAKE) -C tests/progs clean
 	-$(MAKE) -C bench clean
 
-.PHONY: all progs run test test-unit test-host bench soak clean
+.PHONY: all progs run test test-unit lint test-host bench soak clean
 
 -include vm/Makefile.inc

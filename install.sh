@@ -3,7 +3,7 @@
 # with sudo in front from another account; it never calls sudo itself).
 #
 #   ./install.sh            the watchdog: BCC (python3-bpfcc), libbpf, headers
-#   ./install.sh --tests    + the test suites: pytest, gcc, bpftool
+#   ./install.sh --tests    + the test suites: pytest, flake8, gcc, bpftool
 #   ./install.sh --vm       + the QEMU bed: qemu, busybox, kernel build deps
 #   ./install.sh --research + what `watchdog.py sweep research/corpus.toml`
 #                             runs and plots: the corpus's Debian packages,
@@ -45,7 +45,7 @@ if ! grep -q '^ID=debian' /etc/os-release 2>/dev/null; then
 fi
 
 RUNTIME_PKGS="python3 python3-bpfcc bpfcc-tools libbpf1 linux-headers-amd64 kmod"
-TEST_PKGS="python3-pytest gcc make libc6-dev bpftool util-linux procps"
+TEST_PKGS="python3-pytest python3-flake8 gcc make libc6-dev bpftool util-linux procps"
 # research/corpus.toml: fingerprinting tools, everyday programs, plots.
 RESEARCH_PKGS="python3-matplotlib gcc make libc6-dev lshw neofetch virt-what inxi
  pciutils util-linux procps systemd dmidecode git xz-utils perl apt"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh - install what the tests need, then run every suite and summarise:
-#   unit (no root) -> host (this kernel) -> container (podman image from the
-#   Dockerfile, on this kernel) -> VM debian (BPF-LSM deny)
+#   lint (flake8) -> unit (no root) -> host (this kernel) -> container
+#   (podman image from the Dockerfile, on this kernel) -> VM debian (BPF-LSM deny)
 #   -> VM override (kprobe + bpf_override_return deny).
 # Every suite runs even if an earlier one failed; the exit status is 0 only
 # if all passed.  Logs and JUnit files go to $WD_TEST_OUT (default
@@ -22,6 +22,10 @@ t_all=$(stamp)
 echo "=== install (./install.sh --tests --vm --container) ==="
 ./install.sh --tests --vm --container || { echo "test.sh: install failed" >&2; exit 2; }
 make -s progs || exit 2
+
+echo "=== lint (flake8, config in .flake8) ==="
+$PY -m flake8 && echo "lint: clean"
+lint_rc=$?
 
 echo "=== unit suite ==="
 $PY -m pytest -q tests/unit --junitxml="$OUT/unit.xml"
@@ -66,6 +70,7 @@ release=$(sed -n 's/^vm: [a-z]* kernel \([^:]*\):.*/\1/p' "$OUT/vm-soak.log" | t
 vm_specs+=(--vm "soak-debian|${release:-?}|$OUT/vm-soak.log|$rc")
 
 $PY tests/summarize.py \
+    --status "lint|(none: flake8)|-|$lint_rc" \
     --junit "unit|(none: pure logic)|-|$OUT/unit.xml" \
     --junit "host|$(uname -r)|tracepoint|$OUT/host.xml" \
     --status "container|$(uname -r)|tracepoint|$container_rc" \

@@ -412,20 +412,10 @@ class WdConfig(Config):
                      "lsm": "lsm file_permission"}[backend]
 
     def attach(self):
-        self.probe.attached = []
         self.probe.attach(self.backend)
 
     def detach(self):
-        b = self.probe.bpf
-        for point in self.probe.attached:
-            kind, _, what = point.partition(":")
-            if kind == "tracepoint":
-                b.detach_tracepoint(tp=what.encode())
-            elif kind == "kprobe":
-                b.detach_kprobe(event=what.encode())
-            elif kind == "lsm":
-                b.detach_lsm(fn_name=b"lsm__file_permission")
-        self.probe.attached = []
+        self.probe.detach()
 
     def hot_prog(self):
         return _prog_of(self.probe.bpf, WD_HOT_FN[self.backend])
@@ -443,12 +433,11 @@ class WdConfig(Config):
 
     def memlock(self):
         """bytes_memlock of wd_state, and of all the probe's maps."""
-        lib = self.probe.bcc.libbcc.lib
         total, state = 0, 0
         for name in ("wd_config", "wd_state", "wd_health", "wd_events",
                      "wd_targets", "wd_comm_in", "wd_comm_out"):
-            fd = lib.bpf_table_fd(self.probe.bpf.module, name.encode())
-            if fd >= 0:
+            fd = self.probe.map_fd(name)
+            if fd is not None:
                 m = map_memlock(fd)
                 total += m
                 if name == "wd_state":
@@ -456,7 +445,7 @@ class WdConfig(Config):
         return state, total
 
     def close(self):
-        self.probe.detach()
+        self.probe.close()
 
 
 def fill_state(probe, count):
@@ -758,7 +747,7 @@ def map_full_cli():
          "--duration", "1.5"], None, on_start=two_readers)
     out["system_wide"] = _health_outcome(recs, rc, err, "map_full")
     script = "%s read %d & %s read %d; wait" % (WORKER_BIN, MAPFULL_READS,
-                                                 WORKER_BIN, MAPFULL_READS)
+                                                WORKER_BIN, MAPFULL_READS)
     _, recs, rc, err = run_watchdog(
         ["--max-calls", str(SAFE_MAX_CALLS), "--window-ms", str(WINDOW_MS),
          "--map-size", "1", "--interval", "0.2"], ["/bin/sh", "-c", script])
@@ -816,7 +805,8 @@ def analyse(configs, calls, stats, startup, emulated):
                "samples": len(calls[c.name]["read"]),
                "dropped": calls[c.name]["dropped"],
                "counted": median(calls[c.name]["counted"]) if calls[c.name]["counted"] else None,
-               "map_full_per_call": median(calls[c.name]["map_full"]) if calls[c.name]["map_full"] else None}
+               "map_full_per_call": (median(calls[c.name]["map_full"])
+                                     if calls[c.name]["map_full"] else None)}
         ref = REF_FOR_BACKEND.get(c.backend) if c.role == "wd" else None
         if ref in med:
             ref_added = med[ref]["read"] - base_r
@@ -876,7 +866,8 @@ def render(info, params, configs, an, stats_old, startup, mapfull_cli,
     L.append("Machine: %d CPU (%s), kernel %s %s, %s, clocksource %s%s; BCC %s, "
              "Python %s; %s; load average at start %s." % (
                  info["nproc"], info["cpu_model"], info["kernel"], info["arch"],
-                 info["virt"], info["clocksource"], (", VM kernel '%s'" % info["vm_kernel"]) if info["vm_kernel"] else "",
+                 info["virt"], info["clocksource"],
+                 (", VM kernel '%s'" % info["vm_kernel"]) if info["vm_kernel"] else "",
                  info["bcc"], info["python"], info["date"], info["loadavg_start"]))
     L.append("Run: %s mode, %d rounds x %d chunks of %d reads / %d getpids per "
              "configuration (median of the undisturbed chunks, then median of "
@@ -963,7 +954,8 @@ def render(info, params, configs, an, stats_old, startup, mapfull_cli,
         empty = rows.get("ref-empty", {}).get("stats_ns")
         tr.append([c.name, f1(r["stats_ns"]),
                    f1(r["stats_ns"] - empty) if empty and c.name != "ref-empty" else "-",
-                   (f2(r["stats_vs_ref"]) + " (vs %s)" % r["ref"]) if r.get("stats_vs_ref") else "-",
+                   ((f2(r["stats_vs_ref"]) + " (vs %s)" % r["ref"])
+                    if r.get("stats_vs_ref") else "-"),
                    r["stats_events"], "%.0f%%" % (100 * r["stats_worker_share"])])
     L.append(md_table(["configuration", "ns/event", "minus ref-empty", "x reference",
                        "events per sample", "worker's share"], tr))
@@ -973,8 +965,8 @@ def render(info, params, configs, an, stats_old, startup, mapfull_cli,
              "over %d reads by the worker per sample; other processes' events are "
              "included (worker's share column). ref-empty is the floor: program dispatch "
              "plus the stats' own clock reads. kernel.bpf_stats_enabled was %s before "
-             "and was restored." % (bpftool_note(stats_check), params["n_read"] * params["chunks"],
-                                   stats_old))
+             "and was restored." % (bpftool_note(stats_check),
+                                    params["n_read"] * params["chunks"], stats_old))
 
     for what, err in an.get("front_end_errors", {}).items():
         L.append("")

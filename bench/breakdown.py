@@ -61,24 +61,30 @@ VARIANTS = [
 ]
 
 
-class Variant(B.RefConfig):
-    """A patched copy of the watchdog probe, attached like the real one."""
+class Variant(B.Config):
+    """A patched copy of the watchdog probe, built, attached and detached
+    by ethoswd.probe.Probe exactly like the real one."""
     role = "variant"
 
-    def __init__(self, name, label, text, flags, backend, points, target_pid):
-        module = B.manual_bpf(self.bcc)(text=text.encode(), cflags=flags)
-        fn = B.WD_HOT_FN[backend]
-        super().__init__(name, label, module, fn, points, backend, "-",
-                         counts=False)
-        import ctypes as ct
-        cfg = module["wd_config"]
-        val = cfg[ct.c_int(0)]
-        val.max_calls, val.window_ms = B.SAFE_MAX_CALLS, B.WINDOW_MS
-        cfg[ct.c_int(0)] = val
-        if target_pid:
-            # As Probe.add_target(): a target is a process with an entry.
-            t = module["wd_state"]
-            t[t.Key(target_pid)] = t.Leaf()
+    def __init__(self, name, label, text, flags, backend, target_pid):
+        from ethoswd.probe import Probe
+        super().__init__(name, label)
+        self.backend = backend
+        self.probe = Probe(self.bcc, flags, text=text)
+        self.probe.configure(B.SAFE_MAX_CALLS, B.WINDOW_MS,
+                             [target_pid] if target_pid else [])
+
+    def attach(self):
+        self.probe.attach(self.backend)
+
+    def detach(self):
+        self.probe.detach()
+
+    def hot_prog(self):
+        return B._prog_of(self.probe.bpf, B.WD_HOT_FN[self.backend])
+
+    def close(self):
+        self.probe.close()
 
 
 def points_for(module, backend):
@@ -117,6 +123,7 @@ def main():
         os.sched_setaffinity(0, set(cpus) - {cpu})
     Variant.bcc = bcc
     old = B.read_sysctl(B.STATS_SYSCTL)
+    configs = []
     try:
         worker.chunks("read", 10000, 3)
         n = int(min(500000, max(500, 1e6 / worker.run("read", 5000, 20))))
@@ -150,8 +157,7 @@ def main():
                            feats.offsets(backend))
             log("compiling variant %s" % name)
             try:
-                configs.append(Variant(name, label, text, flags, backend, pts,
-                                       target))
+                configs.append(Variant(name, label, text, flags, backend, target))
             except Exception as e:      # a patch that no longer compiles
                 skipped.append("%s (%s)" % (name, str(e).strip().splitlines()[-1][:80]))
         res = {c.name: {"read": [], "stats": []} for c in configs}
@@ -178,6 +184,8 @@ def main():
                     c.detach()
     finally:
         B.write_sysctl(B.STATS_SYSCTL, old)
+        for c in configs:
+            c.close()
         worker.close()
         other.kill()
         other.wait()

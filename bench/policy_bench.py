@@ -218,7 +218,7 @@ def main():
              for m in MODES}
         backend, configs = build(bcc, feats, worker.pid)
         res, counted, runs = measure(configs, worker, p, n,
-                               random.Random(a.seed if a.seed is not None else int(t0)))
+                                     random.Random(a.seed if a.seed is not None else int(t0)))
     finally:
         worker.close()
         for c in configs:

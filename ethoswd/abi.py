@@ -1,17 +1,19 @@
-"""The layout and constants shared with the C probe, read from
-probe/watchdog_map.h (the one source of truth for both sides).
+"""Everything shared with the C probe, read from probe/watchdog_map.h
+(the one source of truth for both sides).
 
-DEFS holds every numeric #define of that header; the ctypes mirrors of
-its structs live in probe.py and are checked against the header by
-tests/unit/test_layout.py.
+DEFS holds every numeric #define of that header (limits, actions, keys,
+event kinds, health slots, WD_COMM_LEN, WD_PF_KTHREAD...).  The ctypes
+classes below mirror its structs, member for member; tests/unit/
+test_layout.py checks their sizes and offsets against what gcc makes of
+the header.
 """
 
+import ctypes as ct
 import os
 import re
 
 MAP_H = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                      "probe", "watchdog_map.h")
-COMM_MAX = 15   # TASK_COMM_LEN 16 minus the NUL
 
 
 def map_defines(path=MAP_H):
@@ -25,3 +27,69 @@ def map_defines(path=MAP_H):
 
 
 DEFS = map_defines()
+COMM_LEN = DEFS["WD_COMM_LEN"]      # TASK_COMM_LEN, with the NUL
+COMM_MAX = COMM_LEN - 1             # the longest command name, in bytes
+PF_KTHREAD = DEFS["WD_PF_KTHREAD"]  # task flags bit of a kernel thread
+
+
+class Key(ct.Structure):
+    """struct wd_key."""
+    _fields_ = [("id", ct.c_uint64)]
+
+
+class Value(ct.Structure):
+    """struct wd_value."""
+    _fields_ = [("window", ct.c_uint64), ("allowed", ct.c_uint64),
+                ("limited", ct.c_uint64), ("limited_windows", ct.c_uint64),
+                ("comm", ct.c_char * COMM_LEN), ("members", ct.c_uint64),
+                ("pid", ct.c_uint32), ("pad", ct.c_uint32)]
+
+
+class Member(ct.Structure):
+    """struct wd_member."""
+    _fields_ = [("root", ct.c_uint32), ("pad", ct.c_uint32)]
+
+
+class Proc(ct.Structure):
+    """struct wd_proc."""
+    _fields_ = [("key", ct.c_uint64), ("allowed", ct.c_uint64),
+                ("limited", ct.c_uint64), ("comm", ct.c_char * COMM_LEN)]
+
+
+class File(ct.Structure):
+    """struct wd_file."""
+    _fields_ = [("dev", ct.c_uint64), ("ino", ct.c_uint64)]
+
+
+class Config(ct.Structure):
+    """struct wd_config."""
+    _fields_ = [("max_calls", ct.c_uint32), ("window_ms", ct.c_uint32)]
+
+
+class Event(ct.Structure):
+    """struct wd_event: a ring-buffer record of the limiter."""
+    _fields_ = [("kind", ct.c_uint32), ("tgid", ct.c_uint32),
+                ("window_start_ms", ct.c_uint32), ("calls", ct.c_uint32),
+                ("key", ct.c_uint64),
+                ("allowed", ct.c_uint64), ("limited", ct.c_uint64),
+                ("limited_windows", ct.c_uint64), ("comm", ct.c_char * COMM_LEN)]
+
+
+class Record(ct.LittleEndianStructure):
+    """struct wd_record: one call sent by the recorder, and the record of a
+    recording file (ethoswd/recording.py packs it with RECORD_FORMAT)."""
+    _fields_ = [("t_ns", ct.c_uint64), ("tid", ct.c_uint32),
+                ("tgid", ct.c_uint32), ("root", ct.c_uint32),
+                ("uid", ct.c_uint32), ("cgroup", ct.c_uint64),
+                ("magic", ct.c_uint32), ("listed", ct.c_uint8),
+                ("call", ct.c_uint8), ("pad", ct.c_uint16)]
+
+
+# struct.Struct format of a wd_record (little-endian, no padding: the
+# members are naturally aligned), checked against Record by the tests.
+RECORD_FORMAT = "<QIIIIQIBBH"
+
+# Every struct of the header and its mirror (tests/unit/test_layout.py).
+STRUCTS = {"wd_key": Key, "wd_value": Value, "wd_member": Member,
+           "wd_proc": Proc, "wd_file": File, "wd_config": Config,
+           "wd_event": Event, "wd_record": Record}

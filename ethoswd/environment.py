@@ -9,10 +9,10 @@ import os
 import platform
 import subprocess
 
+from .abi import PF_KTHREAD
 from .errors import SetupError
 
 INSTALL_HINT = "run ./install.sh (it installs and links what BCC needs)"
-PF_KTHREAD = 0x00200000
 MOUNTS = (("tracefs", "/sys/kernel/tracing"),
           ("debugfs", "/sys/kernel/debug"),
           ("securityfs", "/sys/kernel/security"))

@@ -110,7 +110,7 @@ def _build_and_attach(bcc, flags, opts, backend, action, uring_tp, targets):
         probe = Probe(bcc, flags)
         probe.configure(opts.max_calls, opts.window_ms, targets,
                         opts.comm, opts.exclude_comm, opts.policy)
-        probe.attach(backend, action, uring_tp)
+        probe.attach(backend, uring_tp)
         probe.drop_exited(targets)
         return probe
     except Exception as e:  # BCC raises bare Exceptions
@@ -233,7 +233,7 @@ def main(argv=None, launched=None):
         return 130
     finally:
         if probe is not None:
-            probe.detach()
+            probe.close()
         if child is not None:
             child.abort()
         if guardian is not None:

@@ -144,6 +144,3 @@ def main(argv, _launched=None):
         return e.exit_status
     except BrokenPipeError:
         return 0
-
-
-

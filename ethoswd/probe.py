@@ -12,7 +12,7 @@ import re
 import time
 
 from . import REPO_ROOT
-from .abi import DEFS
+from .abi import COMM_MAX, DEFS, Event
 from .features import COPY_SYSCALLS, LSM_ONCE_SYSCALLS, READ_SYSCALLS
 from .policy import KEY_IDS
 
@@ -50,15 +50,6 @@ def cflags(backend, action, self_tgid, targets, comms, exclude, map_size,
     return flags
 
 
-class Event(ct.Structure):
-    """struct wd_event of probe/watchdog_map.h (checked by a unit test)."""
-    _fields_ = [("kind", ct.c_uint32), ("tgid", ct.c_uint32),
-                ("window_start_ms", ct.c_uint32), ("calls", ct.c_uint32),
-                ("key", ct.c_uint64),
-                ("allowed", ct.c_uint64), ("limited", ct.c_uint64),
-                ("limited_windows", ct.c_uint64), ("comm", ct.c_char * 16)]
-
-
 def source_text():
     """watchdog.bpf.c with its local #include "x.h" lines inlined.
 
@@ -81,10 +72,70 @@ def source_text():
     return expand(SOURCE, set())
 
 
+def _flag_value(flags, prefix, default):
+    """The value of the last -D<prefix>... switch: "-DWD_ACTION=1" gives
+    "1" for prefix "WD_ACTION=", "-DWD_BACKEND_LSM" gives "lsm" for
+    "WD_BACKEND_"; default if there is none."""
+    out = default
+    for f in flags:
+        if f.startswith("-D" + prefix):
+            out = f[2 + len(prefix):].lower()
+    return out
+
+
+def attach_points(flags, uring_tp=None, fnname=lambda s: "__x64_sys_" + s):
+    """What a probe built with these cflags attaches, in order:
+    [(label, kind, where, function name)].  Only the programs the flags
+    compile in: the backend's (WD_BACKEND_*; under WD_ACTION deny the
+    kprobe backend's io_uring_setup refusal when WD_URING), wd_exit, the
+    fork hook with WD_FILTER_TARGETS and the io_uring submit hook with
+    WD_URING (uring_tp names its tracepoint).  fnname: a syscall's kernel
+    function name (BPF.get_syscall_fnname)."""
+    backend = _flag_value(flags, "WD_BACKEND_", None)
+    action = int(_flag_value(flags, "WD_ACTION=", DEFS["WD_ACT_MONITOR"]))
+    uring = "-DWD_URING" in flags
+    if uring and not uring_tp:
+        raise ValueError("built with WD_URING: the io_uring tracepoint is needed")
+    out = []
+    if "-DWD_FILTER_TARGETS" in flags:
+        out.append(("tracepoint:task:task_newtask", "tracepoint", "task:task_newtask",
+                    "tracepoint__task__task_newtask"))
+    out.append(("tracepoint:sched:sched_process_exit", "tracepoint",
+                "sched:sched_process_exit", "wd_exit"))
+    routes = READ_SYSCALLS + tuple(COPY_SYSCALLS)
+    if backend == "tracepoint":
+        for s in routes:
+            out.append(("tracepoint:syscalls:sys_enter_" + s, "tracepoint",
+                        "syscalls:sys_enter_" + s,
+                        "wd_tp_fd1" if COPY_SYSCALLS.get(s) == 1 else "wd_tracepoint"))
+    elif backend == "kprobe":
+        for s in routes:
+            fn = fnname(s)
+            out.append(("kprobe:" + fn, "kprobe", fn,
+                        "wd_kprobe_fd1" if COPY_SYSCALLS.get(s) == 1 else "wd_kprobe"))
+        if uring and action == DEFS["WD_ACT_DENY"]:
+            fn = fnname("io_uring_setup")
+            out.append(("kprobe:" + fn, "kprobe", fn, "wd_kprobe_uring_setup"))
+    elif backend == "lsm":
+        out.append(("lsm:file_permission", "lsm", "file_permission",
+                    "lsm__file_permission"))
+        for s in LSM_ONCE_SYSCALLS:
+            fn = fnname(s)
+            out.append(("fentry:" + fn, "fentry", fn, "kfunc__" + fn))
+    else:
+        raise ValueError("cflags name no backend (-DWD_BACKEND_*)")
+    if uring:
+        out.append(("tracepoint:" + uring_tp, "tracepoint", uring_tp, "wd_uring_submit"))
+    return out
+
+
 class Probe:
     """The loaded watchdog program and its maps."""
 
-    def __init__(self, bcc, flags):
+    def __init__(self, bcc, flags, text=None):
+        """Compile and load the probe with these cflags (from cflags());
+        text: the source to use instead of source_text() (the benches'
+        patched variants)."""
         class _Manual(bcc.BPF):
             # Attach explicitly (attach()), so compile and attach are timed
             # apart and nothing is attached before the maps are filled.
@@ -92,11 +143,12 @@ class Probe:
                 pass
 
         t0 = time.monotonic()
-        self.bpf = _Manual(text=source_text().encode(), cflags=flags)
+        self.flags = list(flags)
+        self.bpf = _Manual(text=(text or source_text()).encode(), cflags=self.flags)
         self.compile_s = time.monotonic() - t0
         self.attach_s = 0.0
-        self.bcc = bcc
-        self.attached = []
+        self.attached = []     # attach points, "kind:where"
+        self._links = []       # (kind, where, fn) of each, for detach()
         self.key = "process"
 
     def configure(self, max_calls, window_ms, targets=(), comms=(), exclude=(),
@@ -131,7 +183,7 @@ class Probe:
             with open("/proc/%d/comm" % tgid, "rb") as f:
                 # The kernel adds one "\n"; a name may itself end in
                 # whitespace or "\n", so strip exactly that one.
-                return f.read()[:-1][:15]
+                return f.read()[:-1][:COMM_MAX]
         except OSError:
             return b""
 
@@ -167,51 +219,76 @@ class Probe:
                 except KeyError:
                     pass
 
-    def attach(self, backend, action="monitor", uring_tp=None):
-        """Attach the backend's shims to every read route (features.routes)
-        and the exit/fork tracepoints; returns the attach points.
+    def programs(self, backend, uring_tp=None):
+        """attach_points() of this probe's cflags, with this kernel's
+        syscall function names."""
+        if backend != _flag_value(self.flags, "WD_BACKEND_", None):
+            raise ValueError("probe built for backend %s, not %s"
+                             % (_flag_value(self.flags, "WD_BACKEND_", None), backend))
+        return attach_points(self.flags, uring_tp, lambda s: self.bpf.get_syscall_fnname(
+            s.encode()).decode())
+
+    def attach(self, backend, uring_tp=None):
+        """Attach every program this probe has for the backend: its shims
+        on every read route (features.routes) and the exit/fork
+        tracepoints; returns the attach points ("kind:where").
         uring_tp: the io_uring submit tracepoint ("io_uring:...") or None."""
+        if self._links:
+            raise RuntimeError("probe already attached: detach() first")
         t0 = time.monotonic()
         b = self.bpf
-        names = [f.decode() for f in self._functions()]
-        if "tracepoint__task__task_newtask" in names:
-            b.attach_tracepoint(tp=b"task:task_newtask",
-                                fn_name=b"tracepoint__task__task_newtask")
-            self.attached.append("tracepoint:task:task_newtask")
-        b.attach_tracepoint(tp=b"sched:sched_process_exit", fn_name=b"wd_exit")
-        self.attached.append("tracepoint:sched:sched_process_exit")
-        if backend == "tracepoint":
-            for s in READ_SYSCALLS + tuple(COPY_SYSCALLS):
-                fn = b"wd_tp_fd1" if COPY_SYSCALLS.get(s) == 1 else b"wd_tracepoint"
-                b.attach_tracepoint(tp=("syscalls:sys_enter_" + s).encode(), fn_name=fn)
-                self.attached.append("tracepoint:syscalls:sys_enter_" + s)
-        elif backend == "kprobe":
-            for s in READ_SYSCALLS + tuple(COPY_SYSCALLS):
-                fn = b.get_syscall_fnname(s.encode())
-                b.attach_kprobe(event=fn, fn_name=b"wd_kprobe_fd1"
-                                if COPY_SYSCALLS.get(s) == 1 else b"wd_kprobe")
-                self.attached.append("kprobe:" + fn.decode())
-            if uring_tp and action == "deny":
-                fn = b.get_syscall_fnname(b"io_uring_setup")
-                b.attach_kprobe(event=fn, fn_name=b"wd_kprobe_uring_setup")
-                self.attached.append("kprobe:" + fn.decode())
-        elif backend == "lsm":
-            b.attach_lsm(fn_name=b"lsm__file_permission")
-            self.attached.append("lsm:file_permission")
-            for s in LSM_ONCE_SYSCALLS:
-                fn = b.get_syscall_fnname(s.encode()).decode()
-                b.attach_kfunc(fn_name=("kfunc__" + fn).encode())
-                self.attached.append("fentry:" + fn)
-        if uring_tp and backend != "lsm":
-            b.attach_tracepoint(tp=uring_tp.encode(), fn_name=b"wd_uring_submit")
-            self.attached.append("tracepoint:" + uring_tp)
+        try:
+            for label, kind, where, fn in self.programs(backend, uring_tp):
+                if kind == "tracepoint":
+                    b.attach_tracepoint(tp=where.encode(), fn_name=fn.encode())
+                elif kind == "kprobe":
+                    b.attach_kprobe(event=where.encode(), fn_name=fn.encode())
+                elif kind == "lsm":
+                    b.attach_lsm(fn_name=fn.encode())
+                elif kind == "fentry":
+                    b.attach_kfunc(fn_name=fn.encode())
+                self._links.append((kind, where, fn))
+                self.attached.append(label)
+        except Exception:
+            self.detach()
+            raise
         self.attach_s = time.monotonic() - t0
         return self.attached
 
-    def _functions(self):
-        lib = self.bcc.libbcc.lib
-        return [lib.bpf_function_name(self.bpf.module, i)
-                for i in range(lib.bpf_num_functions(self.bpf.module))]
+    def detach(self):
+        """Detach every program attach() attached, last first.  The maps
+        and the loaded module stay: attach() may be called again."""
+        b = self.bpf
+        while self._links:
+            kind, where, fn = self._links.pop()
+            if kind == "tracepoint":
+                b.detach_tracepoint(tp=where.encode())
+            elif kind == "kprobe":
+                b.detach_kprobe(event=where.encode())
+            elif kind == "lsm":
+                b.detach_lsm(fn_name=fn.encode())
+            elif kind == "fentry":
+                b.detach_kfunc(fn_name=fn.encode())
+        self.attached = []
+
+    def close(self):
+        """Detach everything and release the module (its programs, maps
+        and fds): the final teardown.  Safe to call twice."""
+        if self.bpf is None:
+            return
+        try:
+            self.detach()
+        finally:
+            self.bpf.cleanup()
+            self.bpf = None
+            self._links, self.attached = [], []
+
+    def map_fd(self, name):
+        """The fd of the map `name`, or None if this build has no such map."""
+        try:
+            return self.bpf[name].map_fd
+        except KeyError:
+            return None
 
     def entries(self):
         """Snapshot of the budget map: {key id: value copy}."""
@@ -237,9 +314,3 @@ class Probe:
 
     def event(self, data):
         return ct.cast(data, ct.POINTER(Event)).contents
-
-    def detach(self):
-        """Detach everything and close the module's fds."""
-        self.bpf.cleanup()
-        self.attached = []
-

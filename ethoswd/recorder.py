@@ -186,7 +186,7 @@ class Recorder:
 
     def close(self):
         self.ring.close()
-        self.probe.detach()
+        self.probe.close()
 
 
 def _record_args(p):

@@ -35,13 +35,13 @@ import os
 import struct
 from collections import namedtuple
 
-from .abi import DEFS
+from .abi import DEFS, RECORD_FORMAT
 from .errors import SetupError
 
 MAGIC = b"WDREC1\n\0"
 END = b"WDRECEND"
 VERSION = 1
-RECORD = struct.Struct("<QIIIIQIBBH")
+RECORD = struct.Struct(RECORD_FORMAT)
 FIELDS = ("t_ns", "tid", "tgid", "root", "uid", "cgroup", "magic", "listed",
           "call")
 CALLS = ("read", "pread64", "readv", "preadv", "preadv2")

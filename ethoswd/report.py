@@ -72,7 +72,8 @@ def _budget_name(r, width=16):
 
 def _budget_line(r, window):
     return BUDGET_HEAD % (
-        _n(r["id"], 9), _budget_name(r), window if window == "-" else _n(r["window"], 7), _n(r["total"], 9),
+        _n(r["id"], 9), _budget_name(r), window if window == "-" else _n(r["window"], 7),
+        _n(r["total"], 9),
         _n(r["allowed"], 9), _n(r["limited"], 9), r["state"][:7],
         _n(len(r["pids"]), 5))
 
@@ -99,7 +100,7 @@ class Reporter:
             self.out.write(json.dumps(record, sort_keys=True) + "\n")
         elif text is not None:
             lines = [text] if isinstance(text, str) else text
-            self.out.write("".join(one_line(l) + "\n" for l in lines))
+            self.out.write("".join(one_line(line) + "\n" for line in lines))
         self.out.flush()
 
     def info(self, text, **record):

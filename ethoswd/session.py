@@ -224,16 +224,18 @@ class Session:
         return row["id"] if self.shared else row["pid"]
 
     def finish(self):
-        """Drain events, detach, resume what was throttled, print the summary."""
+        """Drain events, detach and close the probe, resume what was
+        throttled, print the summary."""
         self.probe.poll(0)
         self._check_health()
         rows = {self._ident(r): r for r in self.live_rows()}
         for ident, row in self.gone.items():
             rows.setdefault(ident, row)
         procs = self.process_rows()
-        # Detach first: a process resumed while attached could be stopped
-        # again by an event this loop would never see.
-        self.probe.detach()
+        # Detach (and release the module) first: a process resumed while
+        # attached could be stopped again by an event this loop would
+        # never see.
+        self.probe.close()
         if self.action == "throttle":
             pids = set(self.stopped)
             for r in rows.values():

@@ -84,12 +84,12 @@ class Progress:
                                 total=self.total, **extra), None)
             return
         text = "%3d/%d %s run %d/%d %s" % (self.done, self.total, escape(name),
-                                          run, runs, phase)
+                                           run, runs, phase)
         if self.tty:
             width = 30
             fill = width * self.done // max(1, self.total)
             sys.stderr.write("\r[%s%s] %s\x1b[K" % ("#" * fill, "." * (width - fill),
-                                                   one_line(text)))
+                                                    one_line(text)))
             if self.done == self.total and phase == "done":
                 sys.stderr.write("\n")
         elif phase == "done":

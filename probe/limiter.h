@@ -62,7 +62,7 @@
 #endif
 
 struct wd_comm {
-	char name[16];
+	char name[WD_COMM_LEN];
 };
 
 BPF_ARRAY(wd_config, struct wd_config, 1);

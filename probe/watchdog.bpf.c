@@ -187,7 +187,6 @@ int wd_uring_submit(struct wd_uring_submit *ctx)
 #ifdef WD_BACKEND_LSM
 #define WD_MAY_READ	0x4
 #define WD_PF_IO_WORKER	0x00000010
-#define WD_PF_KTHREAD	0x00200000
 /* x86-64 syscall numbers of the routes that read a file into the caller
  * (the front end refuses the LSM backend on other architectures). */
 #define WD_NR_READ		0
@@ -341,7 +340,7 @@ int wd_exit(void *ctx)
 	struct wd_proc *p = wd_procs.lookup(&tgid);
 
 	if (p) {
-		char comm[16] = {};
+		char comm[WD_COMM_LEN] = {};
 
 		/* The name at exit: the process may have exec'ed since its
 		 * share was made. */

@@ -30,6 +30,12 @@
 #define WD_MAX_CALLS_LIMIT	4000000000ULL
 #define WD_WINDOW_MS_LIMIT	86400000ULL	/* one day, far below the 2^31 ms wrap */
 
+/* Constants of the kernel that both sides use: the length of a task's
+ * command name with its NUL (TASK_COMM_LEN: names are at most 15 bytes),
+ * and the task_struct.flags bit of a kernel thread (PF_KTHREAD). */
+#define WD_COMM_LEN		16
+#define WD_PF_KTHREAD		0x00200000
+
 /* Entries in the per-process map; overridable with -DWD_MAX_PIDS. */
 #ifndef WD_MAX_PIDS
 #define WD_MAX_PIDS		65536
@@ -91,7 +97,7 @@ struct wd_value {
 	__u64 allowed;			/* calls within the limit, ever */
 	__u64 limited;			/* calls over the limit, ever */
 	__u64 limited_windows;		/* windows in which the limit was hit */
-	char comm[16];			/* command name when first seen */
+	char comm[WD_COMM_LEN];	/* command name when first seen */
 	__u64 members;			/* WD_KEY_TREE: live processes of the tree
 					   (64-bit: BPF's fetch-and-add returns
 					   a 32-bit value only with alu32) */
@@ -113,7 +119,7 @@ struct wd_proc {
 	__u64 key;			/* wd_key.id of that budget */
 	__u64 allowed;
 	__u64 limited;
-	char comm[16];
+	char comm[WD_COMM_LEN];
 };
 
 /* A file by device and inode, as the kernel numbers them (dev_t is
@@ -141,7 +147,7 @@ struct wd_event {
 					   process's own for WD_EV_PROC_EXIT) */
 	__u64 limited;
 	__u64 limited_windows;
-	char comm[16];
+	char comm[WD_COMM_LEN];
 };
 
 /*

@@ -83,7 +83,8 @@ def parse_report(path):
         raise ReportError(f"{path}: unexpected record sizes {sizes}")
     expected = _HEADER.size + h["nbursts"] * _BURST.size + h["log_capacity"] * _LOG_ENTRY.size
     if h["file_size"] != expected:
-        raise ReportError(f"{path}: header says {h['file_size']} bytes, its layout needs {expected}")
+        raise ReportError(f"{path}: header says {h['file_size']} bytes, "
+                          f"its layout needs {expected}")
     if len(data) < expected:
         raise ReportError(f"{path}: truncated: {len(data)} bytes, expected {expected}")
     try:

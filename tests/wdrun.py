@@ -20,7 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 WATCHDOG = REPO / "watchdog.py"
 PYTHON = "/usr/bin/python3"
-# BCC program names (truncated to 15 chars by the kernel) of the watchdog.
+# BCC program names (truncated to 15 chars by the kernel) of the watchdog;
+# tests/unit/test_probe_programs.py checks every program Probe attaches is here.
 PROG_NAMES = ("wd_tracepoint", "wd_tp_fd1", "wd_kprobe", "wd_kprobe_fd1",
               "wd_kprobe_uring", "wd_uring_submit", "wd_exit", "lsm__file_permi",
               "tracepoint__tas", "file_permission", "kfunc____x64_sy",

@@ -56,12 +56,14 @@ def parse_args():
     p.add_argument("--kernel", required=True, choices=sorted(KERNEL_SCRIPTS))
     p.add_argument("--timeout", type=float, metavar="SEC",
                    help="kill the guest after SEC seconds (default 900; none with --shell)")
-    p.add_argument("--mem", type=int, default=2048, metavar="MB", help="guest memory in MB (default 2048)")
+    p.add_argument("--mem", type=int, default=2048, metavar="MB",
+                   help="guest memory in MB (default 2048)")
     p.add_argument("--smp", type=int, default=2, metavar="N", help="guest CPUs (default 2)")
     p.add_argument("--shell", action="store_true", help="interactive shell on the serial console")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="extra environment variable for the guest command (repeatable)")
-    p.add_argument("--append", default="", metavar="ARGS", help="extra kernel command-line arguments")
+    p.add_argument("--append", default="", metavar="ARGS",
+                   help="extra kernel command-line arguments")
     p.add_argument("command", nargs=argparse.REMAINDER, help="command to run in the guest")
     args = p.parse_args()
     if args.command[:1] == ["--"]:
@@ -95,11 +97,13 @@ def guest_script(args, cwd):
     env.update(kv.split("=", 1) for kv in args.env)
     lines = ["# written by vm/run.py; run by vm/initramfs/init in the guest chroot"]
     lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
-    lines.append(f"cd {shlex.quote(cwd)} || {{ echo {shlex.quote(f'vm: cannot cd to {cwd}')} >&2; exit 125; }}")
+    cd_fail = shlex.quote(f"vm: cannot cd to {cwd}")
+    lines.append(f"cd {shlex.quote(cwd)} || {{ echo {cd_fail} >&2; exit 125; }}")
     if args.shell:
         cols, rows = shutil.get_terminal_size()
         lines.append(f"stty rows {rows} cols {cols} 2>/dev/null")
-        lines.append("echo \"vm: $WATCHDOG_VM_KERNEL kernel $(uname -r); exit or ^D powers off, ^A x kills QEMU\"")
+        lines.append("echo \"vm: $WATCHDOG_VM_KERNEL kernel $(uname -r); "
+                     "exit or ^D powers off, ^A x kills QEMU\"")
         # --norc: the host's ~/.bashrc may reorder PATH (pyenv) and is slow under TCG.
         lines.append(f"export PS1='vm-{args.kernel}:\\w# '")
         lines.append("if [ -x /bin/bash ]; then exec /bin/bash --norc -i; else exec /bin/sh -i; fi")
@@ -150,7 +154,8 @@ def qemu_command(args, kdir, initrd, results):
 def run_batch(cmd, timeout):
     """Run QEMU, stream its console to stdout; return (qemu status or None on timeout,
     the last 16 KiB of console lines)."""
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
     tail = bytearray()
 
     def pump():

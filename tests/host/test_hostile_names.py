@@ -44,14 +44,14 @@ def test_text_output_escapes_the_name(report, text, raw, shown):
     out, err = res.stdout.decode(), res.stderr.decode()
     for line in out.split("\n")[:-1]:
         assert any(re.fullmatch(s, line) for s in SHAPES), (line, out)
-    assert all(l.startswith("watchdog: ") for l in err.splitlines()), err
+    assert all(ln.startswith("watchdog: ") for ln in err.splitlines()), err
 
     lines = out.splitlines()
-    limit = [l for l in lines if l[9:14] == "LIMIT"]
+    limit = [ln for ln in lines if ln[9:14] == "LIMIT"]
     assert limit and limit[0][15:] == "%7d %s over 100 calls in 500 ms -> monitor" % (
         pid, shown.ljust(16)), out
-    assert any(l[9:14] == "EXIT " and l[23:39] == shown.ljust(16) for l in lines), out
-    rows = [l for l in lines if l.startswith("%7d " % pid)]
+    assert any(ln[9:14] == "EXIT " and ln[23:39] == shown.ljust(16) for ln in lines), out
+    rows = [ln for ln in lines if ln.startswith("%7d " % pid)]
     assert len(rows) >= 2, out              # interval table(s) and the summary
     for row in rows:
         assert row[8:24] == shown.ljust(16) and len(row) == len(HEAD), row
@@ -69,7 +69,7 @@ def test_json_keeps_the_exact_bytes(report):
     res = wdrun.run(MONITOR, aggressive_cmd(reads=300, name=text, report=rep, quiet=True))
     row = res.summary_for(parse_report(rep)["pid"])
     # Only the reader's own summary line is not JSON.
-    assert all(l.startswith("pid=") for l in res.other_lines), res.other_lines
+    assert all(ln.startswith("pid=") for ln in res.other_lines), res.other_lines
     assert row["comm"] == raw.decode() and bytes.fromhex(row["comm_hex"]) == raw
     limit = res.events("limit")[0]
     assert (limit["comm"], limit["comm_hex"]) == (row["comm"], row["comm_hex"])

@@ -96,10 +96,10 @@ def test_text_table_fits_80_columns(report):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert any(l.split()[:2] == ["PID", "COMM"] for l in lines)
-    assert any("LIMIT" in l and "aggressive_read" in l for l in lines)
-    assert any(l.startswith("Summary:") for l in lines)
-    assert max(len(l) for l in lines) < 80, max(lines, key=len)
+    assert any(ln.split()[:2] == ["PID", "COMM"] for ln in lines)
+    assert any("LIMIT" in ln and "aggressive_read" in ln for ln in lines)
+    assert any(ln.startswith("Summary:") for ln in lines)
+    assert max(len(ln) for ln in lines) < 80, max(lines, key=len)
 
 
 def test_probe_features_on_this_kernel():

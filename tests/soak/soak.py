@@ -423,7 +423,7 @@ def soak(seconds, n_aggr, n_norm, action, backend, out, normal_rate, nice=None):
         limit=dict(max_calls=MAX_CALLS, window_ms=WINDOW_MS),
         readers_done_s=round(t_readers_done, 1), baseline_s=base_t,
         rss_kb={k: (None if v is None else dict(baseline=v[0], end=v[1], peak=v[2],
-                                                 growth_pct=round(100 * v[3], 2)))
+                                                growth_pct=round(100 * v[3], 2)))
                 for k, v in rss.items()},
         rss_samples=[(round(t, 1), w, g) for t, w, g in sampler.samples],
         watchdog_cpu_s=sampler.cpu_s, health=health,
@@ -461,7 +461,7 @@ def print_report(res, stream=sys.stdout):
             w("%-10s %10s\n" % (k, "no samples"))
         else:
             w("%-10s %10d %10d %10d %7.2f%%\n" % (k, v["baseline"], v["end"], v["peak"],
-                                                 v["growth_pct"]))
+                                                  v["growth_pct"]))
     w("\n%-11s %12s %10s %10s %12s %10s %8s %8s\n" % (
         "readers", "ok", "eperm", "other", "allowed", "limited", "lim.win", "match"))
     for kind in ("aggressive", "normal"):

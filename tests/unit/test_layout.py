@@ -1,29 +1,96 @@
-"""The ctypes mirror of struct wd_event matches probe/watchdog_map.h."""
+"""The ctypes mirrors of ethoswd/abi.py match probe/watchdog_map.h as the
+C compiler lays it out, and the Python side takes the header's constants."""
 
 import ctypes as ct
 import os
 import re
+import shutil
+import struct
+import subprocess
 
-from ethoswd.cli import MAP_H
-from ethoswd.probe import Event, source_text
+import pytest
 
-SIZES = {"__u32": 4, "__u64": 8, "char": 1}
+from ethoswd import abi, environment, recording
+from ethoswd.abi import MAP_H, STRUCTS
+from ethoswd.probe import source_text
 
 
-def _struct_fields(name):
+def _header_structs():
     with open(MAP_H) as f:
-        text = f.read()
-    body = re.search(r"struct %s \{(.*?)\};" % name, text, re.S).group(1)
-    fields = []
-    for m in re.finditer(r"^\s*(__u32|__u64|char)\s+(\w+)(?:\[(\d+)\])?;", body, re.M):
-        fields.append((m.group(2), SIZES[m.group(1)] * int(m.group(3) or 1)))
-    return fields
+        return re.findall(r"^struct (\w+) \{", f.read(), re.M)
 
 
-def test_event_struct_matches_header():
-    header = _struct_fields("wd_event")
-    mirror = [(name, ct.sizeof(typ)) for name, typ in Event._fields_]
-    assert header == mirror
+def _header_members(name):
+    with open(MAP_H) as f:
+        body = re.search(r"^struct %s \{(.*?)^\};" % name, f.read(), re.S | re.M).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    return re.findall(r"^\s*[\w ]+?\s(\w+)(?:\[\w+\])?;", body, re.M)
+
+
+@pytest.fixture(scope="module")
+def c_layout(tmp_path_factory):
+    """{struct: (sizeof, [(member, offsetof, sizeof)])} as gcc sees them."""
+    gcc = shutil.which("gcc")
+    assert gcc, "gcc is needed to check the layout (./install.sh --tests installs it)"
+    lines = []
+    for name in STRUCTS:
+        lines.append('\tprintf("S %s %%zu\\n", sizeof(struct %s));' % (name, name))
+        for m in _header_members(name):
+            lines.append('\tprintf("M %s %s %%zu %%zu\\n", offsetof(struct %s, %s), '
+                         'sizeof(((struct %s *)0)->%s));' % (name, m, name, m, name, m))
+    src = ("#include <stddef.h>\n#include <stdio.h>\n#include <linux/types.h>\n"
+           '#include "%s"\nint main(void)\n{\n%s\n\treturn 0;\n}\n'
+           % (MAP_H, "\n".join(lines)))
+    d = tmp_path_factory.mktemp("layout")
+    (d / "layout.c").write_text(src)
+    build = subprocess.run([gcc, "-Wall", "-Werror", "-o", str(d / "layout"),
+                            str(d / "layout.c")], capture_output=True, text=True)
+    assert build.returncode == 0, "gcc failed on the header:\n" + build.stderr
+    out = subprocess.run([str(d / "layout")], check=True, capture_output=True,
+                         text=True).stdout
+    layout = {}
+    for line in out.splitlines():
+        f = line.split()
+        if f[0] == "S":
+            layout[f[1]] = (int(f[2]), [])
+        else:
+            layout[f[1]][1].append((f[2], int(f[3]), int(f[4])))
+    return layout
+
+
+def test_every_header_struct_has_a_mirror():
+    assert sorted(_header_structs()) == sorted(STRUCTS)
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTS))
+def test_mirror_matches_gcc(name, c_layout):
+    mirror = STRUCTS[name]
+    size, members = c_layout[name]
+    assert ct.sizeof(mirror) == size
+    assert [(f, getattr(mirror, f).offset, getattr(mirror, f).size)
+            for f, _ in mirror._fields_] == members
+
+
+def test_record_format_matches_mirror():
+    fmt = abi.RECORD_FORMAT
+    assert recording.RECORD.size == ct.sizeof(abi.Record)
+    offsets = [struct.calcsize(fmt[:i + 1]) - struct.calcsize(fmt[i])
+               for i in range(1, len(fmt))]
+    assert offsets == [getattr(abi.Record, f).offset for f, _ in abi.Record._fields_]
+
+
+def test_constants_come_from_the_header():
+    assert abi.COMM_LEN == abi.DEFS["WD_COMM_LEN"] == 16
+    assert abi.COMM_MAX == 15
+    assert environment.PF_KTHREAD == abi.DEFS["WD_PF_KTHREAD"]
+    probe_dir = os.path.dirname(MAP_H)
+    for name in os.listdir(probe_dir):
+        with open(os.path.join(probe_dir, name)) as f:
+            text = f.read()
+        # Defined once, in the header; the probe uses the names.
+        if name != "watchdog_map.h":
+            assert "#define WD_COMM_LEN" not in text and "#define WD_PF_KTHREAD" not in text
+            assert not re.search(r"\[16\]", text), name
 
 
 def test_source_text_inlines_local_headers_once():

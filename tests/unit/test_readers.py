@@ -243,7 +243,8 @@ def test_normal_reader_reads_evenly(tmp_path):
     elapsed = time.monotonic() - t0
     assert res.returncode == 0 and elapsed >= 0.4
     r = readers.parse_report(report)
-    assert (r["program"], r["state"], r["rate_per_sec"], r["duration_ms"]) == ("normal", "done", 50, 400)
+    assert (r["program"], r["state"], r["rate_per_sec"], r["duration_ms"]) == \
+        ("normal", "done", 50, 400)
     assert r["reads_per_burst"] == 20 and r["totals"] == {"ok": 20, "eperm": 0, "other": 0}
     start = r["bursts"][0]["t_start_ns"]
     for k, e in enumerate(r["log"]):

@@ -16,7 +16,7 @@ def test_table_fits_80_columns_and_sorts_by_activity():
     out = io.StringIO()
     Reporter(False, out).table([_row(4194304, 10 ** 10, 1), _row(7, 5, 100)], {})
     lines = out.getvalue().splitlines()
-    assert max(len(l) for l in lines) < 80
+    assert max(len(ln) for ln in lines) < 80
     assert lines[2].split()[0] == "7" and lines[3].split()[0] == "4194304"
 
 
@@ -37,7 +37,7 @@ def test_event_lines_fit_80_columns():
     rep.clear(_row(4194304, 10 ** 6, 0))
     rep.exited(_row(4194304, 10 ** 6, 0))
     rep.summary([_row(4194304, 10 ** 12, 0)], {"map_full": 3}, 12345.6)
-    assert max(len(l) for l in out.getvalue().splitlines()) < 80, out.getvalue()
+    assert max(len(ln) for ln in out.getvalue().splitlines()) < 80, out.getvalue()
 
 
 def _budget(key, ident, name=None, comm="a_very_long_command_name"):

@@ -61,14 +61,14 @@ def test_every_text_output_escapes_the_name_on_one_line(raw, shown):
     assert text.count("\n") == _all_outputs(CLEAN).count("\n")
     lines = text.splitlines()
     for kind in ("LIMIT", "CLEAR", "EXIT "):
-        line = next(l for l in lines if l[9:14] == kind)
+        line = next(ln for ln in lines if ln[9:14] == kind)
         assert line[23:39] == shown.ljust(16), line
 
 
 @pytest.mark.parametrize("raw,shown", NAMES, ids=IDS)
 def test_table_columns_after_comm_stay_in_place(raw, shown):
-    rows = [l for l in _all_outputs(raw).splitlines() if l.startswith("4194304 ")]
-    clean = [l for l in _all_outputs(CLEAN).splitlines() if l.startswith("4194304 ")]
+    rows = [ln for ln in _all_outputs(raw).splitlines() if ln.startswith("4194304 ")]
+    clean = [ln for ln in _all_outputs(CLEAN).splitlines() if ln.startswith("4194304 ")]
     assert len(rows) == len(clean) == 2    # the interval table and the summary
     for line, ref in zip(rows, clean):
         assert line[8:24] == shown.ljust(16)
