@@ -82,6 +82,26 @@ def _probe_signal_helper(name, helper):
                  B.insn(B.MOV64_IMM, 1, imm=0) + B.insn(B.CALL, imm=helper) + B.RET0)
 
 
+def _probe_cgroup2():
+    """--key cgroup needs the cgroup v2 hierarchy (bpf_get_current_cgroup_id)."""
+    try:
+        with open("/proc/filesystems") as f:
+            have = any(line.split()[-1] == "cgroup2" for line in f if line.strip())
+    except OSError:
+        have = False
+    return Feature("cgroup v2 (--key cgroup)", have,
+                   "cgroup2 in /proc/filesystems" if have else
+                   "no cgroup2 filesystem (kernel built without CONFIG_CGROUPS)")
+
+
+def key_problem(feats, key):
+    """None if the budget key works on this kernel, else why not."""
+    if key == "cgroup" and not feats.cgroup2:
+        return ("--key cgroup needs cgroup v2: %s; use --key uid or --key tree"
+                % feats.cgroup2.detail)
+    return None
+
+
 def _probe_tracepoints():
     root = tracefs_root()
     if root is None:
@@ -224,6 +244,7 @@ class Features:
         self.send_signal_thread = _probe_signal_helper(
             "bpf_send_signal_thread", B.HELPER_SEND_SIGNAL_THREAD)
         self.uring = _probe_uring()
+        self.cgroup2 = _probe_cgroup2()
         self.kprobes = _probe_kprobes()
         self.override = _load(
             "bpf_override_return", B.PROG_KPROBE,
@@ -251,7 +272,7 @@ class Features:
 
     def all(self):
         return [self.x86_64, self.bpf, self.cmpxchg, self.ringbuf,
-                self.tracepoints, self.uring, self.send_signal,
+                self.tracepoints, self.uring, self.cgroup2, self.send_signal,
                 self.send_signal_thread, self.kprobes, self.override,
                 self.error_injection, self.override_path, self.btf_feature,
                 self.lsm_active, self.lsm_load, self.file_lookup]

@@ -98,6 +98,9 @@ def _choose(opts, rep):
     if opts.probe_features:
         return feats, None, None, None
     backend, action, why = features.choose(feats, opts.backend, opts.action)
+    problem = features.key_problem(feats, opts.policy.key)
+    if problem:
+        raise SetupError(problem)
     for pid in opts.pid:
         environment.check_target_pid(pid)
     return feats, backend, action, why

@@ -40,10 +40,14 @@ static __always_inline int wd_kprobe_src(struct pt_regs *ctx, int fd_arg)
 	if (!wd_caller(&c))
 		return 0;
 #ifdef WD_COUNT_CLASS
-	/* The x86-64 syscall wrapper's one argument is the user's saved
-	 * registers; argument 0 is their di, argument 1 their si.  Read
-	 * through probe_read_kernel. */
-	const void *uregs = (const void *)PT_REGS_PARM1(ctx);
+	/* The x86-64 syscall wrapper's one argument (in the probe's own di)
+	 * is the user's saved registers; argument 0 is their di, argument 1
+	 * their si, read through probe_read_kernel.  The probe's di is read
+	 * at its BTF offset: a constant-offset load from the context, which
+	 * the verifier bounds-checks, and no struct pt_regs layout needed
+	 * (the override kernel's headers only declare it). */
+	const void *uregs = (const void *)*(const __u64 *)((const char *)ctx +
+							    WD_OFF_REGS_DI);
 	__u64 reg = fd_arg ? WD_OFF_REGS_SI : WD_OFF_REGS_DI;
 
 	if (!wd_class_has(wd_fd_file(wd_peek(uregs, reg))))

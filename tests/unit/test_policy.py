@@ -124,3 +124,11 @@ def test_classes_on_a_kernel_without_btf_are_refused_with_the_reason():
                        "no /sys/kernel/btf/vmlinux"):
         _NoBtf().offsets("tracepoint", pol)
     assert _NoBtf().offsets("tracepoint", cli.parse([]).policy) == {}
+
+
+def test_cgroup_key_is_refused_without_cgroup2():
+    class NoCgroups:
+        cgroup2 = Feature("cgroup v2 (--key cgroup)", False,
+                          "no cgroup2 filesystem (kernel built without CONFIG_CGROUPS)")
+    assert "CONFIG_CGROUPS" in features.key_problem(NoCgroups(), "cgroup")
+    assert features.key_problem(NoCgroups(), "uid") is None

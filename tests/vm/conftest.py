@@ -14,9 +14,10 @@ import wdrun  # noqa: E402
 
 # What each test kernel must provide: (deny backends, refused backend, reason).
 KERNELS = {
-    "debian": {"deny": ["lsm"], "auto": "lsm",
+    "debian": {"deny": ["lsm"], "auto": "lsm", "cgroup2": True,
                "refused": ("kprobe", "bpf_override_return")},
-    "override": {"deny": ["kprobe"], "auto": "kprobe",
+    # tinyconfig: no CONFIG_CGROUPS, so --key cgroup must be refused there.
+    "override": {"deny": ["kprobe"], "auto": "kprobe", "cgroup2": False,
                  # BTF and BPF_LSM built, but bpf not in CONFIG_LSM (as Ubuntu 24.04)
                  "refused": ("lsm", "'bpf' not in active LSMs")},
 }

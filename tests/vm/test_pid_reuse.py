@@ -2,9 +2,10 @@
 target starts with a fresh budget, and is a target only if it descends
 from one.
 
-The PID is handed out again on purpose: writing A-1 to
-/proc/sys/kernel/ns_last_pid (root, as CRIU does) makes the next fork get
-PID A if it is free, so no wait for PIDs to come round.  The window is a
+The PID is handed out again on purpose: tests/progs/bin/spawn_as runs a
+command as PID A with clone3(set_tid) (root, as CRIU does), so there is no
+wait for PIDs to come round (and no need for ns_last_pid, which the
+override kernel lacks).  The window is a
 minute, so without the exit hook's cleanup the old budget (300 calls in
 this window) would still be there and the new process would get nothing.
 """
@@ -18,18 +19,18 @@ import wdrun
 
 LIMIT = 100
 TRIES = 20
-LAST_PID = "/proc/sys/kernel/ns_last_pid"
+SPAWN_AS = readers.BIN_DIR / "spawn_as"
 
 
-def _fork_as(pid, argv):
-    """Run argv in a child that gets `pid` (route_reader -P exits 3 when the
-    PID was taken by someone else in between; then try again)."""
+def _run_as(pid, argv):
+    """Run argv as PID `pid` (spawn_as exits 3 while another task holds it,
+    e.g. a process still being reaped; then try again)."""
     for _ in range(TRIES):
-        with open(LAST_PID, "w") as f:
-            f.write(str(pid - 1))
-        p = subprocess.run(argv, capture_output=True, text=True)
+        p = subprocess.run([str(SPAWN_AS), str(pid)] + argv, capture_output=True,
+                           text=True)
         if p.returncode != 3:
             return p
+        time.sleep(0.1)
     raise AssertionError("never got PID %d from outside the tree" % pid)
 
 
@@ -40,13 +41,14 @@ def test_reused_pid_gets_a_fresh_budget_and_only_a_descendant_is_a_target(
     os.mkfifo(fifo)
     rr = "%s -r pread -n 300 -f %s" % (readers.ROUTE, src)
     # The target tree: a reader (PID A) runs and exits; then the tree's shell
-    # sets ns_last_pid to A-1 and forks a reader that runs only as PID A
-    # (echo is a builtin: no fork in between), retrying if another task took
-    # A; then it waits on the fifo while the test does the same from outside.
+    # runs a reader as PID A through spawn_as (a descendant of the target),
+    # retrying while A is still taken; then it waits on the fifo while the
+    # test does the same from outside the tree.
     script = ("%(rr)s -l first & A=$!; wait $A; echo $A > %(first)s; i=0; "
-              "until echo $((A-1)) > %(last)s; %(rr)s -l descendant -P $A; do "
-              "i=$((i+1)); [ $i -ge %(tries)d ] && break; done; read x < %(fifo)s"
-              % dict(rr=rr, first=first, fifo=fifo, last=LAST_PID, tries=TRIES))
+              "until %(spawn)s $A %(rr)s -l descendant -P $A; do "
+              "i=$((i+1)); [ $i -ge %(tries)d ] && break; sleep 0.1; done; "
+              "read x < %(fifo)s"
+              % dict(rr=rr, first=first, fifo=fifo, spawn=SPAWN_AS, tries=TRIES))
     run = wdrun.Watchdog(["--backend", deny_backend, "--action", "deny",
                           "--max-calls", str(LIMIT), "--window-ms", "60000"],
                          ["/bin/sh", "-c", script])
@@ -57,8 +59,8 @@ def test_reused_pid_gets_a_fresh_budget_and_only_a_descendant_is_a_target(
             time.sleep(0.1)
         with open(fifo, "w") as f:     # blocks until the tree's shell reads
             a = int(first.read_text())
-            outside = _fork_as(a, readers.route_cmd("pread", 300, src, "outside",
-                                                    only_pid=a))
+            outside = _run_as(a, readers.route_cmd("pread", 300, src, "outside",
+                                                   only_pid=a))
             f.write("\n")
         res = run.finish(timeout=300)
     except BaseException:

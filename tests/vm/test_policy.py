@@ -2,7 +2,11 @@
 backend the kernel has: the same scenarios as the host suite's kill runs
 (tests/policy_cases.py), here with every over-limit read failing."""
 
+import subprocess
+
 import policy_cases as pc
+import wdrun
+from conftest import KERNELS, kernel
 
 
 def _args(backend):
@@ -27,7 +31,17 @@ def test_uid_key_one_budget_per_user(deny_backend):
 
 
 def test_cgroup_key_one_budget_per_cgroup(deny_backend, tmp_path):
-    pc.cgroup_key(_args(deny_backend), "deny", tmp_path)
+    """On a kernel with cgroup v2: one budget per cgroup.  Without (the
+    override kernel): --key cgroup is refused with the reason, exit 2."""
+    if KERNELS[kernel()]["cgroup2"]:
+        pc.cgroup_key(_args(deny_backend), "deny", tmp_path)
+        return
+    r = subprocess.run([wdrun.PYTHON, str(wdrun.WATCHDOG), "--backend", deny_backend,
+                        "--key", "cgroup", "--", "true"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "--key cgroup needs cgroup v2" in r.stderr and "CONFIG_CGROUPS" in r.stderr
 
 
 def test_exclude_exe_is_not_fooled_by_names(deny_backend, tmp_path):
