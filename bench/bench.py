@@ -1070,6 +1070,18 @@ def human(n):
 
 # --------------------------------------------------------------------------
 
+def write_results(out, name, text, data):
+    """Print the Markdown report and write it and the raw data to
+    OUT/NAME.md and OUT/NAME.json."""
+    print(text)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, name + ".md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(out, name + ".json"), "w") as f:
+        json.dump(data, f, indent=1, default=str)
+    log("written %s/%s.md and %s.json" % (out, name, name))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true",
@@ -1172,15 +1184,10 @@ def main():
         info["loadavg_end"] = f.read().split()[:3]
     info["bench_seconds"] = round(time.monotonic() - t_start, 1)
     text += "\nBenchmark wall time %.0f s.\n" % info["bench_seconds"]
-    print(text)
-    os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "latest.md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(a.out, "latest.json"), "w") as f:
-        json.dump({"machine": info, "params": p, "compile_s": compile_s,
+    write_results(a.out, "latest", text,
+                  {"machine": info, "params": p, "compile_s": compile_s,
                    "raw_calls": calls, "raw_stats": stats, "startup": startup,
-                   "map_full_cli": mf_cli, "analysis": an}, f, indent=1, default=str)
-    log("written %s/latest.md and latest.json" % a.out)
+                   "map_full_cli": mf_cli, "analysis": an})
     # Targets are reported, never asserted; a broken front end is an error.
     return 1 if an["front_end_errors"] else 0
 

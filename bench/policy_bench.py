@@ -23,7 +23,6 @@ Writes results/policy.md and results/policy.json beside bench.py's files.
 """
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -226,14 +225,9 @@ def main():
     rows = analyse(configs, res, counted, runs)
     text = render(info, p, backend, rows)
     text += "\nWall time %.0f s.\n" % (time.monotonic() - t0)
-    print(text)
-    os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "policy.md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(a.out, "policy.json"), "w") as f:
-        json.dump({"machine": info, "params": p, "backend": backend,
-                   "raw": res, "counted": counted, "runs": runs, "rows": rows},
-                  f, indent=1)
+    B.write_results(a.out, "policy", text,
+                    {"machine": info, "params": p, "backend": backend,
+                     "raw": res, "counted": counted, "runs": runs, "rows": rows})
     return 0
 
 
