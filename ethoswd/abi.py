@@ -66,6 +66,17 @@ class Config(ct.Structure):
     _fields_ = [("max_calls", ct.c_uint32), ("window_ms", ct.c_uint32)]
 
 
+class Settings(ct.Structure):
+    """struct wd_settings: what ethoswd (libbpf) sets in the probe's
+    read-only data; watchdog.py passes the same as -D switches."""
+    _fields_ = [("action", ct.c_uint32), ("key", ct.c_uint32),
+                ("self_tgid", ct.c_uint32), ("guard_tgid", ct.c_uint32),
+                ("targets", ct.c_uint8), ("comm_in", ct.c_uint8),
+                ("comm_out", ct.c_uint8), ("exclude_exe", ct.c_uint8),
+                ("count_fs", ct.c_uint8), ("count_files", ct.c_uint8),
+                ("pad", ct.c_uint8 * 6)]
+
+
 class Event(ct.Structure):
     """struct wd_event: a ring-buffer record of the limiter."""
     _fields_ = [("kind", ct.c_uint32), ("tgid", ct.c_uint32),
@@ -92,4 +103,4 @@ RECORD_FORMAT = "<QIIIIQIBBH"
 # Every struct of the header and its mirror (tests/unit/test_layout.py).
 STRUCTS = {"wd_key": Key, "wd_value": Value, "wd_member": Member,
            "wd_proc": Proc, "wd_file": File, "wd_config": Config,
-           "wd_event": Event, "wd_record": Record}
+           "wd_settings": Settings, "wd_event": Event, "wd_record": Record}

@@ -50,8 +50,24 @@ def cflags(backend, action, self_tgid, targets, comms, exclude, map_size,
     return flags
 
 
+# compat.h's map calls and the BCC method each becomes (see source_text).
+_MAP_CALLS = {"wd_lookup": "lookup", "wd_update": "update", "wd_insert": "insert",
+              "wd_delete": "delete", "wd_rb_reserve": "ringbuf_reserve",
+              "wd_rb_submit": "ringbuf_submit"}
+_MAP_CALL_RE = re.compile(r"\b(%s)\(\s*(\w+)\s*,\s*" % "|".join(_MAP_CALLS))
+
+
+def bcc_map_calls(text):
+    """compat.h's map calls in BCC's method form: wd_lookup(m, &k) ->
+    m.lookup(&k).  BCC rewrites map calls only when written as methods and
+    never inside a macro, so they cannot be macros under BCC."""
+    return _MAP_CALL_RE.sub(lambda m: "%s.%s(" % (m.group(2), _MAP_CALLS[m.group(1)]),
+                            text)
+
+
 def source_text():
-    """watchdog.bpf.c with its local #include "x.h" lines inlined.
+    """watchdog.bpf.c with its local #include "x.h" lines inlined and the
+    map calls in BCC's form (bcc_map_calls).
 
     BCC rewrites map calls (m.lookup(), ring.ringbuf_reserve()) only in
     the main source text, not in included files, so the limiter's header
@@ -69,7 +85,7 @@ def source_text():
                 elif not inc:
                     out.append(line)
         return "".join(out)
-    return expand(SOURCE, set())
+    return bcc_map_calls(expand(SOURCE, set()))
 
 
 def _flag_value(flags, prefix, default):
@@ -99,7 +115,7 @@ def attach_points(flags, uring_tp=None, fnname=lambda s: "__x64_sys_" + s):
     out = []
     if "-DWD_FILTER_TARGETS" in flags:
         out.append(("tracepoint:task:task_newtask", "tracepoint", "task:task_newtask",
-                    "tracepoint__task__task_newtask"))
+                    "wd_newtask"))
     out.append(("tracepoint:sched:sched_process_exit", "tracepoint",
                 "sched:sched_process_exit", "wd_exit"))
     routes = READ_SYSCALLS + tuple(COPY_SYSCALLS)

@@ -3,10 +3,12 @@
  * kernel_read.h - read the few kernel structures the probe needs, by byte
  * offsets taken from the running kernel's BTF.
  *
- * The probe includes no kernel header (BCC's compile time is most of the
- * start-up), so it does not know struct layouts.  The front end reads the
- * offsets of the members below from /sys/kernel/btf/vmlinux and passes
- * them in as -DWD_OFF_<STRUCT>_<MEMBER>=N.  Two ways to read:
+ * Under BCC the probe includes no kernel header (BCC's compile time is
+ * most of the start-up), so it does not know struct layouts: watchdog.py
+ * reads the offsets of the members below from /sys/kernel/btf/vmlinux and
+ * passes them in as -DWD_OFF_<STRUCT>_<MEMBER>=N.  Under libbpf the same
+ * names are CO-RE field offsets, relocated at load (compat.h).  Two ways
+ * to read:
  *
  * - wd_btf(): a plain load through a pointer the verifier knows by its BTF
  *   type (bpf_get_current_task_btf() and the struct pointers loaded from
@@ -18,13 +20,13 @@
  *   type: an element of the fd array (a pointer to pointers is a scalar to
  *   it) and everything reached from one.
  *
- * Each accessor is compiled only when the switch that needs it is set, so
- * a kernel without BTF can still run the plain per-process rule.
+ * An accessor only appears in code a run's settings keep, so a kernel
+ * without BTF can still run the plain per-process rule.
  */
 #ifndef WD_KERNEL_READ_H
 #define WD_KERNEL_READ_H
 
-#include "watchdog_map.h"
+#include "compat.h"
 
 /* Read one kernel word at base + off; 0 if the read faults. */
 static __always_inline __u64 wd_peek(const void *base, __u64 off)
@@ -40,8 +42,6 @@ static __always_inline __u64 wd_peek(const void *base, __u64 off)
 /* A load of `type` at byte `off` of a BTF-typed kernel pointer (see above). */
 #define wd_btf(type, base, off) (*(type *)((const char *)(base) + (off)))
 
-#if defined(WD_COUNT_FS) || defined(WD_COUNT_FILES) || defined(WD_EXCLUDE_EXE) || \
-    defined(WD_RECORD)
 /* The superblock and inode of a struct file. */
 static __always_inline const void *wd_file_inode(const void *file)
 {
@@ -63,9 +63,7 @@ static __always_inline void wd_file_id(const void *file, struct wd_file *out)
 	out->dev = (__u32)wd_peek(wd_inode_sb(inode), WD_OFF_SB_S_DEV);
 	out->ino = wd_peek(inode, WD_OFF_INODE_I_INO);
 }
-#endif
 
-#if defined(WD_COUNT_FS) || defined(WD_COUNT_FILES) || defined(WD_RECORD)
 /*
  * The open file behind descriptor `fd` of the current task, or NULL:
  * task->files->fdt->fd[fd], bounded by fdt->max_fds.  The fd table is
@@ -94,9 +92,7 @@ static __always_inline __u64 wd_file_magic(const void *file)
 {
 	return wd_peek(wd_inode_sb(wd_file_inode(file)), WD_OFF_SB_S_MAGIC);
 }
-#endif
 
-#ifdef WD_EXCLUDE_EXE
 /* The (device, inode) of the current process's executable:
  * task->mm->exe_file->f_inode, and its i_sb: all struct pointers, so all
  * typed loads.  0 if it has no mm (a kernel thread) or no exe_file. */
@@ -117,6 +113,5 @@ static __always_inline int wd_exe_id(struct wd_file *out)
 	out->ino = wd_btf(__u64, inode, WD_OFF_INODE_I_INO);
 	return 1;
 }
-#endif
 
 #endif /* WD_KERNEL_READ_H */

@@ -8,30 +8,33 @@
  * watchdog.bpf.c only translate their hook into these calls and apply
  * the verdict.
  *
- * Compile-time switches (set by the front end with -D):
+ * Settings (compat.h gives them the same names in both builds: -D
+ * switches under BCC, load-time constants under libbpf):
  *   WD_ACTION            one of WD_ACT_* (watchdog_map.h)
  *   WD_KEY               one of WD_KEY_* (default WD_KEY_PROCESS)
  *   WD_SELF_TGID         the front end's own process, never acted on
- *   WD_GUARD_TGID        its guardian process (ethoswd/guardian.py), likewise
- *   WD_FILTER_TARGETS    act only on targets: with the process key, the
+ *   WD_GUARD_TGID        its guardian process (throttle), likewise
+ *   WD_ON_TARGETS        act only on targets: with the process key, the
  *                        processes that have a wd_state entry (one lookup
  *                        both filters and finds the budget); with a shared
  *                        key, those with a wd_member entry.  The front end
  *                        makes the roots' entries, task_newtask those of
  *                        their descendants.
- *   WD_FILTER_COMM       act only on threads whose comm is in wd_comm_in
- *   WD_EXCLUDE_COMM      never act on threads whose comm is in wd_comm_out
- *   WD_EXCLUDE_EXE       never act on processes whose executable (device,
+ *   WD_ON_COMM_IN        act only on threads whose comm is in wd_comm_in
+ *   WD_ON_COMM_OUT       never act on threads whose comm is in wd_comm_out
+ *   WD_ON_EXCLUDE_EXE    never act on processes whose executable (device,
  *                        inode) is in wd_exe_out
- *   WD_COUNT_FS          count a call only if its file's filesystem magic
+ *   WD_ON_COUNT_FS       count a call only if its file's filesystem magic
  *                        is in wd_fs ...
- *   WD_COUNT_FILES       ... or the file itself is in wd_files
+ *   WD_ON_COUNT_FILES    ... or the file itself is in wd_files
  *   WD_OFF_*             struct offsets from BTF (kernel_read.h)
+ * Each is tested with a plain `if`: a constant to the compiler (BCC) or
+ * to the verifier (libbpf), so a run's unused branches never load.
  */
 #ifndef WD_LIMITER_H
 #define WD_LIMITER_H
 
-#include "watchdog_map.h"
+#include "compat.h"
 #include "kernel_read.h"
 
 #define WD_SIGKILL	9
@@ -41,56 +44,27 @@
  * limit (each lost one means another thread opened the window at that
  * very moment; the retry then finds it current). */
 #define WD_CAS_TRIES	8
-#ifndef WD_GUARD_TGID
-#define WD_GUARD_TGID	0	/* no guardian: only throttle starts one */
-#endif
-#ifndef WD_KEY
-#define WD_KEY		WD_KEY_PROCESS
-#endif
-/* A budget shared by several processes: keep per-process shares too. */
-#define WD_SHARED	(WD_KEY != WD_KEY_PROCESS)
-#if WD_SHARED && defined(WD_FILTER_TARGETS)
-#define WD_MEMBERS
-#endif
-#if defined(WD_COUNT_FS) || defined(WD_COUNT_FILES)
-#define WD_COUNT_CLASS
-#endif
-#if WD_ACTION == WD_ACT_THROTTLE
-#define WD_SIGNAL	WD_SIGSTOP
-#elif WD_ACTION == WD_ACT_KILL
-#define WD_SIGNAL	WD_SIGKILL
-#endif
+/* The signal throttle and kill send (0: none). */
+#define WD_SIGNAL	(WD_ACTION == WD_ACT_THROTTLE ? WD_SIGSTOP : \
+			 WD_ACTION == WD_ACT_KILL ? WD_SIGKILL : 0)
 
 struct wd_comm {
 	char name[WD_COMM_LEN];
 };
 
+/* Maps a run does not use are made with one entry (compat.h WD_SIZE). */
 BPF_ARRAY(wd_config, struct wd_config, 1);
 BPF_HASH(wd_state, struct wd_key, struct wd_value, WD_MAX_PIDS);
 BPF_PERCPU_ARRAY(wd_health, __u64, WD_H_SLOTS);
 BPF_RINGBUF_OUTPUT(wd_events, 16);
-#ifdef WD_MEMBERS
-BPF_HASH(wd_member, __u32, struct wd_member, WD_MAX_PIDS);
-#endif
-#if WD_SHARED
+BPF_HASH(wd_member, __u32, struct wd_member, WD_SIZE(WD_ON_MEMBERS, WD_MAX_PIDS));
 /* LRU: a per-process share is bookkeeping, never a reason to miss a call. */
-BPF_TABLE("lru_hash", __u32, struct wd_proc, wd_procs, WD_MAX_PIDS);
-#endif
-#ifdef WD_FILTER_COMM
-BPF_HASH(wd_comm_in, struct wd_comm, __u8, 64);
-#endif
-#ifdef WD_EXCLUDE_COMM
-BPF_HASH(wd_comm_out, struct wd_comm, __u8, 64);
-#endif
-#ifdef WD_EXCLUDE_EXE
-BPF_HASH(wd_exe_out, struct wd_file, __u8, 64);
-#endif
-#ifdef WD_COUNT_FS
-BPF_HASH(wd_fs, __u64, __u8, 64);
-#endif
-#ifdef WD_COUNT_FILES
-BPF_HASH(wd_files, struct wd_file, __u8, 1024);
-#endif
+WD_LRU_HASH(wd_procs, __u32, struct wd_proc, WD_SIZE(WD_SHARED, WD_MAX_PIDS));
+BPF_HASH(wd_comm_in, struct wd_comm, __u8, WD_SIZE(WD_ON_COMM_IN, 64));
+BPF_HASH(wd_comm_out, struct wd_comm, __u8, WD_SIZE(WD_ON_COMM_OUT, 64));
+BPF_HASH(wd_exe_out, struct wd_file, __u8, WD_SIZE(WD_ON_EXCLUDE_EXE, 64));
+BPF_HASH(wd_fs, __u64, __u8, WD_SIZE(WD_ON_COUNT_FS, 64));
+BPF_HASH(wd_files, struct wd_file, __u8, WD_SIZE(WD_ON_COUNT_FILES, 1024));
 
 /* Who made the call being looked at, and whose budget it goes to. */
 struct wd_caller {
@@ -102,7 +76,7 @@ struct wd_caller {
 /* Bump one per-CPU health counter: no atomics needed on a per-CPU slot. */
 static __always_inline void wd_health_inc(int slot)
 {
-	__u64 *c = wd_health.lookup(&slot);
+	__u64 *c = wd_lookup(wd_health, &slot);
 
 	/* The verifier requires the NULL check even for an in-range index. */
 	if (c)
@@ -115,25 +89,20 @@ static __always_inline int wd_is_target(__u32 tgid)
 	/* Never PID 1 (nor the idle task) and never the watchdog itself. */
 	if (tgid <= 1 || tgid == WD_SELF_TGID || tgid == WD_GUARD_TGID)
 		return 0;
-#if defined(WD_FILTER_COMM) || defined(WD_EXCLUDE_COMM)
-	struct wd_comm comm = {};
+	if (WD_ON_COMM_IN || WD_ON_COMM_OUT) {
+		struct wd_comm comm = {};
 
-	/* The key lives on the stack, zero-filled, so the lookup reads
-	 * 16 initialised bytes. */
-	bpf_get_current_comm(comm.name, sizeof(comm.name));
-#ifdef WD_FILTER_COMM
-	if (!wd_comm_in.lookup(&comm))
-		return 0;
-#endif
-#ifdef WD_EXCLUDE_COMM
-	if (wd_comm_out.lookup(&comm))
-		return 0;
-#endif
-#endif
+		/* The key lives on the stack, zero-filled, so the lookup
+		 * reads 16 initialised bytes. */
+		bpf_get_current_comm(comm.name, sizeof(comm.name));
+		if (WD_ON_COMM_IN && !wd_lookup(wd_comm_in, &comm))
+			return 0;
+		if (WD_ON_COMM_OUT && wd_lookup(wd_comm_out, &comm))
+			return 0;
+	}
 	return 1;
 }
 
-#ifdef WD_EXCLUDE_EXE
 /* Is the caller running an excluded executable?  Matched by the file's
  * device and inode, which a process cannot change by renaming itself. */
 static __always_inline int wd_exe_excluded(void)
@@ -141,9 +110,8 @@ static __always_inline int wd_exe_excluded(void)
 	struct wd_file exe = {};
 
 	/* The key is zero-filled on the stack before the lookup reads it. */
-	return wd_exe_id(&exe) && wd_exe_out.lookup(&exe) != NULL;
+	return wd_exe_id(&exe) && wd_lookup(wd_exe_out, &exe) != NULL;
 }
-#endif
 
 /*
  * Filter the current task and find whose budget its call goes to.
@@ -155,59 +123,53 @@ static __always_inline int wd_caller(struct wd_caller *c)
 	c->tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!wd_is_target(c->tgid))
 		return 0;
-#ifdef WD_MEMBERS
-	struct wd_member *m = wd_member.lookup(&c->tgid);
+	if (WD_ON_MEMBERS) {
+		struct wd_member *m = wd_lookup(wd_member, &c->tgid);
 
-	if (!m)
-		return 0;	/* not a descendant of a target root */
-#if WD_KEY == WD_KEY_TREE
-	c->key = m->root;
-#endif
-#elif defined(WD_FILTER_TARGETS)
-	struct wd_key key = { .id = c->tgid };
+		if (!m)
+			return 0;	/* not a descendant of a target root */
+		if (WD_KEY == WD_KEY_TREE)
+			c->key = m->root;
+	} else if (WD_ON_TARGETS) {
+		struct wd_key key = { .id = c->tgid };
 
-	/* With the process key the budget entry is the target mark. */
-	c->v = wd_state.lookup(&key);
-	if (!c->v)
+		/* With the process key the budget entry is the target mark. */
+		c->v = wd_lookup(wd_state, &key);
+		if (!c->v)
+			return 0;
+	}
+	if (WD_ON_EXCLUDE_EXE && wd_exe_excluded())
 		return 0;
-#endif
-#ifdef WD_EXCLUDE_EXE
-	if (wd_exe_excluded())
-		return 0;
-#endif
-#if WD_KEY == WD_KEY_PROCESS
-	c->key = c->tgid;
-#elif WD_KEY == WD_KEY_UID
-	c->key = (__u32)bpf_get_current_uid_gid();	/* low half: real UID */
-#elif WD_KEY == WD_KEY_CGROUP
-	c->key = bpf_get_current_cgroup_id();		/* cgroup v2 ID */
-#endif
+	if (WD_KEY == WD_KEY_PROCESS)
+		c->key = c->tgid;
+	else if (WD_KEY == WD_KEY_UID)
+		c->key = (__u32)bpf_get_current_uid_gid();	/* low half: real UID */
+	else if (WD_KEY == WD_KEY_CGROUP)
+		c->key = bpf_get_current_cgroup_id();		/* cgroup v2 ID */
 	return 1;
 }
 
-#ifdef WD_COUNT_CLASS
 /* Is this file in the counted class?  NULL (no such fd) is not. */
 static __always_inline int wd_class_has(const void *file)
 {
 	if (!file)
 		return 0;
-#ifdef WD_COUNT_FS
-	__u64 magic = wd_file_magic(file);
+	if (WD_ON_COUNT_FS) {
+		__u64 magic = wd_file_magic(file);
 
-	if (wd_fs.lookup(&magic))
-		return 1;
-#endif
-#ifdef WD_COUNT_FILES
-	struct wd_file id = {};
+		if (wd_lookup(wd_fs, &magic))
+			return 1;
+	}
+	if (WD_ON_COUNT_FILES) {
+		struct wd_file id = {};
 
-	/* Zero-filled first, so the lookup reads initialised bytes only. */
-	wd_file_id(file, &id);
-	if (wd_files.lookup(&id))
-		return 1;
-#endif
+		/* Zero-filled first, so the lookup reads initialised bytes only. */
+		wd_file_id(file, &id);
+		if (wd_lookup(wd_files, &id))
+			return 1;
+	}
 	return 0;
 }
-#endif
 
 /* Create a budget seen for the first time; NULL if the map is full.
  * Window 0 has long expired, so its first call opens a window. */
@@ -217,8 +179,8 @@ static __always_inline struct wd_value *wd_track(struct wd_key *key)
 
 	bpf_get_current_comm(init.comm, sizeof(init.comm));
 	/* BPF_NOEXIST: if another CPU inserted it first, keep theirs. */
-	wd_state.insert(key, &init);
-	return wd_state.lookup(key);
+	wd_insert(wd_state, key, &init);
+	return wd_lookup(wd_state, key);
 }
 
 /* Send an event to the front end; count it as lost if the ring is full. */
@@ -226,7 +188,7 @@ static __always_inline void wd_emit(__u32 kind, __u32 tgid, __u64 key,
 				    __u64 window, __u64 allowed, __u64 limited,
 				    __u64 limited_windows, const char *comm)
 {
-	struct wd_event *e = wd_events.ringbuf_reserve(sizeof(*e));
+	struct wd_event *e = wd_rb_reserve(wd_events, sizeof(*e));
 
 	/* reserve() returns NULL when the ring is full; the verifier insists
 	 * on the check before any store into the record. */
@@ -243,7 +205,7 @@ static __always_inline void wd_emit(__u32 kind, __u32 tgid, __u64 key,
 	e->limited = limited;
 	e->limited_windows = limited_windows;
 	__builtin_memcpy(e->comm, comm, sizeof(e->comm));
-	wd_events.ringbuf_submit(e, 0);
+	wd_rb_submit(wd_events, e, 0);
 }
 
 static __always_inline void wd_emit_budget(__u32 kind, __u32 tgid, __u64 key,
@@ -307,19 +269,18 @@ static __always_inline __u32 wd_count(struct wd_value *v, __u32 window_ms,
 	return 0;
 }
 
-#if WD_SHARED
 /* Charge the caller's own share of a shared budget (for the rows). */
 static __always_inline void wd_proc_charge(struct wd_caller *c, int over)
 {
-	struct wd_proc *p = wd_procs.lookup(&c->tgid);
+	struct wd_proc *p = wd_lookup(wd_procs, &c->tgid);
 
 	if (!p) {
 		struct wd_proc init = { .key = c->key };
 
 		bpf_get_current_comm(init.comm, sizeof(init.comm));
 		/* BPF_NOEXIST keeps another thread's entry if it won. */
-		wd_procs.insert(&c->tgid, &init);
-		p = wd_procs.lookup(&c->tgid);
+		wd_insert(wd_procs, &c->tgid, &init);
+		p = wd_lookup(wd_procs, &c->tgid);
 		if (!p)
 			return;
 	}
@@ -334,7 +295,6 @@ static __always_inline void wd_proc_charge(struct wd_caller *c, int over)
 	else
 		__sync_fetch_and_add(&p->allowed, 1);
 }
-#endif
 
 /*
  * Charge one call of a filtered caller to its budget.
@@ -343,7 +303,7 @@ static __always_inline void wd_proc_charge(struct wd_caller *c, int over)
 static __always_inline int wd_charge(struct wd_caller *c)
 {
 	int zero = 0;
-	struct wd_config *cfg = wd_config.lookup(&zero);
+	struct wd_config *cfg = wd_lookup(wd_config, &zero);
 
 	/* Index 0 of a one-entry array always exists; the check is for the
 	 * verifier, which treats every map lookup as nullable. */
@@ -355,7 +315,7 @@ static __always_inline int wd_charge(struct wd_caller *c)
 	if (!v) {
 		struct wd_key key = { .id = c->key };
 
-		v = wd_state.lookup(&key);
+		v = wd_lookup(wd_state, &key);
 		if (!v)
 			v = wd_track(&key);
 		if (!v) {
@@ -373,15 +333,13 @@ static __always_inline int wd_charge(struct wd_caller *c)
 
 	if (n != 0 && n <= cfg->max_calls) {
 		__sync_fetch_and_add(&v->allowed, 1);
-#if WD_SHARED
-		wd_proc_charge(c, 0);
-#endif
+		if (WD_SHARED)
+			wd_proc_charge(c, 0);
 		return 0;
 	}
 	__sync_fetch_and_add(&v->limited, 1);
-#if WD_SHARED
-	wd_proc_charge(c, 1);
-#endif
+	if (WD_SHARED)
+		wd_proc_charge(c, 1);
 	if (n == 0) {
 		/* Lost every window race: counted as over and failed where the
 		 * backend can, but not signalled, since no LIMIT event tells the
@@ -396,28 +354,22 @@ static __always_inline int wd_charge(struct wd_caller *c)
 	if (n == cfg->max_calls + 1) {
 		__sync_fetch_and_add(&v->limited_windows, 1);
 		wd_emit_budget(WD_EV_LIMIT, c->tgid, c->key, window, v);
-#ifdef WD_SIGNAL
-		bpf_send_signal(WD_SIGNAL);
-#endif
-	}
-#ifdef WD_SIGNAL
-	else {
-#if WD_SHARED
+		if (WD_SIGNAL)
+			bpf_send_signal(WD_SIGNAL);
+	} else if (WD_SIGNAL && WD_SHARED) {
 		/* Another process of a shared budget went over in this window:
 		 * it must be stopped or killed too.  Throttle tells the front end
 		 * whom to resume at the window's end. */
 		bpf_send_signal(WD_SIGNAL);
-#if WD_ACTION == WD_ACT_THROTTLE
-		wd_emit_budget(WD_EV_STOPPED, c->tgid, c->key, window, v);
-#endif
-#endif
+		if (WD_ACTION == WD_ACT_THROTTLE)
+			wd_emit_budget(WD_EV_STOPPED, c->tgid, c->key, window, v);
 	}
 	/* The group signal reaches threads on other CPUs late, and a hook
 	 * that cannot fail the call lets it run meanwhile: signalling the
 	 * calling thread as well stops it on its return from this call, so at
 	 * most one call per running thread completes past the limit. */
-	bpf_send_signal_thread(WD_SIGNAL);
-#endif
+	if (WD_SIGNAL)
+		bpf_send_signal_thread(WD_SIGNAL);
 	return WD_ACTION != WD_ACT_MONITOR;
 }
 

@@ -41,11 +41,11 @@ static __always_inline __u8 wd_rec_call(__s64 nr)
 /* Send one record of a call on `fd` by the filtered caller `c`. */
 static __always_inline void wd_record_call(struct wd_caller *c, __u64 fd, __s64 nr)
 {
-	struct wd_record *r = wd_records.ringbuf_reserve(sizeof(*r));
+	struct wd_record *r = wd_rb_reserve(wd_records, sizeof(*r));
 
 	if (!r) {
 		int zero = 0;
-		__u64 *lost = wd_rec_lost.lookup(&zero);
+		__u64 *lost = wd_lookup(wd_rec_lost, &zero);
 
 		if (lost)
 			(*lost)++;
@@ -54,11 +54,8 @@ static __always_inline void wd_record_call(struct wd_caller *c, __u64 fd, __s64 
 	r->t_ns = bpf_ktime_get_ns();
 	r->tid = (__u32)bpf_get_current_pid_tgid();
 	r->tgid = c->tgid;
-#if defined(WD_MEMBERS) && WD_KEY == WD_KEY_TREE
-	r->root = c->key;		/* wd_caller found the target root */
-#else
-	r->root = 0;
-#endif
+	/* wd_caller found the target root for a tree. */
+	r->root = WD_ON_MEMBERS && WD_KEY == WD_KEY_TREE ? c->key : 0;
 	r->uid = (__u32)bpf_get_current_uid_gid();
 	r->cgroup = bpf_get_current_cgroup_id();
 	r->call = wd_rec_call(nr);
@@ -70,16 +67,16 @@ static __always_inline void wd_record_call(struct wd_caller *c, __u64 fd, __s64 
 
 	if (file) {
 		r->magic = (__u32)wd_file_magic(file);
-#ifdef WD_COUNT_FILES
-		struct wd_file id = {};
+		if (WD_ON_COUNT_FILES) {
+			struct wd_file id = {};
 
-		wd_file_id(file, &id);
-		r->listed = wd_files.lookup(&id) != NULL;
-#endif
+			wd_file_id(file, &id);
+			r->listed = wd_lookup(wd_files, &id) != NULL;
+		}
 	}
 	/* Adaptive wake-up (flags 0): the reader is woken only when it has
 	 * caught up, so a burst costs one wake-up, not one per call. */
-	wd_records.ringbuf_submit(r, 0);
+	wd_rb_submit(wd_records, r, 0);
 }
 #endif /* WD_RECORD */
 

@@ -1,19 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * watchdog.bpf.c - the attach shims around the limiter (BCC C dialect).
+ * watchdog.bpf.c - the attach shims around the limiter.
  *
- * The front end compiles this file at run time with exactly one of
- * WD_BACKEND_KPROBE, WD_BACKEND_LSM or WD_BACKEND_TRACEPOINT defined, and
- * attaches the shims to every route that moves a file's bytes into the
+ * One source, two builds (compat.h): watchdog.py compiles it with BCC at
+ * run time with exactly one of WD_BACKEND_KPROBE, WD_BACKEND_LSM or
+ * WD_BACKEND_TRACEPOINT defined; `make ethoswd` compiles every backend
+ * into one CO-RE object and ethoswd loads only the chosen one's programs.
+ * The front end attaches the shims to every route that moves a file's bytes into the
  * caller (docs/watchdog_guide.md, section 2): the read-family syscalls
  * read, pread64, readv, preadv, preadv2; sendfile64, splice and
  * copy_file_range; and io_uring's read requests.  No kernel header is
- * included: BCC's compile time is most of the start-up (15-20x slower under
- * a TCG VM); the few struct offsets the shims need come from the running
- * kernel's BTF, passed in as -D constants (kernel_read.h), so no struct
- * layout is guessed here.
+ * included under BCC: its compile time is most of the start-up (15-20x
+ * slower under a TCG VM); the few struct offsets the shims need come from
+ * the running kernel's BTF, as -D constants under BCC and as CO-RE
+ * relocations under libbpf (kernel_read.h), so no struct layout is guessed
+ * here.
  *
- * With a read class (WD_COUNT_FS / WD_COUNT_FILES) each shim hands the
+ * With a read class (WD_ON_CLASS) each shim hands the
  * call's source file to the limiter: the LSM hook has it; the kprobe and
  * tracepoint shims find it from the source fd (the first syscall argument,
  * the second for sendfile), the io_uring shim from the request's fd.
@@ -39,44 +42,44 @@ static __always_inline int wd_kprobe_src(struct pt_regs *ctx, int fd_arg)
 
 	if (!wd_caller(&c))
 		return 0;
-#ifdef WD_COUNT_CLASS
-	/* The x86-64 syscall wrapper's one argument (in the probe's own di)
-	 * is the user's saved registers; argument 0 is their di, argument 1
-	 * their si, read through probe_read_kernel.  The probe's di is read
-	 * at its BTF offset: a constant-offset load from the context, which
-	 * the verifier bounds-checks, and no struct pt_regs layout needed
-	 * (the override kernel's headers only declare it). */
-	const void *uregs = (const void *)*(const __u64 *)((const char *)ctx +
-							    WD_OFF_REGS_DI);
-	__u64 reg = fd_arg ? WD_OFF_REGS_SI : WD_OFF_REGS_DI;
+	if (WD_ON_CLASS) {
+		/* The x86-64 syscall wrapper's one argument (in the probe's own
+		 * di, wd_ctx_di in compat.h) is the user's saved registers;
+		 * argument 0 is their di, argument 1 their si, read through
+		 * probe_read_kernel. */
+		const void *uregs = (const void *)wd_ctx_di(ctx);
+		__u64 reg = fd_arg ? WD_OFF_REGS_SI : WD_OFF_REGS_DI;
 
-	if (!wd_class_has(wd_fd_file(wd_peek(uregs, reg))))
-		return 0;
-#endif
+		if (!wd_class_has(wd_fd_file(wd_peek(uregs, reg))))
+			return 0;
+	}
 	if (wd_charge(&c))
 		bpf_override_return(ctx, -WD_EPERM);
 	return 0;
 }
 
 /* Source fd in the first argument: the read family, splice, copy_file_range. */
+WD_SEC("kprobe")
 int wd_kprobe(struct pt_regs *ctx)
 {
 	return wd_kprobe_src(ctx, 0);
 }
 
 /* sendfile(out_fd, in_fd, ...): the source is the second argument. */
+WD_SEC("kprobe")
 int wd_kprobe_fd1(struct pt_regs *ctx)
 {
 	return wd_kprobe_src(ctx, 1);
 }
 
-#if WD_ACTION == WD_ACT_DENY
+#if WD_BUILD(WD_ACTION == WD_ACT_DENY)
 /*
  * io_uring_setup: no function on an io_uring read's path is on the
  * error-injection list, so this backend cannot fail one request.  Under
  * deny a target may therefore not make a ring at all: the call fails with
  * -EPERM before it runs (it is a syscall entry, so on the list).
  */
+WD_SEC("kprobe")
 int wd_kprobe_uring_setup(struct pt_regs *ctx)
 {
 	struct wd_caller c = {};
@@ -113,23 +116,23 @@ static __always_inline int wd_tracepoint_src(struct wd_sys_enter *ctx, int arg)
 	wd_record_call(&c, ctx->args[arg], ctx->nr);
 	return 0;
 #endif
-#ifdef WD_COUNT_CLASS
 	/* A constant index into the record: the verifier checks the read is
 	 * within the record's size. */
-	if (!wd_class_has(wd_fd_file(ctx->args[arg])))
+	if (WD_ON_CLASS && !wd_class_has(wd_fd_file(ctx->args[arg])))
 		return 0;
-#endif
 	wd_charge(&c);
 	return 0;
 }
 
 /* Source fd in the first argument: the read family, splice, copy_file_range. */
+WD_SEC("tracepoint")
 int wd_tracepoint(struct wd_sys_enter *ctx)
 {
 	return wd_tracepoint_src(ctx, 0);
 }
 
 /* sendfile64(out_fd, in_fd, ...): the source is the second argument. */
+WD_SEC("tracepoint")
 int wd_tp_fd1(struct wd_sys_enter *ctx)
 {
 	return wd_tracepoint_src(ctx, 1);
@@ -137,8 +140,8 @@ int wd_tp_fd1(struct wd_sys_enter *ctx)
 #endif
 
 #ifdef WD_URING
-/* Set by the front end with the kprobe and tracepoint backends when the
- * kernel has io_uring.  io_uring opcodes of the requests that read a file into memory. */
+/* Set by watchdog.py with the kprobe and tracepoint backends when the
+ * kernel has io_uring (always built for ethoswd, loaded only then).  io_uring opcodes of the requests that read a file into memory. */
 #define WD_IORING_OP_READV	1
 #define WD_IORING_OP_READ_FIXED	4
 #define WD_IORING_OP_READ	22
@@ -161,6 +164,7 @@ struct wd_uring_submit {
  * request counts as one read call of its submitter.  The request itself
  * cannot be failed from here (see wd_kprobe_uring_setup for deny).
  */
+WD_SEC("tracepoint")
 int wd_uring_submit(struct wd_uring_submit *ctx)
 {
 	struct wd_caller c = {};
@@ -171,18 +175,19 @@ int wd_uring_submit(struct wd_uring_submit *ctx)
 		return 0;
 	if (!wd_caller(&c))
 		return 0;
-#ifdef WD_COUNT_CLASS
-	/* The request's file is assigned when it is issued, after this
-	 * point; its fd is already in req->cqe.fd.  A registered file's fd
-	 * is an index into the ring's table, which is not followed: such a
-	 * request is counted whatever its file (counting too much, never
-	 * letting one through).  req is a number to the verifier: helper reads. */
-	const void *req = (const void *)ctx->req;
+	if (WD_ON_CLASS) {
+		/* The request's file is assigned when it is issued, after this
+		 * point; its fd is already in req->cqe.fd.  A registered file's
+		 * fd is an index into the ring's table, which is not followed:
+		 * such a request is counted whatever its file (counting too
+		 * much, never letting one through).  req is a number to the
+		 * verifier: helper reads. */
+		const void *req = (const void *)ctx->req;
 
-	if (!(wd_peek(req, WD_OFF_IO_KIOCB_FLAGS) & WD_REQ_F_FIXED_FILE) &&
-	    !wd_class_has(wd_fd_file((__s32)wd_peek(req, WD_OFF_IO_KIOCB_CQE_FD))))
-		return 0;
-#endif
+		if (!(wd_peek(req, WD_OFF_IO_KIOCB_FLAGS) & WD_REQ_F_FIXED_FILE) &&
+		    !wd_class_has(wd_fd_file((__s32)wd_peek(req, WD_OFF_IO_KIOCB_CQE_FD))))
+			return 0;
+	}
 	wd_charge(&c);
 	return 0;
 }
@@ -211,7 +216,7 @@ int wd_uring_submit(struct wd_uring_submit *ctx)
 /* Threads inside sendfile or copy_file_range whose first MAY_READ check
  * is still to come (set at syscall entry by wd_arm_once).  LRU: an entry
  * of a thread that died in between is dropped when room is needed. */
-BPF_TABLE("lru_hash", __u32, __u8, wd_once, 10240);
+WD_LRU_HASH(wd_once, __u32, __u8, 10240);
 
 static __always_inline int wd_read_route(void)
 {
@@ -257,15 +262,17 @@ static __always_inline int wd_arm_once(void)
 
 	/* Only for callers the limiter acts on: others never consume it. */
 	if (wd_caller(&c))
-		wd_once.update(&tid, &one);
+		wd_update(wd_once, &tid, &one);
 	return 0;
 }
 
+WD_SEC("fentry/__x64_sys_sendfile64")
 int kfunc____x64_sys_sendfile64(unsigned long long *ctx)
 {
 	return wd_arm_once();
 }
 
+WD_SEC("fentry/__x64_sys_copy_file_range")
 int kfunc____x64_sys_copy_file_range(unsigned long long *ctx)
 {
 	return wd_arm_once();
@@ -279,6 +286,7 @@ int kfunc____x64_sys_copy_file_range(unsigned long long *ctx)
  * above), for the write side of a copy (MAY_WRITE) and twice per read on
  * overlayfs (filtered below).
  */
+WD_SEC("lsm/file_permission")
 int lsm__file_permission(unsigned long long *ctx)
 {
 	const void *file = (const void *)ctx[0];
@@ -304,16 +312,14 @@ int lsm__file_permission(unsigned long long *ctx)
 
 	if (inode != wd_peek((const void *)dentry, WD_OFF_DENTRY_D_INODE))
 		return 0;
-#ifdef WD_COUNT_CLASS
-	if (!wd_class_has(file))
+	if (WD_ON_CLASS && !wd_class_has(file))
 		return 0;
-#endif
 	if (route == WD_ROUTE_ONCE) {
 		__u32 tid = bpf_get_current_pid_tgid();
 
 		/* Only this thread touches its entry, so delete() succeeding
 		 * (0) means this is the call's first check: count it. */
-		if (wd_once.delete(&tid))
+		if (wd_delete(wd_once, &tid))
 			return 0;
 	}
 	return wd_charge(&c) ? -WD_EPERM : 0;
@@ -325,6 +331,7 @@ int lsm__file_permission(unsigned long long *ctx)
  * final counts to the front end and drop its entries, so a later process
  * that reuses the PID starts from zero and is not a target.
  */
+WD_SEC("tracepoint/sched/sched_process_exit")
 int wd_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -332,16 +339,17 @@ int wd_exit(void *ctx)
 
 	if ((__u32)id != tgid)
 		return 0;
-#if WD_KEY == WD_KEY_PROCESS
-	struct wd_key key = { .id = tgid };
-	struct wd_value *v = wd_state.lookup(&key);
+	if (!WD_SHARED) {
+		struct wd_key key = { .id = tgid };
+		struct wd_value *v = wd_lookup(wd_state, &key);
 
-	if (v) {
-		wd_emit_budget(WD_EV_EXIT, tgid, tgid, v->window, v);
-		wd_state.delete(&key);
+		if (v) {
+			wd_emit_budget(WD_EV_EXIT, tgid, tgid, v->window, v);
+			wd_delete(wd_state, &key);
+		}
+		return 0;
 	}
-#else
-	struct wd_proc *p = wd_procs.lookup(&tgid);
+	struct wd_proc *p = wd_lookup(wd_procs, &tgid);
 
 	if (p) {
 		char comm[WD_COMM_LEN] = {};
@@ -351,76 +359,85 @@ int wd_exit(void *ctx)
 		bpf_get_current_comm(comm, sizeof(comm));
 		wd_emit(WD_EV_PROC_EXIT, tgid, p->key, 0, p->allowed, p->limited,
 			0, comm);
-		wd_procs.delete(&tgid);
+		wd_delete(wd_procs, &tgid);
 	}
-#ifdef WD_MEMBERS
-	struct wd_member *m = wd_member.lookup(&tgid);
+	if (!WD_ON_MEMBERS)
+		return 0;
+	struct wd_member *m = wd_lookup(wd_member, &tgid);
 
 	if (!m)
 		return 0;
-#if WD_KEY == WD_KEY_TREE
-	/* The last process of a tree ends its budget. */
-	struct wd_key root = { .id = m->root };
-	struct wd_value *v = wd_state.lookup(&root);
+	if (WD_KEY == WD_KEY_TREE) {
+		/* The last process of a tree ends its budget. */
+		struct wd_key root = { .id = m->root };
+		struct wd_value *v = wd_lookup(wd_state, &root);
 
-	if (v && __sync_fetch_and_add(&v->members, -1) == 1) {
-		wd_emit_budget(WD_EV_EXIT, tgid, root.id, v->window, v);
-		wd_state.delete(&root);
+		if (v && __sync_fetch_and_add(&v->members, -1) == 1) {
+			wd_emit_budget(WD_EV_EXIT, tgid, root.id, v->window, v);
+			wd_delete(wd_state, &root);
+		}
 	}
-#endif
-	wd_member.delete(&tgid);
-#endif
-#endif
+	wd_delete(wd_member, &tgid);
 	return 0;
 }
 
-#ifdef WD_FILTER_TARGETS
+#if WD_BUILD(WD_ON_TARGETS)
+/* The start of the task:task_newtask record (its format file, the same
+ * from 6.1 to 6.18): 8 bytes of common fields, then the new task. */
+struct wd_task_newtask {
+	__u64 common;
+	__s32 pid;
+	char comm[WD_COMM_LEN];
+	__u64 clone_flags;
+};
+
 /*
  * task:task_newtask runs in the parent during fork/clone: a new process
  * (not a new thread) of a target becomes a target.  Membership follows
  * the fork, never the session or process group, so setsid(), setpgid()
  * or a double fork cannot leave it.
  */
-TRACEPOINT_PROBE(task, task_newtask)
+WD_SEC("tracepoint/task/task_newtask")
+int wd_newtask(struct wd_task_newtask *ctx)
 {
 	__u32 parent = bpf_get_current_pid_tgid() >> 32;
-	__u32 child = args->pid;
+	__u32 child = ctx->pid;
 
-	if (args->clone_flags & WD_CLONE_THREAD)
+	if (ctx->clone_flags & WD_CLONE_THREAD)
 		return 0;
-#ifdef WD_MEMBERS
-	struct wd_member *pm = wd_member.lookup(&parent);
+	if (WD_ON_MEMBERS) {
+		struct wd_member *pm = wd_lookup(wd_member, &parent);
 
-	if (!pm)
-		return 0;
-	struct wd_member cm = { .root = pm->root };
+		if (!pm)
+			return 0;
+		struct wd_member cm = { .root = pm->root };
 
-	/* A child that cannot be recorded would escape: report it. */
-	if (wd_member.insert(&child, &cm)) {
-		wd_health_inc(WD_H_TARGETS_FULL);
+		/* A child that cannot be recorded would escape: report it. */
+		if (wd_insert(wd_member, &child, &cm)) {
+			wd_health_inc(WD_H_TARGETS_FULL);
+			return 0;
+		}
+		if (WD_KEY == WD_KEY_TREE) {
+			struct wd_key root = { .id = cm.root };
+			struct wd_value *v = wd_lookup(wd_state, &root);
+
+			if (v)
+				__sync_fetch_and_add(&v->members, 1);
+		}
 		return 0;
 	}
-#if WD_KEY == WD_KEY_TREE
-	struct wd_key root = { .id = cm.root };
-	struct wd_value *v = wd_state.lookup(&root);
-
-	if (v)
-		__sync_fetch_and_add(&v->members, 1);
-#endif
-#else
 	struct wd_key pkey = { .id = parent };
 	struct wd_key ckey = { .id = child };
 	struct wd_value init = {};
-	struct wd_value *pv = wd_state.lookup(&pkey);
+	struct wd_value *pv = wd_lookup(wd_state, &pkey);
 
 	if (!pv)
 		return 0;
 	/* Window 0 has long expired: the child's first call opens its own. */
 	__builtin_memcpy(init.comm, pv->comm, sizeof(init.comm));
 	/* A child that cannot be recorded would escape: report it. */
-	if (wd_state.insert(&ckey, &init))
+	if (wd_insert(wd_state, &ckey, &init))
 		wd_health_inc(WD_H_TARGETS_FULL);
-#endif
 	return 0;
 }
 #endif

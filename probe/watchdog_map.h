@@ -136,6 +136,26 @@ struct wd_config {
 	__u32 window_ms;		/* window length in milliseconds */
 };
 
+/*
+ * Settings fixed at start.  watchdog.py (BCC) compiles them in as -D
+ * switches; ethoswd (libbpf) sets them in the object's read-only data
+ * before the load, where the verifier treats them as constants
+ * (compat.h maps both to the same names).
+ */
+struct wd_settings {
+	__u32 action;			/* WD_ACT_* */
+	__u32 key;			/* WD_KEY_* */
+	__u32 self_tgid;		/* the front end: never acted on */
+	__u32 guard_tgid;		/* its guardian (throttle), or 0 */
+	__u8 targets;			/* act only on targets (wd_state/wd_member) */
+	__u8 comm_in;			/* act only on comms in wd_comm_in */
+	__u8 comm_out;			/* never on comms in wd_comm_out */
+	__u8 exclude_exe;		/* never on executables in wd_exe_out */
+	__u8 count_fs;			/* count files on filesystems in wd_fs */
+	__u8 count_files;		/* ... or files in wd_files */
+	__u8 pad[6];
+};
+
 /* Ring-buffer record for every WD_EV_* kind. */
 struct wd_event {
 	__u32 kind;			/* WD_EV_* */

@@ -52,10 +52,10 @@ def test_kfunc_programs_are_defined_for_x86_64_names():
 def test_programs_follow_the_flags():
     tp = cflags("tracepoint", "monitor", 1, [], [], [], 1024)
     fns = [p[3] for p in attach_points(tp)]
-    assert "tracepoint__task__task_newtask" not in fns and "wd_uring_submit" not in fns
+    assert "wd_newtask" not in fns and "wd_uring_submit" not in fns
     fns = [p[3] for p in attach_points(
         cflags("kprobe", "deny", 1, [7], [], [], 1024, uring_tp=URING_TP), URING_TP)]
-    assert fns[0] == "tracepoint__task__task_newtask"
+    assert fns[0] == "wd_newtask"
     assert "wd_kprobe_uring_setup" in fns and fns[-1] == "wd_uring_submit"
     fns = [p[3] for p in attach_points(
         cflags("kprobe", "monitor", 1, [], [], [], 1024, uring_tp=URING_TP), URING_TP)]
