@@ -10,6 +10,9 @@
 #   make bench      overhead / start-up / scaling benchmarks (root)
 #   make soak       64 aggressive + 64 normal readers: SOAK_S s on the host
 #                   (throttle, default 600), SOAK_VM_S s in the debian VM (deny, 120)
+#   make ethoswd    the C front end on libbpf: build/ethoswd (see src/ethoswd.h)
+#   make ethoswd-asan  the same under AddressSanitizer + UBSan: build/ethoswd-asan
+#   make install    ethoswd, its systemd unit and /etc/default/ethoswd (as root)
 PY ?= /usr/bin/python3
 PYTEST ?= $(PY) -m pytest
 
@@ -49,7 +52,54 @@ soak: progs
 clean:
 	$(MAKE) -C tests/progs clean
 	-$(MAKE) -C bench clean
+	rm -rf $(BUILD)
 
-.PHONY: all progs run test test-unit lint test-host bench soak clean
+# ---- ethoswd: the probe compiled once (CO-RE), a skeleton, a C program ----
+# Build needs (Debian 12): clang, llvm, bpftool, libbpf-dev, and this
+# machine's BTF for vmlinux.h.  Run-time needs: libbpf1 and the running
+# kernel's BTF; no compiler, no headers.
+BUILD ?= build
+CC ?= gcc
+BPF_CLANG ?= clang
+ETHOSWD_CFLAGS ?= -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ETHOSWD_SRC := $(filter-out src/test_%.c,$(wildcard src/*.c))
+PROBE_SRC := probe/watchdog.bpf.c $(wildcard probe/*.h)
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+
+ethoswd: $(BUILD)/ethoswd
+ethoswd-asan: $(BUILD)/ethoswd-asan
+
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(BUILD)
+	bpftool btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+# -g for BTF; llvm-strip -g then drops the DWARF (the .BTF sections stay).
+$(BUILD)/watchdog.bpf.o: $(PROBE_SRC) $(BUILD)/vmlinux.h
+	$(BPF_CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -DWD_LIBBPF \
+	    -I$(BUILD) -Iprobe -Wall -Werror -c probe/watchdog.bpf.c -o $@
+	llvm-strip -g $@
+
+$(BUILD)/watchdog.skel.h: $(BUILD)/watchdog.bpf.o
+	bpftool gen skeleton $< name watchdog_bpf > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/ethoswd: $(ETHOSWD_SRC) $(wildcard src/*.h) $(BUILD)/watchdog.skel.h
+	$(CC) $(ETHOSWD_CFLAGS) -iquote src -iquote $(BUILD) $(ETHOSWD_SRC) -lbpf -o $@
+
+$(BUILD)/ethoswd-asan: $(ETHOSWD_SRC) $(wildcard src/*.h) $(BUILD)/watchdog.skel.h
+	$(CC) $(ETHOSWD_CFLAGS) $(SANITIZE) -iquote src -iquote $(BUILD) $(ETHOSWD_SRC) \
+	    -lbpf -o $@
+
+PREFIX ?= /usr/local
+SYSTEMD_DIR ?= /etc/systemd/system
+install: $(BUILD)/ethoswd
+	install -D -m 0755 $(BUILD)/ethoswd $(DESTDIR)$(PREFIX)/sbin/ethoswd
+	install -D -m 0644 packaging/ethoswd.service $(DESTDIR)$(SYSTEMD_DIR)/ethoswd.service
+	sed -i 's|@SBINDIR@|$(PREFIX)/sbin|' $(DESTDIR)$(SYSTEMD_DIR)/ethoswd.service
+	@# Keep an operator's own settings.
+	test -e $(DESTDIR)/etc/default/ethoswd || \
+	    install -D -m 0644 packaging/ethoswd.default $(DESTDIR)/etc/default/ethoswd
+
+.PHONY: all progs run test test-unit lint test-host bench soak clean ethoswd ethoswd-asan install
 
 -include vm/Makefile.inc

@@ -3,7 +3,11 @@
 # with sudo in front from another account; it never calls sudo itself).
 #
 #   ./install.sh            the watchdog: BCC (python3-bpfcc), libbpf, headers
-#   ./install.sh --tests    + the test suites: pytest, flake8, gcc, bpftool
+#   ./install.sh --ethoswd  + what `make ethoswd` builds with: clang, llvm,
+#                             bpftool, libbpf-dev (ethoswd itself then runs
+#                             with libbpf1 and the kernel's BTF only)
+#   ./install.sh --tests    + the test suites: pytest, flake8, gcc, bpftool,
+#                             the ethoswd build tools, systemd-analyze
 #   ./install.sh --vm       + the QEMU bed: qemu, busybox, kernel build deps
 #   ./install.sh --research + what `watchdog.py sweep research/corpus.toml`
 #                             runs and plots: the corpus's Debian packages,
@@ -23,17 +27,18 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-want_tests=0 want_vm=0 want_research=0 want_container=0 headers=1 packages=1
+want_ethoswd=0 want_tests=0 want_vm=0 want_research=0 want_container=0 headers=1 packages=1
 for arg in "$@"; do
     case "$arg" in
-        --tests) want_tests=1 ;;
+        --ethoswd) want_ethoswd=1 ;;
+        --tests) want_tests=1 want_ethoswd=1 ;;
         --vm) want_vm=1 ;;
         --research) want_research=1 ;;
         --container) want_container=1 ;;
         --no-headers) headers=0 ;;
         --headers-only) packages=0 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
-        *) echo "install.sh: unknown option '$arg' (use --tests, --vm, --research, --container, --no-headers, --headers-only)" >&2; exit 2 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        *) echo "install.sh: unknown option '$arg' (use --ethoswd, --tests, --vm, --research, --container, --no-headers, --headers-only)" >&2; exit 2 ;;
     esac
 done
 if [ "$(id -u)" -ne 0 ]; then
@@ -45,7 +50,8 @@ if ! grep -q '^ID=debian' /etc/os-release 2>/dev/null; then
 fi
 
 RUNTIME_PKGS="python3 python3-bpfcc bpfcc-tools libbpf1 linux-headers-amd64 kmod"
-TEST_PKGS="python3-pytest python3-flake8 gcc make libc6-dev bpftool util-linux procps"
+TEST_PKGS="python3-pytest python3-flake8 gcc make libc6-dev bpftool util-linux procps systemd"
+ETHOSWD_PKGS="clang llvm bpftool libbpf-dev gcc make libc6-dev"
 # research/corpus.toml: fingerprinting tools, everyday programs, plots.
 RESEARCH_PKGS="python3-matplotlib gcc make libc6-dev lshw neofetch virt-what inxi
  pciutils util-linux procps systemd dmidecode git xz-utils perl apt"
@@ -53,6 +59,7 @@ RESEARCH_PKGS="python3-matplotlib gcc make libc6-dev lshw neofetch virt-what inx
 CONTAINER_PKGS="podman runc debootstrap"
 pkgs="$RUNTIME_PKGS"
 [ "$want_tests" = 1 ] && pkgs="$pkgs $TEST_PKGS"
+[ "$want_ethoswd" = 1 ] && pkgs="$pkgs $ETHOSWD_PKGS"
 [ "$want_research" = 1 ] && pkgs="$pkgs $RESEARCH_PKGS"
 [ "$want_container" = 1 ] && pkgs="$pkgs $CONTAINER_PKGS"
 if [ "$want_vm" = 1 ]; then

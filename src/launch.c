@@ -1,0 +1,522 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * launch.c - the `-- CMD` gate (ethoswd/launcher.py) and the guardian
+ * (ethoswd/guardian.py).
+ *
+ * The gated child: the command's process is forked first, so that its PID
+ * can go into the probe's target map before anything runs, and then waits
+ * on a pipe.  Once enforcement is live the watchdog writes "1" and the
+ * child execs the command; if the watchdog fails (or dies) before that,
+ * the pipe closes and the child exits 127 without running anything.
+ *
+ * The guardian: a small helper process that resumes throttled (stopped)
+ * processes if the watchdog itself dies (SIGKILL, a crash) while they are
+ * stopped.  The watchdog tells it over a pipe which processes it stopped
+ * ("+PID\n") and resumed ("-PID\n"); when the pipe closes, however the
+ * watchdog ended, the guardian sends SIGCONT to every process still
+ * listed.  It is one of the watchdog's own processes, so the probe is told
+ * never to limit it (the guard TGID).
+ *
+ * If the watchdog died, the guardian first waits (up to EXIT_WAIT_MS) for
+ * it to be entirely gone: the pipe closes while the kernel is still
+ * releasing the dead watchdog's other files, and a process resumed while
+ * the probe is still attached would be stopped again by its next
+ * over-limit call (the probe signals every one).  A clean shutdown
+ * detaches first and says so with "=\n", so the guardian need not wait.
+ *
+ * Both helpers are forked from a single-threaded watchdog and never return
+ * into the caller: every path in them ends in execvp() or _exit().
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ethoswd.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+/* How long a guardian waits for a dead watchdog's files to be released. */
+#define EXIT_WAIT_MS 10000
+/* The kernel's PID_MAX_LIMIT: no valid PID is larger. */
+#define WD_PID_LIMIT 4194304
+/* Longest line of the guardian's protocol ("+4194304" and a margin). */
+#define GUARD_LINE_MAX 32
+
+/* ---- small helpers shared by both --------------------------------------- */
+
+static void set_disposition(int sig, void (*handler)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
+/*
+ * Ctrl-C (or a SIGTERM to the process group) reaches the helpers too.
+ * Block both around fork() so the child can switch them to "ignored"
+ * before one could run the watchdog's own handler in the child; a signal
+ * that arrived meanwhile is discarded when it becomes ignored.
+ */
+static void block_int_term(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, old);
+}
+
+static void child_ignore_int_term(const sigset_t *old)
+{
+	set_disposition(SIGINT, SIG_IGN);
+	set_disposition(SIGTERM, SIG_IGN);
+	sigprocmask(SIG_SETMASK, old, NULL);
+}
+
+static bool fd_kept(int fd, const int *keep, int nkeep)
+{
+	for (int i = 0; i < nkeep; i++)
+		if (keep[i] == fd)
+			return true;
+	return false;
+}
+
+/*
+ * In a freshly forked helper, close the descriptors above stderr that it
+ * inherited from the watchdog, except `keep`; with cloexec_only, only
+ * those marked close-on-exec (the watchdog's own: pipes, pidfds, the
+ * probe's), leaving what the watchdog itself inherited for the command.
+ * Best effort: without /proc nothing is closed.
+ */
+static void close_inherited(const int *keep, int nkeep, bool cloexec_only)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+
+		if (*end || end == de->d_name || fd <= STDERR_FILENO ||
+		    fd == dirfd(dir) || fd_kept((int)fd, keep, nkeep))
+			continue;
+		if (cloexec_only && !(fcntl((int)fd, F_GETFD) & FD_CLOEXEC))
+			continue;
+		close((int)fd);
+	}
+	closedir(dir);
+}
+
+/*
+ * Write all of buf to a pipe whose reader may be gone.  The watchdog must
+ * not be killed by SIGPIPE for that (it may have stopped processes to
+ * look after), so SIGPIPE is blocked for the write and one it raised is
+ * consumed; a SIGPIPE that was already pending is left as it was.
+ */
+static int pipe_write(int fd, const char *buf, size_t len)
+{
+	sigset_t pipe_set, old, pending;
+	const struct timespec zero = { 0, 0 };
+	bool was_pending;
+	int ret = 0;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &pipe_set, &old);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = -1;
+			break;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	if (ret && errno == EPIPE && !was_pending)
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+static pid_t wait_for(pid_t pid, int *status, int flags)
+{
+	pid_t ret;
+
+	do
+		ret = waitpid(pid, status, flags);
+	while (ret < 0 && errno == EINTR);
+	return ret;
+}
+
+/* ---- the gated child ---------------------------------------------------- */
+
+/* The command gets a clean slate: default dispositions (ethoswd's handlers
+ * and ignored signals, SIGINT and SIGTERM above all, must not carry over)
+ * and no blocked signals. */
+static void reset_signals(void)
+{
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			set_disposition(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Wait at the gate: true only for the "1" of wd_child_release(); EOF (the
+ * watchdog aborted or died) or anything else keeps the command unrun. */
+static bool gate_opened(int rfd)
+{
+	char go;
+	ssize_t n;
+
+	do
+		n = read(rfd, &go, 1);
+	while (n < 0 && errno == EINTR);
+	return n == 1 && go == '1';
+}
+
+static void __attribute__((noreturn))
+child_main(int rfd, int wfd, const sigset_t *old, char **argv)
+{
+	int err;
+	char name[1024];
+
+	/* A Ctrl-C during the watchdog's start-up reaches the whole process
+	 * group; the watchdog handles it and closes the gate, so the waiting
+	 * child ignores it until it runs the command. */
+	child_ignore_int_term(old);
+	close(wfd);
+	/* Everything close-on-exec would be gone at exec anyway; let go of it
+	 * now, so that a copy held while waiting (the guardian's pipe, the
+	 * probe's files) cannot hide the watchdog's death from others. */
+	close_inherited(&rfd, 1, true);
+	if (!gate_opened(rfd))
+		_exit(127);
+	reset_signals();
+	execvp(argv[0], argv);	/* rfd is close-on-exec */
+	err = errno;
+	wd_one_line(argv[0], name, sizeof(name));
+	dprintf(STDERR_FILENO, "%s: cannot run %s: %s\n", WD_PROG, name,
+		strerror(err));
+	_exit(127);
+}
+
+int wd_child_start(struct wd_child *c, char **argv)
+{
+	int fds[2], err;
+	sigset_t old;
+
+	*c = (struct wd_child)WD_CHILD_INIT;
+	if (!argv || !argv[0])
+		return wd_fail("no command to run");
+	if (pipe2(fds, O_CLOEXEC))
+		return wd_fail("cannot create the command's gate: %s",
+			       strerror(errno));
+	block_int_term(&old);
+	c->pid = fork();
+	if (c->pid == 0)
+		child_main(fds[0], fds[1], &old, argv);
+	err = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(fds[0]);
+	if (c->pid < 0) {
+		close(fds[1]);
+		return wd_fail("cannot fork the command's process: %s",
+			       strerror(err));
+	}
+	c->gate_fd = fds[1];
+	return 0;
+}
+
+void wd_child_release(struct wd_child *c)
+{
+	if (c->gate_fd < 0)
+		return;
+	/* If the child is already gone the write fails, harmlessly: poll()
+	 * reports how it ended. */
+	pipe_write(c->gate_fd, "1", 1);
+	close(c->gate_fd);
+	c->gate_fd = -1;
+}
+
+void wd_child_abort(struct wd_child *c)
+{
+	if (c->gate_fd < 0)
+		return;
+	/* EOF at the gate: the child exits 127 without running anything. */
+	close(c->gate_fd);
+	c->gate_fd = -1;
+	if (!c->done && c->pid > 0) {
+		int st;
+
+		wait_for(c->pid, &st, 0);
+		c->status = 127;
+		c->done = true;
+	}
+}
+
+int wd_child_poll(struct wd_child *c)
+{
+	pid_t ret;
+	int st;
+
+	if (c->done || c->pid <= 0)
+		return c->done ? c->status : -1;
+	ret = wait_for(c->pid, &st, WNOHANG);
+	if (ret == 0 || (ret < 0 && errno != ECHILD))
+		return -1;
+	if (ret < 0)		/* reaped elsewhere: its status is lost */
+		c->status = 127;
+	else if (WIFSIGNALED(st))
+		c->status = 128 + WTERMSIG(st);
+	else
+		c->status = WEXITSTATUS(st);
+	c->done = true;
+	return c->status;
+}
+
+/* ---- the guardian: its side of the pipe --------------------------------- */
+
+struct pidset {				/* the processes left stopped */
+	pid_t *pid;
+	size_t n, cap;
+};
+
+struct guard_state {
+	char line[GUARD_LINE_MAX];	/* the line read so far */
+	size_t len;
+	bool overlong;			/* this line is not ours: skip it */
+	bool detached;			/* "=" seen */
+	struct pidset stopped;
+};
+
+static void pidset_add(struct pidset *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->pid[i] == pid)
+			return;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		pid_t *p = realloc(s->pid, cap * sizeof(*p));
+
+		if (!p)		/* nothing better to do than forget it */
+			return;
+		s->pid = p;
+		s->cap = cap;
+	}
+	s->pid[s->n++] = pid;
+}
+
+static void pidset_del(struct pidset *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->pid[i] == pid) {
+			s->pid[i] = s->pid[--s->n];
+			return;
+		}
+}
+
+/* A PID as the watchdog writes it: decimal, 1..PID_MAX_LIMIT (never 0 or
+ * negative: kill() would take those for groups); 0 if malformed. */
+static pid_t parse_pid(const char *s, size_t len)
+{
+	long v = 0;
+
+	if (!len)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		v = v * 10 + (s[i] - '0');
+		if (v > WD_PID_LIMIT)
+			return 0;
+	}
+	return (pid_t)v;
+}
+
+static void guard_line(struct guard_state *s)
+{
+	pid_t pid;
+
+	if (s->len == 1 && s->line[0] == '=') {
+		s->detached = true;
+		return;
+	}
+	if (s->len < 2 || (s->line[0] != '+' && s->line[0] != '-'))
+		return;
+	pid = parse_pid(s->line + 1, s->len - 1);
+	if (!pid)
+		return;
+	if (s->line[0] == '+')
+		pidset_add(&s->stopped, pid);
+	else
+		pidset_del(&s->stopped, pid);
+}
+
+/* Take bytes as read(): a line may come in pieces over several reads. */
+static void guard_feed(struct guard_state *s, const char *data, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (data[i] == '\n') {
+			if (!s->overlong)
+				guard_line(s);
+			s->len = 0;
+			s->overlong = false;
+		} else if (s->len < sizeof(s->line)) {
+			s->line[s->len++] = data[i];
+		} else {
+			s->overlong = true;
+		}
+	}
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Wait until the watchdog has exited (its pidfd turns readable once all
+ * its threads are gone, and with them its files, the probe's among them),
+ * for EXIT_WAIT_MS at most. */
+static void guard_wait_exit(int pidfd)
+{
+	long long deadline = now_ms() + EXIT_WAIT_MS;
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+	for (;;) {
+		long long left = deadline - now_ms();
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) >= 0 ||
+		    errno != EINTR)
+			return;
+	}
+}
+
+static void __attribute__((noreturn))
+guardian_main(int rfd, int pidfd, const sigset_t *old)
+{
+	struct guard_state s = { 0 };
+	int keep[2] = { rfd, pidfd };
+	char buf[4096];
+	ssize_t n;
+
+	/* The guardian must outlive the watchdog's own shutdown (Ctrl-C goes
+	 * to the whole process group) to do its job, so it ignores both. */
+	child_ignore_int_term(old);
+	/* It never execs: anything else it held (a gate, the probe's files if
+	 * forked late) would outlive the watchdog and defeat the wait below. */
+	close_inherited(keep, 2, false);
+	for (;;) {
+		n = read(rfd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		guard_feed(&s, buf, (size_t)n);
+	}
+	if (!s.detached)
+		guard_wait_exit(pidfd);
+	for (size_t i = 0; i < s.stopped.n; i++)
+		kill(s.stopped.pid[i], SIGCONT);	/* gone: fine */
+	free(s.stopped.pid);
+	_exit(0);
+}
+
+/* ---- the guardian: the watchdog's side ---------------------------------- */
+
+int wd_guardian_start(struct wd_guardian *g)
+{
+	int pidfd, fds[2], err;
+	sigset_t old;
+
+	*g = (struct wd_guardian)WD_GUARDIAN_INIT;
+	/* The watchdog's pidfd, for the guardian to wait on (close-on-exec,
+	 * like every pidfd). */
+	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (pidfd < 0)
+		return wd_fail("cannot start the guardian: pidfd_open: %s",
+			       strerror(errno));
+	if (pipe2(fds, O_CLOEXEC)) {
+		err = errno;
+		close(pidfd);
+		return wd_fail("cannot start the guardian: pipe: %s",
+			       strerror(err));
+	}
+	block_int_term(&old);
+	g->pid = fork();
+	if (g->pid == 0)
+		guardian_main(fds[0], pidfd, &old);
+	err = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(fds[0]);
+	close(pidfd);
+	if (g->pid < 0) {
+		close(fds[1]);
+		return wd_fail("cannot start the guardian: fork: %s",
+			       strerror(err));
+	}
+	g->wfd = fds[1];
+	return 0;
+}
+
+static void guardian_say(struct wd_guardian *g, char sign, pid_t tgid)
+{
+	char line[GUARD_LINE_MAX];
+	int n;
+
+	if (g->wfd < 0 || tgid <= 0)
+		return;
+	n = snprintf(line, sizeof(line), "%c%d\n", sign, (int)tgid);
+	/* A dead guardian cannot be helped; the watchdog carries on. */
+	pipe_write(g->wfd, line, (size_t)n);
+}
+
+void wd_guardian_stopped(struct wd_guardian *g, pid_t tgid)
+{
+	guardian_say(g, '+', tgid);
+}
+
+void wd_guardian_resumed(struct wd_guardian *g, pid_t tgid)
+{
+	guardian_say(g, '-', tgid);
+}
+
+void wd_guardian_close(struct wd_guardian *g)
+{
+	int st;
+
+	if (g->wfd < 0)
+		return;
+	pipe_write(g->wfd, "=\n", 2);
+	close(g->wfd);
+	g->wfd = -1;
+	if (g->pid > 0)
+		wait_for(g->pid, &st, 0);
+}

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * main.c - ethoswd's top-down flow (ethoswd/main.py): parse, check,
+ * probe the kernel, load and attach, run, detach.
+ *
+ * Exit status: 0; the launched command's own status with -- CMD; 2 for
+ * any setup problem (one line "ethoswd: error: ...", nothing left
+ * attached); 130 if interrupted during start-up.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ethoswd.h"
+#include "loader.h"
+#include "session.h"
+#include "wdfeatures.h"
+
+static char last_error[1024];
+
+int wd_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+const char *wd_last_error(void)
+{
+	return last_error;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Everything a run holds, released in one place whatever happened. */
+struct run {
+	struct wd_opts o;
+	struct wd_report rep;
+	struct wd_features feats;
+	struct wd_probe probe;
+	struct wd_probe_cfg cfg;
+	struct wd_child child;
+	struct wd_guardian guardian;
+	bool loaded;
+	int backend, action;
+	char why[1024];
+	__u32 targets[WD_MAX_LIST + 1];
+	int ntargets;
+	double t_start, t_features, t_load, t_attach;
+};
+
+/* Root, mounts, features, and the backend/action/key choice. */
+static int choose(struct run *r)
+{
+	char notes[4][128];
+	struct wd_offset offs[WD_MAX_OFFSETS];
+	const char *problem;
+	double t0;
+	int n;
+
+	if (wd_require_root())
+		return -1;
+	n = wd_mount_pseudo(notes, 4);
+	for (int i = 0; i < n; i++)
+		wd_info(&r->rep, NULL, "%s", notes[i]);
+	t0 = now_s();
+	wd_features_probe(&r->feats);
+	r->t_features = now_s() - t0;
+	if (r->o.probe_features)
+		return 0;
+	if (wd_choose(&r->feats, r->o.backend, r->o.action, &r->backend, &r->action,
+		      r->why, sizeof(r->why)))
+		return -1;
+	problem = wd_key_problem(&r->feats, r->o.policy.key);
+	if (problem)
+		return wd_fail("%s", problem);
+	for (int i = 0; i < r->o.npid; i++)
+		if (wd_check_target_pid(r->o.pid[i]))
+			return -1;
+	/* The same refusals as watchdog.py for what needs BTF offsets ... */
+	if (wd_features_offsets(&r->feats, r->backend, &r->o.policy, offs) < 0)
+		return -1;
+	/* ... and the CO-RE object itself is relocated against the BTF. */
+	if (!r->feats.feat[WD_F_BTF].ok)
+		return wd_fail("ethoswd needs the kernel's BTF to load its CO-RE probe (%s); "
+			       "use watchdog.py, which compiles the probe for this kernel, "
+			       "or a kernel with CONFIG_DEBUG_INFO_BTF=y",
+			       r->feats.feat[WD_F_BTF].detail);
+	return 0;
+}
+
+static void fill_cfg(struct run *r)
+{
+	const struct wd_policy *p = &r->o.policy;
+	struct wd_probe_cfg *c = &r->cfg;
+
+	c->backend = r->backend;
+	c->action = r->action;
+	c->key = p->key;
+	c->self_tgid = getpid();
+	c->guard_tgid = r->guardian.pid > 0 ? (__u32)r->guardian.pid : 0;
+	c->targets = r->o.npid || r->o.ncommand;
+	c->comm_in = r->o.ncomm > 0;
+	c->comm_out = r->o.nexclude_comm > 0;
+	c->exclude_exe = p->nexe > 0;
+	c->count_fs = p->nfs > 0;
+	c->count_files = p->nfiles > 0;
+	c->uring_tp = r->feats.uring_tp[0] ? r->feats.uring_tp : NULL;
+	c->map_size = r->o.map_size;
+}
+
+/* Guardian, gated child, load, maps, attach. */
+static int build_and_attach(struct run *r)
+{
+	double t0;
+
+	if (r->action == WD_ACT_THROTTLE && wd_guardian_start(&r->guardian))
+		return -1;
+	for (int i = 0; i < r->o.npid; i++)
+		r->targets[r->ntargets++] = r->o.pid[i];
+	if (r->o.ncommand) {
+		if (wd_child_start(&r->child, r->o.command))
+			return -1;
+		r->targets[r->ntargets++] = r->child.pid;
+	}
+	fill_cfg(r);
+	t0 = now_s();
+	if (wd_probe_load(&r->probe, &r->cfg))
+		return -1;
+	r->loaded = true;
+	r->t_load = now_s() - t0;
+	t0 = now_s();
+	if (wd_probe_configure(&r->probe, &r->o, r->targets, r->ntargets) ||
+	    wd_probe_attach(&r->probe, &r->cfg))
+		return -1;
+	wd_probe_drop_exited(&r->probe, r->targets, r->ntargets);
+	r->t_attach = now_s() - t0;
+	return 0;
+}
+
+/* "command 'x' (pid N) and its children; ... (never pid 1 or the watchdog)" */
+static void describe_targets(struct run *r, char *buf, size_t len)
+{
+	char part[8192], esc[4096];
+	size_t off = 0;
+
+	buf[0] = 0;
+#define ADD(...) do { snprintf(part, sizeof(part), __VA_ARGS__); \
+	off += snprintf(buf + off, off < len ? len - off : 0, "%s%s", off ? "; " : "", part); \
+	} while (0)
+	if (r->o.ncommand) {
+		char cmd[4096] = "";
+
+		for (int i = 0, o = 0; i < r->o.ncommand; i++)
+			o += snprintf(cmd + o, o < (int)sizeof(cmd) ? sizeof(cmd) - o : 0,
+				      "%s%s", i ? " " : "", r->o.command[i]);
+		wd_escape(cmd, strlen(cmd), esc, sizeof(esc));
+		ADD("command '%s' (pid %d) and its children", esc, r->child.pid);
+	}
+	if (r->o.npid) {
+		char pids[1024] = "";
+
+		for (int i = 0, o = 0; i < r->o.npid; i++)
+			o += snprintf(pids + o, sizeof(pids) - o, "%s%u", i ? "," : "",
+				      r->o.pid[i]);
+		ADD("pid %s and their children", pids);
+	}
+	if (r->o.ncomm) {
+		char names[4096] = "";
+
+		for (int i = 0, o = 0; i < r->o.ncomm; i++) {
+			wd_escape(r->o.comm[i], strlen(r->o.comm[i]), esc, sizeof(esc));
+			o += snprintf(names + o, sizeof(names) - o, "%s%s", i ? "," : "", esc);
+		}
+		ADD("comm %s", names);
+	}
+	if (!off)
+		ADD("every process");
+	if (r->o.nexclude_comm) {
+		char names[4096] = "";
+
+		for (int i = 0, o = 0; i < r->o.nexclude_comm; i++) {
+			wd_escape(r->o.exclude_comm[i], strlen(r->o.exclude_comm[i]), esc,
+				  sizeof(esc));
+			o += snprintf(names + o, sizeof(names) - o, "%s%s", i ? "," : "", esc);
+		}
+		ADD("except comm %s (spoofable)", names);
+	}
+	if (r->o.policy.nexe) {
+		char paths[4096] = "";
+
+		for (int i = 0, o = 0; i < r->o.policy.nexe; i++) {
+			const char *p = r->o.policy.exclude_exe[i].path;
+
+			wd_escape(p, strlen(p), esc, sizeof(esc));
+			o += snprintf(paths + o, o < (int)sizeof(paths) ? sizeof(paths) - o : 0,
+				      "%s%s", i ? "," : "", esc);
+		}
+		ADD("except executables %s", paths);
+	}
+#undef ADD
+	snprintf(buf + off, off < len ? len - off : 0, " (never pid 1 or the watchdog)");
+}
+
+static char *routes_json(struct wd_route *routes)
+{
+	struct wd_jarr *a = wja_new();
+
+	for (int i = 0; i < 4; i++) {
+		struct wd_json *j = wj_new();
+
+		wj_str(j, "route", routes[i].route);
+		wj_str(j, "status", routes[i].status);
+		wj_str(j, "how", routes[i].how);
+		wja_take(a, wj_end(j));
+	}
+	return wja_end(a);
+}
+
+/* The JSON 'start' record (main.py _report_start's members). */
+static struct wd_json *start_record(struct run *r, struct wd_route *routes, double total)
+{
+	struct wd_json *j = wj_new(), *b = wj_new(), *t = wj_new();
+	struct wd_jarr *att = wja_new(), *tg = wja_new();
+	__u32 sorted[WD_MAX_LIST + 1];
+
+	wj_str(j, "event", "start");
+	wj_str(j, "backend", wd_backend_name(r->backend));
+	wj_str(j, "action", wd_action_name(r->action));
+	wj_str(j, "reason", r->why);
+	wj_str(j, "kernel", r->feats.kernel);
+	for (int i = 0; i < WD_NBACKENDS; i++) {
+		const char *p = wd_backend_problem(&r->feats, i);
+
+		if (p)
+			wj_str(b, wd_backend_name(i), p);
+		else
+			wj_null(b, wd_backend_name(i));
+	}
+	wj_take(j, "backends", wj_end(b));
+	wj_u64(j, "max_calls", r->o.policy.max_calls);
+	wj_u64(j, "window_ms", r->o.policy.window_ms);
+	wj_take(j, "policy", wd_policy_json(&r->o.policy));
+	for (int i = 0; i < r->probe.nlinks; i++)
+		wja_str(att, r->probe.attached[i]);
+	wj_take(j, "attached", wja_end(att));
+	wj_take(j, "routes", routes_json(routes));
+	memcpy(sorted, r->targets, r->ntargets * sizeof(__u32));
+	for (int i = 1; i < r->ntargets; i++)
+		for (int k = i; k > 0 && sorted[k - 1] > sorted[k]; k--) {
+			__u32 x = sorted[k];
+
+			sorted[k] = sorted[k - 1];
+			sorted[k - 1] = x;
+		}
+	for (int i = 0; i < r->ntargets; i++)
+		wja_u64(tg, sorted[i]);
+	wj_take(j, "targets", wja_end(tg));
+	wj_double(t, "total", total, 4);
+	wj_double(t, "features", r->t_features, 4);
+	wj_double(t, "load", r->t_load, 4);
+	wj_double(t, "attach", r->t_attach, 4);
+	wj_take(j, "startup", wj_end(t));
+	wj_str(j, "frontend", "ethoswd");
+	return j;
+}
+
+static void report_start(struct run *r, double launched)
+{
+	struct wd_route routes[4];
+	char buf[8192], count[1024];
+	const struct wd_policy *p = &r->o.policy;
+	size_t off = 0;
+
+	wd_summary_line(&r->feats, buf, sizeof(buf));
+	wd_info(&r->rep, NULL, "%s", buf);
+	wd_info(&r->rep, NULL, "backend %s, action %s: %s", wd_backend_name(r->backend),
+		wd_action_name(r->action), r->why);
+	wd_policy_describe_count(p, count, sizeof(count));
+	wd_info(&r->rep, NULL, "policy %s: limit %llu calls / %llu ms %s; counting %s",
+		p->profile, (unsigned long long)p->max_calls,
+		(unsigned long long)p->window_ms, wd_policy_describe_key(p), count);
+	for (int i = 0; i < p->nnotes; i++)
+		wd_warn(&r->rep, p->notes[i]);
+	wd_routes(&r->feats, r->backend, r->action, routes);
+	buf[0] = 0;
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(routes[i].status, "counted"))
+			off += snprintf(buf + off, sizeof(buf) - off, "%s%s", off ? "; " : "",
+					routes[i].route);
+	wd_info(&r->rep, NULL, "routes counted: %s", buf);
+	for (int i = 0; i < 4; i++) {
+		char line[2048];
+
+		snprintf(line, sizeof(line), "%s: %s (%s)", routes[i].route, routes[i].status,
+			 routes[i].how);
+		/* mmap is out of reach everywhere (guide, section 2): said, not warned. */
+		if (!strncmp(routes[i].route, "mmap", 4))
+			wd_info(&r->rep, NULL, "%s", line);
+		else if (strcmp(routes[i].status, "counted"))
+			wd_warn(&r->rep, line);
+	}
+	describe_targets(r, buf, sizeof(buf));
+	wd_info(&r->rep, NULL, "targets: %s", buf);
+	off = 0;
+	buf[0] = 0;
+	for (int i = 0; i < r->probe.nlinks; i++)
+		off += snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? ", " : "",
+				r->probe.attached[i]);
+	wd_info(&r->rep, NULL, "attached %d programs: %s", r->probe.nlinks, buf);
+	double total = now_s() - launched;
+
+	wd_info(&r->rep, start_record(r, routes, total),
+		"start-up %.3f s (features %.3f, load %.3f, attach %.3f); enforcing, "
+		"Ctrl-C to stop", total, r->t_features, r->t_load, r->t_attach);
+}
+
+/* Run the session to its end; the exit status. */
+static int run_session(struct run *r, double launched)
+{
+	struct wd_session *s = wd_session_new(&r->probe, &r->rep, &r->o, r->action,
+					      r->o.ncommand ? &r->child : NULL,
+					      r->guardian.pid > 0 ? &r->guardian : NULL);
+	char reason[128];
+	struct wd_json *rec;
+
+	if (!s)
+		return -1;
+	report_start(r, launched);
+	if (r->o.ncommand)
+		wd_child_release(&r->child);
+	/* A copy: the reason may live in the session, freed by finish(). */
+	snprintf(reason, sizeof(reason), "%s", wd_session_run(s));
+	wd_session_finish(s);		/* closes the probe */
+	r->loaded = false;
+	rec = wj_new();
+	wj_str(rec, "event", "stop");
+	wj_str(rec, "reason", reason);
+	wd_info(&r->rep, rec, "stopped: %s; all programs detached", reason);
+	return r->o.ncommand ? r->child.status : 0;
+}
+
+static void cleanup(struct run *r)
+{
+	if (r->loaded)
+		wd_probe_close(&r->probe);
+	wd_child_abort(&r->child);
+	wd_guardian_close(&r->guardian);
+	wd_features_free(&r->feats);
+	wd_opts_free(&r->o);
+}
+
+int main(int argc, char **argv)
+{
+	static struct run r = { .child = WD_CHILD_INIT, .guardian = WD_GUARDIAN_INIT };
+	double launched = now_s();
+	int rc;
+
+	/* Output is line-oriented; a pipe reader (tests, journald) sees each
+	 * record as soon as it is written. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	rc = wd_opts_parse(argc, argv, &r.o);
+	if (rc > 0)
+		return 0;
+	r.rep.json = r.o.json;
+	r.rep.out = stdout;
+	if (rc == 0 && choose(&r) == 0) {
+		if (r.o.probe_features) {
+			rc = wd_print_features(&r.feats, &r.o, &r.rep);
+			cleanup(&r);
+			return rc ? 2 : 0;
+		}
+		if (build_and_attach(&r) == 0 && (rc = run_session(&r, launched)) >= 0) {
+			cleanup(&r);
+			return rc;
+		}
+	}
+	char line[2048];
+
+	wd_one_line(wd_last_error(), line, sizeof(line));
+	fprintf(stderr, WD_PROG ": error: %s\n", line);
+	cleanup(&r);
+	return 2;
+}

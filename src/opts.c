@@ -1,0 +1,1050 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * opts.c - the command line and the policy it resolves to (mirrors
+ * ethoswd/cli.py and ethoswd/policy.py).
+ *
+ * Parsing follows what argparse does for watchdog.py, so that a bad
+ * command line gets the same one-line refusal: long options may be cut
+ * to a unique prefix, take "--opt value" or "--opt=value", short options
+ * "-p 5" or "-p5"; words that are not options are "unrecognized"; an
+ * option value that looks like an option is "expected one argument".
+ * Values are then checked in cli.parse()'s order, and the policy
+ * (profile, read class, files, key, excluded executables) as resolve().
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "ethoswd.h"
+
+#define COMM_MAX (WD_COMM_LEN - 1)
+#define STR2(x) #x
+#define STR(x) STR2(x)
+#define NSYSINFO (sizeof(sysinfo) / sizeof(sysinfo[0]))
+
+static const char help_text[] =
+	"usage: ethoswd [options] [-- CMD [ARGS...]]\n"
+	"\n"
+	"Rate-limit read() bursts per process with eBPF.\n"
+	"\n"
+	"options:\n"
+	"  -h, --help            show this help message and exit\n"
+	"  --max-calls N         counted calls allowed per window per budget (default\n"
+	"                        100; fingerprint profile 16)\n"
+	"  --window-ms MS        window length in milliseconds (default 500)\n"
+	"  --profile {seed,fingerprint}\n"
+	"                        seed (default): every read, per process, 100/500 ms;\n"
+	"                        fingerprint: reads of kernel information and identity\n"
+	"                        files, per tree (targets) or cgroup; flags override it\n"
+	"  --count CLASS         which reads count: all (default), sysinfo (procfs,\n"
+	"                        sysfs, debugfs, ...), files (only --file),\n"
+	"                        fs:NAME[,NAME...]; sysinfo,fs:NAME joins both\n"
+	"  --file PATH           also count reads of this file, matched by device and\n"
+	"                        inode (repeatable)\n"
+	"  --key {process,tree,uid,cgroup}\n"
+	"                        whose budget a call is charged to (default process;\n"
+	"                        tree needs -- CMD or -p)\n"
+	"  --exclude-exe PATH    never limit processes running this executable, matched\n"
+	"                        by device and inode (repeatable)\n"
+	"  --backend {auto,kprobe,lsm,tracepoint}\n"
+	"                        attach point (default: the strongest that works)\n"
+	"  --action {auto,deny,throttle,kill,monitor}\n"
+	"                        what to do over the limit (default: the strongest the\n"
+	"                        backend can do)\n"
+	"  -p PID, --pid PID     limit this process and the children it starts\n"
+	"                        (repeatable)\n"
+	"  --comm NAME           limit only threads with this command name (repeatable)\n"
+	"  --exclude-comm NAME   never limit threads with this command name\n"
+	"                        (repeatable; spoofable: any process can rename itself)\n"
+	"  -i SECONDS, --interval SECONDS\n"
+	"                        seconds between counter tables (default 1)\n"
+	"  --duration SECONDS    run this long, then detach and exit\n"
+	"  --json                one JSON object per line instead of tables\n"
+	"  --probe-features      print what this kernel supports and exit\n"
+	"  --map-size N          processes the PID map can track (default 65536)\n"
+	"\n"
+	"examples:\n"
+	"  ethoswd                                # limit every process: 100 reads/500 ms\n"
+	"  ethoswd --probe-features               # what this kernel can enforce, and why\n"
+	"  ethoswd --max-calls 50 --window-ms 200 -- ./tests/progs/bin/aggressive_reader -n 500\n"
+	"                                         # launch a command, limit it and its children\n"
+	"  ethoswd -p 1234 -p 1240                # limit two running processes\n"
+	"  ethoswd --comm python3 --action monitor --json\n"
+	"                                         # count only, one JSON object per line\n"
+	"  ethoswd --backend tracepoint --action throttle --duration 10\n"
+	"                                         # stop offenders until their window ends\n"
+	"  ethoswd --count sysinfo --key tree --max-calls 40 -- ./scan.sh\n"
+	"                                         # count only /proc, /sys... reads, one\n"
+	"                                         # budget for the whole process tree\n"
+	"  ethoswd --profile fingerprint          # system-wide, one budget per cgroup\n"
+	"\n"
+	"ethoswd runs the watchdog only: the research commands record, replay,\n"
+	"export and sweep are in watchdog.py.  --version prints the version.\n";
+
+/* ---- the option table (argparse's order: it orders "could match") ------- */
+
+enum opt_id {
+	O_HELP, O_MAX_CALLS, O_WINDOW_MS, O_PROFILE, O_COUNT, O_FILE, O_KEY,
+	O_EXCLUDE_EXE, O_BACKEND, O_ACTION, O_PID, O_COMM, O_EXCLUDE_COMM,
+	O_INTERVAL, O_DURATION, O_JSON, O_PROBE_FEATURES, O_MAP_SIZE, O_EBPF,
+	O_VERSION, O_N
+};
+
+static const char *const profiles[] = { "seed", "fingerprint", NULL };
+static const char *const keys[] = { "process", "tree", "uid", "cgroup", NULL };
+static const char *const backends[] = { "auto", "kprobe", "lsm", "tracepoint", NULL };
+static const char *const actions[] = { "auto", "deny", "throttle", "kill", "monitor", NULL };
+
+struct optdef {
+	const char *shrt, *lng;
+	bool arg;			/* takes one value */
+	const char *const *choices;
+};
+
+static const struct optdef optdefs[O_N] = {
+	[O_HELP] = { "-h", "--help", false, NULL },
+	[O_MAX_CALLS] = { NULL, "--max-calls", true, NULL },
+	[O_WINDOW_MS] = { NULL, "--window-ms", true, NULL },
+	[O_PROFILE] = { NULL, "--profile", true, profiles },
+	[O_COUNT] = { NULL, "--count", true, NULL },
+	[O_FILE] = { NULL, "--file", true, NULL },
+	[O_KEY] = { NULL, "--key", true, keys },
+	[O_EXCLUDE_EXE] = { NULL, "--exclude-exe", true, NULL },
+	[O_BACKEND] = { NULL, "--backend", true, backends },
+	[O_ACTION] = { NULL, "--action", true, actions },
+	[O_PID] = { "-p", "--pid", true, NULL },
+	[O_COMM] = { NULL, "--comm", true, NULL },
+	[O_EXCLUDE_COMM] = { NULL, "--exclude-comm", true, NULL },
+	[O_INTERVAL] = { "-i", "--interval", true, NULL },
+	[O_DURATION] = { NULL, "--duration", true, NULL },
+	[O_JSON] = { NULL, "--json", false, NULL },
+	[O_PROBE_FEATURES] = { NULL, "--probe-features", false, NULL },
+	[O_MAP_SIZE] = { NULL, "--map-size", true, NULL },
+	[O_EBPF] = { NULL, "--ebpf", false, NULL },	/* hidden, as in cli.py */
+	[O_VERSION] = { NULL, "--version", false, NULL },	/* ethoswd only */
+};
+
+/* The option strings in argparse's order: -h, --help, --max-calls, ... */
+static const char *optstr(int k, int *id)
+{
+	int i, n = 0;
+
+	for (i = 0; i < O_N; i++) {
+		if (optdefs[i].shrt && n++ == k)
+			return *id = i, optdefs[i].shrt;
+		if (n++ == k)
+			return *id = i, optdefs[i].lng;
+	}
+	return NULL;
+}
+
+static int find_exact(const char *s, size_t n)
+{
+	const char *o;
+	int k, id;
+
+	for (k = 0; (o = optstr(k, &id)); k++)
+		if (strlen(o) == n && !strncmp(o, s, n))
+			return id;
+	return -1;
+}
+
+/* argparse's action name in errors: "-p/--pid", "--max-calls". */
+static const char *optname(int id, char *buf, size_t len)
+{
+	if (optdefs[id].shrt)
+		snprintf(buf, len, "%s/%s", optdefs[id].shrt, optdefs[id].lng);
+	else
+		snprintf(buf, len, "%s", optdefs[id].lng);
+	return buf;
+}
+
+/* ---- what the command line gave, before the checks ---------------------- */
+
+struct strlist {
+	int n;
+	const char **v;
+};
+
+struct raw {
+	const char *val[O_N];		/* last value of a single-value option */
+	struct strlist list[O_N];	/* --file, --exclude-exe, -p, --comm, ... */
+	bool flag[O_N];
+	struct strlist extras;		/* unrecognized words */
+};
+
+static void list_add(struct strlist *l, const char *s)
+{
+	l->v = wd_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	l->v[l->n++] = s;
+}
+
+static bool repeatable(int id)
+{
+	return id == O_FILE || id == O_EXCLUDE_EXE || id == O_PID ||
+	       id == O_COMM || id == O_EXCLUDE_COMM;
+}
+
+/* A word as argparse classifies it. */
+struct match {
+	int kind;			/* 0: a value, 1: an option */
+	int id;				/* the option, -1 if unknown */
+	const char *used;		/* the option string it matched */
+	const char *explicit;		/* "=value" or "-pVALUE" part, or NULL */
+};
+
+static bool negative_number(const char *s)
+{
+	const char *p = s + 1, *dot;
+
+	if (*p == '\0')
+		return false;
+	dot = strchr(p, '.');
+	if (dot && (strchr(dot + 1, '.') || !dot[1]))
+		return false;
+	for (; *p; p++)
+		if (*p != '.' && (*p < '0' || *p > '9'))
+			return false;
+	return true;
+}
+
+/* The option strings `arg` abbreviates (argparse _get_option_tuples). */
+static int prefix_matches(const char *arg, struct match *m, struct wd_buf *names)
+{
+	const char *eq = strchr(arg, '='), *o;
+	size_t plen = arg[1] == '-' && eq ? (size_t)(eq - arg) : strlen(arg);
+	int k, id, n = 0;
+
+	for (k = 0; (o = optstr(k, &id)); k++) {
+		const char *explicit = NULL;
+
+		if (arg[1] != '-' && strlen(o) == 2 && !strncmp(o, arg, 2))
+			explicit = arg + 2;	/* -pVALUE */
+		else if (strncmp(o, arg, plen))
+			continue;
+		else if (arg[1] == '-' && eq)
+			explicit = eq + 1;
+		wb_printf(names, "%s%s", n ? ", " : "", o);
+		if (!n++)
+			*m = (struct match){ 1, id, o, explicit };
+	}
+	return n;
+}
+
+static int classify(const char *arg, struct match *m)
+{
+	struct wd_buf names = {0};
+	const char *eq;
+	int n;
+
+	*m = (struct match){ 0, -1, NULL, NULL };
+	if (arg[0] != '-')
+		return 0;
+	if ((m->id = find_exact(arg, strlen(arg))) >= 0)
+		return m->kind = 1, m->used = arg, 0;
+	if (!arg[1])
+		return 0;
+	eq = strchr(arg, '=');
+	if (eq && (m->id = find_exact(arg, eq - arg)) >= 0) {
+		m->kind = 1, m->explicit = eq + 1;
+		m->used = arg[1] == '-' ? optdefs[m->id].lng : optdefs[m->id].shrt;
+		return 0;
+	}
+	n = prefix_matches(arg, m, &names);
+	if (n > 1) {
+		wd_fail("ambiguous option: %s could match %s (see --help)", arg, names.p);
+		free(names.p);
+		return -1;
+	}
+	free(names.p);
+	if (n == 1)
+		return 0;
+	if (negative_number(arg) || strchr(arg, ' '))
+		return 0;
+	m->kind = 1;			/* an unknown option */
+	return 0;
+}
+
+/* Store one option's value, checking a choice as argparse does then. */
+static int take(struct raw *raw, int id, const char *val)
+{
+	const char *const *c = optdefs[id].choices;
+	char name[40], *r;
+	struct wd_buf b = {0};
+
+	if (!optdefs[id].arg) {
+		raw->flag[id] = true;
+		return 0;
+	}
+	for (; c && *c; c++)
+		if (!strcmp(*c, val))
+			break;
+	if (c && !*c) {
+		for (c = optdefs[id].choices; *c; c++)
+			wb_printf(&b, "%s'%s'", c == optdefs[id].choices ? "" : ", ", *c);
+		r = wd_repr_dup(val);
+		wd_fail("argument %s: invalid choice: %s (choose from %s) (see --help)",
+			optname(id, name, sizeof(name)), r, b.p);
+		free(r);
+		free(b.p);
+		return -1;
+	}
+	if (repeatable(id))
+		list_add(&raw->list[id], val);
+	else
+		raw->val[id] = val;
+	return 0;
+}
+
+static int ignored(int id, const char *explicit)
+{
+	char name[40], *r = wd_repr_dup(explicit);
+
+	wd_fail("argument %s: ignored explicit argument %s (see --help)",
+		optname(id, name, sizeof(name)), r);
+	free(r);
+	return -1;
+}
+
+/*
+ * One option at args[i] (argparse consume_optional): its value from
+ * "=value", "-pVALUE" or the next word; "-h" may lead a cluster of short
+ * options ("-hp5").  Returns the next index, or -1.
+ */
+static int consume(char **args, int n, int i, struct match m, struct raw *raw)
+{
+	struct match next;
+	int acts[8], nacts = 0, k;
+	const char *val = NULL;
+	char name[40], s[3];
+
+	for (;;) {
+		if (!m.explicit) {
+			if (optdefs[m.id].arg) {
+				if (i + 1 >= n || classify(args[i + 1], &next) || next.kind)
+					return wd_fail("argument %s: expected one argument (see --help)",
+						       optname(m.id, name, sizeof(name)));
+				val = args[++i];
+			}
+			break;
+		}
+		if (optdefs[m.id].arg) {
+			val = m.explicit;
+			break;
+		}
+		if (m.used[1] == '-' || !*m.explicit || nacts == 7)
+			return ignored(m.id, m.explicit);
+		/* a flag in a cluster: the next letter is the next option */
+		acts[nacts++] = m.id;
+		snprintf(s, sizeof(s), "-%c", m.explicit[0]);
+		if ((k = find_exact(s, 2)) < 0)
+			return ignored(m.id, m.explicit);
+		m = (struct match){ 1, k, optdefs[k].shrt,
+				    m.explicit[1] ? m.explicit + 1 : NULL };
+	}
+	acts[nacts++] = m.id;
+	for (k = 0; k < nacts; k++) {
+		if (acts[k] == O_HELP || acts[k] == O_VERSION) {
+			raw->flag[acts[k]] = true;
+			return n;	/* argparse prints help at once */
+		}
+		if (take(raw, acts[k], k == nacts - 1 ? val : NULL))
+			return -1;
+	}
+	return i + 1;
+}
+
+static int parse_words(char **args, int n, struct raw *raw)
+{
+	struct match m;
+	int i;
+
+	/* argparse classifies every word first: an ambiguous one fails now */
+	for (i = 0; i < n; i++)
+		if (classify(args[i], &m))
+			return -1;
+	for (i = 0; i < n && !raw->flag[O_HELP] && !raw->flag[O_VERSION];) {
+		classify(args[i], &m);
+		if (!m.kind || m.id < 0) {
+			list_add(&raw->extras, args[i++]);
+			continue;
+		}
+		i = consume(args, n, i, m, raw);
+		if (i < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- value checks (cli.py _whole, _seconds, _comm) ---------------------- */
+
+static bool py_space(char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* text without the leading and trailing white space, malloc'ed */
+static char *strip_dup(const char *text)
+{
+	size_t n;
+
+	while (py_space(*text))
+		text++;
+	n = strlen(text);
+	while (n && py_space(text[n - 1]))
+		n--;
+	return strndup(text, n) ?: (abort(), NULL);
+}
+
+static int whole(const char *name, const char *text, __u64 lo, __u64 hi,
+		 const char *what, __u64 *out)
+{
+	char *s = strip_dup(text), *d = s + (*s == '+'), *r;
+	size_t i, nd = strlen(d);
+	int rc = 0;
+
+	for (i = 0; i < nd && is_digit(d[i]); i++)
+		;
+	if (!nd || i < nd) {
+		r = wd_repr_dup(text);
+		rc = wd_fail("%s %s is not a whole number", name, r);
+		free(r);
+		goto out;
+	}
+	while (d[0] == '0' && d[1])
+		d++;			/* the value as Python prints int(text) */
+	errno = 0;
+	*out = strtoull(d, NULL, 10);
+	if (*out < lo && !errno)
+		rc = wd_fail("%s %s is too small: it must be at least %llu",
+			     name, d, (unsigned long long)lo);
+	else if (*out > hi || errno)
+		rc = wd_fail("%s %s is too large: %s, at most %llu",
+			     name, d, what, (unsigned long long)hi);
+out:
+	free(s);
+	return rc;
+}
+
+/* Python's float() syntax: [sign] digits[.digits][e[sign]digits], or
+ * inf, infinity, nan; "_" only between digits.  Copies it without "_". */
+static bool py_float_syntax(const char *s, char *out)
+{
+	const char *p = s;
+	int digits = 0, state = 0;	/* 0 mantissa, 1 fraction, 2 exponent */
+	bool edigit = false;
+
+	if (*p == '+' || *p == '-')
+		*out++ = *p++;
+	if (!strcasecmp(p, "inf") || !strcasecmp(p, "infinity") || !strcasecmp(p, "nan"))
+		return strcpy(out, p), true;
+	for (; *p; p++) {
+		if (is_digit(*p)) {
+			if (state == 2)
+				edigit = true;
+			else
+				digits++;
+		} else if (*p == '_') {
+			if (p == s || !is_digit(p[-1]) || !is_digit(p[1]))
+				return false;
+			continue;
+		} else if (*p == '.' && state == 0) {
+			state = 1;
+		} else if ((*p == 'e' || *p == 'E') && state < 2 && digits) {
+			state = 2;
+			if (p[1] == '+' || p[1] == '-')
+				*out++ = *p++;
+		} else {
+			return false;
+		}
+		*out++ = *p;
+	}
+	*out = '\0';
+	return digits && (state < 2 || edigit);
+}
+
+static int seconds(const char *name, const char *text, double hi, double *out)
+{
+	char *s = strip_dup(text), *clean = wd_xmalloc(strlen(s) + 1), *r;
+	int rc = 0;
+
+	if (!py_float_syntax(s, clean)) {
+		r = wd_repr_dup(text);
+		rc = wd_fail("%s %s is not a number of seconds", name, r);
+		free(r);
+	} else {
+		*out = strtod(clean, NULL);
+		if (!(*out > 0 && *out <= hi))
+			rc = wd_fail("%s %s must be more than 0 and at most %g seconds",
+				     name, text, hi);
+	}
+	free(clean);
+	free(s);
+	return rc;
+}
+
+static int comm(const char *name, const char *text, char out[WD_COMM_LEN])
+{
+	char *r;
+
+	if (!*text || strlen(text) > COMM_MAX) {
+		r = wd_repr_dup(text);
+		wd_fail("%s %s must be 1 to %d bytes long, the kernel's "
+			"command-name limit", name, r, COMM_MAX);
+		free(r);
+		return -1;
+	}
+	memset(out, 0, WD_COMM_LEN);
+	memcpy(out, text, strlen(text));
+	return 0;
+}
+
+/* ---- the policy (policy.py) --------------------------------------------- */
+
+static const struct { const char *name; __u64 magic; } fs_magic[] = {
+	{ "proc", 0x9FA0 }, { "sysfs", 0x62656572 }, { "debugfs", 0x64626720 },
+	{ "securityfs", 0x73636673 }, { "tracefs", 0x74726163 },
+	{ "cgroup", 0x27E0EB }, { "cgroup2", 0x63677270 },
+	{ "configfs", 0x62656570 }, { "efivarfs", 0xDE5E81E4 },
+	{ "bpf", 0xCAFE4A11 }, { "pstore", 0x6165676C }, { "devpts", 0x1CD1 },
+	{ "tmpfs", 0x01021994 }, { "ramfs", 0x858458F6 }, { "ext4", 0xEF53 },
+	{ "xfs", 0x58465342 }, { "btrfs", 0x9123683E }, { "overlay", 0x794C7630 },
+	{ "9p", 0x01021997 }, { "nfs", 0x6969 }, { "fuse", 0x65735546 },
+	{ "squashfs", 0x73717368 }, { "vfat", 0x4D44 }, { "iso9660", 0x9660 },
+	{ "pipefs", 0x50495045 }, { "sockfs", 0x534F434B },
+	{ "anon_inode", 0x09041934 },
+};
+#define NFS_MAGIC (sizeof(fs_magic) / sizeof(fs_magic[0]))
+
+/* Kernel information filesystems: what `--count sysinfo` counts. */
+static const char *const sysinfo[] = {
+	"proc", "sysfs", "debugfs", "securityfs", "tracefs", "cgroup",
+	"cgroup2", "configfs", "efivarfs",
+};
+
+/* Files naming the machine or its OS; the fingerprint profile adds those
+ * that exist.  /etc/hostname is left out as in policy.py: shell scripts
+ * read it in loops, and the host name is one uname() away anyway. */
+static const char *const identity_files[] = {
+	"/etc/machine-id", "/var/lib/dbus/machine-id", "/etc/os-release",
+	"/usr/lib/os-release", "/etc/lsb-release", "/etc/debian_version",
+	"/etc/issue", "/etc/product_uuid",
+};
+
+struct profile {
+	const char *name, *count;
+	int key;			/* WD_KEY_UNSET: tree with targets, else cgroup */
+	bool identity;
+	__u64 max_calls, window_ms;
+};
+
+static const struct profile profile_defs[] = {
+	{ "seed", "all", WD_KEY_PROCESS, false,
+	  WD_DEFAULT_MAX_CALLS, WD_DEFAULT_WINDOW_MS },
+	{ "fingerprint", "sysinfo", WD_KEY_UNSET, true,
+	  WD_FINGERPRINT_MAX_CALLS, WD_FINGERPRINT_WINDOW_MS },
+};
+
+static int index_of(const char *const *names, const char *s)
+{
+	int i;
+
+	for (i = 0; names[i]; i++)
+		if (!strcmp(names[i], s))
+			return i;
+	return -1;
+}
+
+/* Add (or keep) a filesystem of the read class, as a dict update. */
+static int add_fs(struct wd_policy *p, const char *name, __u64 magic)
+{
+	int i;
+
+	for (i = 0; i < p->nfs; i++)
+		if (!strcmp(p->fs[i].name, name))
+			return p->fs[i].magic = magic, 0;
+	if (p->nfs == WD_MAX_FS || strlen(name) >= sizeof(p->fs[0].name))
+		return wd_fail("--count: too many filesystems (at most %d)", WD_MAX_FS);
+	snprintf(p->fs[p->nfs].name, sizeof(p->fs[0].name), "%s", name);
+	p->fs[p->nfs++].magic = magic;
+	return 0;
+}
+
+/* int(tok, 16) of "0x..." ("_" allowed between digits); false if bad. */
+static bool hex_magic(const char *tok, __u64 *out)
+{
+	const char *p = tok + 2;
+	int n = 0;
+
+	for (*out = 0; *p; p++) {
+		if (*p == '_' && p[1] && p[1] != '_')
+			continue;
+		if (!isxdigit((unsigned char)*p) || *out >> 60)
+			return false;
+		*out = *out << 4 | (isdigit((unsigned char)*p) ? *p - '0' :
+				    (tolower((unsigned char)*p) - 'a' + 10));
+		n++;
+	}
+	return n > 0;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "9p, anon_inode, bpf, ...": the known names, sorted */
+static char *known_fs(void)
+{
+	const char *names[NFS_MAGIC];
+	struct wd_buf b = {0};
+	size_t i;
+
+	for (i = 0; i < NFS_MAGIC; i++)
+		names[i] = fs_magic[i].name;
+	qsort(names, NFS_MAGIC, sizeof(names[0]), str_cmp);
+	for (i = 0; i < NFS_MAGIC; i++)
+		wb_printf(&b, "%s%s", i ? ", " : "", names[i]);
+	return wb_take(&b);
+}
+
+static int fs_token(struct wd_policy *p, const char *tok)
+{
+	char lower[64], *r, *known;
+	__u64 magic;
+	size_t i;
+
+	for (i = 0; i < NFS_MAGIC; i++)
+		if (!strcmp(fs_magic[i].name, tok))
+			return add_fs(p, tok, fs_magic[i].magic);
+	r = wd_repr_dup(tok);
+	if (tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X')) {
+		for (i = 0; tok[i] && i < sizeof(lower) - 1; i++)
+			lower[i] = tolower((unsigned char)tok[i]);
+		lower[i] = '\0';
+		if (!tok[i] && hex_magic(tok, &magic)) {
+			free(r);
+			return add_fs(p, lower, magic);
+		}
+		wd_fail("--count: bad magic number %s", r);
+	} else {
+		known = known_fs();
+		wd_fail("--count: unknown filesystem %s (known: %s, or a 0x magic number)",
+			r, known);
+		free(known);
+	}
+	free(r);
+	return -1;
+}
+
+static int fs_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct wd_fs *)a)->name, ((const struct wd_fs *)b)->name);
+}
+
+/* policy.parse_count(): the label and the filesystems; *all if "all". */
+static int parse_count(struct wd_policy *p, const char *text, bool *all)
+{
+	char *s = strip_dup(text), *save = NULL, *tok, *t, *r;
+	char *copy = wd_xstrdup(s);
+	bool in_fs = false;
+	int rc = 0;
+
+	snprintf(p->count, sizeof(p->count), "%s", s);
+	*all = !strcmp(s, "all");
+	/* strsep, not strtok: empty tokens count (",proc" is an error) */
+	for (save = copy; !*all && (tok = strsep(&save, ",")) && !rc;) {
+		t = strip_dup(tok);
+		if (!in_fs && (!strcmp(t, "sysinfo") || !strcmp(t, "files"))) {
+			for (size_t i = 0; !strcmp(t, "sysinfo") && i < NSYSINFO && !rc; i++)
+				rc = fs_token(p, sysinfo[i]);
+		} else {
+			char *name = t;
+
+			if (!strncmp(name, "fs:", 3))
+				in_fs = true, name += 3;
+			if (!in_fs || !*name) {
+				r = wd_repr_dup(s);
+				rc = wd_fail("--count %s: expected all, sysinfo, files or "
+					     "fs:NAME[,NAME...]", r);
+				free(r);
+			} else {
+				rc = fs_token(p, name);
+			}
+		}
+		free(t);
+	}
+	if (p->nfs)
+		qsort(p->fs, p->nfs, sizeof(p->fs[0]), fs_name_cmp);
+	free(copy);
+	free(s);
+	return rc;
+}
+
+/* policy.file_id(): a --file / --exclude-exe path as the probe matches it. */
+static int file_id(const char *flag, const char *path, bool executable,
+		   struct wd_fileid *f)
+{
+	struct stat st;
+	char *real;
+
+	if (stat(path, &st))
+		return wd_fail("%s %s: %s", flag, path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return wd_fail("%s %s is not a regular file", flag, path);
+	if (executable && access(path, X_OK))
+		return wd_fail("%s %s is not executable", flag, path);
+	real = realpath(path, NULL);
+	snprintf(f->path, sizeof(f->path), "%s", real ? real : path);
+	free(real);
+	/* the kernel's dev_t is MAJOR << 20 | MINOR, not glibc's encoding */
+	f->dev = (__u64)major(st.st_dev) << 20 | minor(st.st_dev);
+	f->ino = st.st_ino;
+	return 0;
+}
+
+static bool is_file(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISREG(st.st_mode);
+}
+
+/* The paths once each, in their first order (dict.fromkeys). */
+static void dedupe(struct strlist *l)
+{
+	int i, j, n = 0;
+
+	for (i = 0; i < l->n; i++) {
+		for (j = 0; j < n && strcmp(l->v[j], l->v[i]); j++)
+			;
+		if (j == n)
+			l->v[n++] = l->v[i];
+	}
+	l->n = n;
+}
+
+/* Filesystems whose stat() device may not be the superblock's s_dev. */
+static const char *unsure_dev(const char *path)
+{
+	struct statfs sf;
+
+	if (statfs(path, &sf))
+		return NULL;
+	switch ((__u32)sf.f_type) {
+	case 0x9123683E: return "btrfs";
+	case 0x794C7630: return "overlayfs";
+	}
+	return NULL;
+}
+
+/* The --file entries: the given paths, and the identity files for a
+ * profile that wants them when --count was not given; notes for files
+ * on filesystems where the device may not match. */
+static int resolve_files(struct wd_policy *p, const struct profile *prof,
+			 struct raw *raw)
+{
+	struct strlist paths = {0};
+	const char *fs;
+	size_t i;
+	int k, rc = 0;
+
+	for (k = 0; k < raw->list[O_FILE].n; k++)
+		list_add(&paths, raw->list[O_FILE].v[k]);
+	for (i = 0; prof->identity && !raw->val[O_COUNT] &&
+		    i < sizeof(identity_files) / sizeof(identity_files[0]); i++)
+		if (is_file(identity_files[i]))
+			list_add(&paths, identity_files[i]);
+	dedupe(&paths);
+	if (paths.n > WD_MAX_FILES) {
+		free(paths.v);
+		return wd_fail("--file: at most %d files", WD_MAX_FILES);
+	}
+	p->files = wd_xmalloc(paths.n * sizeof(*p->files));
+	for (k = 0; k < paths.n && !rc; k++) {
+		rc = file_id("--file", paths.v[k], false, &p->files[k]);
+		if (rc)
+			break;
+		p->nfiles++;
+		fs = unsure_dev(paths.v[k]);
+		if (fs && p->nnotes < 8)
+			snprintf(p->notes[p->nnotes++], sizeof(p->notes[0]),
+				 "--file %s is on %s, where stat() may show another "
+				 "device than the probe reads: check that its reads "
+				 "count (--action monitor)", paths.v[k], fs);
+	}
+	free(paths.v);
+	return rc;
+}
+
+static int resolve_exe(struct wd_policy *p, struct raw *raw)
+{
+	struct strlist *l = &raw->list[O_EXCLUDE_EXE];
+	int k;
+
+	dedupe(l);
+	p->exclude_exe = wd_xmalloc(l->n * sizeof(*p->exclude_exe));
+	for (k = 0; k < l->n; k++) {
+		if (file_id("--exclude-exe", l->v[k], true, &p->exclude_exe[k]))
+			return -1;
+		p->nexe++;
+	}
+	return 0;
+}
+
+/* policy.resolve(): the Policy of the checked options. */
+static int resolve(struct wd_opts *o, struct raw *raw)
+{
+	struct wd_policy *p = &o->policy;
+	const struct profile *prof = &profile_defs[!strcmp(p->profile, "fingerprint")];
+	bool targets = o->npid || o->ncommand, all;
+
+	if (parse_count(p, raw->val[O_COUNT] ?: prof->count, &all) ||
+	    resolve_files(p, prof, raw))
+		return -1;
+	if (all && raw->list[O_FILE].n)
+		return wd_fail("--file adds files to a read class, but --count all "
+			       "counts every read already: use --count files (only "
+			       "the listed files) or --count sysinfo");
+	if (!strcmp(p->count, "files") && !p->nfiles)
+		return wd_fail("--count files needs at least one --file PATH");
+	p->counts_all = all && !p->nfiles;
+	if (raw->val[O_KEY])
+		p->key = index_of(keys, raw->val[O_KEY]);	/* WD_KEY_* order */
+	else if (prof->key != WD_KEY_UNSET)
+		p->key = prof->key;
+	else
+		p->key = targets ? WD_KEY_TREE : WD_KEY_CGROUP;
+	if (p->key == WD_KEY_TREE && !targets)
+		return wd_fail("--key tree needs target roots: give -- CMD or -p PID "
+			       "(a tree is a target and all its descendants)");
+	if (resolve_exe(p, raw))
+		return -1;
+	if (!p->max_calls)
+		p->max_calls = prof->max_calls;
+	if (!p->window_ms)
+		p->window_ms = prof->window_ms;
+	return 0;
+}
+
+/* ---- cli.parse() -------------------------------------------------------- */
+
+static int check_lists(struct wd_opts *o, struct raw *raw)
+{
+	struct strlist *l;
+	__u64 v;
+	int k;
+
+	l = &raw->list[O_PID];
+	for (k = 0; k < l->n; k++) {
+		if (whole("--pid", l->v[k], 1, 4194304, "PID_MAX_LIMIT", &v))
+			return -1;
+		if (o->npid == WD_MAX_LIST)
+			return wd_fail("-p/--pid: at most %d processes", WD_MAX_LIST);
+		o->pid[o->npid++] = v;
+	}
+	l = &raw->list[O_COMM];
+	for (k = 0; k < l->n; k++) {
+		if (o->ncomm == WD_MAX_LIST)
+			return wd_fail("--comm: at most %d names", WD_MAX_LIST);
+		if (comm("--comm", l->v[k], o->comm[o->ncomm++]))
+			return -1;
+	}
+	l = &raw->list[O_EXCLUDE_COMM];
+	for (k = 0; k < l->n; k++) {
+		if (o->nexclude_comm == WD_MAX_LIST)
+			return wd_fail("--exclude-comm: at most %d names", WD_MAX_LIST);
+		if (comm("--exclude-comm", l->v[k], o->exclude_comm[o->nexclude_comm++]))
+			return -1;
+	}
+	return 0;
+}
+
+static int check_values(struct wd_opts *o, struct raw *raw)
+{
+	struct wd_policy *p = &o->policy;
+	__u64 v;
+
+	if (raw->val[O_MAX_CALLS] &&
+	    whole("--max-calls", raw->val[O_MAX_CALLS], 1, WD_MAX_CALLS_LIMIT,
+		  "the 32-bit window count needs headroom", &p->max_calls))
+		return -1;
+	if (raw->val[O_WINDOW_MS] &&
+	    whole("--window-ms", raw->val[O_WINDOW_MS], 1, WD_WINDOW_MS_LIMIT,
+		  "one day", &p->window_ms))
+		return -1;
+	if (whole("--map-size", raw->val[O_MAP_SIZE] ?: STR(WD_MAX_PIDS), 1, 1 << 22,
+		  "4194304 entries", &v))
+		return -1;
+	o->map_size = v;
+	if (seconds("--interval", raw->val[O_INTERVAL] ?: "1", 3600, &o->interval_s))
+		return -1;
+	if (raw->val[O_DURATION] &&
+	    seconds("--duration", raw->val[O_DURATION], 1e7, &o->duration_s))
+		return -1;
+	if (check_lists(o, raw))
+		return -1;
+	if (o->npid && o->ncommand)
+		return wd_fail("use either -p/--pid or -- CMD, not both");
+	if (resolve(o, raw))
+		return -1;
+	if (o->action == WD_ACT_DENY && o->backend == WD_BACKEND_TRACEPOINT)
+		return wd_fail("--action deny needs a backend that can fail a call "
+			       "(kprobe or lsm); tracepoint can only count and signal");
+	return 0;
+}
+
+static const int backend_ids[] = { WD_BACKEND_AUTO, WD_BACKEND_KPROBE,
+				   WD_BACKEND_LSM, WD_BACKEND_TRACEPOINT };
+static const int action_ids[] = { WD_ACT_AUTO, WD_ACT_DENY, WD_ACT_THROTTLE,
+				  WD_ACT_KILL, WD_ACT_MONITOR };
+
+static void free_raw(struct raw *raw)
+{
+	int i;
+
+	for (i = 0; i < O_N; i++)
+		free(raw->list[i].v);
+	free(raw->extras.v);
+}
+
+/* The words before "--" as argparse takes them, then the checks. */
+static int parse_raw(int n, char **args, struct wd_opts *o, struct raw *raw)
+{
+	struct wd_buf b = {0};
+	int i;
+
+	if (parse_words(args, n, raw))
+		return -1;
+	if (raw->flag[O_HELP] || raw->flag[O_VERSION]) {
+		fputs(raw->flag[O_HELP] ? help_text : WD_PROG " 1.0\n", stdout);
+		fflush(stdout);
+		return 1;
+	}
+	if (raw->extras.n) {
+		for (i = 0; i < raw->extras.n; i++)
+			wb_printf(&b, "%s%s", i ? " " : "", raw->extras.v[i]);
+		wd_fail("unrecognized arguments: %s (see --help)", b.p);
+		free(b.p);
+		return -1;
+	}
+	o->policy.profile = raw->val[O_PROFILE] ? profiles[index_of(profiles,
+					raw->val[O_PROFILE])] : "seed";
+	if (raw->val[O_BACKEND])
+		o->backend = backend_ids[index_of(backends, raw->val[O_BACKEND])];
+	if (raw->val[O_ACTION])
+		o->action = action_ids[index_of(actions, raw->val[O_ACTION])];
+	o->json = raw->flag[O_JSON];
+	o->probe_features = raw->flag[O_PROBE_FEATURES];
+	return check_values(o, raw);
+}
+
+int wd_opts_parse(int argc, char **argv, struct wd_opts *o)
+{
+	struct raw raw = {0};
+	int i, n = argc - 1, rc;
+
+	memset(o, 0, sizeof(*o));
+	o->backend = WD_BACKEND_AUTO;
+	o->action = WD_ACT_AUTO;
+	o->policy.key = WD_KEY_UNSET;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			n = i - 1;
+			o->command = argv + i + 1;	/* argv[argc] is NULL */
+			o->ncommand = argc - i - 1;
+			if (!o->ncommand)
+				return wd_fail("nothing after '--': give the command to launch");
+			break;
+		}
+	}
+	rc = parse_raw(n, argv + 1, o, &raw);
+	free_raw(&raw);
+	return rc;
+}
+
+void wd_opts_free(struct wd_opts *o)
+{
+	free(o->policy.files);
+	free(o->policy.exclude_exe);
+	o->policy.files = o->policy.exclude_exe = NULL;
+	o->policy.nfiles = o->policy.nexe = 0;
+}
+
+/* ---- names and descriptions --------------------------------------------- */
+
+const char *wd_backend_name(int backend)
+{
+	switch (backend) {
+	case WD_BACKEND_LSM: return "lsm";
+	case WD_BACKEND_KPROBE: return "kprobe";
+	case WD_BACKEND_TRACEPOINT: return "tracepoint";
+	}
+	return "auto";
+}
+
+const char *wd_action_name(int action)
+{
+	switch (action) {
+	case WD_ACT_MONITOR: return "monitor";
+	case WD_ACT_DENY: return "deny";
+	case WD_ACT_THROTTLE: return "throttle";
+	case WD_ACT_KILL: return "kill";
+	}
+	return "auto";
+}
+
+const char *wd_key_name(int key)
+{
+	return key >= 0 && key <= WD_KEY_CGROUP ? keys[key] : "unset";
+}
+
+const char *wd_policy_describe_key(const struct wd_policy *p)
+{
+	switch (p->key) {
+	case WD_KEY_PROCESS: return "per process";
+	case WD_KEY_TREE: return "per process tree (each target and all its descendants)";
+	case WD_KEY_UID: return "per user";
+	case WD_KEY_CGROUP: return "per cgroup v2";
+	}
+	return "per process";
+}
+
+void wd_policy_describe_count(const struct wd_policy *p, char *buf, size_t len)
+{
+	struct wd_buf b = {0};
+	int i;
+
+	if (p->counts_all) {
+		snprintf(buf, len, "every read-family call");
+		return;
+	}
+	if (p->nfs) {
+		wb_puts(&b, "reads of files on ");
+		for (i = 0; i < p->nfs; i++)
+			wb_printf(&b, "%s%s", i ? "," : "", p->fs[i].name);
+	}
+	if (p->nfiles)
+		wb_printf(&b, "%sreads of %d listed file%s", p->nfs ? " or " : "",
+			  p->nfiles, p->nfiles == 1 ? "" : "s");
+	snprintf(buf, len, "%s", b.p ? b.p : "");
+	free(b.p);
+}
+
+bool wd_policy_needs_btf(const struct wd_policy *p)
+{
+	/* read classes and exe exclusions read kernel structs by BTF offsets */
+	return !p->counts_all || p->nexe > 0;
+}

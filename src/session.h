@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * session.h - the running watchdog (ethoswd/session.py + budgets.py):
+ * events, throttle timers, tables, the exit summary.
+ */
+#ifndef ETHOSWD_SESSION_H
+#define ETHOSWD_SESSION_H
+
+#include "ethoswd.h"
+#include "loader.h"
+
+struct wd_session;
+
+struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
+				  const struct wd_opts *o, int action,
+				  struct wd_child *child, struct wd_guardian *guardian);
+/* Run until a stop condition; the reason ("SIGINT", "duration", ...). */
+const char *wd_session_run(struct wd_session *s);
+/* Drain events, close the probe, resume what was throttled, print the
+ * summary; frees the session. */
+void wd_session_finish(struct wd_session *s);
+
+#endif /* ETHOSWD_SESSION_H */

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_front.c - test driver of opts.c, text.c and report.c (the C
+ * mirrors of ethoswd/cli.py, policy.py, safetext.py and report.py).
+ *
+ * Without arguments it runs its own checks and exits 1 on a mismatch.
+ * With a command it prints one result, for tests/unit/test_cfront_text.py
+ * to compare with the Python modules:
+ *   escape HEX | cell WIDTH HEX | oneline HEX | json HEX   (bytes in hex)
+ *   n VALUE WIDTH | float VALUE DECIMALS
+ *   parse ARGS...      "OK <json of the options>", "ERR <line>" or "EXIT"
+ *   report json|text   a fixed set of records, as report.c writes them
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ethoswd.h"
+
+static char last_error[1024];
+
+int wd_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+const char *wd_last_error(void)
+{
+	return last_error;
+}
+
+static size_t unhex(const char *hex, char *out, size_t len)
+{
+	size_t n = 0;
+	unsigned int b;
+
+	while (hex[0] && hex[1] && n + 1 < len && sscanf(hex, "%2x", &b) == 1) {
+		out[n++] = (char)b;
+		hex += 2;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+static char *fileids_json(const struct wd_fileid *f, int n)
+{
+	struct wd_jarr *a = wja_new();
+	struct wd_json *j;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		j = wj_new();
+		wj_str(j, "path", f[i].path);
+		wj_u64(j, "dev", f[i].dev);
+		wj_u64(j, "ino", f[i].ino);
+		wja_take(a, wj_end(j));
+	}
+	return wja_end(a);
+}
+
+/* The policy as policy.Policy.as_dict(), plus its notes. */
+static char *policy_json(const struct wd_policy *p)
+{
+	struct wd_json *j = wj_new(), *fs = wj_new();
+	struct wd_jarr *notes = wja_new();
+	int i;
+
+	wj_str(j, "profile", p->profile);
+	wj_str(j, "count", p->count);
+	for (i = 0; i < p->nfs; i++)
+		wj_u64(fs, p->fs[i].name, p->fs[i].magic);
+	wj_take(j, "filesystems", wj_end(fs));
+	wj_take(j, "files", fileids_json(p->files, p->nfiles));
+	wj_str(j, "key", wd_key_name(p->key));
+	wj_take(j, "exclude_exe", fileids_json(p->exclude_exe, p->nexe));
+	wj_u64(j, "max_calls", p->max_calls);
+	wj_u64(j, "window_ms", p->window_ms);
+	for (i = 0; i < p->nnotes; i++)
+		wja_str(notes, p->notes[i]);
+	wj_take(j, "notes", wja_end(notes));
+	return wj_end(j);
+}
+
+static char *opts_json(const struct wd_opts *o)
+{
+	struct wd_json *j = wj_new();
+	struct wd_jarr *a;
+	char buf[256];
+	int i;
+
+	wj_take(j, "policy", policy_json(&o->policy));
+	wj_str(j, "backend", o->backend == WD_BACKEND_AUTO ? "auto" : wd_backend_name(o->backend));
+	wj_str(j, "action", wd_action_name(o->action));
+	a = wja_new();
+	for (i = 0; i < o->npid; i++)
+		wja_u64(a, o->pid[i]);
+	wj_take(j, "pid", wja_end(a));
+	a = wja_new();
+	for (i = 0; i < o->ncomm; i++)
+		wja_str(a, o->comm[i]);
+	wj_take(j, "comm", wja_end(a));
+	a = wja_new();
+	for (i = 0; i < o->nexclude_comm; i++)
+		wja_str(a, o->exclude_comm[i]);
+	wj_take(j, "exclude_comm", wja_end(a));
+	a = wja_new();
+	for (i = 0; i < o->ncommand; i++)
+		wja_str(a, o->command[i]);
+	wj_take(j, "command", wja_end(a));
+	wj_double(j, "interval", o->interval_s, -1);
+	if (o->duration_s)
+		wj_double(j, "duration", o->duration_s, -1);
+	else
+		wj_null(j, "duration");
+	wj_bool(j, "json", o->json);
+	wj_bool(j, "probe_features", o->probe_features);
+	wj_u64(j, "map_size", o->map_size);
+	wd_policy_describe_count(&o->policy, buf, sizeof(buf));
+	wj_str(j, "describe_count", buf);
+	wj_str(j, "describe_key", wd_policy_describe_key(&o->policy));
+	wj_bool(j, "needs_btf", wd_policy_needs_btf(&o->policy));
+	return wj_end(j);
+}
+
+static int cmd_parse(int argc, char **argv)
+{
+	struct wd_opts o;
+	char *s;
+	int rc;
+
+	/* argv[0] is the program name (the word after "parse") */
+	rc = wd_opts_parse(argc, argv, &o);
+	if (rc < 0) {
+		printf("ERR %s\n", wd_last_error());
+	} else if (rc > 0) {
+		printf("EXIT\n");
+	} else {
+		s = opts_json(&o);
+		printf("OK %s\n", s);
+		free(s);
+	}
+	wd_opts_free(&o);
+	return 0;
+}
+
+/* A fixed set of records: a process-key table and summary, events, and a
+ * shared-key (tree) table with shares. */
+static void cmd_report(bool json)
+{
+	struct wd_report r = { json, stdout };
+	struct wd_health_counts h = { 0 }, h2 = { 1, 2, 3, 0 };
+	struct wd_share sh[3] = {
+		{ 300, 300, 50, 5, "root\033[2J", "ok" },
+		{ 301, 300, 7000000, 0, "child", "STOPPED" },
+		{ 302, 300, 1, 0, "caf\xc3\xa9", "exited" },
+	};
+	struct wd_row rows[25], tree[2], lim;
+	int i;
+
+	memset(rows, 0, sizeof(rows));
+	for (i = 0; i < 25; i++) {
+		rows[i] = (struct wd_row){ .key = WD_KEY_PROCESS, .id = 100 + i,
+			.window = i * 7, .allowed = i * 1000003ULL, .limited = i % 3,
+			.limited_windows = i % 2, .activity = i % 4, .state = "ok",
+			.window_start_ms = -1 };
+		snprintf(rows[i].comm, WD_COMM_LEN, i % 5 ? "proc%d" : "\xff\nbad%d", i);
+	}
+	rows[3].allowed = 123456789012345ULL;
+	rows[4].state = "LIMITED";
+	lim = rows[5];
+	lim.window_start_ms = 4000000000LL;
+	wd_report_limit(&r, &lim, 100, 500, "deny");
+	wd_report_clear(&r, &rows[1]);
+	wd_report_exited(&r, &rows[0]);
+	wd_warn(&r, "a warning\nwith a break");
+	wd_report_table(&r, rows, 25, &h, NULL, 0);
+	wd_report_summary(&r, rows, 3, &h2, 12.34567, NULL, 0);
+	tree[0] = (struct wd_row){ .key = WD_KEY_TREE, .id = 300, .window = 12,
+		.allowed = 7000051, .limited = 5, .limited_windows = 1, .activity = 9,
+		.state = "STOPPED", .nshares = 3, .shares = sh, .window_start_ms = -1 };
+	snprintf(tree[0].comm, WD_COMM_LEN, "%s", "root\033[2J");
+	tree[1] = (struct wd_row){ .key = WD_KEY_TREE, .id = 99999999, .state = "LIMITED",
+		.name = "/a/very/long/cgroup/path.slice", .window_start_ms = -1 };
+	wd_report_limit(&r, &tree[1], 16, 500, "throttle");
+	wd_report_exited(&r, &tree[0]);
+	wd_report_table(&r, tree, 2, &h, sh, 3);
+	wd_report_summary(&r, tree, 2, &h, 1.0, sh, 3);
+	wd_report_table(&r, tree, 0, &h, sh, 0);
+}
+
+static int failures;
+
+static void expect(const char *what, const char *got, const char *want)
+{
+	if (strcmp(got, want)) {
+		fprintf(stderr, "FAIL %s: got [%s] want [%s]\n", what, got, want);
+		failures++;
+	}
+}
+
+static void self_test(void)
+{
+	char buf[256], *s;
+	struct wd_json *j;
+	struct wd_opts o;
+	char *bad[] = { "ethoswd", "--max-calls", "0", NULL };
+
+	expect("escape", wd_escape("a\\\n\033\xc3\xa9", 6, buf, sizeof(buf)),
+	       "a\\\\\\n\\x1b\\xc3\\xa9");
+	expect("cell", wd_cell("\033\033\033\033\033", 5, 16, buf, sizeof(buf)),
+	       "\\x1b\\x1b\\x1b+   ");
+	expect("cell pad", wd_cell("ab", 2, 4, buf, sizeof(buf)), "ab  ");
+	expect("one_line", wd_one_line("x\ny\xe2\x80\xae\xff\\", buf, sizeof(buf)),
+	       "x\\ny\\u202e\\xff\\");
+	expect("n", wd_num(1234567, 6, buf, sizeof(buf)), "1.2M");
+	expect("n short", wd_num(123456, 6, buf, sizeof(buf)), "123456");
+	expect("float", wd_json_double(1.5, 3, buf, sizeof(buf)), "1.5");
+	expect("float 3.0", wd_json_double(3, 3, buf, sizeof(buf)), "3.0");
+	expect("float .123", wd_json_double(0.12345, 3, buf, sizeof(buf)), "0.123");
+	expect("float 1e16", wd_json_double(1e16, -1, buf, sizeof(buf)), "1e+16");
+	expect("float 1e-5", wd_json_double(1e-5, -1, buf, sizeof(buf)), "1e-05");
+	j = wj_new();
+	wj_str(j, "b", "\xf0\x9f\x98\x80\x7f\xff\"");
+	wj_u64(j, "a", 1);
+	wj_null(j, "c");
+	s = wj_end(j);
+	expect("json", s, "{\"a\": 1, \"b\": \"\\ud83d\\ude00\\u007f\\ufffd\\\"\", \"c\": null}");
+	free(s);
+	wd_opts_parse(3, bad, &o);
+	expect("parse", wd_last_error(), "--max-calls 0 is too small: it must be at least 1");
+	wd_opts_free(&o);
+}
+
+int main(int argc, char **argv)
+{
+	char raw[4096], buf[16384];
+	size_t n;
+
+	if (argc < 2) {
+		self_test();
+		printf("%s\n", failures ? "FAILED" : "ok");
+		return failures ? 1 : 0;
+	}
+	if (!strcmp(argv[1], "escape") && argc == 3) {
+		n = unhex(argv[2], raw, sizeof(raw));
+		printf("%s\n", wd_escape(raw, n, buf, sizeof(buf)));
+	} else if (!strcmp(argv[1], "cell") && argc == 4) {
+		n = unhex(argv[3], raw, sizeof(raw));
+		printf("%s\n", wd_cell(raw, n, atoi(argv[2]), buf, sizeof(buf)));
+	} else if (!strcmp(argv[1], "oneline") && argc == 3) {
+		unhex(argv[2], raw, sizeof(raw));
+		printf("%s\n", wd_one_line(raw, buf, sizeof(buf)));
+	} else if (!strcmp(argv[1], "json") && argc == 3) {
+		char *s;
+
+		n = unhex(argv[2], raw, sizeof(raw));
+		s = wd_json_quote(raw, n);
+		printf("%s\n", s);
+		free(s);
+	} else if (!strcmp(argv[1], "n") && argc == 4) {
+		printf("%s\n", wd_num(strtoull(argv[2], NULL, 10), atoi(argv[3]),
+				      buf, sizeof(buf)));
+	} else if (!strcmp(argv[1], "float") && argc == 4) {
+		printf("%s\n", wd_json_double(strtod(argv[2], NULL), atoi(argv[3]),
+					      buf, sizeof(buf)));
+	} else if (!strcmp(argv[1], "parse")) {
+		return cmd_parse(argc - 2, argv + 2);
+	} else if (!strcmp(argv[1], "report") && argc == 3) {
+		cmd_report(!strcmp(argv[2], "json"));
+	} else {
+		fprintf(stderr, "usage: test_front [escape HEX | cell W HEX | oneline HEX |"
+			" json HEX | n V W | float X N | parse ARGS... | report json|text]\n");
+		return 2;
+	}
+	return 0;
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * wdfeatures.h - what this kernel can do, and the choice of backend and
+ * action (ethoswd/features.py).
+ *
+ * Every feature is tested for real, as the Python front end does: tiny
+ * programs are loaded through bpf(2), tracefs / securityfs / debugfs and
+ * the kernel's BTF are read.  Each feature is yes/no plus a detail that
+ * is word for word the Python's, so both front ends explain a kernel the
+ * same way.
+ */
+#ifndef ETHOSWD_FEATURES_H
+#define ETHOSWD_FEATURES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ethoswd.h"
+
+struct btf;
+
+struct wd_feature {
+	const char *name;
+	bool ok;
+	char detail[512];
+};
+
+/* Indexes of wd_features.feat, in the order of Features.all(). */
+enum wd_feature_id {
+	WD_F_X86_64,
+	WD_F_BPF,
+	WD_F_CMPXCHG,
+	WD_F_RINGBUF,
+	WD_F_TRACEPOINTS,
+	WD_F_URING,
+	WD_F_CGROUP2,
+	WD_F_SEND_SIGNAL,
+	WD_F_SEND_SIGNAL_THREAD,
+	WD_F_KPROBES,
+	WD_F_OVERRIDE,
+	WD_F_ERROR_INJECTION,
+	WD_F_OVERRIDE_PATH,
+	WD_F_BTF,
+	WD_F_LSM_ACTIVE,
+	WD_F_LSM_LOAD,
+	WD_F_FILE_LOOKUP,
+	WD_NFEATURES
+};
+
+struct wd_features {
+	char kernel[128];		/* "6.18.44 (x86_64)": release (machine) */
+	char uring_tp[64];		/* "io_uring:io_uring_submit_req" or "" */
+	struct wd_feature feat[WD_NFEATURES];
+	struct btf *btf;		/* the kernel's BTF, or NULL */
+};
+
+/* A struct member the probe reads, at its byte offset in this kernel. */
+struct wd_offset {
+	const char *define;		/* "WD_OFF_FILE_F_INODE" */
+	const char *type;		/* "file" */
+	const char *path;		/* "f_inode", or dotted "f_path.dentry" */
+	long long off;
+};
+#define WD_MAX_OFFSETS 32
+
+/* Probe everything; always 0 (a missing feature is a "no", not an error). */
+int wd_features_probe(struct wd_features *f);
+void wd_features_free(struct wd_features *f);
+
+/* NULL if the backend / action works here, else "feature: detail" (or
+ * the Python's sentence).  The text lives in a static buffer per backend
+ * (per action for wd_action_problem), valid until the next call for it. */
+const char *wd_backend_problem(const struct wd_features *f, int backend);
+const char *wd_action_problem(const struct wd_features *f, int backend, int action);
+const char *wd_key_problem(const struct wd_features *f, int key);
+
+/* features.choose(): resolve WD_BACKEND_AUTO / WD_ACT_AUTO.  0 with the
+ * choice and its reason in `why`; -1 with the SetupError's text in
+ * wd_fail() (and in `why`). */
+int wd_choose(const struct wd_features *f, int backend, int action,
+	      int *out_backend, int *out_action, char *why, size_t len);
+
+struct wd_route {
+	char route[64];
+	char status[32];
+	char how[256];
+};
+/* features.routes(): always 4 rows. */
+int wd_routes(const struct wd_features *f, int backend, int action,
+	      struct wd_route out[4]);
+
+/* Byte offset of a dotted member path of struct `type` in the kernel's
+ * BTF; -1 with the Python's LookupError text in err. */
+long long wd_btf_offset(const struct wd_features *f, const char *type,
+			const char *path, char *err, size_t len);
+/* Features.offsets(): the offsets the probe reads for this backend and
+ * policy (p may be NULL); the count, or -1 with wd_fail(). */
+int wd_features_offsets(const struct wd_features *f, int backend,
+			const struct wd_policy *p, struct wd_offset out[WD_MAX_OFFSETS]);
+
+/* main._summary_line */
+void wd_summary_line(const struct wd_features *f, char *buf, size_t len);
+/* main.print_features: --probe-features, text or one JSON record. */
+int wd_print_features(const struct wd_features *f, const struct wd_opts *o,
+		      struct wd_report *r);
+
+#endif /* ETHOSWD_FEATURES_H */

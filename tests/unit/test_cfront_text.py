@@ -1,0 +1,256 @@
+"""The C front end's text, report and option parts (src/text.c, report.c,
+opts.c) against the Python modules they mirror (ethoswd/safetext.py,
+report.py, cli.py, policy.py): the same input must give the same bytes.
+
+src/test_front.c is built with gcc (a missing gcc fails the test) and run
+once per input; without arguments it runs its own checks."""
+
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from ethoswd import cli, safetext
+from ethoswd.errors import SetupError
+from ethoswd.report import Reporter, _n
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SRC = os.path.join(ROOT, "src")
+SOURCES = ["test_front.c", "opts.c", "text.c", "report.c"]
+# -iquote, not -I: a src/ header named like a system one (features.h)
+# must not shadow glibc's.
+CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
+          "-D_GNU_SOURCE", "-iquote", SRC]
+
+
+def _build(out, extra=()):
+    gcc = shutil.which("gcc")
+    assert gcc, "gcc is needed to build src/test_front.c"
+    cmd = [gcc] + CFLAGS + list(extra) + ["-o", out] + \
+        [os.path.join(SRC, s) for s in SOURCES] + ["-lm"]
+    subprocess.run(cmd, check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def front(tmp_path_factory):
+    return _build(str(tmp_path_factory.mktemp("cfront") / "test_front"))
+
+
+def run(front, *args):
+    out = subprocess.run([front] + list(args), check=True, capture_output=True)
+    return out.stdout.decode("utf-8", "surrogateescape")[:-1]    # one "\n"
+
+
+def test_self_checks(front):
+    assert run(front) == "ok"
+
+
+def test_self_checks_under_sanitizers(tmp_path):
+    exe = _build(str(tmp_path / "test_front_san"),
+                 ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"])
+    assert run(exe) == "ok"
+    for mode in ("text", "json"):
+        run(exe, "report", mode)
+    for argv in BAD_ARGS[:10] + GOOD_ARGS:
+        run(exe, "parse", "ethoswd", *argv)
+
+
+NAMES = [b"", b"plain", b"a\\b", b"\x1b[2J\x1b[31mpwn\n", b"a\tb\rc\x7f",
+         b"\xff\xfeok", b"caf\xc3\xa9", b"\xe2\x80\xaeevil", b"x" * 15,
+         b"\x1b" * 15, b"x" * 13 + b"\n\n", b"ab\x00cd", b"\xf0\x9f\x98\x80z",
+         b"\xed\xa0\x80", b"\xe2\x82", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"~ }"]
+WIDTHS = [0, 1, 2, 3, 4, 5, 10, 16, 40]
+
+
+@pytest.mark.parametrize("raw", NAMES, ids=[repr(n) for n in NAMES])
+def test_escape_and_cell(front, raw):
+    assert run(front, "escape", raw.hex()) == safetext.escape(raw)
+    for w in WIDTHS:
+        assert run(front, "cell", str(w), raw.hex()) == safetext.cell(raw, w), w
+
+
+TEXTS = [b"plain line", b"tab\there", b"new\nline\r", b"esc \x1b[31m red",
+         b"del\x7f c1\xc2\x85 nbsp\xc2\xa0", b"bidi \xe2\x80\xae rtl \xe2\x81\xa6",
+         b"bad \xff\xfe utf8 \xe2\x82", b"emoji \xf0\x9f\x98\x80 ok", b"back\\slash",
+         b"zwsp \xe2\x80\x8b bom \xef\xbb\xbf", b"priv \xee\x80\x80 \xf3\xb0\x80\x80",
+         b"caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87", b"nonchar \xef\xbf\xbe"]
+
+
+@pytest.mark.parametrize("raw", TEXTS, ids=[repr(t) for t in TEXTS])
+def test_one_line_and_json_strings(front, raw):
+    text = raw.decode("utf-8", "surrogateescape")
+    assert run(front, "oneline", raw.hex()) == safetext.one_line(text)
+    assert run(front, "json", raw.hex()) == json.dumps(raw.decode("utf-8", "replace"))
+
+
+NUMBERS = [0, 5, 999, 1000, 12345, 123456, 999999, 1000000, 1234567, 9999999,
+           99999999, 123456789, 10 ** 9, 1234567890123, 10 ** 15, 123456789012345678,
+           2 ** 64 - 1]
+
+
+@pytest.mark.parametrize("width", [1, 5, 6, 7, 8, 9, 10, 11, 20])
+def test_numbers(front, width):
+    for v in NUMBERS:
+        assert run(front, "n", str(v), str(width)) == _n(v, width), v
+
+
+FLOATS = [0.0, 1.5, 3.0, 0.12345, 1718000000.1234567, 12.3456, 0.0005, 0.00001,
+          1e16, 1234567890123456.7, 2.675, 1e-7, 123.0, 99.9995]
+
+
+def test_floats(front):
+    for x in FLOATS:
+        for nd in (-1, 1, 3):
+            want = repr(x if nd < 0 else round(x, nd))
+            assert run(front, "float", repr(x), str(nd)) == want, (x, nd)
+
+
+# ---- options ---------------------------------------------------------------
+
+def _py_parse(argv):
+    """What cli.parse makes of argv, in test_front's "parse" format."""
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            a = cli.parse(argv)
+    except SetupError as e:
+        return "ERR %s" % e
+    except SystemExit:
+        return "EXIT"
+    p = a.policy
+    d = {"policy": dict(p.as_dict(), notes=p.notes), "backend": a.backend,
+         "action": a.action, "pid": a.pid, "comm": a.comm,
+         "exclude_comm": a.exclude_comm, "command": a.command,
+         "interval": a.interval, "duration": a.duration, "json": a.json,
+         "probe_features": a.probe_features, "map_size": a.map_size,
+         "describe_count": p.describe_count(), "describe_key": p.describe_key(),
+         "needs_btf": p.needs_btf}
+    return "OK " + json.dumps(d, sort_keys=True)
+
+
+BAD_ARGS = [s.split() for s in (
+    "--foo", "--backend x", "--key", "--max-calls 0", "--window-ms 99999999999",
+    "--max-calls abc", "-i 0", "-i nan", "--duration x", "--comm 1234567890123456",
+    "--comm=", "--foo --bar 1", "-p 1 -- ls", "--", "--action deny --backend tracepoint",
+    "--count files", "--file /nonexistent", "--file /etc", "--key tree",
+    "--count fs:zzz", "--count fs:0xzz", "--count bogus", "--file /etc/passwd",
+    "-x", "-pfoo", "--max-calls", "--max", "--json=1", "--pid", "extra",
+    "--profile x", "--ma 5", "--ma=5", "--e", "--ex", "--max=0", "-hx", "-px",
+    "-p5 -p 0", "--comm -x", "-5", "--max-calls 5 extra --json", "-x=3",
+    "--comm=a=b --exclude-comm a -i 0", "-i 1e9", "-i inf", "-i -1",
+    "--duration 1e8", "-i 0x10", "--max-calls 1_000", "--max-calls 4000000001",
+    "--map-size 0", "--map-size 4194305", "--pid 4194305",
+    "--backend kprobe --backend x --foo", "--foo --backend x", "--max-calls 0 --foo",
+    "--count fs:", "--count fs:tmpfs,sysinfo", "--count all,sysinfo",
+    "--count ,proc", "--count fs:proc,,tmpfs", "--max-calls 000000000000000000000000099999999999",
+    "--max-calls +0", "--max-calls -5", "--action bogus", "--key nobody",
+    "--json=", "--help=1", "-i", "-p", "--interval=", "--duration 0",
+    "--duration -inf", "--window-ms 86400001", "--exclude-comm 1234567890123456",
+    "--max-calls 5 --max-calls 0", "-p 1 -p x", "--count files --file /nonexistent",
+    "--exclude-exe /etc/passwd", "--exclude-exe /nonexistent", "--exclude-exe /etc",
+    "--count fs:0x", "--count fs:0x_", "--max-calls 99999999999999999999999999",
+    "--max-calls '5'", "--comm it's", "--pid=", "-p=", "-i=x")]
+GOOD_ARGS = [s.split() for s in (
+    "", "--json", "--max-calls +5 --window-ms 200", "-p5 -p 6", "-p=7", "-i=2.5",
+    "--comm -5", "--json --json", "--duration 1e7", "-i 1_0.5", "--max-calls 007",
+    "--count sysinfo,fs:tmpfs,0x1234", "--count files,sysinfo --file /etc/passwd",
+    "--profile fingerprint", "--profile fingerprint -p 1",
+    "--profile fingerprint --count sysinfo", "--profile=fingerprint --key process",
+    "--count=fs:0X1F,proc --file /etc/passwd --file /etc/passwd --key uid",
+    "--count sysinfo --file /etc/passwd --file /etc/hostname",
+    "--exclude-exe /bin/sh --exclude-exe /bin/sh --exclude-exe /usr/bin/env",
+    "--max=5 --win 10 --pro fingerprint --bac lsm --act kill -i .5",
+    "--key tree -- sleep 1", "-- ls -l -- --foo", "--backend tracepoint --action throttle",
+    "--action deny --backend kprobe", "--comm é --exclude-comm a\tb",
+    "--map-size 4194304 --window-ms 86400000 --max-calls 4000000000",
+    "--ebpf --probe-features", "-i inFinity", "--duration 1E3", "-i 5.",
+    "--count fs:0x_1f", "--count ' all '", "-h", "--help", "-hp5", "--foo -h",
+    "--max-calls 0 -h", "--hel", "-p 1 -h -- ls")]
+
+
+@pytest.mark.parametrize("argv", BAD_ARGS + GOOD_ARGS,
+                         ids=[" ".join(a) or "(none)" for a in BAD_ARGS + GOOD_ARGS])
+def test_parse_like_cli(front, argv):
+    got = run(front, "parse", "ethoswd", *argv)
+    if got.startswith("usage: ethoswd ") and got.endswith("\nEXIT"):
+        got = "EXIT"                    # help printed (test_help_and_version)
+    assert got == _py_parse(argv)
+
+
+def test_help_and_version(front):
+    text = run(front, "parse", "ethoswd", "--help")
+    assert text.startswith("usage: ethoswd [options] [-- CMD [ARGS...]]")
+    assert "record, replay" in text and "--map-size N" in text
+    assert run(front, "parse", "ethoswd", "--version") == "ethoswd 1.0\nEXIT"
+
+
+# ---- report ----------------------------------------------------------------
+
+HEALTH0 = {"map_full": 0, "contended": 0, "events_lost": 0, "targets_full": 0}
+
+
+def _share(pid, allowed, limited, comm, state):
+    return dict(pid=pid, budget=300, allowed=allowed, limited=limited,
+                total=allowed + limited, state=state, **safetext.name_fields(comm))
+
+
+def _py_report(as_json):
+    """The records of test_front.c cmd_report(), written by report.py."""
+    out = io.StringIO()
+    rep = Reporter(as_json, out)
+    rows = []
+    for i in range(25):
+        comm = (b"proc%d" % i) if i % 5 else (b"\xff\nbad%d" % i)
+        row = {"pid": 100 + i, "window": i * 7, "allowed": i * 1000003,
+               "limited": i % 3, "limited_windows": i % 2, "activity": i % 4,
+               "state": "ok"}
+        row.update(safetext.name_fields(comm))
+        rows.append(row)
+    rows[3]["allowed"] = 123456789012345
+    rows[4]["state"] = "LIMITED"
+    for r in rows:
+        r["total"] = r["allowed"] + r["limited"]
+    rep.limit(dict(rows[5], window_start_ms=4000000000), 100, 500, "deny")
+    rep.clear(rows[1])
+    rep.exited(rows[0])
+    rep.warn("a warning\nwith a break")
+    rep.table(rows, dict(HEALTH0))
+    rows = sorted(rows, key=lambda r: (-r["activity"], -r["total"], r["pid"]))
+    rep.summary(rows[:3], {"map_full": 1, "contended": 2, "events_lost": 3,
+                           "targets_full": 0}, 12.34567)
+    shares = [_share(300, 50, 5, b"root\x1b[2J", "ok"),
+              _share(301, 7000000, 0, b"child", "STOPPED"),
+              _share(302, 1, 0, b"caf\xc3\xa9", "exited")]
+    tree = [{"key": "tree", "id": 300, "name": None, "window": 12, "allowed": 7000051,
+             "limited": 5, "total": 7000056, "limited_windows": 1, "activity": 9,
+             "state": "STOPPED", "pids": [300, 301, 302], "processes": shares},
+            {"key": "tree", "id": 99999999, "name": "/a/very/long/cgroup/path.slice",
+             "window": 0, "allowed": 0, "limited": 0, "total": 0, "limited_windows": 0,
+             "activity": 0, "state": "LIMITED", "pids": [], "processes": []}]
+    tree[0].update(safetext.name_fields(b"root\x1b[2J"))
+    tree[1].update(safetext.name_fields(b""))
+    rep.limit(tree[1], 16, 500, "throttle")
+    rep.exited(tree[0])
+    rep.table(tree, dict(HEALTH0), shares)
+    rep.summary(tree, dict(HEALTH0), 1.0, shares)
+    rep.table([], dict(HEALTH0), [])
+    return out.getvalue()
+
+
+def _no_clock(text):
+    text = re.sub(r"\b\d\d:\d\d:\d\d\b", "HH:MM:SS", text)
+    return re.sub(r'"time": [0-9.]+', '"time": T', text)
+
+
+@pytest.mark.parametrize("mode", ["text", "json"])
+def test_report_like_python(front, mode):
+    c_out = run(front, "report", mode) + "\n"
+    py_out = _py_report(mode == "json")
+    assert _no_clock(c_out).splitlines() == _no_clock(py_out).splitlines()
+    assert _no_clock(c_out) == _no_clock(py_out)
