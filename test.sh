@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh - install what the tests need, then run every suite and summarise:
-#   lint (flake8) -> unit (no root) -> host (this kernel) -> container
+#   lint (flake8) -> unit (no root) -> host (this kernel; both front ends,
+#   watchdog.py and ethoswd) -> host again for ethoswd under ASan+UBSan -> container
 #   (podman image from the Dockerfile, on this kernel) -> VM debian (BPF-LSM deny)
 #   -> VM override (kprobe + bpf_override_return deny).
 # Every suite runs even if an earlier one failed; the exit status is 0 only
@@ -21,7 +22,7 @@ t_all=$(stamp)
 
 echo "=== install (./install.sh --tests --vm --container) ==="
 ./install.sh --tests --vm --container || { echo "test.sh: install failed" >&2; exit 2; }
-make -s progs || exit 2
+make -s progs ethoswd ethoswd-asan || { echo "test.sh: build failed" >&2; exit 2; }
 
 echo "=== lint (flake8, config in .flake8) ==="
 $PY -m flake8 && echo "lint: clean"
@@ -33,6 +34,15 @@ echo "=== host suite ($(uname -r)) ==="
 t=$(stamp)
 $PY -m pytest -q tests/host --junitxml="$OUT/host.xml"
 echo "host suite: $(( $(stamp) - t )) s"
+
+# ethoswd once more, built with AddressSanitizer and UBSan (leaks, bad
+# memory, undefined behaviour: any report makes the run fail).
+echo "=== host suite: ethoswd under ASan+UBSan ==="
+t=$(stamp)
+WD_ETHOSWD=$PWD/build/ethoswd-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    $PY -m pytest -q tests/host -k ethoswd --junitxml="$OUT/host-asan.xml"
+echo "host suite under ASan+UBSan: $(( $(stamp) - t )) s"
 
 echo "=== container suite (podman) ==="
 t=$(stamp)
@@ -73,6 +83,7 @@ $PY tests/summarize.py \
     --status "lint|(none: flake8)|-|$lint_rc" \
     --junit "unit|(none: pure logic)|-|$OUT/unit.xml" \
     --junit "host|$(uname -r)|tracepoint|$OUT/host.xml" \
+    --junit "host-asan|$(uname -r)|tracepoint (ethoswd, ASan+UBSan)|$OUT/host-asan.xml" \
     --status "container|$(uname -r)|tracepoint|$container_rc" \
     --junit "soak|$(uname -r)|tracepoint|$OUT/soak-host.xml" \
     "${vm_specs[@]}"

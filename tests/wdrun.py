@@ -1,4 +1,4 @@
-"""Run watchdog.py from a test and collect its JSON records.
+"""Run a watchdog front end from a test and collect its JSON records.
 
     run = Watchdog(["--action", "monitor"], cmd=aggressive_cmd(reads=500))
     run.wait_started()              # the 'start' record: enforcing now
@@ -6,7 +6,12 @@
     res.summary_for(pid)            # that process's final counts
     out = run_text(["--action", "monitor"], cmd=...)   # text mode, raw bytes
 
-Used by the host suite (tests/host) and the VM suite (tests/vm).
+Used by the host suite (tests/host) and the VM suite (tests/vm).  Both
+suites run every test against each front end (FRONTENDS): watchdog.py
+(BCC) and ethoswd (libbpf, build/ethoswd); the conftest's `frontend`
+fixture picks one with use(), and argv0() / PREFIX follow it.  A test
+marked @pytest.mark.frontends("watchdog.py") runs only against those named
+(the research commands, for one, are watchdog.py's alone).
 """
 
 import json
@@ -20,11 +25,41 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 WATCHDOG = REPO / "watchdog.py"
 PYTHON = "/usr/bin/python3"
-# BCC program names (truncated to 15 chars by the kernel) of the watchdog;
+# The C front end: `make ethoswd`, or another build (the sanitizer one).
+ETHOSWD = Path(os.environ.get("WD_ETHOSWD", REPO / "build" / "ethoswd"))
+FRONTENDS = ("watchdog.py", "ethoswd")
+_frontend = "watchdog.py"
+
+
+def use(name):
+    """Make `name` (one of FRONTENDS) the front end the helpers run."""
+    global _frontend
+    assert name in FRONTENDS, name
+    _frontend = name
+
+
+def frontend():
+    return _frontend
+
+
+def argv0():
+    """The command that starts the current front end."""
+    if _frontend == "ethoswd":
+        return [str(ETHOSWD)]
+    return [PYTHON, str(WATCHDOG)]
+
+
+def prefix():
+    """How the current front end starts its status and error lines."""
+    return "ethoswd: " if _frontend == "ethoswd" else "watchdog: "
+
+
+# Program names (truncated to 15 chars by the kernel) of the watchdog; the
+# same in both front ends (one probe source).
 # tests/unit/test_probe_programs.py checks every program Probe attaches is here.
 PROG_NAMES = ("wd_tracepoint", "wd_tp_fd1", "wd_kprobe", "wd_kprobe_fd1",
               "wd_kprobe_uring", "wd_uring_submit", "wd_exit", "lsm__file_permi",
-              "tracepoint__tas", "file_permission", "kfunc____x64_sy",
+              "wd_newtask", "file_permission", "kfunc____x64_sy",
               "__x64_sys_sendf", "__x64_sys_copy_")
 
 
@@ -61,10 +96,10 @@ class Result:
 
 
 class Watchdog:
-    """A watchdog.py --json process whose stdout is parsed as it runs."""
+    """A front end run with --json, whose stdout is parsed as it runs."""
 
-    def __init__(self, args, cmd=None, python=PYTHON, env=None, preexec=None):
-        argv = [python, str(WATCHDOG), "--json"] + list(args)
+    def __init__(self, args, cmd=None, env=None, preexec=None):
+        argv = argv0() + ["--json"] + list(args)
         if cmd:
             argv += ["--"] + [str(c) for c in cmd]
         self.argv = argv
@@ -157,33 +192,50 @@ def run_routes(args, cmd, timeout=600):
 
 
 def run_text(args, cmd=None, timeout=120):
-    """Run watchdog.py in text mode (no --json) to completion: the
+    """Run the front end in text mode (no --json) to completion: the
     CompletedProcess, stdout and stderr as raw bytes."""
-    argv = [PYTHON, str(WATCHDOG)] + list(args)
+    argv = argv0() + list(args)
     if cmd:
         argv += ["--"] + [str(c) for c in cmd]
     return subprocess.run(argv, capture_output=True, timeout=timeout)
 
 
+def _is_mine(pid, argv):
+    """Does this process belong to this checkout: a path under REPO in its
+    command line, or its working directory under REPO (the tests run from
+    the checkout; a relative `bench.py` elsewhere is someone else's)."""
+    root = str(REPO).encode()
+    if any(a.startswith(root + b"/") or a == root for a in argv):
+        return True
+    try:
+        cwd = os.readlink("/proc/%s/cwd" % pid).encode()
+    except OSError:
+        return False
+    return cwd == root or cwd.startswith(root + b"/")
+
+
 def _foreign_progs():
-    """IDs of programs held only by watchdogs of another checkout (another
-    developer's run on a shared machine): not this suite's to judge.  Found
-    through the holders' /proc/PID/fdinfo (prog_id lines)."""
+    """IDs of programs held only by processes of another checkout (another
+    developer's watchdog, bench or test run on a shared machine): not this
+    suite's to judge.  Found through the holders' /proc/PID/fdinfo
+    (prog_id lines).  A program nobody holds is never foreign."""
     held = {}
-    mine = str(WATCHDOG).encode()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-            if not any(a.endswith(b"watchdog.py") for a in argv):
-                continue
+            progs = set()
             for fd in os.listdir("/proc/%s/fdinfo" % pid):
                 with open("/proc/%s/fdinfo/%s" % (pid, fd)) as f:
                     for line in f:
                         if line.startswith("prog_id:"):
-                            held.setdefault(int(line.split()[1]), set()).add(mine in argv)
+                            progs.add(int(line.split()[1]))
+            if not progs:
+                continue
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                mine = _is_mine(pid, f.read().split(b"\0"))
         except OSError:
             continue
+        for prog in progs:
+            held.setdefault(prog, set()).add(mine)
     return {prog for prog, owners in held.items() if owners == {False}}
 
 
@@ -221,3 +273,19 @@ def proc_state(pid):
 
 def is_root():
     return os.geteuid() == 0
+
+
+# ---- one suite, both front ends (used by the host and VM conftests) ----
+def frontends_for(metafunc):
+    """The front ends a test runs against: all, or those its
+    @pytest.mark.frontends(...) names."""
+    mark = metafunc.definition.get_closest_marker("frontends")
+    return list(mark.args) if mark else list(FRONTENDS)
+
+
+def frontend_problem():
+    """None if the current front end can run, else why not (a test of
+    ethoswd fails with this when build/ethoswd was never built)."""
+    if _frontend == "ethoswd" and not os.access(str(ETHOSWD), os.X_OK):
+        return "%s is missing: run `make ethoswd` (test.sh does)" % ETHOSWD
+    return None

@@ -32,3 +32,23 @@ def nothing_left_attached():
 def report(tmp_path):
     """report('name') -> a fresh report path in this test's tmp dir."""
     return lambda name: str(tmp_path / (name + ".rep"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "frontends(*names): run only against these "
+                            "front ends (wdrun.FRONTENDS)")
+
+
+@pytest.fixture(autouse=True)
+def frontend(request):
+    """Every test runs once per front end (pytest_generate_tests)."""
+    wdrun.use(request.param)
+    problem = wdrun.frontend_problem()
+    assert problem is None, problem
+    yield request.param
+    wdrun.use("watchdog.py")
+
+
+def pytest_generate_tests(metafunc):
+    if "frontend" in metafunc.fixturenames:
+        metafunc.parametrize("frontend", wdrun.frontends_for(metafunc), indirect=True)

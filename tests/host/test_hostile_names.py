@@ -44,7 +44,7 @@ def test_text_output_escapes_the_name(report, text, raw, shown):
     out, err = res.stdout.decode(), res.stderr.decode()
     for line in out.split("\n")[:-1]:
         assert any(re.fullmatch(s, line) for s in SHAPES), (line, out)
-    assert all(ln.startswith("watchdog: ") for ln in err.splitlines()), err
+    assert all(ln.startswith(wdrun.prefix()) for ln in err.splitlines()), err
 
     lines = out.splitlines()
     limit = [ln for ln in lines if ln[9:14] == "LIMIT"]

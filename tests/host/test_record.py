@@ -17,6 +17,9 @@ import wdrun
 from ethoswd import replay
 from ethoswd.recording import Recording
 
+# The research commands are watchdog.py's alone (ethoswd --help says so).
+pytestmark = pytest.mark.frontends("watchdog.py")
+
 RESEARCH = wdrun.REPO / "research"
 
 

@@ -31,6 +31,8 @@ def kernel():
 
 
 def pytest_generate_tests(metafunc):
+    if "frontend" in metafunc.fixturenames:
+        metafunc.parametrize("frontend", wdrun.frontends_for(metafunc), indirect=True)
     if "deny_backend" in metafunc.fixturenames:
         name = os.environ.get("WATCHDOG_VM_KERNEL")
         backends = KERNELS[name]["deny"] if name in KERNELS else ["unknown-kernel"]
@@ -38,13 +40,17 @@ def pytest_generate_tests(metafunc):
 
 
 def pytest_runtest_logreport(report):
-    """One line per test the host's test.sh turns into its summary table."""
+    """One line per test the host's test.sh turns into its summary table:
+    the deny backend (or "-") and, apart, the front end."""
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        backend = "-"
+        backend, front = "-", "-"
         if "[" in report.nodeid:
-            backend = report.nodeid.rsplit("[", 1)[1].rstrip("]")
-        sys.stdout.write("\nWDRESULT kernel=%s backend=%s outcome=%s test=%s\n" % (
-            os.environ.get("WATCHDOG_VM_KERNEL"), backend, report.outcome,
+            parts = report.nodeid.rsplit("[", 1)[1].rstrip("]").split("-")
+            fronts = [p for p in parts if p in wdrun.FRONTENDS]
+            front = fronts[0] if fronts else "-"
+            backend = "-".join(p for p in parts if p not in wdrun.FRONTENDS) or "-"
+        sys.stdout.write("\nWDRESULT kernel=%s backend=%s outcome=%s frontend=%s test=%s\n" % (
+            os.environ.get("WATCHDOG_VM_KERNEL"), backend, report.outcome, front,
             report.nodeid.split("::")[-1]))
 
 
@@ -64,3 +70,18 @@ def nothing_left_attached():
 @pytest.fixture
 def report(tmp_path):
     return lambda name: str(tmp_path / (name + ".rep"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "frontends(*names): run only against these "
+                            "front ends (wdrun.FRONTENDS)")
+
+
+@pytest.fixture(autouse=True)
+def frontend(request):
+    """Every test runs once per front end (pytest_generate_tests)."""
+    wdrun.use(request.param)
+    problem = wdrun.frontend_problem()
+    assert problem is None, problem
+    yield request.param
+    wdrun.use("watchdog.py")

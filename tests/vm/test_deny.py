@@ -31,7 +31,7 @@ def test_auto_picks_deny_and_says_why():
 
 def test_missing_backend_is_refused_with_reason():
     backend, reason = KERNELS[kernel()]["refused"]
-    r = subprocess.run([wdrun.PYTHON, str(wdrun.WATCHDOG), "--backend", backend],
+    r = subprocess.run(wdrun.argv0() + ["--backend", backend],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -36,8 +36,8 @@ def test_cgroup_key_one_budget_per_cgroup(deny_backend, tmp_path):
     if KERNELS[kernel()]["cgroup2"]:
         pc.cgroup_key(_args(deny_backend), "deny", tmp_path)
         return
-    r = subprocess.run([wdrun.PYTHON, str(wdrun.WATCHDOG), "--backend", deny_backend,
-                        "--key", "cgroup", "--", "true"],
+    r = subprocess.run(wdrun.argv0() + ["--backend", deny_backend,
+                                        "--key", "cgroup", "--", "true"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr

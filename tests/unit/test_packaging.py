@@ -1,0 +1,60 @@
+"""`make install` and the systemd unit: the files land where an operator
+expects them, an existing /etc/default/ethoswd is kept, and
+`systemd-analyze verify` accepts the unit (these machines do not run
+systemd as PID 1, so the unit is checked, not started)."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def _install(dest):
+    r = subprocess.run(["make", "-s", "-C", str(REPO), "install", "DESTDIR=%s" % dest],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_install_puts_binary_unit_and_defaults(tmp_path):
+    _install(tmp_path)
+    exe = tmp_path / "usr/local/sbin/ethoswd"
+    unit = tmp_path / "etc/systemd/system/ethoswd.service"
+    default = tmp_path / "etc/default/ethoswd"
+    assert os.access(exe, os.X_OK)
+    text = unit.read_text()
+    assert "ExecStart=/usr/local/sbin/ethoswd $ETHOSWD_OPTS" in text
+    assert "EnvironmentFile=-/etc/default/ethoswd" in text
+    assert "RestartPreventExitStatus=2" in text
+    assert 'ETHOSWD_OPTS="--profile fingerprint' in default.read_text()
+
+
+def test_install_keeps_an_operators_defaults(tmp_path):
+    default = tmp_path / "etc/default/ethoswd"
+    default.parent.mkdir(parents=True)
+    default.write_text('ETHOSWD_OPTS="--max-calls 7"\n')
+    _install(tmp_path)
+    assert default.read_text() == 'ETHOSWD_OPTS="--max-calls 7"\n'
+
+
+def test_systemd_analyze_verify_accepts_the_unit(tmp_path):
+    assert shutil.which("systemd-analyze"), "no systemd-analyze: ./install.sh --tests"
+    _install(tmp_path / "root")
+    unit = (tmp_path / "root/etc/systemd/system/ethoswd.service").read_text()
+    # verify checks that ExecStart exists: point it at the installed copy.
+    unit = unit.replace("/usr/local/sbin/ethoswd", str(tmp_path / "root/usr/local/sbin/ethoswd"))
+    (tmp_path / "ethoswd.service").write_text(unit)
+    r = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "ethoswd.service")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(), \
+        r.stdout + r.stderr
+
+
+def test_systemd_analyze_verify_catches_a_broken_unit(tmp_path):
+    """The check above can fail: a misspelt directive is reported."""
+    bad = tmp_path / "ethoswd.service"
+    bad.write_text("[Service]\nExecStart=/bin/true\nRestartPreventExitStatuss=2\n")
+    r = subprocess.run(["systemd-analyze", "verify", str(bad)],
+                       capture_output=True, text=True, timeout=120)
+    assert "RestartPreventExitStatuss" in r.stdout + r.stderr
