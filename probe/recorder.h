@@ -22,17 +22,17 @@
 BPF_RINGBUF_OUTPUT(wd_records, WD_RECORD_PAGES);
 BPF_PERCPU_ARRAY(wd_rec_lost, __u64, 1);
 
-/* x86-64 numbers of the read family (see the LSM shim) -> WD_REC_*. */
+/* The syscall number of a read-family call (WD_NR_*) -> WD_REC_*. */
 static __always_inline __u8 wd_rec_call(__s64 nr)
 {
 	switch (nr) {
-	case 17:
+	case WD_NR_PREAD64:
 		return WD_REC_PREAD64;
-	case 19:
+	case WD_NR_READV:
 		return WD_REC_READV;
-	case 295:
+	case WD_NR_PREADV:
 		return WD_REC_PREADV;
-	case 327:
+	case WD_NR_PREADV2:
 		return WD_REC_PREADV2;
 	}
 	return WD_REC_READ;

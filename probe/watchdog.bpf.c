@@ -196,17 +196,6 @@ int wd_uring_submit(struct wd_uring_submit *ctx)
 #ifdef WD_BACKEND_LSM
 #define WD_MAY_READ	0x4
 #define WD_PF_IO_WORKER	0x00000010
-/* x86-64 syscall numbers of the routes that read a file into the caller
- * (the front end refuses the LSM backend on other architectures). */
-#define WD_NR_READ		0
-#define WD_NR_PREAD64		17
-#define WD_NR_READV		19
-#define WD_NR_SENDFILE		40
-#define WD_NR_SPLICE		275
-#define WD_NR_PREADV		295
-#define WD_NR_COPY_FILE_RANGE	326
-#define WD_NR_PREADV2		327
-#define WD_NR_IO_URING_ENTER	426
 
 /* What a MAY_READ check of the current task is part of. */
 #define WD_ROUTE_NONE	0	/* not a read route (getdents, exec, ...) */

@@ -36,6 +36,19 @@
 #define WD_COMM_LEN		16
 #define WD_PF_KTHREAD		0x00200000
 
+/* x86-64 syscall numbers of the routes that read a file into the caller
+ * (the LSM shim and the recorder tell calls apart by them; the front ends
+ * refuse to run on other architectures). */
+#define WD_NR_READ		0
+#define WD_NR_PREAD64		17
+#define WD_NR_READV		19
+#define WD_NR_SENDFILE		40
+#define WD_NR_SPLICE		275
+#define WD_NR_PREADV		295
+#define WD_NR_COPY_FILE_RANGE	326
+#define WD_NR_PREADV2		327
+#define WD_NR_IO_URING_ENTER	426
+
 /* Entries in the per-process map; overridable with -DWD_MAX_PIDS. */
 #ifndef WD_MAX_PIDS
 #define WD_MAX_PIDS		65536

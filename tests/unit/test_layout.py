@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from ethoswd import abi, environment, recording
-from ethoswd.abi import MAP_H, STRUCTS
+from ethoswd.abi import DEFS, MAP_H, STRUCTS
 from ethoswd.probe import source_text
 
 
@@ -99,3 +99,18 @@ def test_source_text_inlines_local_headers_once():
     assert text.count("#define WATCHDOG_MAP_H") == 1
     assert "static __always_inline int wd_charge(struct wd_caller *c)" in text
     assert os.path.basename(MAP_H) == "watchdog_map.h"
+
+
+def test_syscall_numbers_match_the_kernel_headers():
+    """WD_NR_* (watchdog_map.h, the one copy) are x86-64's syscall numbers."""
+    path = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h"
+    with open(path) as f:
+        nr = dict(re.findall(r"#define __NR_(\w+) (\d+)", f.read()))
+    names = {"READ": "read", "PREAD64": "pread64", "READV": "readv",
+             "SENDFILE": "sendfile", "SPLICE": "splice", "PREADV": "preadv",
+             "COPY_FILE_RANGE": "copy_file_range", "PREADV2": "preadv2",
+             "IO_URING_ENTER": "io_uring_enter"}
+    ours = {k[6:]: v for k, v in DEFS.items() if k.startswith("WD_NR_")}
+    assert set(ours) == set(names)
+    for k, sysname in names.items():
+        assert ours[k] == int(nr[sysname]), k
