@@ -63,6 +63,37 @@ def vm_counts(path):
     return backends, (counts if backends else None)
 
 
+FRONTENDS = ("watchdog.py", "ethoswd")
+
+
+def frontend_counts(junit_paths, vm_paths):
+    """{front end: Counter(passed=, failed=)} over the tests run against a
+    front end: JUnit test names carry it as a parameter ("[ethoswd-read]"),
+    VM console lines as frontend=NAME."""
+    out = {f: collections.Counter() for f in FRONTENDS}
+    for path in junit_paths:
+        try:
+            cases = ET.parse(path).getroot().iter("testcase")
+        except (OSError, ET.ParseError):
+            continue
+        for case in cases:
+            params = case.get("name", "").partition("[")[2].rstrip("]").split("-")
+            for f in FRONTENDS:
+                if f in params:
+                    bad = {c.tag for c in case} & {"failure", "error", "skipped"}
+                    out[f]["failed" if bad else "passed"] += 1
+    for path in vm_paths:
+        try:
+            with open(path, errors="replace") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        for m in re.finditer(r"WDRESULT .*outcome=(\S+) frontend=(\S+)", text):
+            if m.group(2) in out:
+                out[m.group(2)]["passed" if m.group(1) == "passed" else "failed"] += 1
+    return out
+
+
 def result(counts, status="0"):
     """PASS, FAIL, FAIL (exit N) or DID NOT RUN."""
     if counts is None:
@@ -125,6 +156,10 @@ def main(argv=None):
     a = p.parse_args(argv)
     lines, ok = table([junit_row(s) for s in a.junit] + [status_row(s) for s in a.status]
                       + [vm_row(s) for s in a.vm])
+    per = frontend_counts([s.split("|")[3] for s in a.junit],
+                          [s.split("|")[2] for s in a.vm])
+    lines.insert(-1, "front ends: " + "; ".join(
+        "%s %d passed, %d failed" % (f, c["passed"], c["failed"]) for f, c in per.items()))
     print("\n".join(lines))
     return 0 if ok else 1
 

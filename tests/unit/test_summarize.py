@@ -30,8 +30,8 @@ def vm_log(tmp_path, *results):
 def run(capsys, *args):
     rc = summarize.main(list(args))
     lines = capsys.readouterr().out.splitlines()
-    return rc, [line for line in lines if line and not line.startswith(("SUITE", "total"))], \
-        lines[-1]
+    skip = ("SUITE", "total", "front ends")
+    return rc, [line for line in lines if line and not line.startswith(skip)], lines[-1]
 
 
 def test_junit_pass(tmp_path):
@@ -103,3 +103,17 @@ def test_all_passed_exits_0(tmp_path, capsys):
     rc, rows, total = run(capsys, "--junit", "unit|-|-|%s" % junit(tmp_path, "pass"),
                           "--vm", "debian|6.1|%s|0" % vm_log(tmp_path, ("lsm", "passed")))
     assert rc == 0 and len(rows) == 2 and total.endswith("2 of 2 suites passed")
+
+
+def test_tests_are_counted_per_front_end(tmp_path):
+    xml = tmp_path / "host.xml"
+    xml.write_text('<testsuite><testcase name="test_a[ethoswd-read]"/>'
+                   '<testcase name="test_a[watchdog.py-read]"/>'
+                   '<testcase name="test_b[ethoswd]"><failure/></testcase>'
+                   '<testcase name="test_c"/></testsuite>')
+    log = tmp_path / "vm.log"
+    log.write_text("WDRESULT kernel=debian backend=lsm outcome=passed frontend=ethoswd "
+                   "test=t[ethoswd-lsm]\n")
+    per = summarize.frontend_counts([str(xml)], [str(log)])
+    assert per["ethoswd"] == {"passed": 2, "failed": 1}
+    assert per["watchdog.py"] == {"passed": 1}
