@@ -22,7 +22,9 @@ def host_ready():
 
 @pytest.fixture(autouse=True)
 def nothing_left_attached():
-    before = wdrun.attached_watchdog_progs()
+    # Another checkout's run that just exited leaves programs with no holder
+    # until the kernel frees them: wait for those as for our own.
+    before = wdrun.wait_detached(5)
     assert not before, "watchdog programs attached before the test: %s" % before
     yield
     assert not wdrun.wait_detached(5), "programs left attached"
