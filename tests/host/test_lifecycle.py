@@ -23,6 +23,7 @@ def test_start_record_tells_backend_action_reason_and_timings():
     res = wdrun.run(["--comm", "no_such_comm_x", "--duration", "0.5"])
     s = res.start
     assert (s["backend"], s["action"]) == ("tracepoint", "throttle")
+    assert s["frontend"] == wdrun.frontend()
     assert "unavailable: lsm" in s["reason"] and "kprobe" in s["reason"]
     # watchdog.py compiles with BCC; ethoswd loads its prebuilt object.
     assert set(s["startup"]) == ({"total", "features", "import", "compile", "load_attach"}
