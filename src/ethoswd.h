@@ -6,10 +6,13 @@
  * (the probe/ headers, built once into a CO-RE object), the same options, output,
  * refusals and exit statuses.  Each part mirrors one Python module:
  *
- *   opts.c      ethoswd/cli.py + policy.py   options and the policy
+ *   opts.c      ethoswd/cli.py               options, help, value checks
+ *   policy.c    ethoswd/policy.py            profiles, read classes, keys
  *   text.c      ethoswd/safetext.py          escaping, JSON strings
  *   report.c    ethoswd/report.py            tables, events, summary
- *   features.c  ethoswd/features.py          kernel probing, choices
+ *   features.c  ethoswd/features.py          kernel probing
+ *   choose.c    ethoswd/features.py          backend/action choice, offsets
+ *   features_report.c  main.print_features   --probe-features output
  *   sysenv.c    ethoswd/environment.py       root, mounts, -p checks
  *   launch.c    launcher.py + guardian.py    -- CMD gate, guardian
  *   loader.c    ethoswd/probe.py             skeleton, maps, attach
@@ -41,7 +44,7 @@
 int wd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *wd_last_error(void);
 
-/* ---- options and policy (opts.c) ---------------------------------------- */
+/* ---- options (opts.c) and policy (policy.c) ----------------------------- */
 enum wd_backend { WD_BACKEND_AUTO = -1, WD_BACKEND_LSM = 0, WD_BACKEND_KPROBE = 1,
 		  WD_BACKEND_TRACEPOINT = 2, WD_NBACKENDS = 3 };
 /* Actions use WD_ACT_* of watchdog_map.h; -1 is auto. */
@@ -103,6 +106,22 @@ void wd_opts_free(struct wd_opts *o);
 const char *wd_backend_name(int backend);	/* "lsm", "kprobe", ... */
 const char *wd_action_name(int action);		/* "deny", "throttle", ... */
 const char *wd_key_name(int key);		/* "process", "tree", ... */
+/* Python's str.strip() of ASCII white space, malloc'ed. */
+char *wd_strip_dup(const char *text);
+
+/* What policy.resolve() reads of the command line (strings as given). */
+struct wd_policy_args {
+	const char *count;		/* --count, or NULL: the profile's */
+	int key;			/* --key as WD_KEY_*, or WD_KEY_UNSET */
+	bool targets;			/* -p PID or -- CMD given */
+	int nfiles;
+	const char **files;		/* --file paths */
+	int nexe;
+	const char **exe;		/* --exclude-exe paths */
+};
+/* policy.resolve(): fill p (profile, max_calls and window_ms already set
+ * from the options; 0 there: the profile's); 0, or -1 with wd_fail(). */
+int wd_policy_resolve(struct wd_policy *p, const struct wd_policy_args *a);
 const char *wd_policy_describe_key(const struct wd_policy *p);
 /* "every read-family call" | "reads of files on proc,sysfs or reads of 2 listed files" */
 void wd_policy_describe_count(const struct wd_policy *p, char *buf, size_t len);
@@ -286,7 +305,7 @@ int wd_mount_pseudo(char notes[][128], int max);
  * wd_fail() otherwise. */
 int wd_check_target_pid(__u32 pid);
 
-/* ---- features (features.c; the probing itself is in features.h) -------- */
+/* ---- --probe-features (features_report.c; probing is in wdfeatures.h) -- */
 /* Policy.as_dict() as JSON text (malloc'ed): profile, count, filesystems
  * {name: magic}, files and exclude_exe [{path, dev, ino}], key,
  * max_calls, window_ms. */

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * features.c - probe what this kernel can do, and choose the backend and
- * action: ethoswd/features.py (and main.py's --probe-features output).
+ * features.c - probe what this kernel can do, one feature at a time
+ * (mirrors the probing half of ethoswd/features.py: Features() and its
+ * _probe_* functions).  The choice of backend and action, the routes and
+ * the BTF offsets the probe reads are choose.c; --probe-features's output
+ * is features_report.c.
  *
  * Every feature is tested for real: tiny hand-assembled programs go
  * through bpf(2) (libbpf's thin wrappers, no object files), and tracefs,
@@ -68,11 +71,6 @@ static const char *const uring_tps[] = {
 #define ERRINJ_LIST "/sys/kernel/debug/error_injection/list"
 #define KPROBE_OPT "/proc/sys/debug/kprobes-optimization"
 
-/* auto's order of preference is the enum's: lsm, kprobe, tracepoint. */
-static const int action_order[] = {
-	WD_ACT_DENY, WD_ACT_THROTTLE, WD_ACT_KILL, WD_ACT_MONITOR,
-};
-
 /* ---- small helpers --------------------------------------------------- */
 
 static bool is_dir(const char *path)
@@ -110,11 +108,8 @@ static void set(struct wd_feature *ft, bool ok, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Append to a NUL-terminated buffer, cutting at its end. */
-static void cat(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void cat(char *buf, size_t len, const char *fmt, ...)
+/* wd_cat() and wd_put(): see wdfeatures.h. */
+void wd_cat(char *buf, size_t len, const char *fmt, ...)
 {
 	size_t used = strnlen(buf, len);
 	va_list ap;
@@ -126,12 +121,7 @@ static void cat(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* snprintf() through cat(): for texts that fit in practice, where a cut
- * is acceptable and gcc's truncation warning is not. */
-static void put(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void put(char *buf, size_t len, const char *fmt, ...)
+void wd_put(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -290,7 +280,7 @@ static void probe_load(struct wd_feature *ft, enum bpf_prog_type type,
 	log[sizeof(log) - 1] = '\0';
 	log_reason(log, reason, sizeof(reason));
 	if (reason[0])
-		cat(ft->detail, sizeof(ft->detail), ": %s", reason);
+		wd_cat(ft->detail, sizeof(ft->detail), ": %s", reason);
 }
 
 static void probe_ret0(struct wd_feature *ft)
@@ -671,124 +661,8 @@ static void probe_lsm_load(struct wd_features *f)
 	}
 	probe_load(ft, BPF_PROG_TYPE_LSM, code, NELEMS(code), BPF_LSM_MAC, hook);
 	if (!ft->ok && !strncmp(ft->detail, "EPERM", 5) && geteuid() == 0)
-		cat(ft->detail, sizeof(ft->detail),
+		wd_cat(ft->detail, sizeof(ft->detail),
 		    " as root: the kernel's policy forbids BPF-LSM programs");
-}
-
-/* ---- struct members the probe reads (features.py *_OFFSETS) ----------- */
-
-struct member {
-	const char *define, *type, *path;
-};
-
-static const struct member lsm_offsets[] = {
-	{ "WD_OFF_FILE_F_INODE", "file", "f_inode" },
-	{ "WD_OFF_FILE_F_PATH_DENTRY", "file", "f_path.dentry" },
-	{ "WD_OFF_DENTRY_D_INODE", "dentry", "d_inode" },
-	{ "WD_OFF_TASK_FLAGS", "task_struct", "flags" },
-	{ "WD_OFF_REGS_ORIG_AX", "pt_regs", "orig_ax" },
-};
-
-static const struct member class_offsets[] = {
-	{ "WD_OFF_FILE_F_INODE", "file", "f_inode" },
-	{ "WD_OFF_INODE_I_SB", "inode", "i_sb" },
-	{ "WD_OFF_INODE_I_INO", "inode", "i_ino" },
-	{ "WD_OFF_SB_S_DEV", "super_block", "s_dev" },
-	{ "WD_OFF_TASK_FILES", "task_struct", "files" },
-	{ "WD_OFF_FILES_FDT", "files_struct", "fdt" },
-	{ "WD_OFF_FDT_MAX_FDS", "fdtable", "max_fds" },
-	{ "WD_OFF_FDT_FD", "fdtable", "fd" },
-	{ "WD_OFF_SB_S_MAGIC", "super_block", "s_magic" },
-	{ "WD_OFF_REGS_DI", "pt_regs", "di" },
-	{ "WD_OFF_REGS_SI", "pt_regs", "si" },
-};
-
-/* With a read class, the io_uring shim finds a request's fd (and whether
- * it is a registered-file index) in the request itself. */
-static const struct member uring_class_offsets[] = {
-	{ "WD_OFF_IO_KIOCB_FLAGS", "io_kiocb", "flags" },
-	{ "WD_OFF_IO_KIOCB_CQE_FD", "io_kiocb", "cqe.fd" },
-};
-
-static const struct member exe_offsets[] = {
-	{ "WD_OFF_FILE_F_INODE", "file", "f_inode" },
-	{ "WD_OFF_INODE_I_SB", "inode", "i_sb" },
-	{ "WD_OFF_INODE_I_INO", "inode", "i_ino" },
-	{ "WD_OFF_SB_S_DEV", "super_block", "s_dev" },
-	{ "WD_OFF_TASK_MM", "task_struct", "mm" },
-	{ "WD_OFF_MM_EXE_FILE", "mm_struct", "exe_file" },
-};
-
-/* Features.file_offsets_problem: can a call's file and a process's
- * executable be found from BTF?  Into buf; false if they can. */
-static bool file_offsets_problem(const struct wd_features *f, char *buf, size_t len)
-{
-	char err[256];
-
-	if (!f->btf) {
-		put(buf, len, "kernel BTF: %s", f->feat[WD_F_BTF].detail);
-		return true;
-	}
-	for (size_t i = 0; i < NELEMS(class_offsets); i++)
-		if (wd_btf_offset(f, class_offsets[i].type, class_offsets[i].path,
-				  err, sizeof(err)) < 0)
-			goto missing;
-	for (size_t i = 0; i < NELEMS(exe_offsets); i++)
-		if (wd_btf_offset(f, exe_offsets[i].type, exe_offsets[i].path,
-				  err, sizeof(err)) < 0)
-			goto missing;
-	return false;
-missing:
-	snprintf(buf, len, "%s", err);
-	return true;
-}
-
-/* Add members to a want-list as dict.update() does: a define already
- * there keeps its place. */
-static int want_add(struct wd_offset *out, int n, const struct member *m, size_t nm)
-{
-	for (size_t i = 0; i < nm; i++) {
-		int j;
-
-		for (j = 0; j < n && strcmp(out[j].define, m[i].define); j++)
-			;
-		if (j == n && n < WD_MAX_OFFSETS)
-			out[n++] = (struct wd_offset){ m[i].define, m[i].type, m[i].path, 0 };
-	}
-	return n;
-}
-
-int wd_features_offsets(const struct wd_features *f, int backend,
-			const struct wd_policy *p, struct wd_offset out[WD_MAX_OFFSETS])
-{
-	bool btf_policy = p && wd_policy_needs_btf(p);
-	bool classes = btf_policy && !p->counts_all;
-	char err[256];
-	int n = 0;
-
-	if (backend == WD_BACKEND_LSM)
-		n = want_add(out, n, lsm_offsets, NELEMS(lsm_offsets));
-	if (classes)
-		n = want_add(out, n, class_offsets, NELEMS(class_offsets));
-	if (btf_policy && p->nexe)
-		n = want_add(out, n, exe_offsets, NELEMS(exe_offsets));
-	if (!n)
-		return 0;
-	if (!f->btf)
-		return wd_fail("%s need the kernel's BTF to find a call's file or executable "
-			       "(%s); use --count all without --file/--exclude-exe, or a "
-			       "kernel with CONFIG_DEBUG_INFO_BTF=y",
-			       p && !p->counts_all ? "read classes" : "--exclude-exe",
-			       f->feat[WD_F_BTF].detail);
-	if (classes && backend != WD_BACKEND_LSM && f->feat[WD_F_URING].ok)
-		n = want_add(out, n, uring_class_offsets, NELEMS(uring_class_offsets));
-	for (int i = 0; i < n; i++) {
-		out[i].off = wd_btf_offset(f, out[i].type, out[i].path, err, sizeof(err));
-		if (out[i].off < 0)
-			return wd_fail("this kernel's BTF lacks a member the probe reads: %s",
-				       err);
-	}
-	return n;
 }
 
 /* ---- probing ---------------------------------------------------------- */
@@ -815,7 +689,7 @@ int wd_features_probe(struct wd_features *f)
 	for (int i = 0; i < WD_NFEATURES; i++)
 		ft[i].name = feature_names[i];
 	uname(&u);
-	put(f->kernel, sizeof(f->kernel), "%s (%s)", u.release, u.machine);
+	wd_put(f->kernel, sizeof(f->kernel), "%s (%s)", u.release, u.machine);
 	set(&ft[WD_F_X86_64], !strcmp(u.machine, "x86_64"), "%s", u.machine);
 	probe_bpf(f);
 	probe_tracepoints(&ft[WD_F_TRACEPOINTS]);
@@ -830,7 +704,7 @@ int wd_features_probe(struct wd_features *f)
 	probe_btf(f);
 	probe_active_lsm(&ft[WD_F_LSM_ACTIVE]);
 	probe_lsm_load(f);
-	if (file_offsets_problem(f, problem, sizeof(problem)))
+	if (wd_file_offsets_problem(f, problem, sizeof(problem)))
 		set(&ft[WD_F_FILE_LOOKUP], false, "%s", problem);
 	else
 		set(&ft[WD_F_FILE_LOOKUP], true,
@@ -843,443 +717,4 @@ void wd_features_free(struct wd_features *f)
 {
 	btf__free(f->btf);
 	f->btf = NULL;
-}
-
-/* ---- choices ---------------------------------------------------------- */
-
-/* "name: detail" of the first feature missing of `ids`, or NULL. */
-static const char *first_missing(const struct wd_features *f, const int *ids, int n,
-				 char *buf, size_t len)
-{
-	for (int i = 0; i < n; i++) {
-		const struct wd_feature *ft = &f->feat[ids[i]];
-
-		if (!ft->ok) {
-			snprintf(buf, len, "%s: %s", ft->name, ft->detail);
-			return buf;
-		}
-	}
-	return NULL;
-}
-
-/* Every backend needs the limiter's map, atomics, events and the exit
- * tracepoint that removes dead processes; then its own attach points. */
-const char *wd_backend_problem(const struct wd_features *f, int backend)
-{
-	static const int need[WD_NBACKENDS][9] = {
-		[WD_BACKEND_LSM] = { WD_F_X86_64, WD_F_BPF, WD_F_CMPXCHG, WD_F_RINGBUF,
-				     WD_F_TRACEPOINTS, WD_F_BTF, WD_F_LSM_ACTIVE,
-				     WD_F_LSM_LOAD, -1 },
-		[WD_BACKEND_KPROBE] = { WD_F_X86_64, WD_F_BPF, WD_F_CMPXCHG, WD_F_RINGBUF,
-					WD_F_TRACEPOINTS, WD_F_KPROBES, WD_F_OVERRIDE,
-					WD_F_ERROR_INJECTION, WD_F_OVERRIDE_PATH },
-		[WD_BACKEND_TRACEPOINT] = { WD_F_X86_64, WD_F_BPF, WD_F_CMPXCHG,
-					    WD_F_RINGBUF, WD_F_TRACEPOINTS, -1 },
-	};
-	static char buf[WD_NBACKENDS][640];
-	int n = 0;
-
-	if (backend < 0 || backend >= WD_NBACKENDS)
-		return "unknown backend";
-	while (n < 9 && need[backend][n] >= 0)
-		n++;
-	return first_missing(f, need[backend], n, buf[backend], sizeof(buf[0]));
-}
-
-const char *wd_action_problem(const struct wd_features *f, int backend, int action)
-{
-	static const int signals[] = { WD_F_SEND_SIGNAL, WD_F_SEND_SIGNAL_THREAD };
-	static char buf[2][640];
-
-	if (action == WD_ACT_DENY && backend == WD_BACKEND_TRACEPOINT)
-		return "deny needs a backend that can fail a call (kprobe or lsm); "
-		       "a tracepoint can only count and signal";
-	if (action == WD_ACT_THROTTLE || action == WD_ACT_KILL)
-		return first_missing(f, signals, 2, buf[action == WD_ACT_KILL],
-				     sizeof(buf[0]));
-	return NULL;
-}
-
-const char *wd_key_problem(const struct wd_features *f, int key)
-{
-	static char buf[640];
-	const struct wd_feature *cg = &f->feat[WD_F_CGROUP2];
-
-	if (key != WD_KEY_CGROUP || cg->ok)
-		return NULL;
-	snprintf(buf, sizeof(buf), "--key cgroup needs cgroup v2: %s; use --key uid or "
-		 "--key tree", cg->detail);
-	return buf;
-}
-
-/* The SetupError of features.choose: in wd_fail() and in `why`. */
-static int choose_fail(char *why, size_t len, const char *msg)
-{
-	snprintf(why, len, "%s", msg);
-	return wd_fail("%s", msg);
-}
-
-/* The backend: the one asked for, or auto's strongest; -1 on failure. */
-static int choose_backend(const struct wd_features *f, int backend, int action,
-			  char *why, size_t len)
-{
-	char msg[2048];
-	int chosen = -1;
-
-	if (backend != WD_BACKEND_AUTO) {
-		const char *problem = wd_backend_problem(f, backend);
-
-		if (problem) {
-			snprintf(msg, sizeof(msg), "backend %s is not available on this "
-				 "kernel: %s", wd_backend_name(backend), problem);
-			return choose_fail(why, len, msg);
-		}
-		snprintf(why, len, "backend requested");
-		return backend;
-	}
-	for (int b = 0; b < WD_NBACKENDS && chosen < 0; b++)
-		if (!wd_backend_problem(f, b) &&
-		    !(action == WD_ACT_DENY && b == WD_BACKEND_TRACEPOINT))
-			chosen = b;
-	if (chosen < 0 && wd_backend_problem(f, WD_BACKEND_TRACEPOINT)) {
-		snprintf(msg, sizeof(msg), "no backend works on this kernel: tracepoint: %s",
-			 wd_backend_problem(f, WD_BACKEND_TRACEPOINT));
-		return choose_fail(why, len, msg);
-	}
-	if (chosen < 0) {
-		const char *lsm = wd_backend_problem(f, WD_BACKEND_LSM);
-		const char *kp = wd_backend_problem(f, WD_BACKEND_KPROBE);
-
-		snprintf(msg, sizeof(msg), "--action deny is not possible on this kernel: "
-			 "lsm: %s; kprobe: %s", lsm ? lsm : "None", kp ? kp : "None");
-		return choose_fail(why, len, msg);
-	}
-	snprintf(why, len, "backend: strongest available");
-	for (int b = 0; b < chosen; b++)
-		cat(why, len, "%s%s (%s)", b ? "; " : "; unavailable: ",
-		    wd_backend_name(b), wd_backend_problem(f, b));
-	return chosen;
-}
-
-int wd_choose(const struct wd_features *f, int backend, int action,
-	      int *out_backend, int *out_action, char *why, size_t len)
-{
-	char msg[2048];
-	const char *problem;
-	int chosen = choose_backend(f, backend, action, why, len);
-
-	if (chosen < 0)
-		return -1;
-	if (action != WD_ACT_AUTO) {
-		problem = wd_action_problem(f, chosen, action);
-		if (problem) {
-			snprintf(msg, sizeof(msg), "action %s is not available with "
-				 "backend %s: %s", wd_action_name(action),
-				 wd_backend_name(chosen), problem);
-			return choose_fail(why, len, msg);
-		}
-		cat(why, len, "; action requested");
-		*out_backend = chosen, *out_action = action;
-		return 0;
-	}
-	for (size_t i = 0; i < NELEMS(action_order); i++) {
-		action = action_order[i];
-		problem = wd_action_problem(f, chosen, action);
-		if (!problem)
-			break;
-		if (action != WD_ACT_KILL)	/* never auto's choice over throttle */
-			cat(why, len, "; %s impossible: %s", wd_action_name(action), problem);
-	}
-	*out_backend = chosen, *out_action = action;
-	return 0;
-}
-
-/* features.routes: what the backend does with each route that moves a
- * file's bytes into a process. */
-int wd_routes(const struct wd_features *f, int backend, int action,
-	      struct wd_route out[4])
-{
-	static const char *const how_read[WD_NBACKENDS] = {
-		[WD_BACKEND_LSM] = "file_permission, by syscall number",
-		[WD_BACKEND_KPROBE] = "syscall entry",
-		[WD_BACKEND_TRACEPOINT] = "syscall entry",
-	};
-	static const char *const how_copy[WD_NBACKENDS] = {
-		[WD_BACKEND_LSM] = "file_permission of the source file, once per call",
-		[WD_BACKEND_KPROBE] = "syscall entry (source fd: sendfile's 2nd argument)",
-		[WD_BACKEND_TRACEPOINT] = "syscall entry (source fd: sendfile's 2nd argument)",
-	};
-	const struct wd_feature *uring = &f->feat[WD_F_URING];
-	bool deny = action == WD_ACT_DENY;
-	struct wd_route *u = &out[2];
-
-	if (backend < 0 || backend >= WD_NBACKENDS)
-		return -1;
-	out[0] = (struct wd_route){ "read, pread64, readv, preadv, preadv2", "counted", "" };
-	snprintf(out[0].how, sizeof(out[0].how), "%s", how_read[backend]);
-	out[1] = (struct wd_route){ "sendfile, splice, copy_file_range", "counted", "" };
-	snprintf(out[1].how, sizeof(out[1].how), "%s", how_copy[backend]);
-	*u = (struct wd_route){ "io_uring READ, READV, READ_FIXED", "counted", "" };
-	if (backend == WD_BACKEND_LSM) {
-		snprintf(u->how, sizeof(u->how), "file_permission, inline or in an io-wq "
-			 "worker; a denied request completes with -EPERM");
-	} else if (!uring->ok) {
-		snprintf(u->status, sizeof(u->status), "out of reach");
-		put(u->how, sizeof(u->how), "%s", uring->detail);
-	} else if (backend == WD_BACKEND_KPROBE && deny) {
-		snprintf(u->status, sizeof(u->status), "refused");
-		put(u->how, sizeof(u->how), "io_uring_setup fails with EPERM for targets "
-			 "(no error-injection point on an io_uring read); rings made before "
-			 "the start are counted at %s, not failed", uring->detail);
-	} else {
-		if (deny)
-			snprintf(u->status, sizeof(u->status), "counted, not failed");
-		put(u->how, sizeof(u->how), "each submitted request at %s, charged "
-			 "to its submitter", uring->detail);
-	}
-	out[3] = (struct wd_route){ "mmap'ed file pages", "out of reach",
-				    "page faults and plain loads: no call, no hook per read" };
-	return 4;
-}
-
-void wd_summary_line(const struct wd_features *f, char *buf, size_t len)
-{
-	snprintf(buf, len, "kernel %s; backends: ", f->kernel);
-	for (int b = 0; b < WD_NBACKENDS; b++) {
-		const char *problem = wd_backend_problem(f, b);
-
-		cat(buf, len, "%s%s ", b ? "; " : "", wd_backend_name(b));
-		if (problem)
-			cat(buf, len, "no (%s)", problem);
-		else
-			cat(buf, len, "yes");
-	}
-}
-
-/* ---- --probe-features (main.print_features) ---------------------------- */
-
-/* Policy.as_dict() of the policy module, as JSON text (malloc'ed). */
-static char *fileids_json(const struct wd_fileid *ids, int n)
-{
-	struct wd_jarr *a = wja_new();
-
-	for (int i = 0; i < n; i++) {
-		struct wd_json *j = wj_new();
-
-		wj_str(j, "path", ids[i].path);
-		wj_u64(j, "dev", ids[i].dev);
-		wj_u64(j, "ino", ids[i].ino);
-		wja_take(a, wj_end(j));
-	}
-	return wja_end(a);
-}
-
-char *wd_policy_json(const struct wd_policy *p)
-{
-	struct wd_json *j = wj_new(), *fs = wj_new();
-
-	wj_str(j, "profile", p->profile);
-	wj_str(j, "count", p->count);
-	for (int i = 0; i < p->nfs; i++)
-		wj_u64(fs, p->fs[i].name, p->fs[i].magic);
-	wj_take(j, "filesystems", wj_end(fs));
-	wj_take(j, "files", fileids_json(p->files, p->nfiles));
-	wj_str(j, "key", wd_key_name(p->key));
-	wj_take(j, "exclude_exe", fileids_json(p->exclude_exe, p->nexe));
-	wj_u64(j, "max_calls", p->max_calls);
-	wj_u64(j, "window_ms", p->window_ms);
-	return wj_end(j);
-}
-
-/* One backend's line of the table: available, and its actions. */
-struct backend_info {
-	char missing[640];		/* "" when available */
-	int nact;
-	int act[4];
-};
-
-static void backend_info(const struct wd_features *f, int b, struct backend_info *bi)
-{
-	const char *problem = wd_backend_problem(f, b);
-
-	snprintf(bi->missing, sizeof(bi->missing), "%s", problem ? problem : "");
-	bi->nact = 0;
-	for (size_t i = 0; !problem && i < NELEMS(action_order); i++)
-		if (!wd_action_problem(f, b, action_order[i]))
-			bi->act[bi->nact++] = action_order[i];
-}
-
-/* A growing list of text lines (malloc'ed each). */
-struct lines {
-	char *l[96];
-	int n;
-};
-
-static void add(struct lines *ls, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void add(struct lines *ls, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ls->n >= (int)NELEMS(ls->l))
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&ls->l[ls->n], fmt, ap) >= 0)
-		ls->n++;
-	va_end(ap);
-}
-
-static void text_backends(const struct wd_features *f, struct lines *ls,
-			  const struct backend_info *bi)
-{
-	struct wd_route rt[4];
-
-	add(ls, "%s", "");
-	add(ls, "%-11s %-24s %s", "BACKEND", "ACTIONS", "STATUS");
-	for (int b = 0; b < WD_NBACKENDS; b++) {
-		char acts[64] = "";
-
-		for (int i = 0; i < bi[b].nact; i++)
-			cat(acts, sizeof(acts), "%s%s", i ? "," : "",
-			    wd_action_name(bi[b].act[i]));
-		add(ls, "%-11s %-24s %s%s", wd_backend_name(b), acts[0] ? acts : "-",
-		    bi[b].missing[0] ? "missing " : "available", bi[b].missing);
-	}
-	for (int b = 0; b < WD_NBACKENDS; b++) {
-		if (!bi[b].nact)
-			continue;
-		add(ls, "%s", "");
-		add(ls, "ROUTES with %s, %s:", wd_backend_name(b),
-		    wd_action_name(bi[b].act[0]));
-		wd_routes(f, b, bi[b].act[0], rt);
-		for (int i = 0; i < 4; i++)
-			add(ls, "  %-38s %-20s %s", rt[i].route, rt[i].status, rt[i].how);
-	}
-}
-
-static void print_text(const struct wd_features *f, const struct wd_policy *p,
-		       struct wd_report *r, const struct backend_info *bi,
-		       bool chose, int cb, int ca, const char *why)
-{
-	struct lines ls = { .n = 0 };
-	char count[1024];
-
-	add(&ls, "Kernel %s", f->kernel);
-	add(&ls, "%s", "");
-	add(&ls, "%-34s %-4s %s", "FEATURE", "OK", "DETAIL");
-	for (int i = 0; i < WD_NFEATURES; i++)
-		add(&ls, "%-34s %-4s %s", f->feat[i].name, f->feat[i].ok ? "yes" : "no",
-		    f->feat[i].detail);
-	text_backends(f, &ls, bi);
-	add(&ls, "%s", "");
-	if (chose)
-		add(&ls, "auto: backend %s, action %s (%s)", wd_backend_name(cb),
-		    wd_action_name(ca), why);
-	else
-		add(&ls, "auto: %s", why);
-	wd_policy_describe_count(p, count, sizeof(count));
-	add(&ls, "policy %s: %llu calls / %llu ms %s; counting %s", p->profile,
-	    (unsigned long long)p->max_calls, (unsigned long long)p->window_ms,
-	    wd_policy_describe_key(p), count);
-	wd_emit(r, NULL, (const char *const *)ls.l, ls.n);
-	for (int i = 0; i < ls.n; i++)
-		free(ls.l[i]);
-}
-
-static char *routes_json(const struct wd_features *f, const struct backend_info *bi)
-{
-	struct wd_json *all = wj_new();
-	struct wd_route rt[4];
-
-	for (int b = 0; b < WD_NBACKENDS; b++) {
-		struct wd_jarr *a;
-
-		if (!bi[b].nact)
-			continue;
-		a = wja_new();
-		wd_routes(f, b, bi[b].act[0], rt);
-		for (int i = 0; i < 4; i++) {
-			struct wd_json *j = wj_new();
-
-			wj_str(j, "route", rt[i].route);
-			wj_str(j, "status", rt[i].status);
-			wj_str(j, "how", rt[i].how);
-			wja_take(a, wj_end(j));
-		}
-		wj_take(all, wd_backend_name(b), wja_end(a));
-	}
-	return wj_end(all);
-}
-
-static char *backends_json(const struct backend_info *bi)
-{
-	struct wd_json *all = wj_new();
-
-	for (int b = 0; b < WD_NBACKENDS; b++) {
-		struct wd_json *j = wj_new();
-		struct wd_jarr *a = wja_new();
-
-		for (int i = 0; i < bi[b].nact; i++)
-			wja_str(a, wd_action_name(bi[b].act[i]));
-		wj_bool(j, "available", !bi[b].missing[0]);
-		wj_take(j, "actions", wja_end(a));
-		if (bi[b].missing[0])
-			wj_str(j, "missing", bi[b].missing);
-		else
-			wj_null(j, "missing");
-		wj_take(all, wd_backend_name(b), wj_end(j));
-	}
-	return wj_end(all);
-}
-
-static void print_json(const struct wd_features *f, const struct wd_policy *p,
-		       struct wd_report *r, const struct backend_info *bi,
-		       bool chose, int cb, int ca, const char *why)
-{
-	struct wd_json *rec = wj_new(), *feats = wj_new(), *aut = wj_new();
-
-	wj_str(rec, "event", "features");
-	wj_str(rec, "kernel", f->kernel);
-	for (int i = 0; i < WD_NFEATURES; i++) {
-		struct wd_json *j = wj_new();
-
-		wj_bool(j, "ok", f->feat[i].ok);
-		wj_str(j, "detail", f->feat[i].detail);
-		wj_take(feats, f->feat[i].name, wj_end(j));
-	}
-	wj_take(rec, "features", wj_end(feats));
-	wj_take(rec, "backends", backends_json(bi));
-	wj_take(rec, "routes", routes_json(f, bi));
-	if (chose) {
-		wj_str(aut, "backend", wd_backend_name(cb));
-		wj_str(aut, "action", wd_action_name(ca));
-	} else {
-		wj_null(aut, "backend");
-		wj_null(aut, "action");
-	}
-	wj_str(aut, "reason", why);
-	wj_take(rec, "auto", wj_end(aut));
-	wj_take(rec, "policy", wd_policy_json(p));
-	wd_emit(r, rec, NULL, 0);
-}
-
-/* --probe-features: every feature, then every backend and action, and
- * the policy the other flags given would run. */
-int wd_print_features(const struct wd_features *f, const struct wd_opts *o,
-		      struct wd_report *r)
-{
-	struct backend_info bi[WD_NBACKENDS];
-	char why[2048];
-	int cb = -1, ca = -1;
-	bool chose;
-
-	for (int b = 0; b < WD_NBACKENDS; b++)
-		backend_info(f, b, &bi[b]);
-	chose = !wd_choose(f, WD_BACKEND_AUTO, WD_ACT_AUTO, &cb, &ca, why, sizeof(why));
-	if (r->json)
-		print_json(f, &o->policy, r, bi, chose, cb, ca, why);
-	else
-		print_text(f, &o->policy, r, bi, chose, cb, ca, why);
-	return 0;
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_features.c - print what features.c makes of this kernel, one
- * "|"-separated line per answer, for tests/host/test_cfront_features.py
- * to compare with ethoswd/features.py on the same kernel.
+ * test_features.c - print what features.c, choose.c and features_report.c
+ * make of this kernel, one "|"-separated line per answer, for
+ * tests/host/test_cfront_features.py to compare with ethoswd/features.py
+ * on the same kernel.
  *
  *   test_features [SPEC...]     features, then the decisions for each
  *                               SPEC: "-" as probed, or feature indexes
@@ -10,7 +11,7 @@
  *   test_features --print       main.print_features, text
  *   test_features --print-json  main.print_features, JSON
  *
- * Built with features.c alone: what the rest of ethoswd provides
+ * Built with those three alone: what the rest of ethoswd provides
  * (errors, names, JSON, the report) is stubbed here as weak symbols,
  * which the real ones replace when linked with them.
  */
@@ -24,7 +25,7 @@
 
 #define WEAK __attribute__((weak))
 
-/* ---- stubs of main.c / opts.c ----------------------------------------- */
+/* ---- stubs of main.c / opts.c / policy.c ------------------------------ */
 
 static char last_error[4096];
 

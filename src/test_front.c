@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_front.c - test driver of opts.c, text.c and report.c (the C
- * mirrors of ethoswd/cli.py, policy.py, safetext.py and report.py).
+ * test_front.c - test driver of opts.c, policy.c, text.c and report.c
+ * (the C mirrors of ethoswd/cli.py, policy.py, safetext.py and report.py).
  *
  * Without arguments it runs its own checks and exits 1 on a mismatch.
  * With a command it prints one result, for tests/unit/test_cfront_text.py

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * wdfeatures.h - what this kernel can do, and the choice of backend and
- * action (ethoswd/features.py).
+ * action (ethoswd/features.py): probing in features.c, the decisions in
+ * choose.c, the --probe-features output in features_report.c.
  *
  * Every feature is tested for real, as the Python front end does: tiny
  * programs are loaded through bpf(2), tracefs / securityfs / debugfs and
@@ -63,9 +64,26 @@ struct wd_offset {
 };
 #define WD_MAX_OFFSETS 32
 
+/* ---- probing (features.c) ---------------------------------------------- */
+
 /* Probe everything; always 0 (a missing feature is a "no", not an error). */
 int wd_features_probe(struct wd_features *f);
 void wd_features_free(struct wd_features *f);
+/* Byte offset of a dotted member path of struct `type` in the kernel's
+ * BTF; -1 with the Python's LookupError text in err. */
+long long wd_btf_offset(const struct wd_features *f, const char *type,
+			const char *path, char *err, size_t len);
+
+/* Text helpers of the three parts (features.c).  wd_cat() appends to a
+ * NUL-terminated buffer, cutting at its end; wd_put() is snprintf() for
+ * texts that fit in practice, where a cut is acceptable and gcc's
+ * truncation warning is not. */
+void wd_cat(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void wd_put(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- decisions (choose.c) ---------------------------------------------- */
 
 /* NULL if the backend / action works here, else "feature: detail" (or
  * the Python's sentence).  The text lives in a static buffer per backend
@@ -89,17 +107,23 @@ struct wd_route {
 int wd_routes(const struct wd_features *f, int backend, int action,
 	      struct wd_route out[4]);
 
-/* Byte offset of a dotted member path of struct `type` in the kernel's
- * BTF; -1 with the Python's LookupError text in err. */
-long long wd_btf_offset(const struct wd_features *f, const char *type,
-			const char *path, char *err, size_t len);
+/* Features.file_offsets_problem(): can a call's file and a process's
+ * executable be found from BTF?  The problem into buf; false if they can. */
+bool wd_file_offsets_problem(const struct wd_features *f, char *buf, size_t len);
 /* Features.offsets(): the offsets the probe reads for this backend and
  * policy (p may be NULL); the count, or -1 with wd_fail(). */
 int wd_features_offsets(const struct wd_features *f, int backend,
 			const struct wd_policy *p, struct wd_offset out[WD_MAX_OFFSETS]);
 
+/* auto's order of actions: deny, throttle, kill, monitor. */
+#define WD_NACTION_ORDER 4
+extern const int wd_action_order[WD_NACTION_ORDER];
+
 /* main._summary_line */
 void wd_summary_line(const struct wd_features *f, char *buf, size_t len);
+
+/* ---- --probe-features (features_report.c) ------------------------------ */
+
 /* main.print_features: --probe-features, text or one JSON record. */
 int wd_print_features(const struct wd_features *f, const struct wd_opts *o,
 		      struct wd_report *r);

@@ -1,9 +1,10 @@
-"""The C front end's feature probing (src/features.c) answers as
-ethoswd/features.py does on the same kernel: every feature's yes/no and
-detail, every backend's and action's problem, the routes, choose() for
-every --backend x --action (also on made-up kernels: features flipped on
-both sides alike), the BTF offsets, the summary line, and
---probe-features itself (text byte for byte, JSON member for member).
+"""The C front end's feature probing (src/features.c, choose.c,
+features_report.c) answers as ethoswd/features.py does on the same kernel:
+every feature's yes/no and detail, every backend's and action's problem,
+the routes, choose() for every --backend x --action (also on made-up
+kernels: features flipped on both sides alike), the BTF offsets, the
+summary line, and --probe-features itself (text byte for byte, JSON
+member for member).
 
 Needs only gcc, libbpf-dev and this repository (it also runs in the VM
 guests).  Run directly, this file prints the Python side's lines:
@@ -22,7 +23,8 @@ pytestmark = pytest.mark.frontends("watchdog.py")
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYTHON = "/usr/bin/python3"
-SOURCES = ["test_features.c", "features.c", "sysenv.c"]
+SOURCES = ["test_features.c", "features.c", "choose.c", "features_report.c",
+           "sysenv.c"]
 CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE",
           "-I" + os.path.join(REPO, "src")]
 # Feature indexes (Features.all() order) flipped together before the

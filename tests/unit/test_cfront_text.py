@@ -1,6 +1,7 @@
-"""The C front end's text, report and option parts (src/text.c, report.c,
-opts.c) against the Python modules they mirror (ethoswd/safetext.py,
-report.py, cli.py, policy.py): the same input must give the same bytes.
+"""The C front end's text, report, option and policy parts (src/text.c,
+report.c, opts.c, policy.c) against the Python modules they mirror
+(ethoswd/safetext.py, report.py, cli.py, policy.py): the same input must
+give the same bytes.
 
 src/test_front.c is built with gcc (a missing gcc fails the test) and run
 once per input; without arguments it runs its own checks."""
@@ -21,7 +22,7 @@ from ethoswd.report import Reporter, _n
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SRC = os.path.join(ROOT, "src")
-SOURCES = ["test_front.c", "opts.c", "text.c", "report.c"]
+SOURCES = ["test_front.c", "opts.c", "policy.c", "text.c", "report.c"]
 # -iquote, not -I: a src/ header named like a system one (features.h)
 # must not shadow glibc's.
 CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror",

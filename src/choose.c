@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * choose.c - the decision half of ethoswd/features.py: what each backend,
+ * action and budget key still lacks on the probed kernel
+ * (backend_problem, action_problem, key_problem), features.choose(),
+ * features.routes(), Features.offsets() and file_offsets_problem() (the
+ * struct members the probe reads, at their offsets in this kernel's BTF),
+ * and main._summary_line.  The probing itself is features.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ethoswd.h"
+#include "wdfeatures.h"
+
+#define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* auto's order of preference is the enum's: lsm, kprobe, tracepoint. */
+const int wd_action_order[WD_NACTION_ORDER] = {
+	WD_ACT_DENY, WD_ACT_THROTTLE, WD_ACT_KILL, WD_ACT_MONITOR,
+};
+
+/* ---- struct members the probe reads (features.py *_OFFSETS) ----------- */
+
+struct member {
+	const char *define, *type, *path;
+};
+
+static const struct member lsm_offsets[] = {
+	{ "WD_OFF_FILE_F_INODE", "file", "f_inode" },
+	{ "WD_OFF_FILE_F_PATH_DENTRY", "file", "f_path.dentry" },
+	{ "WD_OFF_DENTRY_D_INODE", "dentry", "d_inode" },
+	{ "WD_OFF_TASK_FLAGS", "task_struct", "flags" },
+	{ "WD_OFF_REGS_ORIG_AX", "pt_regs", "orig_ax" },
+};
+
+static const struct member class_offsets[] = {
+	{ "WD_OFF_FILE_F_INODE", "file", "f_inode" },
+	{ "WD_OFF_INODE_I_SB", "inode", "i_sb" },
+	{ "WD_OFF_INODE_I_INO", "inode", "i_ino" },
+	{ "WD_OFF_SB_S_DEV", "super_block", "s_dev" },
+	{ "WD_OFF_TASK_FILES", "task_struct", "files" },
+	{ "WD_OFF_FILES_FDT", "files_struct", "fdt" },
+	{ "WD_OFF_FDT_MAX_FDS", "fdtable", "max_fds" },
+	{ "WD_OFF_FDT_FD", "fdtable", "fd" },
+	{ "WD_OFF_SB_S_MAGIC", "super_block", "s_magic" },
+	{ "WD_OFF_REGS_DI", "pt_regs", "di" },
+	{ "WD_OFF_REGS_SI", "pt_regs", "si" },
+};
+
+/* With a read class, the io_uring shim finds a request's fd (and whether
+ * it is a registered-file index) in the request itself. */
+static const struct member uring_class_offsets[] = {
+	{ "WD_OFF_IO_KIOCB_FLAGS", "io_kiocb", "flags" },
+	{ "WD_OFF_IO_KIOCB_CQE_FD", "io_kiocb", "cqe.fd" },
+};
+
+static const struct member exe_offsets[] = {
+	{ "WD_OFF_FILE_F_INODE", "file", "f_inode" },
+	{ "WD_OFF_INODE_I_SB", "inode", "i_sb" },
+	{ "WD_OFF_INODE_I_INO", "inode", "i_ino" },
+	{ "WD_OFF_SB_S_DEV", "super_block", "s_dev" },
+	{ "WD_OFF_TASK_MM", "task_struct", "mm" },
+	{ "WD_OFF_MM_EXE_FILE", "mm_struct", "exe_file" },
+};
+
+bool wd_file_offsets_problem(const struct wd_features *f, char *buf, size_t len)
+{
+	char err[256];
+
+	if (!f->btf) {
+		wd_put(buf, len, "kernel BTF: %s", f->feat[WD_F_BTF].detail);
+		return true;
+	}
+	for (size_t i = 0; i < NELEMS(class_offsets); i++)
+		if (wd_btf_offset(f, class_offsets[i].type, class_offsets[i].path,
+				  err, sizeof(err)) < 0)
+			goto missing;
+	for (size_t i = 0; i < NELEMS(exe_offsets); i++)
+		if (wd_btf_offset(f, exe_offsets[i].type, exe_offsets[i].path,
+				  err, sizeof(err)) < 0)
+			goto missing;
+	return false;
+missing:
+	snprintf(buf, len, "%s", err);
+	return true;
+}
+
+/* Add members to a want-list as dict.update() does: a define already
+ * there keeps its place. */
+static int want_add(struct wd_offset *out, int n, const struct member *m, size_t nm)
+{
+	for (size_t i = 0; i < nm; i++) {
+		int j;
+
+		for (j = 0; j < n && strcmp(out[j].define, m[i].define); j++)
+			;
+		if (j == n && n < WD_MAX_OFFSETS)
+			out[n++] = (struct wd_offset){ m[i].define, m[i].type, m[i].path, 0 };
+	}
+	return n;
+}
+
+int wd_features_offsets(const struct wd_features *f, int backend,
+			const struct wd_policy *p, struct wd_offset out[WD_MAX_OFFSETS])
+{
+	bool btf_policy = p && wd_policy_needs_btf(p);
+	bool classes = btf_policy && !p->counts_all;
+	char err[256];
+	int n = 0;
+
+	if (backend == WD_BACKEND_LSM)
+		n = want_add(out, n, lsm_offsets, NELEMS(lsm_offsets));
+	if (classes)
+		n = want_add(out, n, class_offsets, NELEMS(class_offsets));
+	if (btf_policy && p->nexe)
+		n = want_add(out, n, exe_offsets, NELEMS(exe_offsets));
+	if (!n)
+		return 0;
+	if (!f->btf)
+		return wd_fail("%s need the kernel's BTF to find a call's file or executable "
+			       "(%s); use --count all without --file/--exclude-exe, or a "
+			       "kernel with CONFIG_DEBUG_INFO_BTF=y",
+			       p && !p->counts_all ? "read classes" : "--exclude-exe",
+			       f->feat[WD_F_BTF].detail);
+	if (classes && backend != WD_BACKEND_LSM && f->feat[WD_F_URING].ok)
+		n = want_add(out, n, uring_class_offsets, NELEMS(uring_class_offsets));
+	for (int i = 0; i < n; i++) {
+		out[i].off = wd_btf_offset(f, out[i].type, out[i].path, err, sizeof(err));
+		if (out[i].off < 0)
+			return wd_fail("this kernel's BTF lacks a member the probe reads: %s",
+				       err);
+	}
+	return n;
+}
+
+/* ---- choices ---------------------------------------------------------- */
+
+/* "name: detail" of the first feature missing of `ids`, or NULL. */
+static const char *first_missing(const struct wd_features *f, const int *ids, int n,
+				 char *buf, size_t len)
+{
+	for (int i = 0; i < n; i++) {
+		const struct wd_feature *ft = &f->feat[ids[i]];
+
+		if (!ft->ok) {
+			snprintf(buf, len, "%s: %s", ft->name, ft->detail);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+/* Every backend needs the limiter's map, atomics, events and the exit
+ * tracepoint that removes dead processes; then its own attach points. */
+const char *wd_backend_problem(const struct wd_features *f, int backend)
+{
+	static const int need[WD_NBACKENDS][9] = {
+		[WD_BACKEND_LSM] = { WD_F_X86_64, WD_F_BPF, WD_F_CMPXCHG, WD_F_RINGBUF,
+				     WD_F_TRACEPOINTS, WD_F_BTF, WD_F_LSM_ACTIVE,
+				     WD_F_LSM_LOAD, -1 },
+		[WD_BACKEND_KPROBE] = { WD_F_X86_64, WD_F_BPF, WD_F_CMPXCHG, WD_F_RINGBUF,
+					WD_F_TRACEPOINTS, WD_F_KPROBES, WD_F_OVERRIDE,
+					WD_F_ERROR_INJECTION, WD_F_OVERRIDE_PATH },
+		[WD_BACKEND_TRACEPOINT] = { WD_F_X86_64, WD_F_BPF, WD_F_CMPXCHG,
+					    WD_F_RINGBUF, WD_F_TRACEPOINTS, -1 },
+	};
+	static char buf[WD_NBACKENDS][640];
+	int n = 0;
+
+	if (backend < 0 || backend >= WD_NBACKENDS)
+		return "unknown backend";
+	while (n < 9 && need[backend][n] >= 0)
+		n++;
+	return first_missing(f, need[backend], n, buf[backend], sizeof(buf[0]));
+}
+
+const char *wd_action_problem(const struct wd_features *f, int backend, int action)
+{
+	static const int signals[] = { WD_F_SEND_SIGNAL, WD_F_SEND_SIGNAL_THREAD };
+	static char buf[2][640];
+
+	if (action == WD_ACT_DENY && backend == WD_BACKEND_TRACEPOINT)
+		return "deny needs a backend that can fail a call (kprobe or lsm); "
+		       "a tracepoint can only count and signal";
+	if (action == WD_ACT_THROTTLE || action == WD_ACT_KILL)
+		return first_missing(f, signals, 2, buf[action == WD_ACT_KILL],
+				     sizeof(buf[0]));
+	return NULL;
+}
+
+const char *wd_key_problem(const struct wd_features *f, int key)
+{
+	static char buf[640];
+	const struct wd_feature *cg = &f->feat[WD_F_CGROUP2];
+
+	if (key != WD_KEY_CGROUP || cg->ok)
+		return NULL;
+	snprintf(buf, sizeof(buf), "--key cgroup needs cgroup v2: %s; use --key uid or "
+		 "--key tree", cg->detail);
+	return buf;
+}
+
+/* The SetupError of features.choose: in wd_fail() and in `why`. */
+static int choose_fail(char *why, size_t len, const char *msg)
+{
+	snprintf(why, len, "%s", msg);
+	return wd_fail("%s", msg);
+}
+
+/* The backend: the one asked for, or auto's strongest; -1 on failure. */
+static int choose_backend(const struct wd_features *f, int backend, int action,
+			  char *why, size_t len)
+{
+	char msg[2048];
+	int chosen = -1;
+
+	if (backend != WD_BACKEND_AUTO) {
+		const char *problem = wd_backend_problem(f, backend);
+
+		if (problem) {
+			snprintf(msg, sizeof(msg), "backend %s is not available on this "
+				 "kernel: %s", wd_backend_name(backend), problem);
+			return choose_fail(why, len, msg);
+		}
+		snprintf(why, len, "backend requested");
+		return backend;
+	}
+	for (int b = 0; b < WD_NBACKENDS && chosen < 0; b++)
+		if (!wd_backend_problem(f, b) &&
+		    !(action == WD_ACT_DENY && b == WD_BACKEND_TRACEPOINT))
+			chosen = b;
+	if (chosen < 0 && wd_backend_problem(f, WD_BACKEND_TRACEPOINT)) {
+		snprintf(msg, sizeof(msg), "no backend works on this kernel: tracepoint: %s",
+			 wd_backend_problem(f, WD_BACKEND_TRACEPOINT));
+		return choose_fail(why, len, msg);
+	}
+	if (chosen < 0) {
+		const char *lsm = wd_backend_problem(f, WD_BACKEND_LSM);
+		const char *kp = wd_backend_problem(f, WD_BACKEND_KPROBE);
+
+		snprintf(msg, sizeof(msg), "--action deny is not possible on this kernel: "
+			 "lsm: %s; kprobe: %s", lsm ? lsm : "None", kp ? kp : "None");
+		return choose_fail(why, len, msg);
+	}
+	snprintf(why, len, "backend: strongest available");
+	for (int b = 0; b < chosen; b++)
+		wd_cat(why, len, "%s%s (%s)", b ? "; " : "; unavailable: ",
+		    wd_backend_name(b), wd_backend_problem(f, b));
+	return chosen;
+}
+
+int wd_choose(const struct wd_features *f, int backend, int action,
+	      int *out_backend, int *out_action, char *why, size_t len)
+{
+	char msg[2048];
+	const char *problem;
+	int chosen = choose_backend(f, backend, action, why, len);
+
+	if (chosen < 0)
+		return -1;
+	if (action != WD_ACT_AUTO) {
+		problem = wd_action_problem(f, chosen, action);
+		if (problem) {
+			snprintf(msg, sizeof(msg), "action %s is not available with "
+				 "backend %s: %s", wd_action_name(action),
+				 wd_backend_name(chosen), problem);
+			return choose_fail(why, len, msg);
+		}
+		wd_cat(why, len, "; action requested");
+		*out_backend = chosen, *out_action = action;
+		return 0;
+	}
+	for (size_t i = 0; i < NELEMS(wd_action_order); i++) {
+		action = wd_action_order[i];
+		problem = wd_action_problem(f, chosen, action);
+		if (!problem)
+			break;
+		if (action != WD_ACT_KILL)	/* never auto's choice over throttle */
+			wd_cat(why, len, "; %s impossible: %s", wd_action_name(action), problem);
+	}
+	*out_backend = chosen, *out_action = action;
+	return 0;
+}
+
+/* features.routes: what the backend does with each route that moves a
+ * file's bytes into a process. */
+int wd_routes(const struct wd_features *f, int backend, int action,
+	      struct wd_route out[4])
+{
+	static const char *const how_read[WD_NBACKENDS] = {
+		[WD_BACKEND_LSM] = "file_permission, by syscall number",
+		[WD_BACKEND_KPROBE] = "syscall entry",
+		[WD_BACKEND_TRACEPOINT] = "syscall entry",
+	};
+	static const char *const how_copy[WD_NBACKENDS] = {
+		[WD_BACKEND_LSM] = "file_permission of the source file, once per call",
+		[WD_BACKEND_KPROBE] = "syscall entry (source fd: sendfile's 2nd argument)",
+		[WD_BACKEND_TRACEPOINT] = "syscall entry (source fd: sendfile's 2nd argument)",
+	};
+	const struct wd_feature *uring = &f->feat[WD_F_URING];
+	bool deny = action == WD_ACT_DENY;
+	struct wd_route *u = &out[2];
+
+	if (backend < 0 || backend >= WD_NBACKENDS)
+		return -1;
+	out[0] = (struct wd_route){ "read, pread64, readv, preadv, preadv2", "counted", "" };
+	snprintf(out[0].how, sizeof(out[0].how), "%s", how_read[backend]);
+	out[1] = (struct wd_route){ "sendfile, splice, copy_file_range", "counted", "" };
+	snprintf(out[1].how, sizeof(out[1].how), "%s", how_copy[backend]);
+	*u = (struct wd_route){ "io_uring READ, READV, READ_FIXED", "counted", "" };
+	if (backend == WD_BACKEND_LSM) {
+		snprintf(u->how, sizeof(u->how), "file_permission, inline or in an io-wq "
+			 "worker; a denied request completes with -EPERM");
+	} else if (!uring->ok) {
+		snprintf(u->status, sizeof(u->status), "out of reach");
+		wd_put(u->how, sizeof(u->how), "%s", uring->detail);
+	} else if (backend == WD_BACKEND_KPROBE && deny) {
+		snprintf(u->status, sizeof(u->status), "refused");
+		wd_put(u->how, sizeof(u->how), "io_uring_setup fails with EPERM for targets "
+			 "(no error-injection point on an io_uring read); rings made before "
+			 "the start are counted at %s, not failed", uring->detail);
+	} else {
+		if (deny)
+			snprintf(u->status, sizeof(u->status), "counted, not failed");
+		wd_put(u->how, sizeof(u->how), "each submitted request at %s, charged "
+			 "to its submitter", uring->detail);
+	}
+	out[3] = (struct wd_route){ "mmap'ed file pages", "out of reach",
+				    "page faults and plain loads: no call, no hook per read" };
+	return 4;
+}
+
+void wd_summary_line(const struct wd_features *f, char *buf, size_t len)
+{
+	snprintf(buf, len, "kernel %s; backends: ", f->kernel);
+	for (int b = 0; b < WD_NBACKENDS; b++) {
+		const char *problem = wd_backend_problem(f, b);
+
+		wd_cat(buf, len, "%s%s ", b ? "; " : "", wd_backend_name(b));
+		if (problem)
+			wd_cat(buf, len, "no (%s)", problem);
+		else
+			wd_cat(buf, len, "yes");
+	}
+}
