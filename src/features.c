@@ -24,6 +24,8 @@
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
+
+#include "kbtf.h"
 #include <bpf/libbpf.h>
 
 #include "ethoswd.h"
@@ -350,11 +352,11 @@ static int silent_print(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 /* Skip typedef/const/volatile/restrict/type-tag wrappers. */
-static const struct btf_type *btf_resolve(const struct btf *btf, __u32 *tid)
+static const struct btf_type *btf_resolve(const struct wd_kbtf *btf, __u32 *tid)
 {
 	const struct btf_type *t;
 
-	while ((t = btf__type_by_id(btf, *tid))) {
+	while ((t = wd_kbtf_type(btf, *tid))) {
 		if (!btf_is_typedef(t) && !btf_is_mod(t))
 			return t;
 		*tid = t->type;
@@ -364,7 +366,7 @@ static const struct btf_type *btf_resolve(const struct btf *btf, __u32 *tid)
 
 /* Byte offset and type of member `name` of struct/union `tid`, looking
  * into anonymous struct/union members as C does; -1 if absent. */
-static int btf_member_of(const struct btf *btf, __u32 tid, const char *name,
+static int btf_member_of(const struct wd_kbtf *btf, __u32 tid, const char *name,
 			 long long *off, __u32 *mtid)
 {
 	const struct btf_type *t = btf_resolve(btf, &tid);
@@ -374,7 +376,7 @@ static int btf_member_of(const struct btf *btf, __u32 tid, const char *name,
 		return -1;
 	m = btf_members(t);
 	for (__u16 i = 0; i < btf_vlen(t); i++) {
-		const char *mname = btf__name_by_offset(btf, m[i].name_off);
+		const char *mname = wd_kbtf_name(btf, m[i].name_off);
 		long long bytes = btf_member_bit_offset(t, i) / 8;
 
 		if (mname && !strcmp(mname, name)) {
@@ -403,7 +405,7 @@ long long wd_btf_offset(const struct wd_features *f, const char *type,
 		snprintf(err, len, "kernel BTF: %s", f->feat[WD_F_BTF].detail);
 		return -1;
 	}
-	id = btf__find_by_name_kind(f->btf, type, BTF_KIND_STRUCT);
+	id = wd_kbtf_find(f->btf, type, BTF_KIND_STRUCT);
 	if (id <= 0) {
 		snprintf(err, len, "struct %s not in kernel BTF", type);
 		return -1;
@@ -435,11 +437,14 @@ static void probe_btf(struct wd_features *f)
 		set(ft, false, "no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF off)");
 		return;
 	}
-	errno = 0;
-	f->btf = btf__load_vmlinux_btf();
-	if (!f->btf) {
+	f->btf = calloc(1, sizeof(*f->btf));
+	int err = f->btf ? wd_kbtf_load(f->btf, "/sys/kernel/btf/vmlinux") : -ENOMEM;
+
+	if (err) {
 		/* str(OSError(errno, ...)) in the Python */
-		set(ft, false, "[Errno %d] cannot load kernel BTF", errno);
+		set(ft, false, "[Errno %d] cannot load kernel BTF", -err);
+		free(f->btf);
+		f->btf = NULL;
 		return;
 	}
 	set(ft, true, "/sys/kernel/btf/vmlinux");
@@ -654,7 +659,7 @@ static void probe_lsm_load(struct wd_features *f)
 		set(ft, false, "no kernel BTF");
 		return;
 	}
-	hook = btf__find_by_name_kind(f->btf, LSM_HOOK, BTF_KIND_FUNC);
+	hook = wd_kbtf_find(f->btf, LSM_HOOK, BTF_KIND_FUNC);
 	if (hook <= 0) {
 		set(ft, false, "%s not in BTF (CONFIG_BPF_LSM off)", LSM_HOOK);
 		return;
@@ -715,6 +720,8 @@ int wd_features_probe(struct wd_features *f)
 
 void wd_features_free(struct wd_features *f)
 {
-	btf__free(f->btf);
+	if (f->btf)
+		wd_kbtf_free(f->btf);
+	free(f->btf);
 	f->btf = NULL;
 }

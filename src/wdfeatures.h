@@ -18,7 +18,7 @@
 
 #include "ethoswd.h"
 
-struct btf;
+struct wd_kbtf;
 
 struct wd_feature {
 	const char *name;
@@ -52,7 +52,7 @@ struct wd_features {
 	char kernel[128];		/* "6.18.44 (x86_64)": release (machine) */
 	char uring_tp[64];		/* "io_uring:io_uring_submit_req" or "" */
 	struct wd_feature feat[WD_NFEATURES];
-	struct btf *btf;		/* the kernel's BTF, or NULL */
+	struct wd_kbtf *btf;		/* the kernel's BTF (kbtf.c), or NULL */
 };
 
 /* A struct member the probe reads, at its byte offset in this kernel. */

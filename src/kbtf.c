@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kbtf.c - a light reader of the kernel's BTF (/sys/kernel/btf/vmlinux)
+ * for the feature checks: find a type by name and kind, index a type by
+ * id, name a string offset.
+ *
+ * Why not libbpf's btf__load_vmlinux_btf(): that builds full indexes and
+ * costs 13-19 ms here, and libbpf parses the same file again when it
+ * relocates the probe, so the features step would double the largest
+ * part of ethoswd's start-up.  The checks need a handful of lookups, so
+ * this maps the file (kernels from 6.16 allow mmap of it; older ones are
+ * read, 4 KiB per read() as sysfs hands it out, about 10 ms for 5 MB) and
+ * keeps one array of type offsets.  The
+ * answers are libbpf's: find returns the lowest id with the name and
+ * kind, as btf__find_by_name_kind() does.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <linux/btf.h>
+
+#include "kbtf.h"
+
+/* Bytes that follow a type's common header, by kind (linux/btf.h). */
+static size_t trailer(const struct btf_type *t)
+{
+	__u16 vlen = BTF_INFO_VLEN(t->info);
+
+	switch (BTF_INFO_KIND(t->info)) {
+	case BTF_KIND_INT:
+		return sizeof(__u32);
+	case BTF_KIND_ARRAY:
+		return sizeof(struct btf_array);
+	case BTF_KIND_STRUCT:
+	case BTF_KIND_UNION:
+		return vlen * sizeof(struct btf_member);
+	case BTF_KIND_ENUM:
+		return vlen * sizeof(struct btf_enum);
+	case BTF_KIND_FUNC_PROTO:
+		return vlen * sizeof(struct btf_param);
+	case BTF_KIND_VAR:
+		return sizeof(struct btf_var);
+	case BTF_KIND_DATASEC:
+		return vlen * sizeof(struct btf_var_secinfo);
+	case BTF_KIND_DECL_TAG:
+		return sizeof(struct btf_decl_tag);
+	case 19:	/* BTF_KIND_ENUM64 (6.0): name_off, val_lo32, val_hi32 */
+		return vlen * 3 * sizeof(__u32);
+	default:	/* PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC,
+			 * FLOAT, TYPE_TAG: nothing follows */
+		return 0;
+	}
+}
+
+static int read_all(const char *path, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 8 << 20, n = 0;
+	char *buf = NULL;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t got;
+
+		if (n == cap || !buf) {
+			char *nb = realloc(buf, cap = buf ? 2 * cap : cap);
+
+			if (!nb)
+				break;
+			buf = nb;
+		}
+		got = read(fd, buf + n, cap - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			int err = got < 0 ? -errno : 0;
+
+			close(fd);
+			if (err) {
+				free(buf);
+				return err;
+			}
+			*out = buf;
+			*len = n;
+			return 0;
+		}
+		n += got;
+	}
+	close(fd);
+	free(buf);
+	return -ENOMEM;
+}
+
+/* Index every type: off[id] is its offset in the type section. */
+static int index_types(struct wd_kbtf *b)
+{
+	size_t pos = 0, cap = 1 << 17;
+
+	b->off = malloc(cap * sizeof(*b->off));
+	if (!b->off)
+		return -ENOMEM;
+	b->ntypes = 1;			/* id 0 is void */
+	while (pos + sizeof(struct btf_type) <= b->types_len) {
+		const struct btf_type *t = (const void *)(b->types + pos);
+
+		if (b->ntypes == cap) {
+			__u32 *no = realloc(b->off, (cap *= 2) * sizeof(*no));
+
+			if (!no)
+				return -ENOMEM;
+			b->off = no;
+		}
+		b->off[b->ntypes++] = pos;
+		pos += sizeof(*t) + trailer(t);
+	}
+	return pos == b->types_len ? 0 : -EINVAL;
+}
+
+/* The file mapped read-only: no copy at all, where the kernel allows it. */
+static int map_all(const char *path, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	void *p;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || st.st_size <= 0) {
+		close(fd);
+		return -EINVAL;
+	}
+	p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -errno;
+	*out = p;
+	*len = st.st_size;
+	return 0;
+}
+
+int wd_kbtf_load(struct wd_kbtf *b, const char *path)
+{
+	const struct btf_header *h;
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	b->mapped = map_all(path, &b->data, &b->len) == 0;
+	err = b->mapped ? 0 : read_all(path, &b->data, &b->len);
+	if (err)
+		return err;
+	h = (const void *)b->data;
+	if (b->len < sizeof(*h) || h->magic != BTF_MAGIC || h->hdr_len > b->len ||
+	    (size_t)h->hdr_len + h->type_off + h->type_len > b->len ||
+	    (size_t)h->hdr_len + h->str_off + h->str_len > b->len) {
+		wd_kbtf_free(b);
+		return -EINVAL;
+	}
+	b->types = b->data + h->hdr_len + h->type_off;
+	b->types_len = h->type_len;
+	b->strs = b->data + h->hdr_len + h->str_off;
+	b->strs_len = h->str_len;
+	err = index_types(b);
+	if (err)
+		wd_kbtf_free(b);
+	return err;
+}
+
+void wd_kbtf_free(struct wd_kbtf *b)
+{
+	if (b->mapped)
+		munmap(b->data, b->len);
+	else
+		free(b->data);
+	free(b->off);
+	memset(b, 0, sizeof(*b));
+}
+
+const struct btf_type *wd_kbtf_type(const struct wd_kbtf *b, __u32 id)
+{
+	if (id == 0 || id >= b->ntypes)
+		return NULL;
+	return (const void *)(b->types + b->off[id]);
+}
+
+const char *wd_kbtf_name(const struct wd_kbtf *b, __u32 off)
+{
+	return off < b->strs_len ? b->strs + off : NULL;
+}
+
+int wd_kbtf_find(const struct wd_kbtf *b, const char *name, int kind)
+{
+	for (__u32 id = 1; id < b->ntypes; id++) {
+		const struct btf_type *t = wd_kbtf_type(b, id);
+		const char *n;
+
+		if ((int)BTF_INFO_KIND(t->info) != kind)
+			continue;
+		n = wd_kbtf_name(b, t->name_off);
+		if (n && !strcmp(n, name))
+			return id;
+	}
+	return -ENOENT;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kbtf.h - a light reader of the kernel's BTF for the feature checks
+ * (kbtf.c says why not libbpf's).  The btf_type pointers it returns work
+ * with the inline helpers of <bpf/btf.h> (btf_vlen, btf_members...).
+ */
+#ifndef ETHOSWD_KBTF_H
+#define ETHOSWD_KBTF_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+struct btf_type;
+
+struct wd_kbtf {
+	char *data;			/* the whole file */
+	size_t len;
+	int mapped;			/* data is mmap'ed, else malloc'ed */
+	const char *types, *strs;	/* its type and string sections */
+	size_t types_len, strs_len;
+	__u32 *off;			/* off[id]: offset of type id in types */
+	__u32 ntypes;			/* ids 1 .. ntypes-1 */
+};
+
+/* 0, or -errno (the file cannot be read, or is not BTF). */
+int wd_kbtf_load(struct wd_kbtf *b, const char *path);
+void wd_kbtf_free(struct wd_kbtf *b);
+const struct btf_type *wd_kbtf_type(const struct wd_kbtf *b, __u32 id);
+const char *wd_kbtf_name(const struct wd_kbtf *b, __u32 off);
+/* The lowest id of a type with this name and BTF_KIND_*, or -ENOENT. */
+int wd_kbtf_find(const struct wd_kbtf *b, const char *name, int kind);
+
+#endif /* ETHOSWD_KBTF_H */
