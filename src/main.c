@@ -363,6 +363,17 @@ static void cleanup(struct run *r)
 	wd_opts_free(&r->o);
 }
 
+/* watchdog.py's subcommands: said so, not "unrecognized arguments". */
+static bool research_command(const char *word)
+{
+	static const char *const words[] = { "record", "replay", "export", "sweep" };
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcmp(word, words[i]))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	static struct run r = { .child = WD_CHILD_INIT, .guardian = WD_GUARDIAN_INIT };
@@ -372,7 +383,12 @@ int main(int argc, char **argv)
 	/* Output is line-oriented; a pipe reader (tests, journald) sees each
 	 * record as soon as it is written. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	rc = wd_opts_parse(argc, argv, &r.o);
+	if (argc > 1 && research_command(argv[1]))
+		rc = wd_fail("'%s' is one of watchdog.py's research commands (record, replay, "
+			     "export, sweep), which ethoswd does not have: run ./watchdog.py %s",
+			     argv[1], argv[1]);
+	else
+		rc = wd_opts_parse(argc, argv, &r.o);
 	if (rc > 0)
 		return 0;
 	r.rep.json = r.o.json;

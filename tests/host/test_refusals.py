@@ -120,3 +120,10 @@ def test_command_not_found():
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 127
     assert "cannot run /nonexistent/cmd" in r.stderr
+
+
+@pytest.mark.frontends("ethoswd")
+def test_ethoswd_names_the_research_commands_it_leaves_to_watchdog_py():
+    for word in ("record", "replay", "export", "sweep"):
+        line = refuse([word, "x"], expect="research commands")
+        assert "./watchdog.py %s" % word in line
