@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * ref_probe.c - the reference probe the watchdog's overhead is compared
- * with (BCC C dialect, compiled by bench/bench.py).
+ * with (BCC C dialect, compiled by bench/configs.py for every bench).
  *
  * The least a per-process read counter can do: one hash lookup-or-init
  * keyed by the TGID and one atomic add, nothing else.  Each function is
- * one attach point; bench.py attaches exactly one of them at a time, to
+ * one attach point; a bench attaches exactly one of them at a time, to
  * the same hooks the watchdog backend it is compared with uses:
  *
  *   ref_empty     syscalls:sys_enter_<read family>, returns at once: the

@@ -22,7 +22,7 @@
  * On a busy machine a caller can keep only the chunks that ran without
  * being preempted, whose wall time is the syscalls' own.
  *
- * The reply to each serve command is flushed at once, so bench/bench.py
+ * The reply to each serve command is flushed at once, so bench/worker.py
  * drives one long-lived process (one PID for the watchdog to target)
  * through every configuration.  -c pins the process to one CPU.
  * Linked statically so the only read() calls are the loop's and the

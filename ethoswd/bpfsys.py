@@ -17,7 +17,7 @@ BPF_MAP_CREATE, BPF_PROG_LOAD = 0, 5
 
 PROG_KPROBE, PROG_TRACEPOINT, PROG_LSM = 2, 5, 29
 ATTACH_LSM_MAC = 27
-MAP_RINGBUF = 27
+MAP_HASH, MAP_RINGBUF = 1, 27
 
 HELPER_OVERRIDE_RETURN = 58
 HELPER_SEND_SIGNAL = 109
@@ -76,12 +76,18 @@ def prog_load(prog_type, code, attach_type=0, attach_btf_id=0):
     return False, msg + (": " + detail if detail else "")
 
 
-def map_create(map_type, key_size, value_size, max_entries):
-    """Create a map; return (ok, message). The fd is closed at once."""
+def map_create_fd(map_type, key_size, value_size, max_entries):
+    """Create a map (no flags); return (fd, errno).  fd < 0 on failure;
+    otherwise the caller closes it."""
     attr = bytearray(72)
     struct.pack_into("<IIII", attr, 0, map_type, key_size, value_size,
                      max_entries)
-    fd, err = _bpf(BPF_MAP_CREATE, attr)
+    return _bpf(BPF_MAP_CREATE, attr)
+
+
+def map_create(map_type, key_size, value_size, max_entries):
+    """Create a map; return (ok, message). The fd is closed at once."""
+    fd, err = map_create_fd(map_type, key_size, value_size, max_entries)
     if fd >= 0:
         os.close(fd)
         return True, ""

@@ -145,22 +145,35 @@ def attach_points(flags, uring_tp=None, fnname=lambda s: "__x64_sys_" + s):
     return out
 
 
+def manual_bpf(bcc, **kw):
+    """bcc.BPF(**kw) without BCC's attach-on-load of functions named
+    lsm__*, tracepoint__*, kfunc__*...: the caller attaches explicitly
+    (Probe.attach(); the benches' reference probe)."""
+    class _Manual(bcc.BPF):
+        def _trace_autoload(self):
+            pass
+    return _Manual(**kw)
+
+
+def program_fd(bpf, fn, kind):
+    """The fd of program `fn` of a loaded module, attached as `kind`
+    (tracepoint, raw, kprobe, lsm, fentry); loads it if no attach has."""
+    types = {"tracepoint": "TRACEPOINT", "raw": "RAW_TRACEPOINT",
+             "kprobe": "KPROBE", "lsm": "LSM", "fentry": "TRACING"}
+    return bpf.load_func(fn.encode(), getattr(bpf, types[kind])).fd
+
+
 class Probe:
     """The loaded watchdog program and its maps."""
 
     def __init__(self, bcc, flags, text=None):
         """Compile and load the probe with these cflags (from cflags());
         text: the source to use instead of source_text() (the benches'
-        patched variants)."""
-        class _Manual(bcc.BPF):
-            # Attach explicitly (attach()), so compile and attach are timed
-            # apart and nothing is attached before the maps are filled.
-            def _trace_autoload(self):
-                pass
-
+        patched variants).  Nothing is attached before attach(), so
+        compile and attach are timed apart and the maps are filled first."""
         t0 = time.monotonic()
         self.flags = list(flags)
-        self.bpf = _Manual(text=(text or source_text()).encode(), cflags=self.flags)
+        self.bpf = manual_bpf(bcc, text=(text or source_text()).encode(), cflags=self.flags)
         self.compile_s = time.monotonic() - t0
         self.attach_s = 0.0
         self.attached = []     # attach points, "kind:where"
@@ -298,6 +311,13 @@ class Probe:
             self.bpf.cleanup()
             self.bpf = None
             self._links, self.attached = [], []
+
+    def prog_fd(self, fn):
+        """The fd of program `fn`, which attach() attached."""
+        for kind, _where, name in self._links:
+            if name == fn:
+                return program_fd(self.bpf, fn, kind)
+        raise KeyError("%s is not attached" % fn)
 
     def map_fd(self, name):
         """The fd of the map `name`, or None if this build has no such map."""
