@@ -8,20 +8,28 @@
  * costs 13-19 ms here, and libbpf parses the same file again when it
  * relocates the probe, so the features step would double the largest
  * part of ethoswd's start-up.  The checks need a handful of lookups, so
- * this maps the file (kernels from 6.16 allow mmap of it; older ones are
- * read, 4 KiB per read() as sysfs hands it out, about 10 ms for 5 MB) and
- * keeps one array of type offsets.  The
+ * this gets the bytes once, the cheapest way the kernel offers, and keeps
+ * one array of type offsets:
+ *   1. mmap of the file (kernels from 6.16): no copy at all;
+ *   2. bpf(BPF_OBJ_GET_INFO_BY_FD) on the kernel's "vmlinux" BTF object:
+ *      one copy in one syscall;
+ *   3. read() of the file, which sysfs hands out 4 KiB per call: about
+ *      1 300 calls for 5 MB (10 ms on the host, far more under TCG).
+ * loader.c hands the same bytes to libbpf for the CO-RE relocations
+ * (wd_kbtf_memfd), so the file is not read a second time.  The
  * answers are libbpf's: find returns the lowest id with the name and
  * kind, as btf__find_by_name_kind() does.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <linux/btf.h>
+#include <bpf/bpf.h>
 
 #include "kbtf.h"
 
@@ -143,6 +151,43 @@ static int map_all(const char *path, char **out, size_t *len)
 	return 0;
 }
 
+/* The bytes of the kernel BTF object named "vmlinux", through bpf(2). */
+static int fetch_vmlinux(char **out, size_t *len)
+{
+	__u32 id = 0;
+
+	while (!bpf_btf_get_next_id(id, &id)) {
+		char name[16] = "";
+		struct bpf_btf_info info = { .name = (__u64)(unsigned long)name,
+					     .name_len = sizeof(name) };
+		__u32 ilen = sizeof(info);
+		int fd = bpf_btf_get_fd_by_id(id), err = -ENOENT;
+
+		if (fd < 0)
+			return -errno;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &ilen) && info.kernel_btf &&
+		    !strcmp(name, "vmlinux")) {
+			__u32 size = info.btf_size;
+			char *buf = malloc(size);
+
+			memset(&info, 0, sizeof(info));
+			info.btf = (__u64)(unsigned long)buf;
+			info.btf_size = size;
+			ilen = sizeof(info);
+			err = !buf ? -ENOMEM :
+			      bpf_obj_get_info_by_fd(fd, &info, &ilen) ? -errno : 0;
+			if (err)
+				free(buf);
+			else
+				*out = buf, *len = size;
+		}
+		close(fd);
+		if (err != -ENOENT)
+			return err;
+	}
+	return -ENOENT;
+}
+
 int wd_kbtf_load(struct wd_kbtf *b, const char *path)
 {
 	const struct btf_header *h;
@@ -150,7 +195,9 @@ int wd_kbtf_load(struct wd_kbtf *b, const char *path)
 
 	memset(b, 0, sizeof(*b));
 	b->mapped = map_all(path, &b->data, &b->len) == 0;
-	err = b->mapped ? 0 : read_all(path, &b->data, &b->len);
+	err = b->mapped ? 0 : fetch_vmlinux(&b->data, &b->len);
+	if (!b->mapped && err)
+		err = read_all(path, &b->data, &b->len);
 	if (err)
 		return err;
 	h = (const void *)b->data;
@@ -205,4 +252,30 @@ int wd_kbtf_find(const struct wd_kbtf *b, const char *name, int kind)
 			return id;
 	}
 	return -ENOENT;
+}
+
+/* The BTF in a memory file, for libbpf's btf_custom_path: its path
+ * (/proc/self/fd/N) in buf; the fd, or -errno. */
+int wd_kbtf_memfd(const struct wd_kbtf *b, char *buf, size_t len)
+{
+	int fd = memfd_create("vmlinux-btf", MFD_CLOEXEC);
+	size_t done = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (done < b->len) {
+		ssize_t n = write(fd, b->data + done, b->len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int err = n < 0 ? -errno : -EIO;
+
+			close(fd);
+			return err;
+		}
+		done += n;
+	}
+	snprintf(buf, len, "/proc/self/fd/%d", fd);
+	return fd;
 }

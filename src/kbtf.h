@@ -27,6 +27,10 @@ int wd_kbtf_load(struct wd_kbtf *b, const char *path);
 void wd_kbtf_free(struct wd_kbtf *b);
 const struct btf_type *wd_kbtf_type(const struct wd_kbtf *b, __u32 id);
 const char *wd_kbtf_name(const struct wd_kbtf *b, __u32 off);
+/* The same bytes in a memory file for libbpf (btf_custom_path): the
+ * file's fd (path /proc/self/fd/N in buf; close it after the load), or
+ * -errno. */
+int wd_kbtf_memfd(const struct wd_kbtf *b, char *buf, size_t len);
 /* The lowest id of a type with this name and BTF_KIND_*, or -ENOENT. */
 int wd_kbtf_find(const struct wd_kbtf *b, const char *name, int kind);
 

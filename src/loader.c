@@ -134,22 +134,43 @@ static int size_maps(struct watchdog_bpf *s, const struct wd_probe_cfg *c)
 	return 0;
 }
 
+/*
+ * The kernel's BTF for libbpf's CO-RE relocations: the bytes features.c
+ * already has, in a memory file (libbpf would otherwise read
+ * /sys/kernel/btf/vmlinux again, 4 KiB per read(): a few ms on the host,
+ * a large part of the start-up under TCG).  Not for the LSM backend:
+ * libbpf loads the kernel's own BTF for its attach points anyway, and
+ * relocates against that.  -1: let libbpf find it.
+ */
+static int btf_for_core(const struct wd_probe_cfg *c, char *path, size_t len)
+{
+	if (!c->btf || c->backend == WD_BACKEND_LSM)
+		return -1;
+	return wd_kbtf_memfd(c->btf, path, len);
+}
+
 int wd_probe_load(struct wd_probe *p, const struct wd_probe_cfg *c)
 {
 	double t0 = now_s();
-	int err;
+	char btf_path[64];
+	int err, btf_fd = btf_for_core(c, btf_path, sizeof(btf_path));
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts,
+		    .btf_custom_path = btf_fd >= 0 ? btf_path : NULL);
 
 	memset(p, 0, sizeof(*p));
 	p->key = c->key;
 	libbpf_set_print(libbpf_print);
-	p->skel = watchdog_bpf__open();
-	if (!p->skel)
+	p->skel = watchdog_bpf__open_opts(&open_opts);
+	if (!p->skel) {
+		if (btf_fd >= 0)
+			close(btf_fd);
 		return wd_fail("could not open the probe object: %s", strerror(errno));
+	}
 	set_settings(p->skel, c);
 	choose_programs(p->skel, c);
-	if (size_maps(p->skel, c))
-		return wd_fail("could not size the probe's maps");
-	err = watchdog_bpf__load(p->skel);
+	err = size_maps(p->skel, c) ? -EINVAL : watchdog_bpf__load(p->skel);
+	if (btf_fd >= 0)
+		close(btf_fd);
 	if (err)
 		return wd_fail("could not build or attach the %s probe: %s (%s)",
 			       wd_backend_name(c->backend), strerror(-err),

@@ -8,6 +8,7 @@
 #define ETHOSWD_LOADER_H
 
 #include "ethoswd.h"
+#include "kbtf.h"
 
 #define WD_MAX_LINKS 24
 
@@ -21,6 +22,7 @@ struct wd_probe_cfg {
 	bool comm_in, comm_out, exclude_exe, count_fs, count_files;
 	const char *uring_tp;		/* "io_uring:io_uring_submit_req", or NULL */
 	__u32 map_size;
+	const struct wd_kbtf *btf;	/* the kernel's BTF as features read it */
 };
 
 struct wd_probe {

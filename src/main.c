@@ -120,6 +120,7 @@ static void fill_cfg(struct run *r)
 	c->count_files = p->nfiles > 0;
 	c->uring_tp = r->feats.uring_tp[0] ? r->feats.uring_tp : NULL;
 	c->map_size = r->o.map_size;
+	c->btf = r->feats.btf;
 }
 
 /* Guardian, gated child, load, maps, attach. */
