@@ -146,27 +146,31 @@ static void print_text(const struct wd_features *f, const struct wd_policy *p,
 		free(ls.l[i]);
 }
 
+char *wd_routes_json(const struct wd_route rt[4])
+{
+	struct wd_jarr *a = wja_new();
+
+	for (int i = 0; i < 4; i++) {
+		struct wd_json *j = wj_new();
+
+		wj_str(j, "route", rt[i].route);
+		wj_str(j, "status", rt[i].status);
+		wj_str(j, "how", rt[i].how);
+		wja_take(a, wj_end(j));
+	}
+	return wja_end(a);
+}
+
 static char *routes_json(const struct wd_features *f, const struct backend_info *bi)
 {
 	struct wd_json *all = wj_new();
 	struct wd_route rt[4];
 
 	for (int b = 0; b < WD_NBACKENDS; b++) {
-		struct wd_jarr *a;
-
 		if (!bi[b].nact)
 			continue;
-		a = wja_new();
 		wd_routes(f, b, bi[b].act[0], rt);
-		for (int i = 0; i < 4; i++) {
-			struct wd_json *j = wj_new();
-
-			wj_str(j, "route", rt[i].route);
-			wj_str(j, "status", rt[i].status);
-			wj_str(j, "how", rt[i].how);
-			wja_take(a, wj_end(j));
-		}
-		wj_take(all, wd_backend_name(b), wja_end(a));
+		wj_take(all, wd_backend_name(b), wd_routes_json(rt));
 	}
 	return wj_end(all);
 }

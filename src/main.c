@@ -216,21 +216,6 @@ static void describe_targets(struct run *r, char *buf, size_t len)
 	snprintf(buf + off, off < len ? len - off : 0, " (never pid 1 or the watchdog)");
 }
 
-static char *routes_json(struct wd_route *routes)
-{
-	struct wd_jarr *a = wja_new();
-
-	for (int i = 0; i < 4; i++) {
-		struct wd_json *j = wj_new();
-
-		wj_str(j, "route", routes[i].route);
-		wj_str(j, "status", routes[i].status);
-		wj_str(j, "how", routes[i].how);
-		wja_take(a, wj_end(j));
-	}
-	return wja_end(a);
-}
-
 /* The JSON 'start' record (main.py _report_start's members). */
 static struct wd_json *start_record(struct run *r, struct wd_route *routes, double total)
 {
@@ -258,7 +243,7 @@ static struct wd_json *start_record(struct run *r, struct wd_route *routes, doub
 	for (int i = 0; i < r->probe.nlinks; i++)
 		wja_str(att, r->probe.attached[i]);
 	wj_take(j, "attached", wja_end(att));
-	wj_take(j, "routes", routes_json(routes));
+	wj_take(j, "routes", wd_routes_json(routes));
 	memcpy(sorted, r->targets, r->ntargets * sizeof(__u32));
 	for (int i = 1; i < r->ntargets; i++)
 		for (int k = i; k > 0 && sorted[k - 1] > sorted[k]; k--) {

@@ -106,6 +106,8 @@ struct wd_route {
 /* features.routes(): always 4 rows. */
 int wd_routes(const struct wd_features *f, int backend, int action,
 	      struct wd_route out[4]);
+/* The rows as JSON text: [{"route", "status", "how"}, ...] (malloc'ed). */
+char *wd_routes_json(const struct wd_route rt[4]);
 
 /* Features.file_offsets_problem(): can a call's file and a process's
  * executable be found from BTF?  The problem into buf; false if they can. */

@@ -11,6 +11,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import readers  # noqa: E402
 import wdrun  # noqa: E402
+import frontends  # noqa: E402
+from frontends import frontend, pytest_configure  # noqa: E402,F401  (used by pytest)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,21 +38,5 @@ def report(tmp_path):
     return lambda name: str(tmp_path / (name + ".rep"))
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "frontends(*names): run only against these "
-                            "front ends (wdrun.FRONTENDS)")
-
-
-@pytest.fixture(autouse=True)
-def frontend(request):
-    """Every test runs once per front end (pytest_generate_tests)."""
-    wdrun.use(request.param)
-    problem = wdrun.frontend_problem()
-    assert problem is None, problem
-    yield request.param
-    wdrun.use("watchdog.py")
-
-
 def pytest_generate_tests(metafunc):
-    if "frontend" in metafunc.fixturenames:
-        metafunc.parametrize("frontend", wdrun.frontends_for(metafunc), indirect=True)
+    frontends.parametrize(metafunc)

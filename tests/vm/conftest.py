@@ -11,6 +11,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import readers  # noqa: E402
 import wdrun  # noqa: E402
+import frontends  # noqa: E402
+from frontends import frontend, pytest_configure  # noqa: E402,F401  (used by pytest)
 
 # What each test kernel must provide: (deny backends, refused backend, reason).
 KERNELS = {
@@ -31,8 +33,7 @@ def kernel():
 
 
 def pytest_generate_tests(metafunc):
-    if "frontend" in metafunc.fixturenames:
-        metafunc.parametrize("frontend", wdrun.frontends_for(metafunc), indirect=True)
+    frontends.parametrize(metafunc)
     if "deny_backend" in metafunc.fixturenames:
         name = os.environ.get("WATCHDOG_VM_KERNEL")
         backends = KERNELS[name]["deny"] if name in KERNELS else ["unknown-kernel"]
@@ -70,18 +71,3 @@ def nothing_left_attached():
 @pytest.fixture
 def report(tmp_path):
     return lambda name: str(tmp_path / (name + ".rep"))
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "frontends(*names): run only against these "
-                            "front ends (wdrun.FRONTENDS)")
-
-
-@pytest.fixture(autouse=True)
-def frontend(request):
-    """Every test runs once per front end (pytest_generate_tests)."""
-    wdrun.use(request.param)
-    problem = wdrun.frontend_problem()
-    assert problem is None, problem
-    yield request.param
-    wdrun.use("watchdog.py")
