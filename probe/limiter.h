@@ -54,10 +54,10 @@ struct wd_comm {
 
 /* Maps a run does not use are made with one entry (compat.h WD_SIZE). */
 BPF_ARRAY(wd_config, struct wd_config, 1);
-BPF_HASH(wd_state, struct wd_key, struct wd_value, WD_MAX_PIDS);
+WD_DYN_HASH(wd_state, struct wd_key, struct wd_value, WD_MAX_PIDS);
 BPF_PERCPU_ARRAY(wd_health, __u64, WD_H_SLOTS);
 BPF_RINGBUF_OUTPUT(wd_events, 16);
-BPF_HASH(wd_member, __u32, struct wd_member, WD_SIZE(WD_ON_MEMBERS, WD_MAX_PIDS));
+WD_DYN_HASH(wd_member, __u32, struct wd_member, WD_SIZE(WD_ON_MEMBERS, WD_MAX_PIDS));
 /* LRU: a per-process share is bookkeeping, never a reason to miss a call. */
 WD_LRU_HASH(wd_procs, __u32, struct wd_proc, WD_SIZE(WD_SHARED, WD_MAX_PIDS));
 BPF_HASH(wd_comm_in, struct wd_comm, __u8, WD_SIZE(WD_ON_COMM_IN, 64));

@@ -77,7 +77,9 @@ static int choose(struct run *r)
 	for (int i = 0; i < n; i++)
 		wd_info(&r->rep, NULL, "%s", notes[i]);
 	t0 = now_s();
-	wd_features_probe(&r->feats);
+	/* --probe-features shows every feature; a run probes what can
+	 * change an answer (wdfeatures.h). */
+	wd_features_probe(&r->feats, r->o.probe_features);
 	r->t_features = now_s() - t0;
 	if (r->o.probe_features)
 		return 0;

@@ -326,7 +326,7 @@ int main(int argc, char **argv)
 	struct wd_features f;
 	struct wd_report r = { .json = false, .out = stdout };
 
-	wd_features_probe(&f);
+	wd_features_probe(&f, true);
 	o.policy.profile = "seed";
 	o.policy.max_calls = WD_DEFAULT_MAX_CALLS;
 	o.policy.window_ms = WD_DEFAULT_WINDOW_MS;

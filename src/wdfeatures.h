@@ -66,8 +66,11 @@ struct wd_offset {
 
 /* ---- probing (features.c) ---------------------------------------------- */
 
-/* Probe everything; always 0 (a missing feature is a "no", not an error). */
-int wd_features_probe(struct wd_features *f);
+/* Probe the kernel; always 0 (a missing feature is a "no", not an error).
+ * all: every feature (--probe-features); else a feature no answer can
+ * depend on is left unprobed ("override takes effect" when the kprobe
+ * backend already lacks bpf_override_return or error injection). */
+int wd_features_probe(struct wd_features *f, bool all);
 void wd_features_free(struct wd_features *f);
 /* Byte offset of a dotted member path of struct `type` in the kernel's
  * BTF; -1 with the Python's LookupError text in err. */
