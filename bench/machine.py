@@ -107,9 +107,11 @@ def map_memlock(map_fd):
 
 
 def hash_memlock(key_size, value_size, max_entries):
-    """bytes_memlock of a BPF hash map as BCC's BPF_HASH creates it
-    (preallocated, no flags): create one, read its fdinfo, close it."""
-    fd, _err = bpfsys.map_create_fd(bpfsys.MAP_HASH, key_size, value_size, max_entries)
+    """bytes_memlock of an empty BPF hash map made as wd_state is
+    (BPF_F_NO_PREALLOC, probe/compat.h WD_DYN_HASH): create one, read its
+    fdinfo, close it.  Entries add to it as processes are tracked."""
+    fd, _err = bpfsys.map_create_fd(bpfsys.MAP_HASH, key_size, value_size, max_entries,
+                                    flags=1)
     if fd < 0:
         return None
     try:

@@ -319,8 +319,9 @@ def _scaling(res):
                        "all maps memlock"], tr)]
     sized = res.sized_memlock
     if sized:
-        L += ["", "wd_state is a preallocated hash: its memory is set by --map-size, not by "
-              "how many processes are in it. wd_state bytes_memlock by --map-size: " +
+        L += ["", "wd_state allocates its entries as they are made (BPF_F_NO_PREALLOC): "
+              "--map-size sets its buckets and its limit, the entries add as processes "
+              "are tracked. An empty wd_state's bytes_memlock by --map-size: " +
               ", ".join("%d -> %s" % (k, human(v)) for k, v in sorted(sized.items())) + "."]
     return L
 

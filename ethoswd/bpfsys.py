@@ -76,12 +76,12 @@ def prog_load(prog_type, code, attach_type=0, attach_btf_id=0):
     return False, msg + (": " + detail if detail else "")
 
 
-def map_create_fd(map_type, key_size, value_size, max_entries):
-    """Create a map (no flags); return (fd, errno).  fd < 0 on failure;
-    otherwise the caller closes it."""
+def map_create_fd(map_type, key_size, value_size, max_entries, flags=0):
+    """Create a map; return (fd, errno).  fd < 0 on failure; otherwise the
+    caller closes it."""
     attr = bytearray(72)
-    struct.pack_into("<IIII", attr, 0, map_type, key_size, value_size,
-                     max_entries)
+    struct.pack_into("<IIIII", attr, 0, map_type, key_size, value_size,
+                     max_entries, flags)
     return _bpf(BPF_MAP_CREATE, attr)
 
 
