@@ -4,7 +4,8 @@
 #   make run        run the watchdog with default settings (as root)
 #   make test       everything: unit + host + both VMs (same as ./test.sh)
 #   make test-unit  pure-Python tests, no root needed
-#   make lint       flake8 over the Python (config: .flake8)
+#   make lint       flake8 over the Python (.flake8), clang-format over the C
+#                   (.clang-format); `make format` rewrites the C
 #   make test-host  BPF tests on the running kernel (root)
 #   make vm-test    the VM suite in every kernel (see vm/Makefile.inc)
 #   make bench      overhead / start-up / scaling benchmarks (root)
@@ -30,8 +31,16 @@ test:
 test-unit: progs
 	$(PYTEST) -q tests/unit
 
+# Every tracked C file, for clang-format (config: .clang-format).
+C_FILES = $(shell git ls-files 'probe/*.[ch]' 'src/*.[ch]' 'tests/progs/*.[ch]' 'bench/*.[ch]' \
+		  'research/*.[ch]' 2>/dev/null)
+
 lint:
 	$(PY) -m flake8
+	clang-format --dry-run --Werror $(C_FILES)
+
+format:
+	clang-format -i $(C_FILES)
 
 test-host: progs
 	$(PYTEST) -q tests/host
@@ -100,6 +109,6 @@ install: $(BUILD)/ethoswd
 	test -e $(DESTDIR)/etc/default/ethoswd || \
 	    install -D -m 0644 packaging/ethoswd.default $(DESTDIR)/etc/default/ethoswd
 
-.PHONY: all progs run test test-unit lint test-host bench soak clean ethoswd ethoswd-asan install
+.PHONY: all progs run test test-unit lint format test-host bench soak clean ethoswd ethoswd-asan install
 
 -include vm/Makefile.inc

@@ -24,8 +24,8 @@ echo "=== install (./install.sh --tests --vm --container) ==="
 ./install.sh --tests --vm --container || { echo "test.sh: install failed" >&2; exit 2; }
 make -s progs ethoswd ethoswd-asan || { echo "test.sh: build failed" >&2; exit 2; }
 
-echo "=== lint (flake8, config in .flake8) ==="
-$PY -m flake8 && echo "lint: clean"
+echo "=== lint (flake8: .flake8; clang-format: .clang-format) ==="
+make -s lint && echo "lint: clean"
 lint_rc=$?
 
 echo "=== unit suite ==="
@@ -80,7 +80,7 @@ release=$(sed -n 's/^vm: [a-z]* kernel \([^:]*\):.*/\1/p' "$OUT/vm-soak.log" | t
 vm_specs+=(--vm "soak-debian|${release:-?}|$OUT/vm-soak.log|$rc")
 
 $PY tests/summarize.py \
-    --status "lint|(none: flake8)|-|$lint_rc" \
+    --status "lint|(none: flake8, clang-format)|-|$lint_rc" \
     --junit "unit|(none: pure logic)|-|$OUT/unit.xml" \
     --junit "host|$(uname -r)|tracepoint|$OUT/host.xml" \
     --junit "host-asan|$(uname -r)|tracepoint (ethoswd, ASan+UBSan)|$OUT/host-asan.xml" \

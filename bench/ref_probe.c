@@ -22,11 +22,11 @@
  */
 
 /* x86-64 syscall numbers of the read family. */
-#define REF_NR_READ	0
-#define REF_NR_PREAD64	17
-#define REF_NR_READV	19
-#define REF_NR_PREADV	295
-#define REF_NR_PREADV2	327
+#define REF_NR_READ    0
+#define REF_NR_PREAD64 17
+#define REF_NR_READV   19
+#define REF_NR_PREADV  295
+#define REF_NR_PREADV2 327
 
 BPF_HASH(ref_counts, u32, u64, 65536);
 

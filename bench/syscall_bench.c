@@ -42,7 +42,7 @@
 #include <unistd.h>
 
 static int zero_fd = -1;
-static int proc_fd = -1;	/* /proc/version: a read of a procfs file */
+static int proc_fd = -1; /* /proc/version: a read of a procfs file */
 
 static double now_ns(void)
 {
@@ -175,7 +175,7 @@ static int serve(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: syscall_bench [-c CPU] "
-		"{read N [K] | getpid N [K] | serve | clockres | wait}\n");
+			"{read N [K] | getpid N [K] | serve | clockres | wait}\n");
 	exit(2);
 }
 
@@ -210,7 +210,7 @@ int main(int argc, char **argv)
 
 	if (!strcmp(mode, "wait")) {
 		for (;;)
-			pause();	/* until a signal ends the process */
+			pause(); /* until a signal ends the process */
 	}
 	proc_fd = open("/proc/version", O_RDONLY);
 	zero_fd = open("/dev/zero", O_RDONLY);
@@ -222,6 +222,5 @@ int main(int argc, char **argv)
 		return serve();
 	if (optind + 1 >= argc)
 		usage();
-	return run(mode, atol(argv[optind + 1]),
-		   optind + 2 < argc ? atol(argv[optind + 2]) : 1);
+	return run(mode, atol(argv[optind + 1]), optind + 2 < argc ? atol(argv[optind + 2]) : 1);
 }

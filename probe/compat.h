@@ -64,127 +64,127 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by ethoswd in the skeleton's rodata before the load. */
 const volatile struct wd_settings wd_set = {};
 
-#define WD_ACTION		(wd_set.action)
-#define WD_KEY			(wd_set.key)
-#define WD_SELF_TGID		(wd_set.self_tgid)
-#define WD_GUARD_TGID		(wd_set.guard_tgid)
-#define WD_ON_TARGETS		(wd_set.targets)
-#define WD_ON_COMM_IN		(wd_set.comm_in)
-#define WD_ON_COMM_OUT		(wd_set.comm_out)
-#define WD_ON_EXCLUDE_EXE	(wd_set.exclude_exe)
-#define WD_ON_COUNT_FS		(wd_set.count_fs)
-#define WD_ON_COUNT_FILES	(wd_set.count_files)
-#define WD_BUILD(cond)		1
-#define WD_SIZE(on, n)		(n)
-#define WD_SEC(name)		SEC(name)
+#define WD_ACTION	  (wd_set.action)
+#define WD_KEY		  (wd_set.key)
+#define WD_SELF_TGID	  (wd_set.self_tgid)
+#define WD_GUARD_TGID	  (wd_set.guard_tgid)
+#define WD_ON_TARGETS	  (wd_set.targets)
+#define WD_ON_COMM_IN	  (wd_set.comm_in)
+#define WD_ON_COMM_OUT	  (wd_set.comm_out)
+#define WD_ON_EXCLUDE_EXE (wd_set.exclude_exe)
+#define WD_ON_COUNT_FS	  (wd_set.count_fs)
+#define WD_ON_COUNT_FILES (wd_set.count_files)
+#define WD_BUILD(cond)	  1
+#define WD_SIZE(on, n)	  (n)
+#define WD_SEC(name)	  SEC(name)
 
-#define WD_MAP(kind, name, k, v, n)		\
-	struct {				\
-		__uint(type, kind);		\
-		__uint(max_entries, n);		\
-		__type(key, k);			\
-		__type(value, v);		\
+#define WD_MAP(kind, name, k, v, n)     \
+	struct {                        \
+		__uint(type, kind);     \
+		__uint(max_entries, n); \
+		__type(key, k);         \
+		__type(value, v);       \
 	} name SEC(".maps")
-#define BPF_HASH(name, k, v, n)		WD_MAP(BPF_MAP_TYPE_HASH, name, k, v, n)
-#define WD_DYN_HASH(name, k, v, n)			\
-	struct {					\
-		__uint(type, BPF_MAP_TYPE_HASH);	\
-		__uint(max_entries, n);			\
-		__uint(map_flags, BPF_F_NO_PREALLOC);	\
-		__type(key, k);				\
-		__type(value, v);			\
+#define BPF_HASH(name, k, v, n) WD_MAP(BPF_MAP_TYPE_HASH, name, k, v, n)
+#define WD_DYN_HASH(name, k, v, n)                    \
+	struct {                                      \
+		__uint(type, BPF_MAP_TYPE_HASH);      \
+		__uint(max_entries, n);               \
+		__uint(map_flags, BPF_F_NO_PREALLOC); \
+		__type(key, k);                       \
+		__type(value, v);                     \
 	} name SEC(".maps")
-#define WD_LRU_HASH(name, k, v, n)	WD_MAP(BPF_MAP_TYPE_LRU_HASH, name, k, v, n)
-#define BPF_ARRAY(name, v, n)		WD_MAP(BPF_MAP_TYPE_ARRAY, name, int, v, n)
-#define BPF_PERCPU_ARRAY(name, v, n)	WD_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, name, int, v, n)
+#define WD_LRU_HASH(name, k, v, n)   WD_MAP(BPF_MAP_TYPE_LRU_HASH, name, k, v, n)
+#define BPF_ARRAY(name, v, n)	     WD_MAP(BPF_MAP_TYPE_ARRAY, name, int, v, n)
+#define BPF_PERCPU_ARRAY(name, v, n) WD_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, name, int, v, n)
 /* BCC sizes a ring buffer in pages. */
-#define BPF_RINGBUF_OUTPUT(name, pages)			\
-	struct {					\
-		__uint(type, BPF_MAP_TYPE_RINGBUF);	\
-		__uint(max_entries, (pages) * 4096);	\
+#define BPF_RINGBUF_OUTPUT(name, pages)             \
+	struct {                                    \
+		__uint(type, BPF_MAP_TYPE_RINGBUF); \
+		__uint(max_entries, (pages)*4096);  \
 	} name SEC(".maps")
 
-#define wd_lookup(m, k)		bpf_map_lookup_elem(&(m), k)
-#define wd_update(m, k, v)	bpf_map_update_elem(&(m), k, v, BPF_ANY)
-#define wd_insert(m, k, v)	bpf_map_update_elem(&(m), k, v, BPF_NOEXIST)
-#define wd_delete(m, k)		bpf_map_delete_elem(&(m), k)
-#define wd_rb_reserve(m, n)	bpf_ringbuf_reserve(&(m), n, 0)
-#define wd_rb_submit(m, p, f)	bpf_ringbuf_submit(p, f)
+#define wd_lookup(m, k)	      bpf_map_lookup_elem(&(m), k)
+#define wd_update(m, k, v)    bpf_map_update_elem(&(m), k, v, BPF_ANY)
+#define wd_insert(m, k, v)    bpf_map_update_elem(&(m), k, v, BPF_NOEXIST)
+#define wd_delete(m, k)	      bpf_map_delete_elem(&(m), k)
+#define wd_rb_reserve(m, n)   bpf_ringbuf_reserve(&(m), n, 0)
+#define wd_rb_submit(m, p, f) bpf_ringbuf_submit(p, f)
 
 /* Struct offsets by CO-RE: each is relocated to the running kernel's
  * layout when ethoswd loads the object (kernel_read.h says how they are
  * used).  Under BCC the front end passes the same names as -D numbers. */
-#define WD_OFF_TASK_FILES	bpf_core_field_offset(struct task_struct, files)
-#define WD_OFF_TASK_MM		bpf_core_field_offset(struct task_struct, mm)
-#define WD_OFF_TASK_FLAGS	bpf_core_field_offset(struct task_struct, flags)
-#define WD_OFF_FILES_FDT	bpf_core_field_offset(struct files_struct, fdt)
-#define WD_OFF_FDT_MAX_FDS	bpf_core_field_offset(struct fdtable, max_fds)
-#define WD_OFF_FDT_FD		bpf_core_field_offset(struct fdtable, fd)
-#define WD_OFF_FILE_F_INODE	bpf_core_field_offset(struct file, f_inode)
+#define WD_OFF_TASK_FILES	  bpf_core_field_offset(struct task_struct, files)
+#define WD_OFF_TASK_MM		  bpf_core_field_offset(struct task_struct, mm)
+#define WD_OFF_TASK_FLAGS	  bpf_core_field_offset(struct task_struct, flags)
+#define WD_OFF_FILES_FDT	  bpf_core_field_offset(struct files_struct, fdt)
+#define WD_OFF_FDT_MAX_FDS	  bpf_core_field_offset(struct fdtable, max_fds)
+#define WD_OFF_FDT_FD		  bpf_core_field_offset(struct fdtable, fd)
+#define WD_OFF_FILE_F_INODE	  bpf_core_field_offset(struct file, f_inode)
 #define WD_OFF_FILE_F_PATH_DENTRY bpf_core_field_offset(struct file, f_path.dentry)
-#define WD_OFF_DENTRY_D_INODE	bpf_core_field_offset(struct dentry, d_inode)
-#define WD_OFF_INODE_I_SB	bpf_core_field_offset(struct inode, i_sb)
-#define WD_OFF_INODE_I_INO	bpf_core_field_offset(struct inode, i_ino)
-#define WD_OFF_SB_S_DEV		bpf_core_field_offset(struct super_block, s_dev)
-#define WD_OFF_SB_S_MAGIC	bpf_core_field_offset(struct super_block, s_magic)
-#define WD_OFF_MM_EXE_FILE	bpf_core_field_offset(struct mm_struct, exe_file)
-#define WD_OFF_REGS_DI		bpf_core_field_offset(struct pt_regs, di)
-#define WD_OFF_REGS_SI		bpf_core_field_offset(struct pt_regs, si)
-#define WD_OFF_REGS_ORIG_AX	bpf_core_field_offset(struct pt_regs, orig_ax)
-#define WD_OFF_IO_KIOCB_FLAGS	bpf_core_field_offset(struct io_kiocb, flags)
-#define WD_OFF_IO_KIOCB_CQE_FD	bpf_core_field_offset(struct io_kiocb, cqe.fd)
+#define WD_OFF_DENTRY_D_INODE	  bpf_core_field_offset(struct dentry, d_inode)
+#define WD_OFF_INODE_I_SB	  bpf_core_field_offset(struct inode, i_sb)
+#define WD_OFF_INODE_I_INO	  bpf_core_field_offset(struct inode, i_ino)
+#define WD_OFF_SB_S_DEV		  bpf_core_field_offset(struct super_block, s_dev)
+#define WD_OFF_SB_S_MAGIC	  bpf_core_field_offset(struct super_block, s_magic)
+#define WD_OFF_MM_EXE_FILE	  bpf_core_field_offset(struct mm_struct, exe_file)
+#define WD_OFF_REGS_DI		  bpf_core_field_offset(struct pt_regs, di)
+#define WD_OFF_REGS_SI		  bpf_core_field_offset(struct pt_regs, si)
+#define WD_OFF_REGS_ORIG_AX	  bpf_core_field_offset(struct pt_regs, orig_ax)
+#define WD_OFF_IO_KIOCB_FLAGS	  bpf_core_field_offset(struct io_kiocb, flags)
+#define WD_OFF_IO_KIOCB_CQE_FD	  bpf_core_field_offset(struct io_kiocb, cqe.fd)
 /* A kprobe's own di register: a load from the context must have a fixed
  * offset in the instruction, which a CO-RE field access gives (the
  * verifier refuses a context pointer moved by a register). */
-#define wd_ctx_di(ctx)		(((struct pt_regs *)(ctx))->di)
+#define wd_ctx_di(ctx)		  (((struct pt_regs *)(ctx))->di)
 
 #else /* BCC */
 
 #ifndef WD_SELF_TGID
-#define WD_SELF_TGID		0
+#define WD_SELF_TGID 0
 #endif
 #ifndef WD_GUARD_TGID
-#define WD_GUARD_TGID		0	/* no guardian: only throttle starts one */
+#define WD_GUARD_TGID 0 /* no guardian: only throttle starts one */
 #endif
 #ifndef WD_KEY
-#define WD_KEY			WD_KEY_PROCESS
+#define WD_KEY WD_KEY_PROCESS
 #endif
 /* Each -DWD_<SWITCH> of probe.py cflags() as 0 or 1. */
 #ifdef WD_FILTER_TARGETS
-#define WD_ON_TARGETS		1
+#define WD_ON_TARGETS 1
 #else
-#define WD_ON_TARGETS		0
+#define WD_ON_TARGETS 0
 #endif
 #ifdef WD_FILTER_COMM
-#define WD_ON_COMM_IN		1
+#define WD_ON_COMM_IN 1
 #else
-#define WD_ON_COMM_IN		0
+#define WD_ON_COMM_IN 0
 #endif
 #ifdef WD_EXCLUDE_COMM
-#define WD_ON_COMM_OUT		1
+#define WD_ON_COMM_OUT 1
 #else
-#define WD_ON_COMM_OUT		0
+#define WD_ON_COMM_OUT 0
 #endif
 #ifdef WD_EXCLUDE_EXE
-#define WD_ON_EXCLUDE_EXE	1
+#define WD_ON_EXCLUDE_EXE 1
 #else
-#define WD_ON_EXCLUDE_EXE	0
+#define WD_ON_EXCLUDE_EXE 0
 #endif
 #ifdef WD_COUNT_FS
-#define WD_ON_COUNT_FS		1
+#define WD_ON_COUNT_FS 1
 #else
-#define WD_ON_COUNT_FS		0
+#define WD_ON_COUNT_FS 0
 #endif
 #ifdef WD_COUNT_FILES
-#define WD_ON_COUNT_FILES	1
+#define WD_ON_COUNT_FILES 1
 #else
-#define WD_ON_COUNT_FILES	0
+#define WD_ON_COUNT_FILES 0
 #endif
-#define WD_BUILD(cond)		(cond)
-#define WD_SIZE(on, n)		((on) ? (n) : 1)
+#define WD_BUILD(cond) (cond)
+#define WD_SIZE(on, n) ((on) ? (n) : 1)
 #define WD_SEC(name)
-#define WD_LRU_HASH(name, k, v, n)	BPF_TABLE("lru_hash", k, v, name, n)
-#define WD_DYN_HASH(name, k, v, n)	BPF_F_TABLE("hash", k, v, name, n, BPF_F_NO_PREALLOC)
+#define WD_LRU_HASH(name, k, v, n) BPF_TABLE("lru_hash", k, v, name, n)
+#define WD_DYN_HASH(name, k, v, n) BPF_F_TABLE("hash", k, v, name, n, BPF_F_NO_PREALLOC)
 
 /* The offsets a run needs come from BTF as -D numbers (features.py
  * offsets()); a switch that needs them without them is a build error.
@@ -202,74 +202,74 @@ const volatile struct wd_settings wd_set = {};
 #error "the LSM backend needs the BTF offsets WD_OFF_* (features.offsets)"
 #endif
 #ifndef WD_OFF_TASK_FILES
-#define WD_OFF_TASK_FILES	0
+#define WD_OFF_TASK_FILES 0
 #endif
 #ifndef WD_OFF_TASK_MM
-#define WD_OFF_TASK_MM		0
+#define WD_OFF_TASK_MM 0
 #endif
 #ifndef WD_OFF_TASK_FLAGS
-#define WD_OFF_TASK_FLAGS	0
+#define WD_OFF_TASK_FLAGS 0
 #endif
 #ifndef WD_OFF_FILES_FDT
-#define WD_OFF_FILES_FDT	0
+#define WD_OFF_FILES_FDT 0
 #endif
 #ifndef WD_OFF_FDT_MAX_FDS
-#define WD_OFF_FDT_MAX_FDS	0
+#define WD_OFF_FDT_MAX_FDS 0
 #endif
 #ifndef WD_OFF_FDT_FD
-#define WD_OFF_FDT_FD		0
+#define WD_OFF_FDT_FD 0
 #endif
 #ifndef WD_OFF_FILE_F_INODE
-#define WD_OFF_FILE_F_INODE	0
+#define WD_OFF_FILE_F_INODE 0
 #endif
 #ifndef WD_OFF_FILE_F_PATH_DENTRY
 #define WD_OFF_FILE_F_PATH_DENTRY 0
 #endif
 #ifndef WD_OFF_DENTRY_D_INODE
-#define WD_OFF_DENTRY_D_INODE	0
+#define WD_OFF_DENTRY_D_INODE 0
 #endif
 #ifndef WD_OFF_INODE_I_SB
-#define WD_OFF_INODE_I_SB	0
+#define WD_OFF_INODE_I_SB 0
 #endif
 #ifndef WD_OFF_INODE_I_INO
-#define WD_OFF_INODE_I_INO	0
+#define WD_OFF_INODE_I_INO 0
 #endif
 #ifndef WD_OFF_SB_S_DEV
-#define WD_OFF_SB_S_DEV		0
+#define WD_OFF_SB_S_DEV 0
 #endif
 #ifndef WD_OFF_SB_S_MAGIC
-#define WD_OFF_SB_S_MAGIC	0
+#define WD_OFF_SB_S_MAGIC 0
 #endif
 #ifndef WD_OFF_MM_EXE_FILE
-#define WD_OFF_MM_EXE_FILE	0
+#define WD_OFF_MM_EXE_FILE 0
 #endif
 #ifndef WD_OFF_REGS_DI
-#define WD_OFF_REGS_DI		0
+#define WD_OFF_REGS_DI 0
 #endif
 #ifndef WD_OFF_REGS_SI
-#define WD_OFF_REGS_SI		0
+#define WD_OFF_REGS_SI 0
 #endif
 #ifndef WD_OFF_REGS_ORIG_AX
-#define WD_OFF_REGS_ORIG_AX	0
+#define WD_OFF_REGS_ORIG_AX 0
 #endif
 #ifndef WD_OFF_IO_KIOCB_FLAGS
-#define WD_OFF_IO_KIOCB_FLAGS	0
+#define WD_OFF_IO_KIOCB_FLAGS 0
 #endif
 #ifndef WD_OFF_IO_KIOCB_CQE_FD
-#define WD_OFF_IO_KIOCB_CQE_FD	0
+#define WD_OFF_IO_KIOCB_CQE_FD 0
 #endif
 /* The kprobe's own di register, read at its BTF offset: a constant-offset
  * load from the context, which the verifier bounds-checks (the override
  * kernel's headers only declare struct pt_regs, so no layout is used). */
-#define wd_ctx_di(ctx)	(*(const __u64 *)((const char *)(ctx) + WD_OFF_REGS_DI))
+#define wd_ctx_di(ctx) (*(const __u64 *)((const char *)(ctx) + WD_OFF_REGS_DI))
 
 #endif /* WD_LIBBPF */
 
 /* Derived switches, the same in both builds. */
-#define WD_ON_CLASS	(WD_ON_COUNT_FS || WD_ON_COUNT_FILES)
+#define WD_ON_CLASS   (WD_ON_COUNT_FS || WD_ON_COUNT_FILES)
 /* A budget shared by several processes: keep per-process shares too. */
-#define WD_SHARED	(WD_KEY != WD_KEY_PROCESS)
+#define WD_SHARED     (WD_KEY != WD_KEY_PROCESS)
 /* Shared budgets of targets: membership follows the fork (wd_member). */
-#define WD_ON_MEMBERS	(WD_SHARED && WD_ON_TARGETS)
+#define WD_ON_MEMBERS (WD_SHARED && WD_ON_TARGETS)
 
 #endif /* WD_COMPAT_H */

@@ -79,7 +79,7 @@ static __always_inline const void *wd_fd_file(__u64 fd)
 	const char *fdt = wd_btf(const char *, files, WD_OFF_FILES_FDT);
 
 	if (fd >= wd_btf(unsigned int, fdt, WD_OFF_FDT_MAX_FDS))
-		return NULL;	/* not open: the call fails with EBADF */
+		return NULL; /* not open: the call fails with EBADF */
 	/* fdt->fd is a `struct file **`: the verifier treats it as a number,
 	 * so the element is read with the helper. */
 	__u64 fds = wd_btf(__u64, fdt, WD_OFF_FDT_FD);
@@ -108,8 +108,7 @@ static __always_inline int wd_exe_id(struct wd_file *out)
 	if (!exe)
 		return 0;
 	inode = wd_btf(const char *, exe, WD_OFF_FILE_F_INODE);
-	out->dev = wd_btf(__u32, wd_btf(const char *, inode, WD_OFF_INODE_I_SB),
-			  WD_OFF_SB_S_DEV);
+	out->dev = wd_btf(__u32, wd_btf(const char *, inode, WD_OFF_INODE_I_SB), WD_OFF_SB_S_DEV);
 	out->ino = wd_btf(__u64, inode, WD_OFF_INODE_I_INO);
 	return 1;
 }

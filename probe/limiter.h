@@ -37,16 +37,16 @@
 #include "compat.h"
 #include "kernel_read.h"
 
-#define WD_SIGKILL	9
-#define WD_SIGSTOP	19
-#define WD_NS_PER_MS	1000000ULL
+#define WD_SIGKILL   9
+#define WD_SIGSTOP   19
+#define WD_NS_PER_MS 1000000ULL
 /* Attempts at opening a window before a call is counted as over the
  * limit (each lost one means another thread opened the window at that
  * very moment; the retry then finds it current). */
-#define WD_CAS_TRIES	8
+#define WD_CAS_TRIES 8
 /* The signal throttle and kill send (0: none). */
-#define WD_SIGNAL	(WD_ACTION == WD_ACT_THROTTLE ? WD_SIGSTOP : \
-			 WD_ACTION == WD_ACT_KILL ? WD_SIGKILL : 0)
+#define WD_SIGNAL \
+	(WD_ACTION == WD_ACT_THROTTLE ? WD_SIGSTOP : WD_ACTION == WD_ACT_KILL ? WD_SIGKILL : 0)
 
 struct wd_comm {
 	char name[WD_COMM_LEN];
@@ -69,8 +69,8 @@ BPF_HASH(wd_files, struct wd_file, __u8, WD_SIZE(WD_ON_COUNT_FILES, 1024));
 /* Who made the call being looked at, and whose budget it goes to. */
 struct wd_caller {
 	__u32 tgid;
-	__u64 key;			/* wd_key.id of its budget */
-	struct wd_value *v;		/* the budget, when already looked up */
+	__u64 key;	    /* wd_key.id of its budget */
+	struct wd_value *v; /* the budget, when already looked up */
 };
 
 /* Bump one per-CPU health counter: no atomics needed on a per-CPU slot. */
@@ -127,7 +127,7 @@ static __always_inline int wd_caller(struct wd_caller *c)
 		struct wd_member *m = wd_lookup(wd_member, &c->tgid);
 
 		if (!m)
-			return 0;	/* not a descendant of a target root */
+			return 0; /* not a descendant of a target root */
 		if (WD_KEY == WD_KEY_TREE)
 			c->key = m->root;
 	} else if (WD_ON_TARGETS) {
@@ -143,9 +143,9 @@ static __always_inline int wd_caller(struct wd_caller *c)
 	if (WD_KEY == WD_KEY_PROCESS)
 		c->key = c->tgid;
 	else if (WD_KEY == WD_KEY_UID)
-		c->key = (__u32)bpf_get_current_uid_gid();	/* low half: real UID */
+		c->key = (__u32)bpf_get_current_uid_gid(); /* low half: real UID */
 	else if (WD_KEY == WD_KEY_CGROUP)
-		c->key = bpf_get_current_cgroup_id();		/* cgroup v2 ID */
+		c->key = bpf_get_current_cgroup_id(); /* cgroup v2 ID */
 	return 1;
 }
 
@@ -184,9 +184,8 @@ static __always_inline struct wd_value *wd_track(struct wd_key *key)
 }
 
 /* Send an event to the front end; count it as lost if the ring is full. */
-static __always_inline void wd_emit(__u32 kind, __u32 tgid, __u64 key,
-				    __u64 window, __u64 allowed, __u64 limited,
-				    __u64 limited_windows, const char *comm)
+static __always_inline void wd_emit(__u32 kind, __u32 tgid, __u64 key, __u64 window, __u64 allowed,
+				    __u64 limited, __u64 limited_windows, const char *comm)
 {
 	struct wd_event *e = wd_rb_reserve(wd_events, sizeof(*e));
 
@@ -208,11 +207,10 @@ static __always_inline void wd_emit(__u32 kind, __u32 tgid, __u64 key,
 	wd_rb_submit(wd_events, e, 0);
 }
 
-static __always_inline void wd_emit_budget(__u32 kind, __u32 tgid, __u64 key,
-					   __u64 window, struct wd_value *v)
+static __always_inline void wd_emit_budget(__u32 kind, __u32 tgid, __u64 key, __u64 window,
+					   struct wd_value *v)
 {
-	wd_emit(kind, tgid, key, window, v->allowed, v->limited,
-		v->limited_windows, v->comm);
+	wd_emit(kind, tgid, key, window, v->allowed, v->limited, v->limited_windows, v->comm);
 }
 
 /*
@@ -228,8 +226,8 @@ static __always_inline void wd_emit_budget(__u32 kind, __u32 tgid, __u64 key,
  * next try.  The loop is unrolled to a fixed length: the verifier sees no
  * back-edge.
  */
-static __always_inline __u32 wd_count(struct wd_value *v, __u32 window_ms,
-				      __u32 now_ms, __u32 tgid, __u64 *window_out)
+static __always_inline __u32 wd_count(struct wd_value *v, __u32 window_ms, __u32 now_ms, __u32 tgid,
+				      __u64 *window_out)
 {
 #pragma unroll
 	for (int i = 0; i < WD_CAS_TRIES; i++) {

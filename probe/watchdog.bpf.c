@@ -25,7 +25,7 @@
 #include "recorder.h"
 
 #define WD_EPERM	1
-#define WD_CLONE_THREAD	0x00010000
+#define WD_CLONE_THREAD 0x00010000
 
 #ifdef WD_BACKEND_KPROBE
 /*
@@ -143,16 +143,16 @@ int wd_tp_fd1(struct wd_sys_enter *ctx)
 /* Set by watchdog.py with the kprobe and tracepoint backends when the
  * kernel has io_uring (always built for ethoswd, loaded only then).  io_uring opcodes of the requests that read a file into memory. */
 #define WD_IORING_OP_READV	1
-#define WD_IORING_OP_READ_FIXED	4
+#define WD_IORING_OP_READ_FIXED 4
 #define WD_IORING_OP_READ	22
-#define WD_REQ_F_FIXED_FILE	1	/* req->flags bit 0: fd is a registered-file index */
+#define WD_REQ_F_FIXED_FILE	1 /* req->flags bit 0: fd is a registered-file index */
 
 /* The start of io_uring:io_uring_submit_sqe (6.1) / io_uring_submit_req
  * (6.4 on): the same up to the opcode in both; later fields moved. */
 struct wd_uring_submit {
 	__u64 common;
 	__u64 ring;
-	__u64 req;			/* struct io_kiocb *, as a number */
+	__u64 req; /* struct io_kiocb *, as a number */
 	__u64 user_data;
 	__u8 opcode;
 };
@@ -170,8 +170,7 @@ int wd_uring_submit(struct wd_uring_submit *ctx)
 	struct wd_caller c = {};
 	__u8 op = ctx->opcode;
 
-	if (op != WD_IORING_OP_READ && op != WD_IORING_OP_READV &&
-	    op != WD_IORING_OP_READ_FIXED)
+	if (op != WD_IORING_OP_READ && op != WD_IORING_OP_READV && op != WD_IORING_OP_READ_FIXED)
 		return 0;
 	if (!wd_caller(&c))
 		return 0;
@@ -195,12 +194,12 @@ int wd_uring_submit(struct wd_uring_submit *ctx)
 
 #ifdef WD_BACKEND_LSM
 #define WD_MAY_READ	0x4
-#define WD_PF_IO_WORKER	0x00000010
+#define WD_PF_IO_WORKER 0x00000010
 
 /* What a MAY_READ check of the current task is part of. */
-#define WD_ROUTE_NONE	0	/* not a read route (getdents, exec, ...) */
-#define WD_ROUTE_CALL	1	/* one check per call */
-#define WD_ROUTE_ONCE	2	/* several checks per call: count the first */
+#define WD_ROUTE_NONE 0 /* not a read route (getdents, exec, ...) */
+#define WD_ROUTE_CALL 1 /* one check per call */
+#define WD_ROUTE_ONCE 2 /* several checks per call: count the first */
 
 /* Threads inside sendfile or copy_file_range whose first MAY_READ check
  * is still to come (set at syscall entry by wd_arm_once).  LRU: an entry
@@ -227,9 +226,8 @@ static __always_inline int wd_read_route(void)
 	__u64 nr = wd_peek(regs, WD_OFF_REGS_ORIG_AX);
 
 	/* io_uring_enter: a read request issued inline, in the submitter. */
-	if (nr == WD_NR_READ || nr == WD_NR_PREAD64 || nr == WD_NR_READV ||
-	    nr == WD_NR_PREADV || nr == WD_NR_PREADV2 || nr == WD_NR_SPLICE ||
-	    nr == WD_NR_IO_URING_ENTER)
+	if (nr == WD_NR_READ || nr == WD_NR_PREAD64 || nr == WD_NR_READV || nr == WD_NR_PREADV ||
+	    nr == WD_NR_PREADV2 || nr == WD_NR_SPLICE || nr == WD_NR_IO_URING_ENTER)
 		return WD_ROUTE_CALL;
 	/* sendfile and copy_file_range check the source in their own body
 	 * and again in do_splice_to() for each chunk they move. */
@@ -346,8 +344,7 @@ int wd_exit(void *ctx)
 		/* The name at exit: the process may have exec'ed since its
 		 * share was made. */
 		bpf_get_current_comm(comm, sizeof(comm));
-		wd_emit(WD_EV_PROC_EXIT, tgid, p->key, 0, p->allowed, p->limited,
-			0, comm);
+		wd_emit(WD_EV_PROC_EXIT, tgid, p->key, 0, p->allowed, p->limited, 0, comm);
 		wd_delete(wd_procs, &tgid);
 	}
 	if (!WD_ON_MEMBERS)

@@ -16,83 +16,85 @@
 #define WATCHDOG_MAP_H
 
 /* Defaults: at most MAX_CALLS read calls per TIME_WINDOW per process. */
-#define WD_DEFAULT_MAX_CALLS	100
-#define WD_DEFAULT_WINDOW_MS	500
+#define WD_DEFAULT_MAX_CALLS	 100
+#define WD_DEFAULT_WINDOW_MS	 500
 /* The fingerprint profile's limit (reads of kernel information files and
  * identity files per process tree or cgroup): see docs/watchdog_guide.md,
  * "Choosing what counts", for the measurements behind it. */
-#define WD_FINGERPRINT_MAX_CALLS	16
-#define WD_FINGERPRINT_WINDOW_MS	500
+#define WD_FINGERPRINT_MAX_CALLS 16
+#define WD_FINGERPRINT_WINDOW_MS 500
 
 /* Bounds the front end enforces on user input.  The count of a window is
  * 32 bits and stops at WD_COUNT_MAX, leaving room for concurrent adds. */
-#define WD_COUNT_MAX		0xfffff000U
-#define WD_MAX_CALLS_LIMIT	4000000000ULL
-#define WD_WINDOW_MS_LIMIT	86400000ULL	/* one day, far below the 2^31 ms wrap */
+#define WD_COUNT_MAX	   0xfffff000U
+#define WD_MAX_CALLS_LIMIT 4000000000ULL
+#define WD_WINDOW_MS_LIMIT 86400000ULL /* one day, far below the 2^31 ms wrap */
 
 /* Constants of the kernel that both sides use: the length of a task's
  * command name with its NUL (TASK_COMM_LEN: names are at most 15 bytes),
  * and the task_struct.flags bit of a kernel thread (PF_KTHREAD). */
-#define WD_COMM_LEN		16
-#define WD_PF_KTHREAD		0x00200000
+#define WD_COMM_LEN   16
+#define WD_PF_KTHREAD 0x00200000
 
 /* x86-64 syscall numbers of the routes that read a file into the caller
  * (the LSM shim and the recorder tell calls apart by them; the front ends
  * refuse to run on other architectures). */
-#define WD_NR_READ		0
-#define WD_NR_PREAD64		17
-#define WD_NR_READV		19
-#define WD_NR_SENDFILE		40
-#define WD_NR_SPLICE		275
-#define WD_NR_PREADV		295
-#define WD_NR_COPY_FILE_RANGE	326
-#define WD_NR_PREADV2		327
-#define WD_NR_IO_URING_ENTER	426
+#define WD_NR_READ	      0
+#define WD_NR_PREAD64	      17
+#define WD_NR_READV	      19
+#define WD_NR_SENDFILE	      40
+#define WD_NR_SPLICE	      275
+#define WD_NR_PREADV	      295
+#define WD_NR_COPY_FILE_RANGE 326
+#define WD_NR_PREADV2	      327
+#define WD_NR_IO_URING_ENTER  426
 
 /* Entries in the per-process map; overridable with -DWD_MAX_PIDS. */
 #ifndef WD_MAX_PIDS
-#define WD_MAX_PIDS		65536
+#define WD_MAX_PIDS 65536
 #endif
 
 /* Actions, chosen by the front end at start (compiled in as WD_ACTION). */
-#define WD_ACT_MONITOR		0	/* count and report, change nothing */
-#define WD_ACT_DENY		1	/* fail the call with -EPERM */
-#define WD_ACT_THROTTLE		2	/* SIGSTOP now, SIGCONT at window end */
-#define WD_ACT_KILL		3	/* SIGKILL */
+#define WD_ACT_MONITOR	0 /* count and report, change nothing */
+#define WD_ACT_DENY	1 /* fail the call with -EPERM */
+#define WD_ACT_THROTTLE 2 /* SIGSTOP now, SIGCONT at window end */
+#define WD_ACT_KILL	3 /* SIGKILL */
 
 /* Budget keys: whose budget a call is charged to (compiled in as WD_KEY). */
-#define WD_KEY_PROCESS		0	/* the thread group (TGID) */
-#define WD_KEY_TREE		1	/* a target root and all its descendants */
-#define WD_KEY_UID		2	/* the caller's real user ID */
-#define WD_KEY_CGROUP		3	/* the caller's cgroup v2 ID */
+#define WD_KEY_PROCESS 0 /* the thread group (TGID) */
+#define WD_KEY_TREE    1 /* a target root and all its descendants */
+#define WD_KEY_UID     2 /* the caller's real user ID */
+#define WD_KEY_CGROUP  3 /* the caller's cgroup v2 ID */
 
 /* Event kinds sent through the ring buffer. */
-#define WD_EV_LIMIT		1	/* first call over the limit in a window */
-#define WD_EV_EXIT		2	/* a budget ended: final counts */
-#define WD_EV_PROC_EXIT		3	/* a process of a shared budget exited */
-#define WD_EV_STOPPED		4	/* throttle: another process of a shared
+#define WD_EV_LIMIT	1 /* first call over the limit in a window */
+#define WD_EV_EXIT	2 /* a budget ended: final counts */
+#define WD_EV_PROC_EXIT 3 /* a process of a shared budget exited */
+#define WD_EV_STOPPED \
+	4 /* throttle: another process of a shared
 					   budget was stopped in that window */
 
 /* Slots of the per-CPU health counters (map wd_health). */
-#define WD_H_MAP_FULL		0	/* calls not tracked: the state map was full */
-#define WD_H_CONTENDED		1	/* calls that lost WD_CAS_TRIES window races
+#define WD_H_MAP_FULL 0 /* calls not tracked: the state map was full */
+#define WD_H_CONTENDED \
+	1		    /* calls that lost WD_CAS_TRIES window races
 					   (counted as over the limit) */
-#define WD_H_EVENTS_LOST	2	/* ring buffer full: an event was dropped */
-#define WD_H_TARGETS_FULL	3	/* a target's child could not get an entry */
-#define WD_H_SLOTS		4
+#define WD_H_EVENTS_LOST  2 /* ring buffer full: an event was dropped */
+#define WD_H_TARGETS_FULL 3 /* a target's child could not get an entry */
+#define WD_H_SLOTS	  4
 
 /* The recorder (WD_RECORD): pages of its ring buffer (64 MiB: about
  * 1.4 million records, several seconds of calls at full speed).  Records
  * lost to a full ring are counted in the per-CPU array wd_rec_lost. */
-#define WD_RECORD_PAGES		16384
+#define WD_RECORD_PAGES 16384
 /* wd_record.call: which read-family syscall; WD_REC_LOSS marks a record
  * the front end writes where the probe lost records (count in tid). */
-#define WD_REC_READ		0
-#define WD_REC_PREAD64		1
-#define WD_REC_READV		2
-#define WD_REC_PREADV		3
-#define WD_REC_PREADV2		4
-#define WD_REC_LOSS		255
+#define WD_REC_READ	0
+#define WD_REC_PREAD64	1
+#define WD_REC_READV	2
+#define WD_REC_PREADV	3
+#define WD_REC_PREADV2	4
+#define WD_REC_LOSS	255
 
 /* Key of the budget map: a TGID, a root TGID, a UID or a cgroup ID. */
 struct wd_key {
@@ -106,15 +108,15 @@ struct wd_key {
  * bpf_ktime_get_ns() (mod 2^32), bits 31..0 the calls counted in it.
  */
 struct wd_value {
-	__u64 window;			/* (start_ms << 32) | calls_in_window */
-	__u64 allowed;			/* calls within the limit, ever */
-	__u64 limited;			/* calls over the limit, ever */
-	__u64 limited_windows;		/* windows in which the limit was hit */
-	char comm[WD_COMM_LEN];	/* command name when first seen */
-	__u64 members;			/* WD_KEY_TREE: live processes of the tree
+	__u64 window;		/* (start_ms << 32) | calls_in_window */
+	__u64 allowed;		/* calls within the limit, ever */
+	__u64 limited;		/* calls over the limit, ever */
+	__u64 limited_windows;	/* windows in which the limit was hit */
+	char comm[WD_COMM_LEN]; /* command name when first seen */
+	__u64 members;		/* WD_KEY_TREE: live processes of the tree
 					   (64-bit: BPF's fetch-and-add returns
 					   a 32-bit value only with alu32) */
-	__u32 pid;			/* the process that opened the window */
+	__u32 pid;		/* the process that opened the window */
 	__u32 pad;
 };
 
@@ -129,7 +131,7 @@ struct wd_member {
 /* One process of a shared budget (map wd_procs, keyed by TGID): which
  * budget its last counted call went to, and its own share of it. */
 struct wd_proc {
-	__u64 key;			/* wd_key.id of that budget */
+	__u64 key; /* wd_key.id of that budget */
 	__u64 allowed;
 	__u64 limited;
 	char comm[WD_COMM_LEN];
@@ -145,8 +147,8 @@ struct wd_file {
 
 /* Run-time settings, one entry in the array map wd_config. */
 struct wd_config {
-	__u32 max_calls;		/* calls allowed per window */
-	__u32 window_ms;		/* window length in milliseconds */
+	__u32 max_calls; /* calls allowed per window */
+	__u32 window_ms; /* window length in milliseconds */
 };
 
 /*
@@ -156,27 +158,27 @@ struct wd_config {
  * (compat.h maps both to the same names).
  */
 struct wd_settings {
-	__u32 action;			/* WD_ACT_* */
-	__u32 key;			/* WD_KEY_* */
-	__u32 self_tgid;		/* the front end: never acted on */
-	__u32 guard_tgid;		/* its guardian (throttle), or 0 */
-	__u8 targets;			/* act only on targets (wd_state/wd_member) */
-	__u8 comm_in;			/* act only on comms in wd_comm_in */
-	__u8 comm_out;			/* never on comms in wd_comm_out */
-	__u8 exclude_exe;		/* never on executables in wd_exe_out */
-	__u8 count_fs;			/* count files on filesystems in wd_fs */
-	__u8 count_files;		/* ... or files in wd_files */
+	__u32 action;	  /* WD_ACT_* */
+	__u32 key;	  /* WD_KEY_* */
+	__u32 self_tgid;  /* the front end: never acted on */
+	__u32 guard_tgid; /* its guardian (throttle), or 0 */
+	__u8 targets;	  /* act only on targets (wd_state/wd_member) */
+	__u8 comm_in;	  /* act only on comms in wd_comm_in */
+	__u8 comm_out;	  /* never on comms in wd_comm_out */
+	__u8 exclude_exe; /* never on executables in wd_exe_out */
+	__u8 count_fs;	  /* count files on filesystems in wd_fs */
+	__u8 count_files; /* ... or files in wd_files */
 	__u8 pad[6];
 };
 
 /* Ring-buffer record for every WD_EV_* kind. */
 struct wd_event {
-	__u32 kind;			/* WD_EV_* */
-	__u32 tgid;			/* the process that called or exited */
-	__u32 window_start_ms;		/* start of the window concerned */
-	__u32 calls;			/* calls in that window so far */
-	__u64 key;			/* the budget (wd_key.id) */
-	__u64 allowed;			/* totals at the time of the event (the
+	__u32 kind;	       /* WD_EV_* */
+	__u32 tgid;	       /* the process that called or exited */
+	__u32 window_start_ms; /* start of the window concerned */
+	__u32 calls;	       /* calls in that window so far */
+	__u64 key;	       /* the budget (wd_key.id) */
+	__u64 allowed;	       /* totals at the time of the event (the
 					   process's own for WD_EV_PROC_EXIT) */
 	__u64 limited;
 	__u64 limited_windows;
@@ -191,15 +193,15 @@ struct wd_event {
  * file (ethoswd/recording.py), little-endian, 40 bytes.
  */
 struct wd_record {
-	__u64 t_ns;			/* bpf_ktime_get_ns() at syscall entry */
-	__u32 tid;			/* calling thread (WD_REC_LOSS: records lost) */
-	__u32 tgid;			/* its process: the process key */
-	__u32 root;			/* its target root: the tree key (0: none) */
-	__u32 uid;			/* real UID: the uid key */
-	__u64 cgroup;			/* cgroup v2 ID: the cgroup key */
-	__u32 magic;			/* s_magic of the fd's filesystem (0: no file) */
-	__u8 listed;			/* the file is in wd_files (--file, identity) */
-	__u8 call;			/* WD_REC_* */
+	__u64 t_ns;   /* bpf_ktime_get_ns() at syscall entry */
+	__u32 tid;    /* calling thread (WD_REC_LOSS: records lost) */
+	__u32 tgid;   /* its process: the process key */
+	__u32 root;   /* its target root: the tree key (0: none) */
+	__u32 uid;    /* real UID: the uid key */
+	__u64 cgroup; /* cgroup v2 ID: the cgroup key */
+	__u32 magic;  /* s_magic of the fd's filesystem (0: no file) */
+	__u8 listed;  /* the file is in wd_files (--file, identity) */
+	__u8 call;    /* WD_REC_* */
 	__u16 pad;
 };
 

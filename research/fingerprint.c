@@ -26,36 +26,56 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_FILES 4096
+#define MAX_FILES    4096
 #define MAX_CHILDREN 256
 
 static char *paths[MAX_FILES];
 static int npaths;
 
 static const char *const fixed[] = {
-	"/proc/cpuinfo", "/proc/meminfo", "/proc/version", "/proc/cmdline",
-	"/proc/uptime", "/proc/loadavg", "/proc/stat", "/proc/modules",
-	"/proc/mounts", "/proc/partitions", "/proc/swaps", "/proc/filesystems",
-	"/proc/sys/kernel/hostname", "/proc/sys/kernel/osrelease",
-	"/proc/sys/kernel/random/boot_id", "/proc/1/cgroup", "/proc/self/status",
-	"/proc/self/cgroup", "/proc/self/mountinfo", "/proc/net/dev",
-	"/sys/class/dmi/id/product_name", "/sys/class/dmi/id/sys_vendor",
-	"/sys/class/dmi/id/product_uuid", "/sys/class/dmi/id/board_vendor",
-	"/sys/class/dmi/id/bios_version", "/sys/hypervisor/type",
-	"/sys/devices/system/cpu/online", "/sys/devices/system/cpu/possible",
+	"/proc/cpuinfo",
+	"/proc/meminfo",
+	"/proc/version",
+	"/proc/cmdline",
+	"/proc/uptime",
+	"/proc/loadavg",
+	"/proc/stat",
+	"/proc/modules",
+	"/proc/mounts",
+	"/proc/partitions",
+	"/proc/swaps",
+	"/proc/filesystems",
+	"/proc/sys/kernel/hostname",
+	"/proc/sys/kernel/osrelease",
+	"/proc/sys/kernel/random/boot_id",
+	"/proc/1/cgroup",
+	"/proc/self/status",
+	"/proc/self/cgroup",
+	"/proc/self/mountinfo",
+	"/proc/net/dev",
+	"/sys/class/dmi/id/product_name",
+	"/sys/class/dmi/id/sys_vendor",
+	"/sys/class/dmi/id/product_uuid",
+	"/sys/class/dmi/id/board_vendor",
+	"/sys/class/dmi/id/bios_version",
+	"/sys/hypervisor/type",
+	"/sys/devices/system/cpu/online",
+	"/sys/devices/system/cpu/possible",
 };
 
 static const char *const walk[] = {
-	"/sys/devices/system/cpu", "/sys/class/net", "/sys/block",
-	"/sys/devices/system/node", "/sys/kernel/mm/transparent_hugepage",
+	"/sys/devices/system/cpu",
+	"/sys/class/net",
+	"/sys/block",
+	"/sys/devices/system/node",
+	"/sys/kernel/mm/transparent_hugepage",
 };
 
 static void add(const char *path)
 {
 	struct stat st;
 
-	if (npaths >= MAX_FILES || stat(path, &st) || !S_ISREG(st.st_mode) ||
-	    access(path, R_OK))
+	if (npaths >= MAX_FILES || stat(path, &st) || !S_ISREG(st.st_mode) || access(path, R_OK))
 		return;
 	paths[npaths] = strdup(path);
 	if (paths[npaths])
@@ -108,8 +128,7 @@ static long parse(const char *opt, const char *text, long lo, long hi)
 	errno = 0;
 	v = strtol(text, &end, 10);
 	if (errno || *end || end == text || v < lo || v > hi) {
-		fprintf(stderr, "fingerprint: %s %s: expected %ld..%ld\n", opt,
-			text, lo, hi);
+		fprintf(stderr, "fingerprint: %s %s: expected %ld..%ld\n", opt, text, lo, hi);
 		exit(2);
 	}
 	return v;
@@ -169,8 +188,8 @@ int main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (!quiet)
-		printf("fingerprint files=%d children=%ld reads=%ld us=%ld\n", npaths,
-		       children, reads,
+		printf("fingerprint files=%d children=%ld reads=%ld us=%ld\n", npaths, children,
+		       reads,
 		       (long)((t1.tv_sec - t0.tv_sec) * 1000000 +
 			      (t1.tv_nsec - t0.tv_nsec) / 1000));
 	return 0;

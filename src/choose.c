@@ -17,7 +17,10 @@
 
 /* auto's order of preference is the enum's: lsm, kprobe, tracepoint. */
 const int wd_action_order[WD_NACTION_ORDER] = {
-	WD_ACT_DENY, WD_ACT_THROTTLE, WD_ACT_KILL, WD_ACT_MONITOR,
+	WD_ACT_DENY,
+	WD_ACT_THROTTLE,
+	WD_ACT_KILL,
+	WD_ACT_MONITOR,
 };
 
 /* ---- struct members the probe reads (features.py *_OFFSETS) ----------- */
@@ -73,12 +76,12 @@ bool wd_file_offsets_problem(const struct wd_features *f, char *buf, size_t len)
 		return true;
 	}
 	for (size_t i = 0; i < NELEMS(class_offsets); i++)
-		if (wd_btf_offset(f, class_offsets[i].type, class_offsets[i].path,
-				  err, sizeof(err)) < 0)
+		if (wd_btf_offset(f, class_offsets[i].type, class_offsets[i].path, err,
+				  sizeof(err)) < 0)
 			goto missing;
 	for (size_t i = 0; i < NELEMS(exe_offsets); i++)
-		if (wd_btf_offset(f, exe_offsets[i].type, exe_offsets[i].path,
-				  err, sizeof(err)) < 0)
+		if (wd_btf_offset(f, exe_offsets[i].type, exe_offsets[i].path, err, sizeof(err)) <
+		    0)
 			goto missing;
 	return false;
 missing:
@@ -101,8 +104,8 @@ static int want_add(struct wd_offset *out, int n, const struct member *m, size_t
 	return n;
 }
 
-int wd_features_offsets(const struct wd_features *f, int backend,
-			const struct wd_policy *p, struct wd_offset out[WD_MAX_OFFSETS])
+int wd_features_offsets(const struct wd_features *f, int backend, const struct wd_policy *p,
+			struct wd_offset out[WD_MAX_OFFSETS])
 {
 	bool btf_policy = p && wd_policy_needs_btf(p);
 	bool classes = btf_policy && !p->counts_all;
@@ -128,8 +131,7 @@ int wd_features_offsets(const struct wd_features *f, int backend,
 	for (int i = 0; i < n; i++) {
 		out[i].off = wd_btf_offset(f, out[i].type, out[i].path, err, sizeof(err));
 		if (out[i].off < 0)
-			return wd_fail("this kernel's BTF lacks a member the probe reads: %s",
-				       err);
+			return wd_fail("this kernel's BTF lacks a member the probe reads: %s", err);
 	}
 	return n;
 }
@@ -137,8 +139,8 @@ int wd_features_offsets(const struct wd_features *f, int backend,
 /* ---- choices ---------------------------------------------------------- */
 
 /* "name: detail" of the first feature missing of `ids`, or NULL. */
-static const char *first_missing(const struct wd_features *f, const int *ids, int n,
-				 char *buf, size_t len)
+static const char *first_missing(const struct wd_features *f, const int *ids, int n, char *buf,
+				 size_t len)
 {
 	for (int i = 0; i < n; i++) {
 		const struct wd_feature *ft = &f->feat[ids[i]];
@@ -157,13 +159,13 @@ const char *wd_backend_problem(const struct wd_features *f, int backend)
 {
 	static const int need[WD_NBACKENDS][9] = {
 		[WD_BACKEND_LSM] = { WD_F_X86_64, WD_F_BPF, WD_F_CMPXCHG, WD_F_RINGBUF,
-				     WD_F_TRACEPOINTS, WD_F_BTF, WD_F_LSM_ACTIVE,
-				     WD_F_LSM_LOAD, -1 },
+				     WD_F_TRACEPOINTS, WD_F_BTF, WD_F_LSM_ACTIVE, WD_F_LSM_LOAD,
+				     -1 },
 		[WD_BACKEND_KPROBE] = { WD_F_X86_64, WD_F_BPF, WD_F_CMPXCHG, WD_F_RINGBUF,
 					WD_F_TRACEPOINTS, WD_F_KPROBES, WD_F_OVERRIDE,
 					WD_F_ERROR_INJECTION, WD_F_OVERRIDE_PATH },
-		[WD_BACKEND_TRACEPOINT] = { WD_F_X86_64, WD_F_BPF, WD_F_CMPXCHG,
-					    WD_F_RINGBUF, WD_F_TRACEPOINTS, -1 },
+		[WD_BACKEND_TRACEPOINT] = { WD_F_X86_64, WD_F_BPF, WD_F_CMPXCHG, WD_F_RINGBUF,
+					    WD_F_TRACEPOINTS, -1 },
 	};
 	static char buf[WD_NBACKENDS][640];
 	int n = 0;
@@ -184,8 +186,7 @@ const char *wd_action_problem(const struct wd_features *f, int backend, int acti
 		return "deny needs a backend that can fail a call (kprobe or lsm); "
 		       "a tracepoint can only count and signal";
 	if (action == WD_ACT_THROTTLE || action == WD_ACT_KILL)
-		return first_missing(f, signals, 2, buf[action == WD_ACT_KILL],
-				     sizeof(buf[0]));
+		return first_missing(f, signals, 2, buf[action == WD_ACT_KILL], sizeof(buf[0]));
 	return NULL;
 }
 
@@ -196,8 +197,10 @@ const char *wd_key_problem(const struct wd_features *f, int key)
 
 	if (key != WD_KEY_CGROUP || cg->ok)
 		return NULL;
-	snprintf(buf, sizeof(buf), "--key cgroup needs cgroup v2: %s; use --key uid or "
-		 "--key tree", cg->detail);
+	snprintf(buf, sizeof(buf),
+		 "--key cgroup needs cgroup v2: %s; use --key uid or "
+		 "--key tree",
+		 cg->detail);
 	return buf;
 }
 
@@ -209,8 +212,8 @@ static int choose_fail(char *why, size_t len, const char *msg)
 }
 
 /* The backend: the one asked for, or auto's strongest; -1 on failure. */
-static int choose_backend(const struct wd_features *f, int backend, int action,
-			  char *why, size_t len)
+static int choose_backend(const struct wd_features *f, int backend, int action, char *why,
+			  size_t len)
 {
 	char msg[2048];
 	int chosen = -1;
@@ -219,8 +222,10 @@ static int choose_backend(const struct wd_features *f, int backend, int action,
 		const char *problem = wd_backend_problem(f, backend);
 
 		if (problem) {
-			snprintf(msg, sizeof(msg), "backend %s is not available on this "
-				 "kernel: %s", wd_backend_name(backend), problem);
+			snprintf(msg, sizeof(msg),
+				 "backend %s is not available on this "
+				 "kernel: %s",
+				 wd_backend_name(backend), problem);
 			return choose_fail(why, len, msg);
 		}
 		snprintf(why, len, "backend requested");
@@ -239,19 +244,21 @@ static int choose_backend(const struct wd_features *f, int backend, int action,
 		const char *lsm = wd_backend_problem(f, WD_BACKEND_LSM);
 		const char *kp = wd_backend_problem(f, WD_BACKEND_KPROBE);
 
-		snprintf(msg, sizeof(msg), "--action deny is not possible on this kernel: "
-			 "lsm: %s; kprobe: %s", lsm ? lsm : "None", kp ? kp : "None");
+		snprintf(msg, sizeof(msg),
+			 "--action deny is not possible on this kernel: "
+			 "lsm: %s; kprobe: %s",
+			 lsm ? lsm : "None", kp ? kp : "None");
 		return choose_fail(why, len, msg);
 	}
 	snprintf(why, len, "backend: strongest available");
 	for (int b = 0; b < chosen; b++)
-		wd_cat(why, len, "%s%s (%s)", b ? "; " : "; unavailable: ",
-		    wd_backend_name(b), wd_backend_problem(f, b));
+		wd_cat(why, len, "%s%s (%s)", b ? "; " : "; unavailable: ", wd_backend_name(b),
+		       wd_backend_problem(f, b));
 	return chosen;
 }
 
-int wd_choose(const struct wd_features *f, int backend, int action,
-	      int *out_backend, int *out_action, char *why, size_t len)
+int wd_choose(const struct wd_features *f, int backend, int action, int *out_backend,
+	      int *out_action, char *why, size_t len)
 {
 	char msg[2048];
 	const char *problem;
@@ -262,9 +269,10 @@ int wd_choose(const struct wd_features *f, int backend, int action,
 	if (action != WD_ACT_AUTO) {
 		problem = wd_action_problem(f, chosen, action);
 		if (problem) {
-			snprintf(msg, sizeof(msg), "action %s is not available with "
-				 "backend %s: %s", wd_action_name(action),
-				 wd_backend_name(chosen), problem);
+			snprintf(msg, sizeof(msg),
+				 "action %s is not available with "
+				 "backend %s: %s",
+				 wd_action_name(action), wd_backend_name(chosen), problem);
 			return choose_fail(why, len, msg);
 		}
 		wd_cat(why, len, "; action requested");
@@ -276,7 +284,7 @@ int wd_choose(const struct wd_features *f, int backend, int action,
 		problem = wd_action_problem(f, chosen, action);
 		if (!problem)
 			break;
-		if (action != WD_ACT_KILL)	/* never auto's choice over throttle */
+		if (action != WD_ACT_KILL) /* never auto's choice over throttle */
 			wd_cat(why, len, "; %s impossible: %s", wd_action_name(action), problem);
 	}
 	*out_backend = chosen, *out_action = action;
@@ -285,8 +293,7 @@ int wd_choose(const struct wd_features *f, int backend, int action,
 
 /* features.routes: what the backend does with each route that moves a
  * file's bytes into a process. */
-int wd_routes(const struct wd_features *f, int backend, int action,
-	      struct wd_route out[4])
+int wd_routes(const struct wd_features *f, int backend, int action, struct wd_route out[4])
 {
 	static const char *const how_read[WD_NBACKENDS] = {
 		[WD_BACKEND_LSM] = "file_permission, by syscall number",
@@ -310,21 +317,26 @@ int wd_routes(const struct wd_features *f, int backend, int action,
 	snprintf(out[1].how, sizeof(out[1].how), "%s", how_copy[backend]);
 	*u = (struct wd_route){ "io_uring READ, READV, READ_FIXED", "counted", "" };
 	if (backend == WD_BACKEND_LSM) {
-		snprintf(u->how, sizeof(u->how), "file_permission, inline or in an io-wq "
+		snprintf(u->how, sizeof(u->how),
+			 "file_permission, inline or in an io-wq "
 			 "worker; a denied request completes with -EPERM");
 	} else if (!uring->ok) {
 		snprintf(u->status, sizeof(u->status), "out of reach");
 		wd_put(u->how, sizeof(u->how), "%s", uring->detail);
 	} else if (backend == WD_BACKEND_KPROBE && deny) {
 		snprintf(u->status, sizeof(u->status), "refused");
-		wd_put(u->how, sizeof(u->how), "io_uring_setup fails with EPERM for targets "
-			 "(no error-injection point on an io_uring read); rings made before "
-			 "the start are counted at %s, not failed", uring->detail);
+		wd_put(u->how, sizeof(u->how),
+		       "io_uring_setup fails with EPERM for targets "
+		       "(no error-injection point on an io_uring read); rings made before "
+		       "the start are counted at %s, not failed",
+		       uring->detail);
 	} else {
 		if (deny)
 			snprintf(u->status, sizeof(u->status), "counted, not failed");
-		wd_put(u->how, sizeof(u->how), "each submitted request at %s, charged "
-			 "to its submitter", uring->detail);
+		wd_put(u->how, sizeof(u->how),
+		       "each submitted request at %s, charged "
+		       "to its submitter",
+		       uring->detail);
 	}
 	out[3] = (struct wd_route){ "mmap'ed file pages", "out of reach",
 				    "page faults and plain loads: no call, no hook per read" };

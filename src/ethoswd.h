@@ -34,10 +34,10 @@
 
 #include "../probe/watchdog_map.h"
 
-#define WD_PROG "ethoswd"
-#define WD_MAX_LIST 64			/* entries of a repeatable option */
-#define WD_MAX_FS 64			/* filesystems of a read class */
-#define WD_MAX_FILES 1024		/* --file entries (map wd_files) */
+#define WD_PROG	     "ethoswd"
+#define WD_MAX_LIST  64	  /* entries of a repeatable option */
+#define WD_MAX_FS    64	  /* filesystems of a read class */
+#define WD_MAX_FILES 1024 /* --file entries (map wd_files) */
 
 /* ---- errors (main.c) ---------------------------------------------------- */
 /* Store a one-line setup error (printf format); always returns -1. */
@@ -45,56 +45,61 @@ int wd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *wd_last_error(void);
 
 /* ---- options (opts.c) and policy (policy.c) ----------------------------- */
-enum wd_backend { WD_BACKEND_AUTO = -1, WD_BACKEND_LSM = 0, WD_BACKEND_KPROBE = 1,
-		  WD_BACKEND_TRACEPOINT = 2, WD_NBACKENDS = 3 };
+enum wd_backend {
+	WD_BACKEND_AUTO = -1,
+	WD_BACKEND_LSM = 0,
+	WD_BACKEND_KPROBE = 1,
+	WD_BACKEND_TRACEPOINT = 2,
+	WD_NBACKENDS = 3
+};
 /* Actions use WD_ACT_* of watchdog_map.h; -1 is auto. */
-#define WD_ACT_AUTO (-1)
+#define WD_ACT_AUTO  (-1)
 /* Budget keys use WD_KEY_* of watchdog_map.h; -1 is "from the profile". */
 #define WD_KEY_UNSET (-1)
 
-struct wd_fileid {			/* a file as the probe matches it */
-	char path[4096];		/* realpath() */
-	__u64 dev;			/* kernel dev_t: MAJOR << 20 | MINOR */
+struct wd_fileid {	 /* a file as the probe matches it */
+	char path[4096]; /* realpath() */
+	__u64 dev;	 /* kernel dev_t: MAJOR << 20 | MINOR */
 	__u64 ino;
 };
 
-struct wd_fs {				/* a filesystem of a read class */
-	char name[32];			/* "proc", or "0x1234" as given */
+struct wd_fs {	       /* a filesystem of a read class */
+	char name[32]; /* "proc", or "0x1234" as given */
 	__u64 magic;
 };
 
 struct wd_policy {
-	const char *profile;		/* "seed" | "fingerprint" */
+	const char *profile; /* "seed" | "fingerprint" */
 	__u64 max_calls;
 	__u64 window_ms;
-	char count[256];		/* the --count label ("all", "sysinfo", ...) */
-	bool counts_all;		/* no filesystems and no files */
+	char count[256]; /* the --count label ("all", "sysinfo", ...) */
+	bool counts_all; /* no filesystems and no files */
 	int nfs;
-	struct wd_fs fs[WD_MAX_FS];	/* sorted by name */
+	struct wd_fs fs[WD_MAX_FS]; /* sorted by name */
 	int nfiles;
-	struct wd_fileid *files;	/* malloc'ed, nfiles entries */
-	int key;			/* WD_KEY_* */
+	struct wd_fileid *files; /* malloc'ed, nfiles entries */
+	int key;		 /* WD_KEY_* */
 	int nexe;
-	struct wd_fileid *exclude_exe;	/* malloc'ed, nexe entries */
+	struct wd_fileid *exclude_exe; /* malloc'ed, nexe entries */
 	int nnotes;
-	char notes[8][512];		/* warnings to print at start */
+	char notes[8][512]; /* warnings to print at start */
 };
 
 struct wd_opts {
-	int backend;			/* enum wd_backend */
-	int action;			/* WD_ACT_* or WD_ACT_AUTO */
+	int backend; /* enum wd_backend */
+	int action;  /* WD_ACT_* or WD_ACT_AUTO */
 	int npid;
 	__u32 pid[WD_MAX_LIST];
 	int ncomm;
 	char comm[WD_MAX_LIST][WD_COMM_LEN];
 	int nexclude_comm;
 	char exclude_comm[WD_MAX_LIST][WD_COMM_LEN];
-	double interval_s;		/* -i, default 1 */
-	double duration_s;		/* --duration, 0: none */
+	double interval_s; /* -i, default 1 */
+	double duration_s; /* --duration, 0: none */
 	bool json;
 	bool probe_features;
-	__u32 map_size;			/* --map-size, default WD_MAX_PIDS */
-	char **command;			/* after "--", NULL-terminated, or NULL */
+	__u32 map_size; /* --map-size, default WD_MAX_PIDS */
+	char **command; /* after "--", NULL-terminated, or NULL */
 	int ncommand;
 	struct wd_policy policy;
 };
@@ -103,21 +108,21 @@ struct wd_opts {
  * (exit 0), -1 on a bad option (wd_fail() holds the line). */
 int wd_opts_parse(int argc, char **argv, struct wd_opts *o);
 void wd_opts_free(struct wd_opts *o);
-const char *wd_backend_name(int backend);	/* "lsm", "kprobe", ... */
-const char *wd_action_name(int action);		/* "deny", "throttle", ... */
-const char *wd_key_name(int key);		/* "process", "tree", ... */
+const char *wd_backend_name(int backend); /* "lsm", "kprobe", ... */
+const char *wd_action_name(int action);	  /* "deny", "throttle", ... */
+const char *wd_key_name(int key);	  /* "process", "tree", ... */
 /* Python's str.strip() of ASCII white space, malloc'ed. */
 char *wd_strip_dup(const char *text);
 
 /* What policy.resolve() reads of the command line (strings as given). */
 struct wd_policy_args {
-	const char *count;		/* --count, or NULL: the profile's */
-	int key;			/* --key as WD_KEY_*, or WD_KEY_UNSET */
-	bool targets;			/* -p PID or -- CMD given */
+	const char *count; /* --count, or NULL: the profile's */
+	int key;	   /* --key as WD_KEY_*, or WD_KEY_UNSET */
+	bool targets;	   /* -p PID or -- CMD given */
 	int nfiles;
-	const char **files;		/* --file paths */
+	const char **files; /* --file paths */
 	int nexe;
-	const char **exe;		/* --exclude-exe paths */
+	const char **exe; /* --exclude-exe paths */
 };
 /* policy.resolve(): fill p (profile, max_calls and window_ms already set
  * from the options; 0 there: the profile's); 0, or -1 with wd_fail(). */
@@ -126,7 +131,6 @@ const char *wd_policy_describe_key(const struct wd_policy *p);
 /* "every read-family call" | "reads of files on proc,sysfs or reads of 2 listed files" */
 void wd_policy_describe_count(const struct wd_policy *p, char *buf, size_t len);
 bool wd_policy_needs_btf(const struct wd_policy *p);
-
 
 /* ---- text and JSON (text.c) --------------------------------------------- */
 /* escape(): a process-controlled name as printable ASCII, exactly as
@@ -153,7 +157,7 @@ void wj_bool(struct wd_json *j, const char *key, bool val);
 void wj_null(struct wd_json *j, const char *key);
 void wj_raw(struct wd_json *j, const char *key, const char *json_text);
 void wj_take(struct wd_json *j, const char *key, char *json_text); /* wj_raw + free */
-char *wj_end(struct wd_json *j);		/* frees j */
+char *wj_end(struct wd_json *j);				   /* frees j */
 /* JSON arrays: "[" elements "]", built the same way. */
 struct wd_jarr;
 struct wd_jarr *wja_new(void);
@@ -161,28 +165,27 @@ void wja_raw(struct wd_jarr *a, const char *json_text);
 void wja_take(struct wd_jarr *a, char *json_text);
 void wja_str(struct wd_jarr *a, const char *val);
 void wja_u64(struct wd_jarr *a, unsigned long long val);
-char *wja_end(struct wd_jarr *a);		/* frees a */
+char *wja_end(struct wd_jarr *a); /* frees a */
 
 /* Helpers of text.c that the other parts use too. */
-struct wd_buf {				/* a growing NUL-terminated string */
+struct wd_buf { /* a growing NUL-terminated string */
 	char *p;
 	size_t len, cap;
 };
 void wb_putn(struct wd_buf *b, const char *s, size_t n);
 void wb_puts(struct wd_buf *b, const char *s);
-void wb_printf(struct wd_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-char *wb_take(struct wd_buf *b);	/* the text (malloc'ed, never NULL) */
-void *wd_xmalloc(size_t n);		/* abort() when out of memory */
+void wb_printf(struct wd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *wb_take(struct wd_buf *b); /* the text (malloc'ed, never NULL) */
+void *wd_xmalloc(size_t n);	 /* abort() when out of memory */
 void *wd_xrealloc(void *p, size_t n);
 char *wd_xstrdup(const char *s);
 /* One UTF-8 character: its length; *cp = code point, -1 if invalid. */
 size_t wd_utf8_next(const unsigned char *s, size_t n, long *cp);
-bool wd_printable(long cp);		/* Python str.isprintable() of one char */
-char *wd_one_line_dup(const char *text);	/* one_line(), malloc'ed */
+bool wd_printable(long cp);		 /* Python str.isprintable() of one char */
+char *wd_one_line_dup(const char *text); /* one_line(), malloc'ed */
 /* Python's repr() of a command-line string (for error lines), malloc'ed. */
 char *wd_repr_dup(const char *text);
-char *wd_json_quote(const char *text, size_t n);	/* "...", malloc'ed */
+char *wd_json_quote(const char *text, size_t n); /* "...", malloc'ed */
 /* Python's repr(round(x, decimals)) (decimals < 0: repr(x)); returns buf. */
 char *wd_json_double(double x, int decimals, char *buf, size_t len);
 bool wj_has(const struct wd_json *j, const char *key);
@@ -192,7 +195,7 @@ void wj_free(struct wd_json *j);
 /* ---- report (report.c): stdout records, stderr status lines ------------- */
 struct wd_report {
 	bool json;
-	FILE *out;			/* stdout */
+	FILE *out; /* stdout */
 };
 /* A status line: stderr "ethoswd: <text>" in text mode; in JSON mode the
  * record `rec` (if not NULL) goes to stdout with a "time" member added.
@@ -207,46 +210,44 @@ char *wd_num(unsigned long long value, int width, char *buf, size_t len);
 /* Emit a record (JSON mode) or the text lines (text mode). */
 void wd_emit(struct wd_report *r, struct wd_json *rec, const char *const *lines, int n);
 
-
 /* Rows: one budget each (a process with the process key; a tree, user or
  * cgroup with a shared key, listing its processes' shares), carrying the
  * same fields as the Python rows (report.py), so text and JSON agree. */
-struct wd_share {			/* one process's share of a shared budget */
+struct wd_share { /* one process's share of a shared budget */
 	__u32 pid;
-	__u64 budget;			/* wd_key.id it was charged to */
+	__u64 budget; /* wd_key.id it was charged to */
 	__u64 allowed, limited;
-	char comm[WD_COMM_LEN];		/* raw kernel bytes, NUL-padded */
-	const char *state;		/* "ok", "STOPPED", "exited" */
+	char comm[WD_COMM_LEN]; /* raw kernel bytes, NUL-padded */
+	const char *state;	/* "ok", "STOPPED", "exited" */
 };
 
 struct wd_row {
-	int key;			/* WD_KEY_*: PROCESS means a per-process row */
-	__u64 id;			/* the pid (process key) or budget id */
-	char comm[WD_COMM_LEN];		/* raw */
-	const char *name;		/* user or cgroup path, or NULL */
-	__u64 window;			/* calls in the current window (0 if expired) */
+	int key;		/* WD_KEY_*: PROCESS means a per-process row */
+	__u64 id;		/* the pid (process key) or budget id */
+	char comm[WD_COMM_LEN]; /* raw */
+	const char *name;	/* user or cgroup path, or NULL */
+	__u64 window;		/* calls in the current window (0 if expired) */
 	__u64 allowed, limited, limited_windows;
-	__u64 activity;			/* total - total at the previous table */
-	const char *state;		/* "ok", "LIMITED", "STOPPED", "exited" */
-	int nshares;			/* shared key: the processes charged to it */
-	struct wd_share *shares;	/* sorted by total desc, then pid */
-	long long window_start_ms;	/* LIMIT events only, else -1 */
+	__u64 activity;		   /* total - total at the previous table */
+	const char *state;	   /* "ok", "LIMITED", "STOPPED", "exited" */
+	int nshares;		   /* shared key: the processes charged to it */
+	struct wd_share *shares;   /* sorted by total desc, then pid */
+	long long window_start_ms; /* LIMIT events only, else -1 */
 };
 
-struct wd_health_counts {		/* names as in session.py HEALTH_NAMES */
+struct wd_health_counts { /* names as in session.py HEALTH_NAMES */
 	__u64 map_full, contended, events_lost, targets_full;
 };
 
-void wd_report_limit(struct wd_report *r, const struct wd_row *row,
-		     __u64 max_calls, __u64 window_ms, const char *action);
+void wd_report_limit(struct wd_report *r, const struct wd_row *row, __u64 max_calls,
+		     __u64 window_ms, const char *action);
 void wd_report_clear(struct wd_report *r, const struct wd_row *row);
 void wd_report_exited(struct wd_report *r, const struct wd_row *row);
 /* procs: every process share with a shared key (non-NULL even when
  * nprocs is 0: it selects the budget layout); NULL with the process key.
  * wd_report_table() sorts rows in place; wd_report_summary() does not. */
 void wd_report_table(struct wd_report *r, struct wd_row *rows, int n,
-		     const struct wd_health_counts *h,
-		     const struct wd_share *procs, int nprocs);
+		     const struct wd_health_counts *h, const struct wd_share *procs, int nprocs);
 void wd_report_summary(struct wd_report *r, struct wd_row *rows, int n,
 		       const struct wd_health_counts *h, double seconds,
 		       const struct wd_share *procs, int nprocs);
@@ -260,17 +261,20 @@ void wd_report_summary(struct wd_report *r, struct wd_row *rows, int n,
  * without running anything.  The forked child never returns into the
  * caller.  Start from WD_CHILD_INIT. */
 struct wd_child {
-	pid_t pid;			/* -1 until started */
-	int gate_fd;			/* write end of the gate, -1 once used */
-	int status;			/* exit status once done */
+	pid_t pid;   /* -1 until started */
+	int gate_fd; /* write end of the gate, -1 once used */
+	int status;  /* exit status once done */
 	bool done;
 };
-#define WD_CHILD_INIT { .pid = -1, .gate_fd = -1, .status = -1, .done = false }
+#define WD_CHILD_INIT                                                 \
+	{                                                             \
+		.pid = -1, .gate_fd = -1, .status = -1, .done = false \
+	}
 
 /* Fork the gated child of argv (NULL-terminated, argv[0] looked up in
  * PATH); 0, or -1 with wd_fail(). */
 int wd_child_start(struct wd_child *c, char **argv);
-void wd_child_release(struct wd_child *c);	/* let it exec the command */
+void wd_child_release(struct wd_child *c); /* let it exec the command */
 /* If never released: close the gate, reap the child, status 127.  A
  * released command is left running.  Safe on WD_CHILD_INIT. */
 void wd_child_abort(struct wd_child *c);
@@ -283,21 +287,24 @@ int wd_child_poll(struct wd_child *c);
  * It is one of the watchdog's own processes: pass its pid to the probe as
  * the guard TGID so it is never limited.  Start from WD_GUARDIAN_INIT. */
 struct wd_guardian {
-	pid_t pid;			/* -1 until started */
-	int wfd;			/* write end of its pipe, -1 once closed */
+	pid_t pid; /* -1 until started */
+	int wfd;   /* write end of its pipe, -1 once closed */
 };
-#define WD_GUARDIAN_INIT { .pid = -1, .wfd = -1 }
+#define WD_GUARDIAN_INIT             \
+	{                            \
+		.pid = -1, .wfd = -1 \
+	}
 
 /* Fork the guardian of the calling process; 0, or -1 with wd_fail(). */
 int wd_guardian_start(struct wd_guardian *g);
-void wd_guardian_stopped(struct wd_guardian *g, pid_t tgid);	/* "+PID" */
-void wd_guardian_resumed(struct wd_guardian *g, pid_t tgid);	/* "-PID" */
+void wd_guardian_stopped(struct wd_guardian *g, pid_t tgid); /* "+PID" */
+void wd_guardian_resumed(struct wd_guardian *g, pid_t tgid); /* "-PID" */
 /* After detaching: say so ("="), close the pipe (the guardian resumes what
  * is still listed at once) and reap it.  Safe on WD_GUARDIAN_INIT. */
 void wd_guardian_close(struct wd_guardian *g);
 
 /* ---- environment (sysenv.c): environment.py ----------------------------- */
-int wd_require_root(void);		/* -1 with wd_fail() unless euid 0 */
+int wd_require_root(void); /* -1 with wd_fail() unless euid 0 */
 /* Mount tracefs/debugfs/securityfs where absent (mount(2)); the number of
  * notes "mounted X on Y" written (at most max). */
 int wd_mount_pseudo(char notes[][128], int max);

@@ -56,22 +56,23 @@ static const char *const feature_names[WD_NFEATURES] = {
 /* Read-family syscalls, then the copy syscalls (features.py READ_SYSCALLS
  * + COPY_SYSCALLS): every one needs its tracepoint or injection point. */
 static const char *const read_syscalls[] = {
-	"read", "pread64", "readv", "preadv", "preadv2",
-	"sendfile64", "splice", "copy_file_range",
+	"read", "pread64", "readv", "preadv", "preadv2", "sendfile64", "splice", "copy_file_range",
 };
 
 static const char *const tracefs_roots[] = {
-	"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
+	"/sys/kernel/tracing",
+	"/sys/kernel/debug/tracing",
 };
 
 /* The tracepoint of each submitted io_uring request: renamed in 6.4. */
 static const char *const uring_tps[] = {
-	"io_uring/io_uring_submit_req", "io_uring/io_uring_submit_sqe",
+	"io_uring/io_uring_submit_req",
+	"io_uring/io_uring_submit_sqe",
 };
 
-#define LSM_HOOK "bpf_lsm_file_permission"
+#define LSM_HOOK    "bpf_lsm_file_permission"
 #define ERRINJ_LIST "/sys/kernel/debug/error_injection/list"
-#define KPROBE_OPT "/proc/sys/debug/kprobes-optimization"
+#define KPROBE_OPT  "/proc/sys/debug/kprobes-optimization"
 
 /* ---- small helpers --------------------------------------------------- */
 
@@ -140,8 +141,7 @@ static bool py_space(char c)
 
 static bool py_break(char c)
 {
-	return c == '\n' || c == '\r' || c == '\v' || c == '\f' ||
-	       (c >= 0x1c && c <= 0x1e);
+	return c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e);
 }
 
 /* The first whitespace-separated word of a line (line.split()[0]), cut
@@ -196,8 +196,8 @@ static const char *tracefs_root(void)
 	((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define MOV64_IMM(d, i) INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
 #define MOV64_REG(d, s) INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
-#define CALL(fn) INSN(BPF_JMP | BPF_CALL, 0, 0, 0, fn)
-#define EXIT() INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+#define CALL(fn)	INSN(BPF_JMP | BPF_CALL, 0, 0, 0, fn)
+#define EXIT()		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 
 /*
  * errno's name as Python 3's errno.errorcode gives it: glibc's name,
@@ -263,14 +263,13 @@ static void log_reason(const char *log, char *out, size_t len)
  * the verifier's reason.  One attempt, a verbose log: exactly the bpf()
  * call bpfsys.prog_load makes.
  */
-static void probe_load(struct wd_feature *ft, enum bpf_prog_type type,
-		       const struct bpf_insn *insns, size_t n,
-		       enum bpf_attach_type attach, __u32 btf_id)
+static void probe_load(struct wd_feature *ft, enum bpf_prog_type type, const struct bpf_insn *insns,
+		       size_t n, enum bpf_attach_type attach, __u32 btf_id)
 {
 	char log[8192] = "", reason[400];
-	LIBBPF_OPTS(bpf_prog_load_opts, o, .attempts = 1,
-		    .expected_attach_type = attach, .attach_btf_id = btf_id,
-		    .log_buf = log, .log_size = sizeof(log), .log_level = 1);
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .attempts = 1, .expected_attach_type = attach,
+		    .attach_btf_id = btf_id, .log_buf = log, .log_size = sizeof(log),
+		    .log_level = 1);
 	int fd = bpf_prog_load(type, NULL, "GPL", insns, n, &o);
 
 	if (fd >= 0) {
@@ -325,7 +324,10 @@ static void probe_ringbuf(struct wd_feature *ft)
 static void probe_signal(struct wd_feature *ft, int helper)
 {
 	const struct bpf_insn code[] = {
-		MOV64_IMM(1, 0), CALL(helper), MOV64_IMM(0, 0), EXIT(),
+		MOV64_IMM(1, 0),
+		CALL(helper),
+		MOV64_IMM(0, 0),
+		EXIT(),
 	};
 
 	probe_load(ft, BPF_PROG_TYPE_TRACEPOINT, code, NELEMS(code), 0, 0);
@@ -336,8 +338,10 @@ static void probe_signal(struct wd_feature *ft, int helper)
 static void probe_override(struct wd_feature *ft)
 {
 	const struct bpf_insn code[] = {
-		MOV64_IMM(2, -1), CALL(BPF_FUNC_override_return),
-		MOV64_IMM(0, 0), EXIT(),
+		MOV64_IMM(2, -1),
+		CALL(BPF_FUNC_override_return),
+		MOV64_IMM(0, 0),
+		EXIT(),
 	};
 
 	probe_load(ft, BPF_PROG_TYPE_KPROBE, code, NELEMS(code), 0, 0);
@@ -366,8 +370,8 @@ static const struct btf_type *btf_resolve(const struct wd_kbtf *btf, __u32 *tid)
 
 /* Byte offset and type of member `name` of struct/union `tid`, looking
  * into anonymous struct/union members as C does; -1 if absent. */
-static int btf_member_of(const struct wd_kbtf *btf, __u32 tid, const char *name,
-			 long long *off, __u32 *mtid)
+static int btf_member_of(const struct wd_kbtf *btf, __u32 tid, const char *name, long long *off,
+			 __u32 *mtid)
 {
 	const struct btf_type *t = btf_resolve(btf, &tid);
 	const struct btf_member *m;
@@ -383,8 +387,7 @@ static int btf_member_of(const struct wd_kbtf *btf, __u32 tid, const char *name,
 			*off = bytes, *mtid = m[i].type;
 			return 0;
 		}
-		if ((!mname || !*mname) &&
-		    !btf_member_of(btf, m[i].type, name, off, mtid)) {
+		if ((!mname || !*mname) && !btf_member_of(btf, m[i].type, name, off, mtid)) {
 			*off += bytes;
 			return 0;
 		}
@@ -392,8 +395,8 @@ static int btf_member_of(const struct wd_kbtf *btf, __u32 tid, const char *name,
 	return -1;
 }
 
-long long wd_btf_offset(const struct wd_features *f, const char *type,
-			const char *path, char *err, size_t len)
+long long wd_btf_offset(const struct wd_features *f, const char *type, const char *path, char *err,
+			size_t len)
 {
 	char part[128];
 	const char *p = path;
@@ -478,13 +481,15 @@ static void probe_cgroup2(struct wd_feature *ft)
 static void probe_tracepoints(struct wd_feature *ft)
 {
 	static const char *const events[] = {
-		"sched/sched_process_exit", "task/task_newtask",
+		"sched/sched_process_exit",
+		"task/task_newtask",
 	};
 	const char *root = tracefs_root();
 	char sub[128];
 
 	if (!root) {
-		set(ft, false, "tracefs not mounted (mount -t tracefs tracefs /sys/kernel/tracing)");
+		set(ft, false,
+		    "tracefs not mounted (mount -t tracefs tracefs /sys/kernel/tracing)");
 		return;
 	}
 	for (size_t i = 0; i < NELEMS(read_syscalls); i++) {
@@ -582,8 +587,10 @@ static void probe_error_injection(struct wd_feature *ft)
 	int found;
 
 	if (!exists(ERRINJ_LIST)) {
-		set(ft, false, "no %s (CONFIG_FUNCTION_ERROR_INJECTION off, or "
-		    "debugfs not mounted)", ERRINJ_LIST);
+		set(ft, false,
+		    "no %s (CONFIG_FUNCTION_ERROR_INJECTION off, or "
+		    "debugfs not mounted)",
+		    ERRINJ_LIST);
 		return;
 	}
 	found = listed_syscalls(ERRINJ_LIST, false);
@@ -623,7 +630,8 @@ static void probe_override_path(struct wd_feature *ft)
 		set(ft, true, "kprobe optimization off (%s = 0)", KPROBE_OPT);
 		return;
 	}
-	set(ft, false, "read syscalls are not ftrace sites (CONFIG_FUNCTION_TRACER off), "
+	set(ft, false,
+	    "read syscalls are not ftrace sites (CONFIG_FUNCTION_TRACER off), "
 	    "so their kprobes get jump-optimized and ignore bpf_override_return; "
 	    "fix: sysctl debug.kprobes-optimization=0");
 }
@@ -652,8 +660,11 @@ static void probe_lsm_load(struct wd_features *f)
 {
 	struct wd_feature *ft = &f->feat[WD_F_LSM_LOAD];
 	const struct bpf_insn code[] = {
-		CALL(BPF_FUNC_get_current_task_btf), MOV64_REG(1, 0),
-		CALL(BPF_FUNC_task_pt_regs), MOV64_IMM(0, 0), EXIT(),
+		CALL(BPF_FUNC_get_current_task_btf),
+		MOV64_REG(1, 0),
+		CALL(BPF_FUNC_task_pt_regs),
+		MOV64_IMM(0, 0),
+		EXIT(),
 	};
 	int hook;
 
@@ -669,7 +680,7 @@ static void probe_lsm_load(struct wd_features *f)
 	probe_load(ft, BPF_PROG_TYPE_LSM, code, NELEMS(code), BPF_LSM_MAC, hook);
 	if (!ft->ok && !strncmp(ft->detail, "EPERM", 5) && geteuid() == 0)
 		wd_cat(ft->detail, sizeof(ft->detail),
-		    " as root: the kernel's policy forbids BPF-LSM programs");
+		       " as root: the kernel's policy forbids BPF-LSM programs");
 }
 
 /* ---- probing ---------------------------------------------------------- */

@@ -52,7 +52,7 @@ char *wd_policy_json(const struct wd_policy *p)
 
 /* One backend's line of the table: available, and its actions. */
 struct backend_info {
-	char missing[640];		/* "" when available */
+	char missing[640]; /* "" when available */
 	int nact;
 	int act[4];
 };
@@ -74,8 +74,7 @@ struct lines {
 	int n;
 };
 
-static void add(struct lines *ls, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static void add(struct lines *ls, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void add(struct lines *ls, const char *fmt, ...)
 {
@@ -101,7 +100,7 @@ static void text_backends(const struct wd_features *f, struct lines *ls,
 
 		for (int i = 0; i < bi[b].nact; i++)
 			wd_cat(acts, sizeof(acts), "%s%s", i ? "," : "",
-			    wd_action_name(bi[b].act[i]));
+			       wd_action_name(bi[b].act[i]));
 		add(ls, "%-11s %-24s %s%s", wd_backend_name(b), acts[0] ? acts : "-",
 		    bi[b].missing[0] ? "missing " : "available", bi[b].missing);
 	}
@@ -109,17 +108,15 @@ static void text_backends(const struct wd_features *f, struct lines *ls,
 		if (!bi[b].nact)
 			continue;
 		add(ls, "%s", "");
-		add(ls, "ROUTES with %s, %s:", wd_backend_name(b),
-		    wd_action_name(bi[b].act[0]));
+		add(ls, "ROUTES with %s, %s:", wd_backend_name(b), wd_action_name(bi[b].act[0]));
 		wd_routes(f, b, bi[b].act[0], rt);
 		for (int i = 0; i < 4; i++)
 			add(ls, "  %-38s %-20s %s", rt[i].route, rt[i].status, rt[i].how);
 	}
 }
 
-static void print_text(const struct wd_features *f, const struct wd_policy *p,
-		       struct wd_report *r, const struct backend_info *bi,
-		       bool chose, int cb, int ca, const char *why)
+static void print_text(const struct wd_features *f, const struct wd_policy *p, struct wd_report *r,
+		       const struct backend_info *bi, bool chose, int cb, int ca, const char *why)
 {
 	struct lines ls = { .n = 0 };
 	char count[1024];
@@ -196,9 +193,8 @@ static char *backends_json(const struct backend_info *bi)
 	return wj_end(all);
 }
 
-static void print_json(const struct wd_features *f, const struct wd_policy *p,
-		       struct wd_report *r, const struct backend_info *bi,
-		       bool chose, int cb, int ca, const char *why)
+static void print_json(const struct wd_features *f, const struct wd_policy *p, struct wd_report *r,
+		       const struct backend_info *bi, bool chose, int cb, int ca, const char *why)
 {
 	struct wd_json *rec = wj_new(), *feats = wj_new(), *aut = wj_new();
 
@@ -229,8 +225,7 @@ static void print_json(const struct wd_features *f, const struct wd_policy *p,
 
 /* --probe-features: every feature, then every backend and action, and
  * the policy the other flags given would run. */
-int wd_print_features(const struct wd_features *f, const struct wd_opts *o,
-		      struct wd_report *r)
+int wd_print_features(const struct wd_features *f, const struct wd_opts *o, struct wd_report *r)
 {
 	struct backend_info bi[WD_NBACKENDS];
 	char why[2048];

@@ -56,9 +56,9 @@ static size_t trailer(const struct btf_type *t)
 		return vlen * sizeof(struct btf_var_secinfo);
 	case BTF_KIND_DECL_TAG:
 		return sizeof(struct btf_decl_tag);
-	case 19:	/* BTF_KIND_ENUM64 (6.0): name_off, val_lo32, val_hi32 */
+	case 19: /* BTF_KIND_ENUM64 (6.0): name_off, val_lo32, val_hi32 */
 		return vlen * 3 * sizeof(__u32);
-	default:	/* PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC,
+	default: /* PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC,
 			 * FLOAT, TYPE_TAG: nothing follows */
 		return 0;
 	}
@@ -112,7 +112,7 @@ static int index_types(struct wd_kbtf *b)
 	b->off = malloc(cap * sizeof(*b->off));
 	if (!b->off)
 		return -ENOMEM;
-	b->ntypes = 1;			/* id 0 is void */
+	b->ntypes = 1; /* id 0 is void */
 	while (pos + sizeof(struct btf_type) <= b->types_len) {
 		const struct btf_type *t = (const void *)(b->types + pos);
 
@@ -174,8 +174,9 @@ static int fetch_vmlinux(char **out, size_t *len)
 			info.btf = (__u64)(unsigned long)buf;
 			info.btf_size = size;
 			ilen = sizeof(info);
-			err = !buf ? -ENOMEM :
-			      bpf_obj_get_info_by_fd(fd, &info, &ilen) ? -errno : 0;
+			err = !buf				       ? -ENOMEM :
+			      bpf_obj_get_info_by_fd(fd, &info, &ilen) ? -errno :
+									 0;
 			if (err)
 				free(buf);
 			else

@@ -13,13 +13,13 @@
 struct btf_type;
 
 struct wd_kbtf {
-	char *data;			/* the whole file */
+	char *data; /* the whole file */
 	size_t len;
-	int mapped;			/* data is mmap'ed, else malloc'ed */
-	const char *types, *strs;	/* its type and string sections */
+	int mapped;		  /* data is mmap'ed, else malloc'ed */
+	const char *types, *strs; /* its type and string sections */
 	size_t types_len, strs_len;
-	__u32 *off;			/* off[id]: offset of type id in types */
-	__u32 ntypes;			/* ids 1 .. ntypes-1 */
+	__u32 *off;   /* off[id]: offset of type id in types */
+	__u32 ntypes; /* ids 1 .. ntypes-1 */
 };
 
 /* 0, or -errno (the file cannot be read, or is not BTF). */

@@ -47,9 +47,9 @@
 #endif
 
 /* How long a guardian waits for a dead watchdog's files to be released. */
-#define EXIT_WAIT_MS 10000
+#define EXIT_WAIT_MS   10000
 /* The kernel's PID_MAX_LIMIT: no valid PID is larger. */
-#define WD_PID_LIMIT 4194304
+#define WD_PID_LIMIT   4194304
 /* Longest line of the guardian's protocol ("+4194304" and a margin). */
 #define GUARD_LINE_MAX 32
 
@@ -114,8 +114,8 @@ static void close_inherited(const int *keep, int nkeep, bool cloexec_only)
 		char *end;
 		long fd = strtol(de->d_name, &end, 10);
 
-		if (*end || end == de->d_name || fd <= STDERR_FILENO ||
-		    fd == dirfd(dir) || fd_kept((int)fd, keep, nkeep))
+		if (*end || end == de->d_name || fd <= STDERR_FILENO || fd == dirfd(dir) ||
+		    fd_kept((int)fd, keep, nkeep))
 			continue;
 		if (cloexec_only && !(fcntl((int)fd, F_GETFD) & FD_CLOEXEC))
 			continue;
@@ -200,8 +200,7 @@ static bool gate_opened(int rfd)
 	return n == 1 && go == '1';
 }
 
-static void __attribute__((noreturn))
-child_main(int rfd, int wfd, const sigset_t *old, char **argv)
+static void __attribute__((noreturn)) child_main(int rfd, int wfd, const sigset_t *old, char **argv)
 {
 	int err;
 	char name[1024];
@@ -218,11 +217,10 @@ child_main(int rfd, int wfd, const sigset_t *old, char **argv)
 	if (!gate_opened(rfd))
 		_exit(127);
 	reset_signals();
-	execvp(argv[0], argv);	/* rfd is close-on-exec */
+	execvp(argv[0], argv); /* rfd is close-on-exec */
 	err = errno;
 	wd_one_line(argv[0], name, sizeof(name));
-	dprintf(STDERR_FILENO, "%s: cannot run %s: %s\n", WD_PROG, name,
-		strerror(err));
+	dprintf(STDERR_FILENO, "%s: cannot run %s: %s\n", WD_PROG, name, strerror(err));
 	_exit(127);
 }
 
@@ -235,8 +233,7 @@ int wd_child_start(struct wd_child *c, char **argv)
 	if (!argv || !argv[0])
 		return wd_fail("no command to run");
 	if (pipe2(fds, O_CLOEXEC))
-		return wd_fail("cannot create the command's gate: %s",
-			       strerror(errno));
+		return wd_fail("cannot create the command's gate: %s", strerror(errno));
 	block_int_term(&old);
 	c->pid = fork();
 	if (c->pid == 0)
@@ -246,8 +243,7 @@ int wd_child_start(struct wd_child *c, char **argv)
 	close(fds[0]);
 	if (c->pid < 0) {
 		close(fds[1]);
-		return wd_fail("cannot fork the command's process: %s",
-			       strerror(err));
+		return wd_fail("cannot fork the command's process: %s", strerror(err));
 	}
 	c->gate_fd = fds[1];
 	return 0;
@@ -290,7 +286,7 @@ int wd_child_poll(struct wd_child *c)
 	ret = wait_for(c->pid, &st, WNOHANG);
 	if (ret == 0 || (ret < 0 && errno != ECHILD))
 		return -1;
-	if (ret < 0)		/* reaped elsewhere: its status is lost */
+	if (ret < 0) /* reaped elsewhere: its status is lost */
 		c->status = 127;
 	else if (WIFSIGNALED(st))
 		c->status = 128 + WTERMSIG(st);
@@ -302,16 +298,16 @@ int wd_child_poll(struct wd_child *c)
 
 /* ---- the guardian: its side of the pipe --------------------------------- */
 
-struct pidset {				/* the processes left stopped */
+struct pidset { /* the processes left stopped */
 	pid_t *pid;
 	size_t n, cap;
 };
 
 struct guard_state {
-	char line[GUARD_LINE_MAX];	/* the line read so far */
+	char line[GUARD_LINE_MAX]; /* the line read so far */
 	size_t len;
-	bool overlong;			/* this line is not ours: skip it */
-	bool detached;			/* "=" seen */
+	bool overlong; /* this line is not ours: skip it */
+	bool detached; /* "=" seen */
 	struct pidset stopped;
 };
 
@@ -324,7 +320,7 @@ static void pidset_add(struct pidset *s, pid_t pid)
 		size_t cap = s->cap ? 2 * s->cap : 64;
 		pid_t *p = realloc(s->pid, cap * sizeof(*p));
 
-		if (!p)		/* nothing better to do than forget it */
+		if (!p) /* nothing better to do than forget it */
 			return;
 		s->pid = p;
 		s->cap = cap;
@@ -414,14 +410,12 @@ static void guard_wait_exit(int pidfd)
 	for (;;) {
 		long long left = deadline - now_ms();
 
-		if (left <= 0 || poll(&pfd, 1, (int)left) >= 0 ||
-		    errno != EINTR)
+		if (left <= 0 || poll(&pfd, 1, (int)left) >= 0 || errno != EINTR)
 			return;
 	}
 }
 
-static void __attribute__((noreturn))
-guardian_main(int rfd, int pidfd, const sigset_t *old)
+static void __attribute__((noreturn)) guardian_main(int rfd, int pidfd, const sigset_t *old)
 {
 	struct guard_state s = { 0 };
 	int keep[2] = { rfd, pidfd };
@@ -445,7 +439,7 @@ guardian_main(int rfd, int pidfd, const sigset_t *old)
 	if (!s.detached)
 		guard_wait_exit(pidfd);
 	for (size_t i = 0; i < s.stopped.n; i++)
-		kill(s.stopped.pid[i], SIGCONT);	/* gone: fine */
+		kill(s.stopped.pid[i], SIGCONT); /* gone: fine */
 	free(s.stopped.pid);
 	_exit(0);
 }
@@ -462,13 +456,11 @@ int wd_guardian_start(struct wd_guardian *g)
 	 * like every pidfd). */
 	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (pidfd < 0)
-		return wd_fail("cannot start the guardian: pidfd_open: %s",
-			       strerror(errno));
+		return wd_fail("cannot start the guardian: pidfd_open: %s", strerror(errno));
 	if (pipe2(fds, O_CLOEXEC)) {
 		err = errno;
 		close(pidfd);
-		return wd_fail("cannot start the guardian: pipe: %s",
-			       strerror(err));
+		return wd_fail("cannot start the guardian: pipe: %s", strerror(err));
 	}
 	block_int_term(&old);
 	g->pid = fork();
@@ -480,8 +472,7 @@ int wd_guardian_start(struct wd_guardian *g)
 	close(pidfd);
 	if (g->pid < 0) {
 		close(fds[1]);
-		return wd_fail("cannot start the guardian: fork: %s",
-			       strerror(err));
+		return wd_fail("cannot start the guardian: fork: %s", strerror(err));
 	}
 	g->wfd = fds[1];
 	return 0;

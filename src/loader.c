@@ -29,9 +29,8 @@ static const struct {
 	const char *name;
 	int fd_arg;
 } routes[] = {
-	{ "read", 0 }, { "pread64", 0 }, { "readv", 0 }, { "preadv", 0 },
-	{ "preadv2", 0 }, { "sendfile64", 1 }, { "splice", 0 },
-	{ "copy_file_range", 0 },
+	{ "read", 0 },	  { "pread64", 0 },    { "readv", 0 },	{ "preadv", 0 },
+	{ "preadv2", 0 }, { "sendfile64", 1 }, { "splice", 0 }, { "copy_file_range", 0 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -84,8 +83,7 @@ static void choose_programs(struct watchdog_bpf *s, const struct wd_probe_cfg *c
 	struct bpf_program *prog;
 	bool uring = c->uring_tp && c->backend != WD_BACKEND_LSM;
 
-	bpf_object__for_each_program(prog, s->obj)
-		bpf_program__set_autoload(prog, false);
+	bpf_object__for_each_program(prog, s->obj) bpf_program__set_autoload(prog, false);
 	bpf_program__set_autoload(s->progs.wd_exit, true);
 	bpf_program__set_autoload(s->progs.wd_newtask, c->targets);
 	bpf_program__set_autoload(s->progs.wd_uring_submit, uring);
@@ -204,9 +202,8 @@ int wd_probe_add_target(struct wd_probe *p, __u32 tgid)
 	struct wd_key key = { .id = tgid };
 	struct wd_member m = { .root = tgid };
 
-	if (p->key != WD_KEY_PROCESS &&
-	    bpf_map__update_elem(p->skel->maps.wd_member, &tgid, sizeof(tgid),
-				 &m, sizeof(m), BPF_ANY))
+	if (p->key != WD_KEY_PROCESS && bpf_map__update_elem(p->skel->maps.wd_member, &tgid,
+							     sizeof(tgid), &m, sizeof(m), BPF_ANY))
 		return wd_fail("could not add target %u: %s", tgid, strerror(errno));
 	if (p->key != WD_KEY_PROCESS && p->key != WD_KEY_TREE)
 		return 0;
@@ -214,8 +211,8 @@ int wd_probe_add_target(struct wd_probe *p, __u32 tgid)
 	 * budget starts with its root as the one member. */
 	comm_of(tgid, val.comm);
 	val.members = p->key == WD_KEY_TREE;
-	if (bpf_map__update_elem(p->skel->maps.wd_state, &key, sizeof(key),
-				 &val, sizeof(val), BPF_ANY))
+	if (bpf_map__update_elem(p->skel->maps.wd_state, &key, sizeof(key), &val, sizeof(val),
+				 BPF_ANY))
 		return wd_fail("could not add target %u: %s", tgid, strerror(errno));
 	return 0;
 }
@@ -225,8 +222,7 @@ static int put_flag(struct bpf_map *map, const void *key, size_t len)
 	__u8 one = 1;
 
 	if (bpf_map__update_elem(map, key, len, &one, 1, BPF_ANY))
-		return wd_fail("could not fill map %s: %s", bpf_map__name(map),
-			       strerror(errno));
+		return wd_fail("could not fill map %s: %s", bpf_map__name(map), strerror(errno));
 	return 0;
 }
 
@@ -254,41 +250,40 @@ static int put_files(struct bpf_map *map, const struct wd_fileid *ids, int n)
 	return 0;
 }
 
-int wd_probe_configure(struct wd_probe *p, const struct wd_opts *o,
-		       const __u32 *targets, int ntargets)
+int wd_probe_configure(struct wd_probe *p, const struct wd_opts *o, const __u32 *targets,
+		       int ntargets)
 {
 	const struct wd_policy *pol = &o->policy;
-	struct wd_config cfg = { .max_calls = pol->max_calls,
-				 .window_ms = pol->window_ms };
+	struct wd_config cfg = { .max_calls = pol->max_calls, .window_ms = pol->window_ms };
 	struct watchdog_bpf *s = p->skel;
 	int zero = 0;
 
-	if (bpf_map__update_elem(s->maps.wd_config, &zero, sizeof(zero), &cfg,
-				 sizeof(cfg), BPF_ANY))
+	if (bpf_map__update_elem(s->maps.wd_config, &zero, sizeof(zero), &cfg, sizeof(cfg),
+				 BPF_ANY))
 		return wd_fail("could not set the limit: %s", strerror(errno));
 	for (int i = 0; i < ntargets; i++)
 		if (wd_probe_add_target(p, targets[i]))
 			return -1;
-	if (put_comms(s->maps.wd_comm_in, (char (*)[WD_COMM_LEN])o->comm, o->ncomm) ||
-	    put_comms(s->maps.wd_comm_out, (char (*)[WD_COMM_LEN])o->exclude_comm,
-		      o->nexclude_comm))
+	if (put_comms(s->maps.wd_comm_in, (char(*)[WD_COMM_LEN])o->comm, o->ncomm) ||
+	    put_comms(s->maps.wd_comm_out, (char(*)[WD_COMM_LEN])o->exclude_comm, o->nexclude_comm))
 		return -1;
 	for (int i = 0; i < pol->nfs; i++)
 		if (put_flag(s->maps.wd_fs, &pol->fs[i].magic, sizeof(__u64)))
 			return -1;
 	return put_files(s->maps.wd_files, pol->files, pol->nfiles) ||
-	       put_files(s->maps.wd_exe_out, pol->exclude_exe, pol->nexe) ? -1 : 0;
+			       put_files(s->maps.wd_exe_out, pol->exclude_exe, pol->nexe) ?
+		       -1 :
+		       0;
 }
 
 /* Keep one link and its label; the link is destroyed by detach(). */
-static int keep(struct wd_probe *p, struct bpf_link *link, const char *kind,
-		const char *where)
+static int keep(struct wd_probe *p, struct bpf_link *link, const char *kind, const char *where)
 {
 	long err = libbpf_get_error(link);
 
 	if (err || !link)
-		return wd_fail("could not build or attach the probe: attaching %s:%s: %s",
-			       kind, where, strerror(err ? -err : errno));
+		return wd_fail("could not build or attach the probe: attaching %s:%s: %s", kind,
+			       where, strerror(err ? -err : errno));
 	if (p->nlinks == WD_MAX_LINKS) {
 		bpf_link__destroy(link);
 		return wd_fail("too many attach points");
@@ -305,8 +300,7 @@ static int attach_tp(struct wd_probe *p, struct bpf_program *prog, const char *w
 
 	snprintf(cat, sizeof(cat), "%.*s", (int)(colon - where), where);
 	snprintf(name, sizeof(name), "%s", colon + 1);
-	return keep(p, bpf_program__attach_tracepoint(prog, cat, name), "tracepoint",
-		    where);
+	return keep(p, bpf_program__attach_tracepoint(prog, cat, name), "tracepoint", where);
 }
 
 static int attach_routes(struct wd_probe *p, const struct wd_probe_cfg *c)
@@ -320,21 +314,26 @@ static int attach_routes(struct wd_probe *p, const struct wd_probe_cfg *c)
 
 		if (c->backend == WD_BACKEND_TRACEPOINT) {
 			snprintf(where, sizeof(where), "syscalls:sys_enter_%s", routes[i].name);
-			err = attach_tp(p, routes[i].fd_arg ? s->progs.wd_tp_fd1 :
-					s->progs.wd_tracepoint, where);
+			err = attach_tp(
+				p, routes[i].fd_arg ? s->progs.wd_tp_fd1 : s->progs.wd_tracepoint,
+				where);
 		} else {
 			snprintf(where, sizeof(where), "__x64_sys_%s", routes[i].name);
-			err = keep(p, bpf_program__attach_kprobe(
-					routes[i].fd_arg ? s->progs.wd_kprobe_fd1 :
-					s->progs.wd_kprobe, false, where), "kprobe", where);
+			err = keep(p,
+				   bpf_program__attach_kprobe(routes[i].fd_arg ?
+								      s->progs.wd_kprobe_fd1 :
+								      s->progs.wd_kprobe,
+							      false, where),
+				   "kprobe", where);
 		}
 		if (err)
 			return -1;
 	}
 	if (c->backend == WD_BACKEND_KPROBE && uring && c->action == WD_ACT_DENY)
-		return keep(p, bpf_program__attach_kprobe(s->progs.wd_kprobe_uring_setup,
-				false, "__x64_sys_io_uring_setup"), "kprobe",
-			    "__x64_sys_io_uring_setup");
+		return keep(p,
+			    bpf_program__attach_kprobe(s->progs.wd_kprobe_uring_setup, false,
+						       "__x64_sys_io_uring_setup"),
+			    "kprobe", "__x64_sys_io_uring_setup");
 	return 0;
 }
 
@@ -345,8 +344,8 @@ static int attach_lsm(struct wd_probe *p)
 	if (keep(p, bpf_program__attach_lsm(s->progs.lsm__file_permission), "lsm",
 		 "file_permission"))
 		return -1;
-	if (keep(p, bpf_program__attach_trace(s->progs.kfunc____x64_sys_sendfile64),
-		 "fentry", "__x64_sys_sendfile64"))
+	if (keep(p, bpf_program__attach_trace(s->progs.kfunc____x64_sys_sendfile64), "fentry",
+		 "__x64_sys_sendfile64"))
 		return -1;
 	return keep(p, bpf_program__attach_trace(s->progs.kfunc____x64_sys_copy_file_range),
 		    "fentry", "__x64_sys_copy_file_range");
@@ -399,8 +398,8 @@ void wd_probe_drop_exited(struct wd_probe *p, const __u32 *targets, int n)
 		if (p->key == WD_KEY_PROCESS || p->key == WD_KEY_TREE)
 			bpf_map__delete_elem(p->skel->maps.wd_state, &key, sizeof(key), 0);
 		if (p->key != WD_KEY_PROCESS)
-			bpf_map__delete_elem(p->skel->maps.wd_member, &targets[i],
-					     sizeof(__u32), 0);
+			bpf_map__delete_elem(p->skel->maps.wd_member, &targets[i], sizeof(__u32),
+					     0);
 	}
 }
 
@@ -418,8 +417,8 @@ void wd_probe_health(struct wd_probe *p, struct wd_health_counts *h)
 	__u64 vals[ncpu > 0 ? ncpu : 1], sum[WD_H_SLOTS] = {};
 
 	for (int slot = 0; ncpu > 0 && slot < WD_H_SLOTS; slot++) {
-		if (bpf_map__lookup_elem(p->skel->maps.wd_health, &slot, sizeof(slot),
-					 vals, sizeof(__u64) * ncpu, 0))
+		if (bpf_map__lookup_elem(p->skel->maps.wd_health, &slot, sizeof(slot), vals,
+					 sizeof(__u64) * ncpu, 0))
 			continue;
 		for (int c = 0; c < ncpu; c++)
 			sum[slot] += vals[c];

@@ -14,21 +14,21 @@
 
 /* What a run loads: fixed before the load (read-only data and sizes). */
 struct wd_probe_cfg {
-	int backend;			/* WD_BACKEND_LSM/KPROBE/TRACEPOINT */
-	int action;			/* WD_ACT_* */
-	int key;			/* WD_KEY_* */
+	int backend; /* WD_BACKEND_LSM/KPROBE/TRACEPOINT */
+	int action;  /* WD_ACT_* */
+	int key;     /* WD_KEY_* */
 	__u32 self_tgid, guard_tgid;
-	bool targets;			/* -p or -- CMD */
+	bool targets; /* -p or -- CMD */
 	bool comm_in, comm_out, exclude_exe, count_fs, count_files;
-	const char *uring_tp;		/* "io_uring:io_uring_submit_req", or NULL */
+	const char *uring_tp; /* "io_uring:io_uring_submit_req", or NULL */
 	__u32 map_size;
-	const struct wd_kbtf *btf;	/* the kernel's BTF as features read it */
+	const struct wd_kbtf *btf; /* the kernel's BTF as features read it */
 };
 
 struct wd_probe {
 	struct watchdog_bpf *skel;
 	struct bpf_link *links[WD_MAX_LINKS];
-	char attached[WD_MAX_LINKS][80];	/* "kind:where", as probe.py */
+	char attached[WD_MAX_LINKS][80]; /* "kind:where", as probe.py */
 	int nlinks;
 	int key;
 	double load_s, attach_s;
@@ -38,8 +38,8 @@ struct wd_probe {
  * load it (the verifier runs here); 0 or -1 with wd_fail() set. */
 int wd_probe_load(struct wd_probe *p, const struct wd_probe_cfg *c);
 /* Limits, filters and the policy's sets; before wd_probe_attach(). */
-int wd_probe_configure(struct wd_probe *p, const struct wd_opts *o,
-		       const __u32 *targets, int ntargets);
+int wd_probe_configure(struct wd_probe *p, const struct wd_opts *o, const __u32 *targets,
+		       int ntargets);
 int wd_probe_add_target(struct wd_probe *p, __u32 tgid);
 /* Attach every program of the backend: 0 or -1 (nothing left attached). */
 int wd_probe_attach(struct wd_probe *p, const struct wd_probe_cfg *c);

@@ -83,8 +83,8 @@ static int choose(struct run *r)
 	r->t_features = now_s() - t0;
 	if (r->o.probe_features)
 		return 0;
-	if (wd_choose(&r->feats, r->o.backend, r->o.action, &r->backend, &r->action,
-		      r->why, sizeof(r->why)))
+	if (wd_choose(&r->feats, r->o.backend, r->o.action, &r->backend, &r->action, r->why,
+		      sizeof(r->why)))
 		return -1;
 	problem = wd_key_problem(&r->feats, r->o.policy.key);
 	if (problem)
@@ -161,15 +161,18 @@ static void describe_targets(struct run *r, char *buf, size_t len)
 	size_t off = 0;
 
 	buf[0] = 0;
-#define ADD(...) do { snprintf(part, sizeof(part), __VA_ARGS__); \
-	off += snprintf(buf + off, off < len ? len - off : 0, "%s%s", off ? "; " : "", part); \
+#define ADD(...)                                                                               \
+	do {                                                                                   \
+		snprintf(part, sizeof(part), __VA_ARGS__);                                     \
+		off += snprintf(buf + off, off < len ? len - off : 0, "%s%s", off ? "; " : "", \
+				part);                                                         \
 	} while (0)
 	if (r->o.ncommand) {
 		char cmd[4096] = "";
 
 		for (int i = 0, o = 0; i < r->o.ncommand; i++)
-			o += snprintf(cmd + o, o < (int)sizeof(cmd) ? sizeof(cmd) - o : 0,
-				      "%s%s", i ? " " : "", r->o.command[i]);
+			o += snprintf(cmd + o, o < (int)sizeof(cmd) ? sizeof(cmd) - o : 0, "%s%s",
+				      i ? " " : "", r->o.command[i]);
 		wd_escape(cmd, strlen(cmd), esc, sizeof(esc));
 		ADD("command '%s' (pid %d) and its children", esc, r->child.pid);
 	}
@@ -278,9 +281,9 @@ static void report_start(struct run *r, double launched)
 	wd_info(&r->rep, NULL, "backend %s, action %s: %s", wd_backend_name(r->backend),
 		wd_action_name(r->action), r->why);
 	wd_policy_describe_count(p, count, sizeof(count));
-	wd_info(&r->rep, NULL, "policy %s: limit %llu calls / %llu ms %s; counting %s",
-		p->profile, (unsigned long long)p->max_calls,
-		(unsigned long long)p->window_ms, wd_policy_describe_key(p), count);
+	wd_info(&r->rep, NULL, "policy %s: limit %llu calls / %llu ms %s; counting %s", p->profile,
+		(unsigned long long)p->max_calls, (unsigned long long)p->window_ms,
+		wd_policy_describe_key(p), count);
 	for (int i = 0; i < p->nnotes; i++)
 		wd_warn(&r->rep, p->notes[i]);
 	wd_routes(&r->feats, r->backend, r->action, routes);
@@ -313,7 +316,8 @@ static void report_start(struct run *r, double launched)
 
 	wd_info(&r->rep, start_record(r, routes, total),
 		"start-up %.3f s (features %.3f, load %.3f, attach %.3f); enforcing, "
-		"Ctrl-C to stop", total, r->t_features, r->t_load, r->t_attach);
+		"Ctrl-C to stop",
+		total, r->t_features, r->t_load, r->t_attach);
 }
 
 /* Run the session to its end; the exit status. */
@@ -332,7 +336,7 @@ static int run_session(struct run *r, double launched)
 		wd_child_release(&r->child);
 	/* A copy: the reason may live in the session, freed by finish(). */
 	snprintf(reason, sizeof(reason), "%s", wd_session_run(s));
-	wd_session_finish(s);		/* closes the probe */
+	wd_session_finish(s); /* closes the probe */
 	r->loaded = false;
 	rec = wj_new();
 	wj_str(rec, "event", "stop");

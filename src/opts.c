@@ -20,8 +20,8 @@
 #include "ethoswd.h"
 
 #define COMM_MAX (WD_COMM_LEN - 1)
-#define STR2(x) #x
-#define STR(x) STR2(x)
+#define STR2(x)	 #x
+#define STR(x)	 STR2(x)
 
 static const char help_text[] =
 	"usage: ethoswd [options] [-- CMD [ARGS...]]\n"
@@ -85,10 +85,27 @@ static const char help_text[] =
 /* ---- the option table (argparse's order: it orders "could match") ------- */
 
 enum opt_id {
-	O_HELP, O_MAX_CALLS, O_WINDOW_MS, O_PROFILE, O_COUNT, O_FILE, O_KEY,
-	O_EXCLUDE_EXE, O_BACKEND, O_ACTION, O_PID, O_COMM, O_EXCLUDE_COMM,
-	O_INTERVAL, O_DURATION, O_JSON, O_PROBE_FEATURES, O_MAP_SIZE, O_EBPF,
-	O_VERSION, O_N
+	O_HELP,
+	O_MAX_CALLS,
+	O_WINDOW_MS,
+	O_PROFILE,
+	O_COUNT,
+	O_FILE,
+	O_KEY,
+	O_EXCLUDE_EXE,
+	O_BACKEND,
+	O_ACTION,
+	O_PID,
+	O_COMM,
+	O_EXCLUDE_COMM,
+	O_INTERVAL,
+	O_DURATION,
+	O_JSON,
+	O_PROBE_FEATURES,
+	O_MAP_SIZE,
+	O_EBPF,
+	O_VERSION,
+	O_N
 };
 
 static const char *const profiles[] = { "seed", "fingerprint", NULL };
@@ -98,7 +115,7 @@ static const char *const actions[] = { "auto", "deny", "throttle", "kill", "moni
 
 struct optdef {
 	const char *shrt, *lng;
-	bool arg;			/* takes one value */
+	bool arg; /* takes one value */
 	const char *const *choices;
 };
 
@@ -121,8 +138,8 @@ static const struct optdef optdefs[O_N] = {
 	[O_JSON] = { NULL, "--json", false, NULL },
 	[O_PROBE_FEATURES] = { NULL, "--probe-features", false, NULL },
 	[O_MAP_SIZE] = { NULL, "--map-size", true, NULL },
-	[O_EBPF] = { NULL, "--ebpf", false, NULL },	/* hidden, as in cli.py */
-	[O_VERSION] = { NULL, "--version", false, NULL },	/* ethoswd only */
+	[O_EBPF] = { NULL, "--ebpf", false, NULL },	  /* hidden, as in cli.py */
+	[O_VERSION] = { NULL, "--version", false, NULL }, /* ethoswd only */
 };
 
 /* The option strings in argparse's order: -h, --help, --max-calls, ... */
@@ -168,10 +185,10 @@ struct strlist {
 };
 
 struct raw {
-	const char *val[O_N];		/* last value of a single-value option */
-	struct strlist list[O_N];	/* --file, --exclude-exe, -p, --comm, ... */
+	const char *val[O_N];	  /* last value of a single-value option */
+	struct strlist list[O_N]; /* --file, --exclude-exe, -p, --comm, ... */
 	bool flag[O_N];
-	struct strlist extras;		/* unrecognized words */
+	struct strlist extras; /* unrecognized words */
 };
 
 static void list_add(struct strlist *l, const char *s)
@@ -182,16 +199,16 @@ static void list_add(struct strlist *l, const char *s)
 
 static bool repeatable(int id)
 {
-	return id == O_FILE || id == O_EXCLUDE_EXE || id == O_PID ||
-	       id == O_COMM || id == O_EXCLUDE_COMM;
+	return id == O_FILE || id == O_EXCLUDE_EXE || id == O_PID || id == O_COMM ||
+	       id == O_EXCLUDE_COMM;
 }
 
 /* A word as argparse classifies it. */
 struct match {
-	int kind;			/* 0: a value, 1: an option */
-	int id;				/* the option, -1 if unknown */
-	const char *used;		/* the option string it matched */
-	const char *explicit;		/* "=value" or "-pVALUE" part, or NULL */
+	int kind;	      /* 0: a value, 1: an option */
+	int id;		      /* the option, -1 if unknown */
+	const char *used;     /* the option string it matched */
+	const char *explicit; /* "=value" or "-pVALUE" part, or NULL */
 };
 
 static bool negative_number(const char *s)
@@ -220,7 +237,7 @@ static int prefix_matches(const char *arg, struct match *m, struct wd_buf *names
 		const char *explicit = NULL;
 
 		if (arg[1] != '-' && strlen(o) == 2 && !strncmp(o, arg, 2))
-			explicit = arg + 2;	/* -pVALUE */
+			explicit = arg + 2; /* -pVALUE */
 		else if (strncmp(o, arg, plen))
 			continue;
 		else if (arg[1] == '-' && eq)
@@ -234,7 +251,7 @@ static int prefix_matches(const char *arg, struct match *m, struct wd_buf *names
 
 static int classify(const char *arg, struct match *m)
 {
-	struct wd_buf names = {0};
+	struct wd_buf names = { 0 };
 	const char *eq;
 	int n;
 
@@ -262,7 +279,7 @@ static int classify(const char *arg, struct match *m)
 		return 0;
 	if (negative_number(arg) || strchr(arg, ' '))
 		return 0;
-	m->kind = 1;			/* an unknown option */
+	m->kind = 1; /* an unknown option */
 	return 0;
 }
 
@@ -271,7 +288,7 @@ static int take(struct raw *raw, int id, const char *val)
 {
 	const char *const *c = optdefs[id].choices;
 	char name[40], *r;
-	struct wd_buf b = {0};
+	struct wd_buf b = { 0 };
 
 	if (!optdefs[id].arg) {
 		raw->flag[id] = true;
@@ -323,8 +340,9 @@ static int consume(char **args, int n, int i, struct match m, struct raw *raw)
 		if (!m.explicit) {
 			if (optdefs[m.id].arg) {
 				if (i + 1 >= n || classify(args[i + 1], &next) || next.kind)
-					return wd_fail("argument %s: expected one argument (see --help)",
-						       optname(m.id, name, sizeof(name)));
+					return wd_fail(
+						"argument %s: expected one argument (see --help)",
+						optname(m.id, name, sizeof(name)));
 				val = args[++i];
 			}
 			break;
@@ -340,14 +358,13 @@ static int consume(char **args, int n, int i, struct match m, struct raw *raw)
 		snprintf(s, sizeof(s), "-%c", m.explicit[0]);
 		if ((k = find_exact(s, 2)) < 0)
 			return ignored(m.id, m.explicit);
-		m = (struct match){ 1, k, optdefs[k].shrt,
-				    m.explicit[1] ? m.explicit + 1 : NULL };
+		m = (struct match){ 1, k, optdefs[k].shrt, m.explicit[1] ? m.explicit + 1 : NULL };
 	}
 	acts[nacts++] = m.id;
 	for (k = 0; k < nacts; k++) {
 		if (acts[k] == O_HELP || acts[k] == O_VERSION) {
 			raw->flag[acts[k]] = true;
-			return n;	/* argparse prints help at once */
+			return n; /* argparse prints help at once */
 		}
 		if (take(raw, acts[k], k == nacts - 1 ? val : NULL))
 			return -1;
@@ -401,8 +418,8 @@ char *wd_strip_dup(const char *text)
 	return strndup(text, n) ?: (abort(), NULL);
 }
 
-static int whole(const char *name, const char *text, __u64 lo, __u64 hi,
-		 const char *what, __u64 *out)
+static int whole(const char *name, const char *text, __u64 lo, __u64 hi, const char *what,
+		 __u64 *out)
 {
 	char *s = wd_strip_dup(text), *d = s + (*s == '+'), *r;
 	size_t i, nd = strlen(d);
@@ -417,15 +434,15 @@ static int whole(const char *name, const char *text, __u64 lo, __u64 hi,
 		goto out;
 	}
 	while (d[0] == '0' && d[1])
-		d++;			/* the value as Python prints int(text) */
+		d++; /* the value as Python prints int(text) */
 	errno = 0;
 	*out = strtoull(d, NULL, 10);
 	if (*out < lo && !errno)
-		rc = wd_fail("%s %s is too small: it must be at least %llu",
-			     name, d, (unsigned long long)lo);
+		rc = wd_fail("%s %s is too small: it must be at least %llu", name, d,
+			     (unsigned long long)lo);
 	else if (*out > hi || errno)
-		rc = wd_fail("%s %s is too large: %s, at most %llu",
-			     name, d, what, (unsigned long long)hi);
+		rc = wd_fail("%s %s is too large: %s, at most %llu", name, d, what,
+			     (unsigned long long)hi);
 out:
 	free(s);
 	return rc;
@@ -436,7 +453,7 @@ out:
 static bool py_float_syntax(const char *s, char *out)
 {
 	const char *p = s;
-	int digits = 0, state = 0;	/* 0 mantissa, 1 fraction, 2 exponent */
+	int digits = 0, state = 0; /* 0 mantissa, 1 fraction, 2 exponent */
 	bool edigit = false;
 
 	if (*p == '+' || *p == '-')
@@ -480,8 +497,8 @@ static int seconds(const char *name, const char *text, double hi, double *out)
 	} else {
 		*out = strtod(clean, NULL);
 		if (!(*out > 0 && *out <= hi))
-			rc = wd_fail("%s %s must be more than 0 and at most %g seconds",
-				     name, text, hi);
+			rc = wd_fail("%s %s must be more than 0 and at most %g seconds", name, text,
+				     hi);
 	}
 	free(clean);
 	free(s);
@@ -495,7 +512,8 @@ static int comm(const char *name, const char *text, char out[WD_COMM_LEN])
 	if (!*text || strlen(text) > COMM_MAX) {
 		r = wd_repr_dup(text);
 		wd_fail("%s %s must be 1 to %d bytes long, the kernel's "
-			"command-name limit", name, r, COMM_MAX);
+			"command-name limit",
+			name, r, COMM_MAX);
 		free(r);
 		return -1;
 	}
@@ -574,9 +592,8 @@ static int check_values(struct wd_opts *o, struct raw *raw)
 	    whole("--max-calls", raw->val[O_MAX_CALLS], 1, WD_MAX_CALLS_LIMIT,
 		  "the 32-bit window count needs headroom", &p->max_calls))
 		return -1;
-	if (raw->val[O_WINDOW_MS] &&
-	    whole("--window-ms", raw->val[O_WINDOW_MS], 1, WD_WINDOW_MS_LIMIT,
-		  "one day", &p->window_ms))
+	if (raw->val[O_WINDOW_MS] && whole("--window-ms", raw->val[O_WINDOW_MS], 1,
+					   WD_WINDOW_MS_LIMIT, "one day", &p->window_ms))
 		return -1;
 	if (whole("--map-size", raw->val[O_MAP_SIZE] ?: STR(WD_MAX_PIDS), 1, 1 << 22,
 		  "4194304 entries", &v))
@@ -599,10 +616,10 @@ static int check_values(struct wd_opts *o, struct raw *raw)
 	return 0;
 }
 
-static const int backend_ids[] = { WD_BACKEND_AUTO, WD_BACKEND_KPROBE,
-				   WD_BACKEND_LSM, WD_BACKEND_TRACEPOINT };
-static const int action_ids[] = { WD_ACT_AUTO, WD_ACT_DENY, WD_ACT_THROTTLE,
-				  WD_ACT_KILL, WD_ACT_MONITOR };
+static const int backend_ids[] = { WD_BACKEND_AUTO, WD_BACKEND_KPROBE, WD_BACKEND_LSM,
+				   WD_BACKEND_TRACEPOINT };
+static const int action_ids[] = { WD_ACT_AUTO, WD_ACT_DENY, WD_ACT_THROTTLE, WD_ACT_KILL,
+				  WD_ACT_MONITOR };
 
 static void free_raw(struct raw *raw)
 {
@@ -616,7 +633,7 @@ static void free_raw(struct raw *raw)
 /* The words before "--" as argparse takes them, then the checks. */
 static int parse_raw(int n, char **args, struct wd_opts *o, struct raw *raw)
 {
-	struct wd_buf b = {0};
+	struct wd_buf b = { 0 };
 	int i;
 
 	if (parse_words(args, n, raw))
@@ -633,8 +650,8 @@ static int parse_raw(int n, char **args, struct wd_opts *o, struct raw *raw)
 		free(b.p);
 		return -1;
 	}
-	o->policy.profile = raw->val[O_PROFILE] ? profiles[index_of(profiles,
-					raw->val[O_PROFILE])] : "seed";
+	o->policy.profile =
+		raw->val[O_PROFILE] ? profiles[index_of(profiles, raw->val[O_PROFILE])] : "seed";
 	if (raw->val[O_BACKEND])
 		o->backend = backend_ids[index_of(backends, raw->val[O_BACKEND])];
 	if (raw->val[O_ACTION])
@@ -646,7 +663,7 @@ static int parse_raw(int n, char **args, struct wd_opts *o, struct raw *raw)
 
 int wd_opts_parse(int argc, char **argv, struct wd_opts *o)
 {
-	struct raw raw = {0};
+	struct raw raw = { 0 };
 	int i, n = argc - 1, rc;
 
 	memset(o, 0, sizeof(*o));
@@ -656,7 +673,7 @@ int wd_opts_parse(int argc, char **argv, struct wd_opts *o)
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {
 			n = i - 1;
-			o->command = argv + i + 1;	/* argv[argc] is NULL */
+			o->command = argv + i + 1; /* argv[argc] is NULL */
 			o->ncommand = argc - i - 1;
 			if (!o->ncommand)
 				return wd_fail("nothing after '--': give the command to launch");
@@ -681,9 +698,12 @@ void wd_opts_free(struct wd_opts *o)
 const char *wd_backend_name(int backend)
 {
 	switch (backend) {
-	case WD_BACKEND_LSM: return "lsm";
-	case WD_BACKEND_KPROBE: return "kprobe";
-	case WD_BACKEND_TRACEPOINT: return "tracepoint";
+	case WD_BACKEND_LSM:
+		return "lsm";
+	case WD_BACKEND_KPROBE:
+		return "kprobe";
+	case WD_BACKEND_TRACEPOINT:
+		return "tracepoint";
 	}
 	return "auto";
 }
@@ -691,10 +711,14 @@ const char *wd_backend_name(int backend)
 const char *wd_action_name(int action)
 {
 	switch (action) {
-	case WD_ACT_MONITOR: return "monitor";
-	case WD_ACT_DENY: return "deny";
-	case WD_ACT_THROTTLE: return "throttle";
-	case WD_ACT_KILL: return "kill";
+	case WD_ACT_MONITOR:
+		return "monitor";
+	case WD_ACT_DENY:
+		return "deny";
+	case WD_ACT_THROTTLE:
+		return "throttle";
+	case WD_ACT_KILL:
+		return "kill";
 	}
 	return "auto";
 }

@@ -21,25 +21,26 @@
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
-static const struct { const char *name; __u64 magic; } fs_magic[] = {
-	{ "proc", 0x9FA0 }, { "sysfs", 0x62656572 }, { "debugfs", 0x64626720 },
-	{ "securityfs", 0x73636673 }, { "tracefs", 0x74726163 },
-	{ "cgroup", 0x27E0EB }, { "cgroup2", 0x63677270 },
-	{ "configfs", 0x62656570 }, { "efivarfs", 0xDE5E81E4 },
-	{ "bpf", 0xCAFE4A11 }, { "pstore", 0x6165676C }, { "devpts", 0x1CD1 },
-	{ "tmpfs", 0x01021994 }, { "ramfs", 0x858458F6 }, { "ext4", 0xEF53 },
-	{ "xfs", 0x58465342 }, { "btrfs", 0x9123683E }, { "overlay", 0x794C7630 },
-	{ "9p", 0x01021997 }, { "nfs", 0x6969 }, { "fuse", 0x65735546 },
-	{ "squashfs", 0x73717368 }, { "vfat", 0x4D44 }, { "iso9660", 0x9660 },
-	{ "pipefs", 0x50495045 }, { "sockfs", 0x534F434B },
-	{ "anon_inode", 0x09041934 },
+static const struct {
+	const char *name;
+	__u64 magic;
+} fs_magic[] = {
+	{ "proc", 0x9FA0 },	      { "sysfs", 0x62656572 },	  { "debugfs", 0x64626720 },
+	{ "securityfs", 0x73636673 }, { "tracefs", 0x74726163 },  { "cgroup", 0x27E0EB },
+	{ "cgroup2", 0x63677270 },    { "configfs", 0x62656570 }, { "efivarfs", 0xDE5E81E4 },
+	{ "bpf", 0xCAFE4A11 },	      { "pstore", 0x6165676C },	  { "devpts", 0x1CD1 },
+	{ "tmpfs", 0x01021994 },      { "ramfs", 0x858458F6 },	  { "ext4", 0xEF53 },
+	{ "xfs", 0x58465342 },	      { "btrfs", 0x9123683E },	  { "overlay", 0x794C7630 },
+	{ "9p", 0x01021997 },	      { "nfs", 0x6969 },	  { "fuse", 0x65735546 },
+	{ "squashfs", 0x73717368 },   { "vfat", 0x4D44 },	  { "iso9660", 0x9660 },
+	{ "pipefs", 0x50495045 },     { "sockfs", 0x534F434B },	  { "anon_inode", 0x09041934 },
 };
 #define NFS_MAGIC NELEMS(fs_magic)
 
 /* Kernel information filesystems: what `--count sysinfo` counts. */
 static const char *const sysinfo[] = {
-	"proc", "sysfs", "debugfs", "securityfs", "tracefs", "cgroup",
-	"cgroup2", "configfs", "efivarfs",
+	"proc",	  "sysfs",   "debugfs",	 "securityfs", "tracefs",
+	"cgroup", "cgroup2", "configfs", "efivarfs",
 };
 #define NSYSINFO NELEMS(sysinfo)
 
@@ -47,24 +48,22 @@ static const char *const sysinfo[] = {
  * that exist.  /etc/hostname is left out as in policy.py: shell scripts
  * read it in loops, and the host name is one uname() away anyway. */
 static const char *const identity_files[] = {
-	"/etc/machine-id", "/var/lib/dbus/machine-id", "/etc/os-release",
-	"/usr/lib/os-release", "/etc/lsb-release", "/etc/debian_version",
-	"/etc/issue", "/etc/product_uuid",
+	"/etc/machine-id",  "/var/lib/dbus/machine-id", "/etc/os-release", "/usr/lib/os-release",
+	"/etc/lsb-release", "/etc/debian_version",	"/etc/issue",	   "/etc/product_uuid",
 };
 #define NIDENTITY NELEMS(identity_files)
 
 struct profile {
 	const char *name, *count;
-	int key;			/* WD_KEY_UNSET: tree with targets, else cgroup */
+	int key; /* WD_KEY_UNSET: tree with targets, else cgroup */
 	bool identity;
 	__u64 max_calls, window_ms;
 };
 
 static const struct profile profile_defs[] = {
-	{ "seed", "all", WD_KEY_PROCESS, false,
-	  WD_DEFAULT_MAX_CALLS, WD_DEFAULT_WINDOW_MS },
-	{ "fingerprint", "sysinfo", WD_KEY_UNSET, true,
-	  WD_FINGERPRINT_MAX_CALLS, WD_FINGERPRINT_WINDOW_MS },
+	{ "seed", "all", WD_KEY_PROCESS, false, WD_DEFAULT_MAX_CALLS, WD_DEFAULT_WINDOW_MS },
+	{ "fingerprint", "sysinfo", WD_KEY_UNSET, true, WD_FINGERPRINT_MAX_CALLS,
+	  WD_FINGERPRINT_WINDOW_MS },
 };
 
 /* Add (or keep) a filesystem of the read class, as a dict update. */
@@ -93,8 +92,9 @@ static bool hex_magic(const char *tok, __u64 *out)
 			continue;
 		if (!isxdigit((unsigned char)*p) || *out >> 60)
 			return false;
-		*out = *out << 4 | (isdigit((unsigned char)*p) ? *p - '0' :
-				    (tolower((unsigned char)*p) - 'a' + 10));
+		*out = *out << 4 |
+		       (isdigit((unsigned char)*p) ? *p - '0' :
+						     (tolower((unsigned char)*p) - 'a' + 10));
 		n++;
 	}
 	return n > 0;
@@ -109,7 +109,7 @@ static int str_cmp(const void *a, const void *b)
 static char *known_fs(void)
 {
 	const char *names[NFS_MAGIC];
-	struct wd_buf b = {0};
+	struct wd_buf b = { 0 };
 	size_t i;
 
 	for (i = 0; i < NFS_MAGIC; i++)
@@ -141,8 +141,8 @@ static int fs_token(struct wd_policy *p, const char *tok)
 		wd_fail("--count: bad magic number %s", r);
 	} else {
 		known = known_fs();
-		wd_fail("--count: unknown filesystem %s (known: %s, or a 0x magic number)",
-			r, known);
+		wd_fail("--count: unknown filesystem %s (known: %s, or a 0x magic number)", r,
+			known);
 		free(known);
 	}
 	free(r);
@@ -178,7 +178,8 @@ static int parse_count(struct wd_policy *p, const char *text, bool *all)
 			if (!in_fs || !*name) {
 				r = wd_repr_dup(s);
 				rc = wd_fail("--count %s: expected all, sysinfo, files or "
-					     "fs:NAME[,NAME...]", r);
+					     "fs:NAME[,NAME...]",
+					     r);
 				free(r);
 			} else {
 				rc = fs_token(p, name);
@@ -193,10 +194,8 @@ static int parse_count(struct wd_policy *p, const char *text, bool *all)
 	return rc;
 }
 
-
 /* policy.file_id(): a --file / --exclude-exe path as the probe matches it. */
-static int file_id(const char *flag, const char *path, bool executable,
-		   struct wd_fileid *f)
+static int file_id(const char *flag, const char *path, bool executable, struct wd_fileid *f)
 {
 	struct stat st;
 	char *real;
@@ -245,8 +244,10 @@ static const char *unsure_dev(const char *path)
 	if (statfs(path, &sf))
 		return NULL;
 	switch ((__u32)sf.f_type) {
-	case 0x9123683E: return "btrfs";
-	case 0x794C7630: return "overlayfs";
+	case 0x9123683E:
+		return "btrfs";
+	case 0x794C7630:
+		return "overlayfs";
 	}
 	return NULL;
 }
@@ -260,7 +261,8 @@ static void note_unsure(struct wd_policy *p, const char *path)
 		snprintf(p->notes[p->nnotes++], sizeof(p->notes[0]),
 			 "--file %s is on %s, where stat() may show another "
 			 "device than the probe reads: check that its reads "
-			 "count (--action monitor)", path, fs);
+			 "count (--action monitor)",
+			 path, fs);
 }
 
 /* The --file entries: the given paths, and the identity files for a
@@ -319,8 +321,7 @@ int wd_policy_resolve(struct wd_policy *p, const struct wd_policy_args *a)
 	const struct profile *prof = &profile_defs[!strcmp(p->profile, "fingerprint")];
 	bool all;
 
-	if (parse_count(p, a->count ?: prof->count, &all) ||
-	    resolve_files(p, prof, a))
+	if (parse_count(p, a->count ?: prof->count, &all) || resolve_files(p, prof, a))
 		return -1;
 	if (all && a->nfiles)
 		return wd_fail("--file adds files to a read class, but --count all "
@@ -352,17 +353,21 @@ int wd_policy_resolve(struct wd_policy *p, const struct wd_policy_args *a)
 const char *wd_policy_describe_key(const struct wd_policy *p)
 {
 	switch (p->key) {
-	case WD_KEY_PROCESS: return "per process";
-	case WD_KEY_TREE: return "per process tree (each target and all its descendants)";
-	case WD_KEY_UID: return "per user";
-	case WD_KEY_CGROUP: return "per cgroup v2";
+	case WD_KEY_PROCESS:
+		return "per process";
+	case WD_KEY_TREE:
+		return "per process tree (each target and all its descendants)";
+	case WD_KEY_UID:
+		return "per user";
+	case WD_KEY_CGROUP:
+		return "per cgroup v2";
 	}
 	return "per process";
 }
 
 void wd_policy_describe_count(const struct wd_policy *p, char *buf, size_t len)
 {
-	struct wd_buf b = {0};
+	struct wd_buf b = { 0 };
 	int i;
 
 	if (p->counts_all) {
@@ -375,8 +380,8 @@ void wd_policy_describe_count(const struct wd_policy *p, char *buf, size_t len)
 			wb_printf(&b, "%s%s", i ? "," : "", p->fs[i].name);
 	}
 	if (p->nfiles)
-		wb_printf(&b, "%sreads of %d listed file%s", p->nfs ? " or " : "",
-			  p->nfiles, p->nfiles == 1 ? "" : "s");
+		wb_printf(&b, "%sreads of %d listed file%s", p->nfs ? " or " : "", p->nfiles,
+			  p->nfiles == 1 ? "" : "s");
 	snprintf(buf, len, "%s", b.p ? b.p : "");
 	free(b.p);
 }

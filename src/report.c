@@ -17,16 +17,19 @@
 #include "ethoswd.h"
 
 #define TABLE_ROWS 20
-#define HEAD_FMT "%7s %-16s %8s %11s %11s %11s %-8s"
+#define HEAD_FMT   "%7s %-16s %8s %11s %11s %11s %-8s"
 #define BUDGET_FMT "%9s %-16s %7s %9s %9s %9s %-7s %5s"
 
 /* ---- numbers, clock, names ---------------------------------------------- */
 
 char *wd_num(unsigned long long value, int width, char *buf, size_t len)
 {
-	static const struct { unsigned long long div; const char *unit; } units[] = {
-		{ 1000000000000000ULL, "P" }, { 1000000000000ULL, "T" },
-		{ 1000000000ULL, "G" }, { 1000000ULL, "M" }, { 1000ULL, "k" },
+	static const struct {
+		unsigned long long div;
+		const char *unit;
+	} units[] = {
+		{ 1000000000000000ULL, "P" }, { 1000000000000ULL, "T" }, { 1000000000ULL, "G" },
+		{ 1000000ULL, "M" },	      { 1000ULL, "k" },
 	};
 	size_t i;
 
@@ -35,8 +38,8 @@ char *wd_num(unsigned long long value, int width, char *buf, size_t len)
 		return buf;
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (value >= units[i].div) {
-			snprintf(buf, len, "%.1f%s",
-				 (double)value / (double)units[i].div, units[i].unit);
+			snprintf(buf, len, "%.1f%s", (double)value / (double)units[i].div,
+				 units[i].unit);
 			break;
 		}
 	}
@@ -112,13 +115,13 @@ static char *row_line(const struct wd_row *r, const char *window, char *buf, siz
 	char a[32], b[32], c[32], d[32], e[32], f[32], name[64], state[8];
 
 	if (!shared(r)) {
-		snprintf(buf, len, "%7llu %s %8s %11s %11s %11s %-8s",
-			 (unsigned long long)r->id, comm_cell(r->comm, 16, name, sizeof(name)),
-			 window, wd_num(total(r), 11, a, 32), wd_num(r->allowed, 11, b, 32),
+		snprintf(buf, len, "%7llu %s %8s %11s %11s %11s %-8s", (unsigned long long)r->id,
+			 comm_cell(r->comm, 16, name, sizeof(name)), window,
+			 wd_num(total(r), 11, a, 32), wd_num(r->allowed, 11, b, 32),
 			 wd_num(r->limited, 11, c, 32), r->state);
 		return buf;
 	}
-	snprintf(state, sizeof(state), "%s", r->state);	/* state[:7] */
+	snprintf(state, sizeof(state), "%s", r->state); /* state[:7] */
 	snprintf(buf, len, BUDGET_FMT, wd_num(r->id, 9, a, 32),
 		 budget_name(r, 16, name, sizeof(name)),
 		 strcmp(window, "-") ? wd_num(r->window, 7, f, 32) : "-",
@@ -127,23 +130,22 @@ static char *row_line(const struct wd_row *r, const char *window, char *buf, siz
 	return buf;
 }
 
-static void head_line(bool is_shared, const struct wd_row *rows, int n,
-		      char *buf, size_t len)
+static void head_line(bool is_shared, const struct wd_row *rows, int n, char *buf, size_t len)
 {
 	char key[16];
 	int i;
 
 	if (!is_shared) {
-		snprintf(buf, len, HEAD_FMT, "PID", "COMM", "WINDOW", "TOTAL",
-			 "ALLOWED", "LIMITED", "STATE");
+		snprintf(buf, len, HEAD_FMT, "PID", "COMM", "WINDOW", "TOTAL", "ALLOWED", "LIMITED",
+			 "STATE");
 		return;
 	}
 	snprintf(key, sizeof(key), "%s", n ? wd_key_name(rows[0].key) : "id");
 	for (i = 0; key[i]; i++)
 		if (key[i] >= 'a' && key[i] <= 'z')
 			key[i] -= 'a' - 'A';
-	snprintf(buf, len, BUDGET_FMT, key, "NAME", "WINDOW", "TOTAL", "ALLOWED",
-		 "LIMITED", "STATE", "PROCS");
+	snprintf(buf, len, BUDGET_FMT, key, "NAME", "WINDOW", "TOTAL", "ALLOWED", "LIMITED",
+		 "STATE", "PROCS");
 }
 
 /* ---- JSON rows ---------------------------------------------------------- */
@@ -218,7 +220,7 @@ static void row_members(struct wd_json *j, const struct wd_row *r)
 	}
 	wj_str(j, "key", wd_key_name(r->key));
 	wj_u64(j, "id", r->id);
-	wj_str(j, "name", r->name);	/* null when NULL */
+	wj_str(j, "name", r->name); /* null when NULL */
 	pids = wja_new();
 	for (i = 0; i < r->nshares; i++)
 		wja_u64(pids, r->shares[i].pid);
@@ -347,16 +349,16 @@ static struct wd_json *event_rec(const char *event, const struct wd_row *row)
 	return j;
 }
 
-void wd_report_limit(struct wd_report *r, const struct wd_row *row,
-		     __u64 max_calls, __u64 window_ms, const char *action)
+void wd_report_limit(struct wd_report *r, const struct wd_row *row, __u64 max_calls,
+		     __u64 window_ms, const char *action)
 {
 	struct wd_json *rec = event_rec("limit", row);
 	char line[512], clk[16], w[128], a[32], b[32];
 
 	wj_str(rec, "action", action);
-	snprintf(line, sizeof(line), "%s LIMIT %s over %s calls in %s ms -> %s",
-		 clock_now(clk), who(row, w, sizeof(w)), wd_num(max_calls, 6, a, 32),
-		 wd_num(window_ms, 5, b, 32), action);
+	snprintf(line, sizeof(line), "%s LIMIT %s over %s calls in %s ms -> %s", clock_now(clk),
+		 who(row, w, sizeof(w)), wd_num(max_calls, 6, a, 32), wd_num(window_ms, 5, b, 32),
+		 action);
 	emit1(r, rec, line);
 }
 
@@ -373,8 +375,8 @@ void wd_report_exited(struct wd_report *r, const struct wd_row *row)
 {
 	char line[512], clk[16], w[128], a[32], b[32];
 
-	snprintf(line, sizeof(line), "%s EXIT  %s allowed %s, limited %s",
-		 clock_now(clk), who(row, w, sizeof(w)), wd_num(row->allowed, 10, a, 32),
+	snprintf(line, sizeof(line), "%s EXIT  %s allowed %s, limited %s", clock_now(clk),
+		 who(row, w, sizeof(w)), wd_num(row->allowed, 10, a, 32),
 		 wd_num(row->limited, 10, b, 32));
 	emit1(r, event_rec("exit", row), line);
 }
@@ -420,8 +422,7 @@ struct lines {
 	char *v[TABLE_ROWS + 8];
 };
 
-static void add_line(struct lines *l, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static void add_line(struct lines *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void add_line(struct lines *l, const char *fmt, ...)
 {
@@ -443,11 +444,10 @@ static void emit_lines(struct wd_report *r, struct lines *l)
 }
 
 void wd_report_table(struct wd_report *r, struct wd_row *rows, int n,
-		     const struct wd_health_counts *h,
-		     const struct wd_share *procs, int nprocs)
+		     const struct wd_health_counts *h, const struct wd_share *procs, int nprocs)
 {
 	struct wd_json *rec;
-	struct lines l = {0};
+	struct lines l = { 0 };
 	char clk[16], buf[512], num[32];
 	int i;
 
@@ -465,8 +465,8 @@ void wd_report_table(struct wd_report *r, struct wd_row *rows, int n,
 	head_line(procs != NULL, rows, n, buf, sizeof(buf));
 	add_line(&l, "%s", buf);
 	for (i = 0; i < n && i < TABLE_ROWS; i++)
-		add_line(&l, "%s", row_line(&rows[i], wd_num(rows[i].window, 8, num, 32),
-					    buf, sizeof(buf)));
+		add_line(&l, "%s",
+			 row_line(&rows[i], wd_num(rows[i].window, 8, num, 32), buf, sizeof(buf)));
 	if (n > TABLE_ROWS)
 		add_line(&l, "        ... %d more (use --json for all)", n - TABLE_ROWS);
 	add_line(&l, "%s", "");
@@ -491,11 +491,11 @@ static void summary_json(struct wd_report *r, const struct wd_row *rows, int n,
 }
 
 static void summary_text(struct wd_report *r, const struct wd_row *rows, int n,
-			 const struct wd_health_counts *h, double seconds,
-			 bool is_shared, const __u64 tot[4])
+			 const struct wd_health_counts *h, double seconds, bool is_shared,
+			 const __u64 tot[4])
 {
 	const struct wd_row **order = wd_xmalloc((n + 1) * sizeof(*order));
-	struct lines l = {0};
+	struct lines l = { 0 };
 	char buf[512], a[32], b[32], c[32];
 	int i;
 
@@ -506,19 +506,18 @@ static void summary_text(struct wd_report *r, const struct wd_row *rows, int n,
 	add_line(&l, "%s", "");
 	add_line(&l, "Summary: %.1f s, %d %s, %s calls", seconds, n,
 		 is_shared ? "budgets" : "processes", wd_num(tot[0], 20, a, 32));
-	add_line(&l, "         %s allowed, %s limited in %s windows",
-		 wd_num(tot[1], 20, a, 32), wd_num(tot[2], 20, b, 32),
-		 wd_num(tot[3], 20, c, 32));
+	add_line(&l, "         %s allowed, %s limited in %s windows", wd_num(tot[1], 20, a, 32),
+		 wd_num(tot[2], 20, b, 32), wd_num(tot[3], 20, c, 32));
 	head_line(is_shared, n ? order[0] : NULL, n, buf, sizeof(buf));
 	add_line(&l, "%s", buf);
 	for (i = 0; i < n && i < TABLE_ROWS; i++)
 		add_line(&l, "%s", row_line(order[i], "-", buf, sizeof(buf)));
 	if (h && (h->contended || h->events_lost || h->map_full || h->targets_full))
-		add_line(&l, "health: contended %llu, events_lost %llu, map_full %llu, "
-			 "targets_full %llu", (unsigned long long)h->contended,
-			 (unsigned long long)h->events_lost,
-			 (unsigned long long)h->map_full,
-			 (unsigned long long)h->targets_full);
+		add_line(&l,
+			 "health: contended %llu, events_lost %llu, map_full %llu, "
+			 "targets_full %llu",
+			 (unsigned long long)h->contended, (unsigned long long)h->events_lost,
+			 (unsigned long long)h->map_full, (unsigned long long)h->targets_full);
 	emit_lines(r, &l);
 	free(order);
 }
@@ -527,7 +526,7 @@ void wd_report_summary(struct wd_report *r, struct wd_row *rows, int n,
 		       const struct wd_health_counts *h, double seconds,
 		       const struct wd_share *procs, int nprocs)
 {
-	__u64 tot[4] = {0};
+	__u64 tot[4] = { 0 };
 	int i;
 
 	for (i = 0; i < n; i++) {

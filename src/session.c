@@ -75,9 +75,9 @@ static bool idmap_del(struct idmap *m, __u64 id)
 	return true;
 }
 
-struct names {				/* budget id -> user or cgroup path */
+struct names { /* budget id -> user or cgroup path */
 	__u64 id;
-	char *name;			/* NULL: does not resolve */
+	char *name; /* NULL: does not resolve */
 };
 
 struct wd_session {
@@ -89,12 +89,12 @@ struct wd_session {
 	struct wd_child *child;
 	struct wd_guardian *guardian;
 	struct ring_buffer *rb;
-	struct idmap limited;		/* budget id -> end of last limited window (ns) */
-	struct idmap stopped;		/* tgid -> when to SIGCONT it (ns) */
-	struct idmap last_total;	/* budget id -> total at the last table */
-	struct wd_row *gone;		/* final rows of ended budgets */
+	struct idmap limited;	 /* budget id -> end of last limited window (ns) */
+	struct idmap stopped;	 /* tgid -> when to SIGCONT it (ns) */
+	struct idmap last_total; /* budget id -> total at the last table */
+	struct wd_row *gone;	 /* final rows of ended budgets */
 	int ngone;
-	struct wd_share *gone_shares;	/* final shares of exited processes */
+	struct wd_share *gone_shares; /* final shares of exited processes */
 	int ngone_shares;
 	struct names *names;
 	int nnames;
@@ -181,8 +181,7 @@ static const char *budget_name(struct wd_session *s, __u64 id)
 }
 
 /* ---- rows ----------------------------------------------------------------- */
-static const char *state_of(struct wd_session *s, __u64 id, const struct wd_share *sh,
-			    int nsh)
+static const char *state_of(struct wd_session *s, __u64 id, const struct wd_share *sh, int nsh)
 {
 	if (idmap_find(&s->stopped, id) && !s->shared)
 		return "STOPPED";
@@ -217,9 +216,12 @@ static struct wd_share *all_shares(struct wd_session *s, int *n)
 			continue;
 		if (k == cap && !(out = realloc(out, (cap *= 2) * sizeof(*out))))
 			break;
-		out[k] = (struct wd_share){ .pid = key, .budget = v.key, .allowed = v.allowed,
+		out[k] = (struct wd_share){ .pid = key,
+					    .budget = v.key,
+					    .allowed = v.allowed,
 					    .limited = v.limited,
-					    .state = idmap_find(&s->stopped, key) ? "STOPPED" : "ok" };
+					    .state = idmap_find(&s->stopped, key) ? "STOPPED" :
+										    "ok" };
 		memcpy(out[k++].comm, v.comm, WD_COMM_LEN);
 	}
 	if (!out || !(out = realloc(out, (k + s->ngone_shares + 1) * sizeof(*out))))
@@ -252,8 +254,8 @@ static struct wd_share *group_of(const struct wd_share *all, int n, __u64 id, in
 	return g;
 }
 
-static void make_row(struct wd_session *s, struct wd_row *r, __u64 id,
-		     const struct wd_value *v, const struct wd_share *all, int nall)
+static void make_row(struct wd_session *s, struct wd_row *r, __u64 id, const struct wd_value *v,
+		     const struct wd_share *all, int nall)
 {
 	__u64 now_ms = mono_ns() / NS_PER_MS;
 	__u32 start = v->window >> 32;
@@ -340,7 +342,8 @@ static void forget_stopped(struct wd_session *s, __u32 tgid)
 static void event_row(struct wd_session *s, const struct wd_event *e, struct wd_row *r)
 {
 	struct wd_value v = { .window = ((__u64)e->window_start_ms << 32) | e->calls,
-			      .allowed = e->allowed, .limited = e->limited,
+			      .allowed = e->allowed,
+			      .limited = e->limited,
 			      .limited_windows = e->limited_windows };
 	struct wd_share *all = NULL;
 	int nall = 0;
@@ -399,8 +402,11 @@ static void on_exit_event(struct wd_session *s, const struct wd_event *e)
 
 static void on_proc_exit(struct wd_session *s, const struct wd_event *e)
 {
-	struct wd_share sh = { .pid = e->tgid, .budget = e->key, .allowed = e->allowed,
-			       .limited = e->limited, .state = "exited" };
+	struct wd_share sh = { .pid = e->tgid,
+			       .budget = e->key,
+			       .allowed = e->allowed,
+			       .limited = e->limited,
+			       .state = "exited" };
 
 	forget_stopped(s, e->tgid);
 	memcpy(sh.comm, e->comm, WD_COMM_LEN);
@@ -475,15 +481,20 @@ static const struct {
 	const char *name, *help;
 	size_t off;
 } health_slots[] = {
-	{ "map_full", "calls from processes the full PID map could not track were NOT "
-	  "limited; raise --map-size", offsetof(struct wd_health_counts, map_full) },
-	{ "contended", "calls lost every race to open a window and were counted as over "
+	{ "map_full",
+	  "calls from processes the full PID map could not track were NOT "
+	  "limited; raise --map-size",
+	  offsetof(struct wd_health_counts, map_full) },
+	{ "contended",
+	  "calls lost every race to open a window and were counted as over "
 	  "the limit (failed with deny, never signalled)",
 	  offsetof(struct wd_health_counts, contended) },
 	{ "events_lost", "ring-buffer events were lost; limit/exit lines may be missing",
 	  offsetof(struct wd_health_counts, events_lost) },
-	{ "targets_full", "children of target processes could not be recorded as targets "
-	  "and are NOT limited", offsetof(struct wd_health_counts, targets_full) },
+	{ "targets_full",
+	  "children of target processes could not be recorded as targets "
+	  "and are NOT limited",
+	  offsetof(struct wd_health_counts, targets_full) },
 };
 
 static void check_health(struct wd_session *s)
@@ -512,8 +523,8 @@ static void check_health(struct wd_session *s)
 
 /* ---- the loop ------------------------------------------------------------- */
 struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
-				  const struct wd_opts *o, int action,
-				  struct wd_child *child, struct wd_guardian *guardian)
+				  const struct wd_opts *o, int action, struct wd_child *child,
+				  struct wd_guardian *guardian)
 {
 	struct wd_session *s = calloc(1, sizeof(*s));
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -654,8 +665,7 @@ void wd_session_finish(struct wd_session *s)
 	wd_probe_close(s->probe);
 	if (s->action == WD_ACT_THROTTLE)
 		resume_all(s, rows, n);
-	wd_report_summary(s->rep, rows, n, &s->health, mono_ns() / 1e9 - s->started,
-			  procs, nprocs);
+	wd_report_summary(s->rep, rows, n, &s->health, mono_ns() / 1e9 - s->started, procs, nprocs);
 	free(procs);
 	free_rows(rows, n);
 	for (int i = 0; i < s->ngone; i++)

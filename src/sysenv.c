@@ -36,8 +36,8 @@ static bool mounted(const char *path)
 	bool found = false;
 
 	while (fp && !found && getline(&line, &cap, fp) > 0) {
-		if (strtok_r(line, " \t\n", &save) &&
-		    (dir = strtok_r(NULL, " \t\n", &save)) && !strcmp(dir, path))
+		if (strtok_r(line, " \t\n", &save) && (dir = strtok_r(NULL, " \t\n", &save)) &&
+		    !strcmp(dir, path))
 			found = true;
 	}
 	free(line);
@@ -86,6 +86,7 @@ int wd_check_target_pid(__u32 pid)
 		return wd_fail("--pid %u: no such process", pid);
 	if (flags & WD_PF_KTHREAD)
 		return wd_fail("--pid %u: pid %u is a kernel thread; kernel threads are "
-			       "never limited", pid, pid);
+			       "never limited",
+			       pid, pid);
 	return 0;
 }

@@ -160,7 +160,7 @@ WEAK char *wj_end(struct wd_json *j)
 
 	for (int i = 0; i < j->n; i++)
 		order[i] = i;
-	for (int i = 1; i < j->n; i++)	/* insertion sort by key */
+	for (int i = 1; i < j->n; i++) /* insertion sort by key */
 		for (int k = i; k > 0 && strcmp(j->key[order[k - 1]], j->key[order[k]]) > 0; k--) {
 			int t = order[k];
 
@@ -258,7 +258,7 @@ static void print_offsets(const struct wd_features *f)
 	struct wd_policy p;
 
 	for (int b = 0; b < WD_NBACKENDS; b++)
-		for (int k = -1; k < 4; k++) {	/* -1: no policy; bit 0 classes, bit 1 exe */
+		for (int k = -1; k < 4; k++) { /* -1: no policy; bit 0 classes, bit 1 exe */
 			int n;
 
 			memset(&p, 0, sizeof(p));
@@ -286,8 +286,8 @@ static void print_decisions(const struct wd_features *f, const char *spec)
 		printf("backend|%s|%s\n", wd_backend_name(b), p ? p : "ok");
 		for (int i = 0; i < 4; i++) {
 			p = wd_action_problem(f, b, actions[i]);
-			printf("action|%s|%s|%s\n", wd_backend_name(b),
-			       wd_action_name(actions[i]), p ? p : "ok");
+			printf("action|%s|%s|%s\n", wd_backend_name(b), wd_action_name(actions[i]),
+			       p ? p : "ok");
 			wd_routes(f, b, actions[i], rt);
 			for (int r = 0; r < 4; r++)
 				printf("route|%s|%s|%s|%s|%s\n", wd_backend_name(b),

@@ -164,10 +164,15 @@ static void cmd_report(bool json)
 
 	memset(rows, 0, sizeof(rows));
 	for (i = 0; i < 25; i++) {
-		rows[i] = (struct wd_row){ .key = WD_KEY_PROCESS, .id = 100 + i,
-			.window = i * 7, .allowed = i * 1000003ULL, .limited = i % 3,
-			.limited_windows = i % 2, .activity = i % 4, .state = "ok",
-			.window_start_ms = -1 };
+		rows[i] = (struct wd_row){ .key = WD_KEY_PROCESS,
+					   .id = 100 + i,
+					   .window = i * 7,
+					   .allowed = i * 1000003ULL,
+					   .limited = i % 3,
+					   .limited_windows = i % 2,
+					   .activity = i % 4,
+					   .state = "ok",
+					   .window_start_ms = -1 };
 		snprintf(rows[i].comm, WD_COMM_LEN, i % 5 ? "proc%d" : "\xff\nbad%d", i);
 	}
 	rows[3].allowed = 123456789012345ULL;
@@ -180,12 +185,23 @@ static void cmd_report(bool json)
 	wd_warn(&r, "a warning\nwith a break");
 	wd_report_table(&r, rows, 25, &h, NULL, 0);
 	wd_report_summary(&r, rows, 3, &h2, 12.34567, NULL, 0);
-	tree[0] = (struct wd_row){ .key = WD_KEY_TREE, .id = 300, .window = 12,
-		.allowed = 7000051, .limited = 5, .limited_windows = 1, .activity = 9,
-		.state = "STOPPED", .nshares = 3, .shares = sh, .window_start_ms = -1 };
+	tree[0] = (struct wd_row){ .key = WD_KEY_TREE,
+				   .id = 300,
+				   .window = 12,
+				   .allowed = 7000051,
+				   .limited = 5,
+				   .limited_windows = 1,
+				   .activity = 9,
+				   .state = "STOPPED",
+				   .nshares = 3,
+				   .shares = sh,
+				   .window_start_ms = -1 };
 	snprintf(tree[0].comm, WD_COMM_LEN, "%s", "root\033[2J");
-	tree[1] = (struct wd_row){ .key = WD_KEY_TREE, .id = 99999999, .state = "LIMITED",
-		.name = "/a/very/long/cgroup/path.slice", .window_start_ms = -1 };
+	tree[1] = (struct wd_row){ .key = WD_KEY_TREE,
+				   .id = 99999999,
+				   .state = "LIMITED",
+				   .name = "/a/very/long/cgroup/path.slice",
+				   .window_start_ms = -1 };
 	wd_report_limit(&r, &tree[1], 16, 500, "throttle");
 	wd_report_exited(&r, &tree[0]);
 	wd_report_table(&r, tree, 2, &h, sh, 3);
@@ -263,17 +279,18 @@ int main(int argc, char **argv)
 		printf("%s\n", s);
 		free(s);
 	} else if (!strcmp(argv[1], "n") && argc == 4) {
-		printf("%s\n", wd_num(strtoull(argv[2], NULL, 10), atoi(argv[3]),
-				      buf, sizeof(buf)));
+		printf("%s\n",
+		       wd_num(strtoull(argv[2], NULL, 10), atoi(argv[3]), buf, sizeof(buf)));
 	} else if (!strcmp(argv[1], "float") && argc == 4) {
-		printf("%s\n", wd_json_double(strtod(argv[2], NULL), atoi(argv[3]),
-					      buf, sizeof(buf)));
+		printf("%s\n",
+		       wd_json_double(strtod(argv[2], NULL), atoi(argv[3]), buf, sizeof(buf)));
 	} else if (!strcmp(argv[1], "parse")) {
 		return cmd_parse(argc - 2, argv + 2);
 	} else if (!strcmp(argv[1], "report") && argc == 3) {
 		cmd_report(!strcmp(argv[2], "json"));
 	} else {
-		fprintf(stderr, "usage: test_front [escape HEX | cell W HEX | oneline HEX |"
+		fprintf(stderr,
+			"usage: test_front [escape HEX | cell W HEX | oneline HEX |"
 			" json HEX | n V W | float X N | parse ARGS... | report json|text]\n");
 		return 2;
 	}

@@ -34,8 +34,7 @@ __attribute__((weak)) int wd_fail(const char *fmt, ...)
 	return -1;
 }
 
-__attribute__((weak)) char *wd_one_line(const char *text, char *buf,
-					size_t len)
+__attribute__((weak)) char *wd_one_line(const char *text, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s", text);
 	return buf;
@@ -165,7 +164,7 @@ static int case_release(void)
 	fflush(stdout);
 	wd_child_release(&c);
 	printf("status %d\n", finish(&c));
-	wd_child_abort(&c);		/* released: nothing to do */
+	wd_child_abort(&c); /* released: nothing to do */
 	printf("after_abort %d\n", c.status);
 	return 0;
 }
@@ -180,7 +179,7 @@ static int case_abort(const char *marker)
 	printf("status %d\n", c.status);
 	printf("poll %d\n", wd_child_poll(&c));
 	printf("ran %d\n", access(marker, F_OK) == 0);
-	wd_child_abort(&never);		/* never started: a no-op */
+	wd_child_abort(&never); /* never started: a no-op */
 	printf("never %d\n", never.status);
 	return 0;
 }
@@ -234,8 +233,7 @@ static int case_sigint(void)
  * child lets go of the guardian's pipe before it is released. */
 static int case_clean(void)
 {
-	char *grep[] = { "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status",
-			 NULL };
+	char *grep[] = { "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status", NULL };
 	char *ls[] = { "ls", "-l", "/proc/self/fd", NULL };
 	struct wd_guardian g = WD_GUARDIAN_INIT;
 	struct wd_child c = WD_CHILD_INIT;
@@ -280,14 +278,13 @@ static int case_order(void)
 	start(&c, argv);
 	if (wd_guardian_start(&g))
 		die("wd_guardian_start");
-	printf("guardian_holds_gate %d\n",
-	       !wait_until_released(g.pid, inode_of(c.gate_fd)));
+	printf("guardian_holds_gate %d\n", !wait_until_released(g.pid, inode_of(c.gate_fd)));
 	alarm(5);
 	wd_child_abort(&c);
 	alarm(0);
 	printf("status %d\n", c.status);
 	wd_guardian_close(&g);
-	wd_guardian_close(&g);		/* closed: a no-op */
+	wd_guardian_close(&g); /* closed: a no-op */
 	return 0;
 }
 
@@ -357,7 +354,7 @@ static int case_guardian_close(void)
 static void __attribute__((noreturn)) dying_watchdog(int report)
 {
 	static const char junk[] = "bogus\n+0\n-\n+-5\n+99999999999\n"
-		"+1111111111111111111111111111111111111111111111111\n";
+				   "+1111111111111111111111111111111111111111111111111\n";
 	struct wd_guardian g = WD_GUARDIAN_INIT;
 	struct wd_child s1, s2;
 	char pid[32];
@@ -370,8 +367,7 @@ static void __attribute__((noreturn)) dying_watchdog(int report)
 	if (write(g.wfd, "+", 1) != 1)
 		die("write");
 	pause_ms(30);
-	if (write(g.wfd, pid, strlen(pid)) < 0 ||
-	    write(g.wfd, junk, sizeof(junk) - 1) < 0)
+	if (write(g.wfd, pid, strlen(pid)) < 0 || write(g.wfd, junk, sizeof(junk) - 1) < 0)
 		die("write");
 	wd_guardian_stopped(&g, s2.pid);
 	wd_guardian_resumed(&g, s2.pid);

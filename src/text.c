@@ -24,7 +24,7 @@ void *wd_xmalloc(size_t n)
 	void *p = malloc(n ? n : 1);
 
 	if (!p)
-		abort();		/* no sensible way on without memory */
+		abort(); /* no sensible way on without memory */
 	return p;
 }
 
@@ -113,11 +113,11 @@ size_t wd_utf8_next(const unsigned char *s, size_t n, long *cp)
 	if (c == 0xe0)
 		lo = 0xa0;
 	else if (c == 0xed)
-		hi = 0x9f;		/* no surrogates */
+		hi = 0x9f; /* no surrogates */
 	else if (c == 0xf0)
 		lo = 0x90;
 	else if (c == 0xf4)
-		hi = 0x8f;		/* nothing above U+10FFFF */
+		hi = 0x8f; /* nothing above U+10FFFF */
 	for (i = 1; i <= need; i++) {
 		if (i >= n || s[i] < lo || s[i] > hi)
 			return i;
@@ -135,14 +135,13 @@ size_t wd_utf8_next(const unsigned char *s, size_t n, long *cp)
  * (Cn) are treated as printable except in the unused planes.
  */
 static const long unprintable[][2] = {
-	{0x0, 0x1f}, {0x7f, 0xa0}, {0xad, 0xad}, {0x600, 0x605}, {0x61c, 0x61c},
-	{0x6dd, 0x6dd}, {0x70f, 0x70f}, {0x890, 0x891}, {0x8e2, 0x8e2},
-	{0x1680, 0x1680}, {0x180e, 0x180e}, {0x2000, 0x200f}, {0x2028, 0x202f},
-	{0x205f, 0x2064}, {0x2066, 0x206f}, {0x3000, 0x3000}, {0xd800, 0xf8ff},
-	{0xfdd0, 0xfdef}, {0xfeff, 0xfeff}, {0xfff9, 0xfffb}, {0x110bd, 0x110bd},
-	{0x110cd, 0x110cd}, {0x13430, 0x13438}, {0x1bca0, 0x1bca3},
-	{0x1d173, 0x1d17a}, {0x40000, 0xdffff}, {0xe0000, 0xe00ff},
-	{0xe01f0, 0x10ffff},
+	{ 0x0, 0x1f },	      { 0x7f, 0xa0 },	    { 0xad, 0xad },	  { 0x600, 0x605 },
+	{ 0x61c, 0x61c },     { 0x6dd, 0x6dd },	    { 0x70f, 0x70f },	  { 0x890, 0x891 },
+	{ 0x8e2, 0x8e2 },     { 0x1680, 0x1680 },   { 0x180e, 0x180e },	  { 0x2000, 0x200f },
+	{ 0x2028, 0x202f },   { 0x205f, 0x2064 },   { 0x2066, 0x206f },	  { 0x3000, 0x3000 },
+	{ 0xd800, 0xf8ff },   { 0xfdd0, 0xfdef },   { 0xfeff, 0xfeff },	  { 0xfff9, 0xfffb },
+	{ 0x110bd, 0x110bd }, { 0x110cd, 0x110cd }, { 0x13430, 0x13438 }, { 0x1bca0, 0x1bca3 },
+	{ 0x1d173, 0x1d17a }, { 0x40000, 0xdffff }, { 0xe0000, 0xe00ff }, { 0xe01f0, 0x10ffff },
 };
 
 bool wd_printable(long cp)
@@ -152,7 +151,7 @@ bool wd_printable(long cp)
 	if (cp < 0)
 		return false;
 	if ((cp & 0xfffe) == 0xfffe)
-		return false;		/* U+xFFFE, U+xFFFF */
+		return false; /* U+xFFFE, U+xFFFF */
 	for (i = 0; i < sizeof(unprintable) / sizeof(unprintable[0]); i++)
 		if (cp >= unprintable[i][0] && cp <= unprintable[i][1])
 			return false;
@@ -165,10 +164,14 @@ bool wd_printable(long cp)
 static int unit(unsigned char b, char out[5])
 {
 	switch (b) {
-	case '\\': return snprintf(out, 5, "\\\\");
-	case '\n': return snprintf(out, 5, "\\n");
-	case '\r': return snprintf(out, 5, "\\r");
-	case '\t': return snprintf(out, 5, "\\t");
+	case '\\':
+		return snprintf(out, 5, "\\\\");
+	case '\n':
+		return snprintf(out, 5, "\\n");
+	case '\r':
+		return snprintf(out, 5, "\\r");
+	case '\t':
+		return snprintf(out, 5, "\\t");
 	}
 	if (b >= 0x20 && b < 0x7f)
 		return snprintf(out, 5, "%c", b);
@@ -192,7 +195,7 @@ char *wd_escape(const char *raw, size_t rawlen, char *buf, size_t len)
 	for (i = 0; i < n; i++) {
 		k = unit((unsigned char)raw[i], u);
 		if (used + k >= len)
-			break;		/* no room: never half an escape */
+			break; /* no room: never half an escape */
 		memcpy(buf + used, u, k);
 		used += k;
 	}
@@ -254,7 +257,7 @@ char *wd_one_line_dup(const char *text)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	size_t n = strlen(text), i = 0, k;
-	struct wd_buf b = {0};
+	struct wd_buf b = { 0 };
 	long cp;
 
 	while (i < n) {
@@ -300,7 +303,7 @@ char *wd_repr_dup(const char *text)
 	const unsigned char *s = (const unsigned char *)text;
 	size_t n = strlen(text), i = 0, j, k;
 	char q = strchr(text, '\'') && !strchr(text, '"') ? '"' : '\'';
-	struct wd_buf b = {0};
+	struct wd_buf b = { 0 };
 	long cp;
 
 	wb_putn(&b, &q, 1);
@@ -325,7 +328,7 @@ char *wd_repr_dup(const char *text)
 
 struct wj_member {
 	char *key;
-	char *val;			/* JSON text */
+	char *val; /* JSON text */
 };
 
 struct wd_json {
@@ -355,8 +358,11 @@ static void json_quote(struct wd_buf *b, const char *text, size_t n)
 		else if (cp >= 0x20 && cp < 0x7f)
 			wb_putn(b, text + i, 1);
 		else if (cp == '\n' || cp == '\r' || cp == '\t' || cp == '\b' || cp == '\f')
-			wb_puts(b, cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : cp == '\t' ?
-				"\\t" : cp == '\b' ? "\\b" : "\\f");
+			wb_puts(b, cp == '\n' ? "\\n" :
+				   cp == '\r' ? "\\r" :
+				   cp == '\t' ? "\\t" :
+				   cp == '\b' ? "\\b" :
+						"\\f");
 		else if (cp < 0x10000)
 			wb_printf(b, "\\u%04lx", cp);
 		else
@@ -369,7 +375,7 @@ static void json_quote(struct wd_buf *b, const char *text, size_t n)
 
 char *wd_json_quote(const char *text, size_t n)
 {
-	struct wd_buf b = {0};
+	struct wd_buf b = { 0 };
 
 	json_quote(&b, text, n);
 	return wb_take(&b);
@@ -549,13 +555,12 @@ void wj_take(struct wd_json *j, const char *key, char *json_text)
 static int member_cmp(const void *a, const void *b)
 {
 	/* UTF-8 byte order is code point order: Python's sort of str keys */
-	return strcmp(((const struct wj_member *)a)->key,
-		      ((const struct wj_member *)b)->key);
+	return strcmp(((const struct wj_member *)a)->key, ((const struct wj_member *)b)->key);
 }
 
 char *wj_end(struct wd_json *j)
 {
-	struct wd_buf b = {0};
+	struct wd_buf b = { 0 };
 	int i;
 
 	if (j->n)

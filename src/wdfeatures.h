@@ -49,17 +49,17 @@ enum wd_feature_id {
 };
 
 struct wd_features {
-	char kernel[128];		/* "6.18.44 (x86_64)": release (machine) */
-	char uring_tp[64];		/* "io_uring:io_uring_submit_req" or "" */
+	char kernel[128];  /* "6.18.44 (x86_64)": release (machine) */
+	char uring_tp[64]; /* "io_uring:io_uring_submit_req" or "" */
 	struct wd_feature feat[WD_NFEATURES];
-	struct wd_kbtf *btf;		/* the kernel's BTF (kbtf.c), or NULL */
+	struct wd_kbtf *btf; /* the kernel's BTF (kbtf.c), or NULL */
 };
 
 /* A struct member the probe reads, at its byte offset in this kernel. */
 struct wd_offset {
-	const char *define;		/* "WD_OFF_FILE_F_INODE" */
-	const char *type;		/* "file" */
-	const char *path;		/* "f_inode", or dotted "f_path.dentry" */
+	const char *define; /* "WD_OFF_FILE_F_INODE" */
+	const char *type;   /* "file" */
+	const char *path;   /* "f_inode", or dotted "f_path.dentry" */
 	long long off;
 };
 #define WD_MAX_OFFSETS 32
@@ -74,17 +74,15 @@ int wd_features_probe(struct wd_features *f, bool all);
 void wd_features_free(struct wd_features *f);
 /* Byte offset of a dotted member path of struct `type` in the kernel's
  * BTF; -1 with the Python's LookupError text in err. */
-long long wd_btf_offset(const struct wd_features *f, const char *type,
-			const char *path, char *err, size_t len);
+long long wd_btf_offset(const struct wd_features *f, const char *type, const char *path, char *err,
+			size_t len);
 
 /* Text helpers of the three parts (features.c).  wd_cat() appends to a
  * NUL-terminated buffer, cutting at its end; wd_put() is snprintf() for
  * texts that fit in practice, where a cut is acceptable and gcc's
  * truncation warning is not. */
-void wd_cat(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-void wd_put(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void wd_cat(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void wd_put(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- decisions (choose.c) ---------------------------------------------- */
 
@@ -98,8 +96,8 @@ const char *wd_key_problem(const struct wd_features *f, int key);
 /* features.choose(): resolve WD_BACKEND_AUTO / WD_ACT_AUTO.  0 with the
  * choice and its reason in `why`; -1 with the SetupError's text in
  * wd_fail() (and in `why`). */
-int wd_choose(const struct wd_features *f, int backend, int action,
-	      int *out_backend, int *out_action, char *why, size_t len);
+int wd_choose(const struct wd_features *f, int backend, int action, int *out_backend,
+	      int *out_action, char *why, size_t len);
 
 struct wd_route {
 	char route[64];
@@ -107,8 +105,7 @@ struct wd_route {
 	char how[256];
 };
 /* features.routes(): always 4 rows. */
-int wd_routes(const struct wd_features *f, int backend, int action,
-	      struct wd_route out[4]);
+int wd_routes(const struct wd_features *f, int backend, int action, struct wd_route out[4]);
 /* The rows as JSON text: [{"route", "status", "how"}, ...] (malloc'ed). */
 char *wd_routes_json(const struct wd_route rt[4]);
 
@@ -117,8 +114,8 @@ char *wd_routes_json(const struct wd_route rt[4]);
 bool wd_file_offsets_problem(const struct wd_features *f, char *buf, size_t len);
 /* Features.offsets(): the offsets the probe reads for this backend and
  * policy (p may be NULL); the count, or -1 with wd_fail(). */
-int wd_features_offsets(const struct wd_features *f, int backend,
-			const struct wd_policy *p, struct wd_offset out[WD_MAX_OFFSETS]);
+int wd_features_offsets(const struct wd_features *f, int backend, const struct wd_policy *p,
+			struct wd_offset out[WD_MAX_OFFSETS]);
 
 /* auto's order of actions: deny, throttle, kill, monitor. */
 #define WD_NACTION_ORDER 4
@@ -130,7 +127,6 @@ void wd_summary_line(const struct wd_features *f, char *buf, size_t len);
 /* ---- --probe-features (features_report.c) ------------------------------ */
 
 /* main.print_features: --probe-features, text or one JSON record. */
-int wd_print_features(const struct wd_features *f, const struct wd_opts *o,
-		      struct wd_report *r);
+int wd_print_features(const struct wd_features *f, const struct wd_opts *o, struct wd_report *r);
 
 #endif /* ETHOSWD_FEATURES_H */

@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #define MAX_THREADS 64
-#define MAX_BURSTS 256
-#define MAX_READS 1000000000000ull
-#define MAX_MS 3600000ull
+#define MAX_BURSTS  256
+#define MAX_READS   1000000000000ull
+#define MAX_MS	    3600000ull
 
 static const char usage[] =
 	"usage: aggressive_reader (-n READS | -d DURATION_MS) [-t THREADS] [-b BURSTS]\n"
@@ -44,7 +44,7 @@ static const char usage[] =
 struct config {
 	uint32_t threads, bursts, gap_ms;
 	uint64_t reads, duration_ms;
-	struct wd_common_opts common;	/* -s -f -o -L -w -q -N */
+	struct wd_common_opts common; /* -s -f -o -L -w -q -N */
 };
 
 struct worker {
@@ -63,17 +63,32 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	bool have_n = false, have_d = false;
 	int c;
 
-	*cfg = (struct config){ .threads = 1, .bursts = 1, .common = { .variant = WD_VAR_READ,
-						    .file = "/dev/zero" } };
+	*cfg = (struct config){ .threads = 1,
+				.bursts = 1,
+				.common = { .variant = WD_VAR_READ, .file = "/dev/zero" } };
 	opterr = 0;
 	while ((c = getopt(argc, argv, ":t:n:b:g:s:f:d:o:L:N:wqh")) != -1) {
 		switch (c) {
-		case 't': cfg->threads = wd_parse_uint('t', optarg, 1, MAX_THREADS); break;
-		case 'n': cfg->reads = wd_parse_uint('n', optarg, 1, MAX_READS); have_n = true; break;
-		case 'b': cfg->bursts = wd_parse_uint('b', optarg, 1, MAX_BURSTS); break;
-		case 'g': cfg->gap_ms = wd_parse_uint('g', optarg, 0, MAX_MS); break;
-		case 'd': cfg->duration_ms = wd_parse_uint('d', optarg, 1, MAX_MS); have_d = true; break;
-		case 'h': fputs(usage, stdout); exit(0);
+		case 't':
+			cfg->threads = wd_parse_uint('t', optarg, 1, MAX_THREADS);
+			break;
+		case 'n':
+			cfg->reads = wd_parse_uint('n', optarg, 1, MAX_READS);
+			have_n = true;
+			break;
+		case 'b':
+			cfg->bursts = wd_parse_uint('b', optarg, 1, MAX_BURSTS);
+			break;
+		case 'g':
+			cfg->gap_ms = wd_parse_uint('g', optarg, 0, MAX_MS);
+			break;
+		case 'd':
+			cfg->duration_ms = wd_parse_uint('d', optarg, 1, MAX_MS);
+			have_d = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
 		default:
 			if (!wd_common_opt(c, optarg, &cfg->common))
 				wd_check_getopt(c, optopt);
@@ -164,7 +179,8 @@ int main(int argc, char **argv)
 	err = wd_report_create(&rep, cfg.common.report, WD_PROG_AGGRESSIVE, cfg.threads, cfg.bursts,
 			       cfg.common.log_entries);
 	if (err)
-		wd_usage_error("-o: cannot create report %s: %s", cfg.common.report, strerror(-err));
+		wd_usage_error("-o: cannot create report %s: %s", cfg.common.report,
+			       strerror(-err));
 	rep.hdr->variant = cfg.common.variant;
 	rep.hdr->gap_ms = cfg.gap_ms;
 	rep.hdr->reads_per_burst = cfg.reads;

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #define MAX_RATE 1000000ull
-#define MAX_MS 3600000ull
+#define MAX_MS	 3600000ull
 
 static const char usage[] =
 	"usage: normal_reader [-r READS_PER_SEC] [-D TOTAL_MS] [-s read|pread|readv|preadv|preadv2]\n"
@@ -36,21 +36,28 @@ static const char usage[] =
 
 struct config {
 	uint64_t rate, total_ms;
-	struct wd_common_opts common;	/* -s -f -o -L -w -q -N */
+	struct wd_common_opts common; /* -s -f -o -L -w -q -N */
 };
 
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	int c;
 
-	*cfg = (struct config){ .rate = 20, .total_ms = 2000, .common = { .variant = WD_VAR_READ,
-						    .file = "/dev/zero" } };
+	*cfg = (struct config){ .rate = 20,
+				.total_ms = 2000,
+				.common = { .variant = WD_VAR_READ, .file = "/dev/zero" } };
 	opterr = 0;
 	while ((c = getopt(argc, argv, ":r:D:s:f:o:L:N:wqh")) != -1) {
 		switch (c) {
-		case 'r': cfg->rate = wd_parse_uint('r', optarg, 1, MAX_RATE); break;
-		case 'D': cfg->total_ms = wd_parse_uint('D', optarg, 1, MAX_MS); break;
-		case 'h': fputs(usage, stdout); exit(0);
+		case 'r':
+			cfg->rate = wd_parse_uint('r', optarg, 1, MAX_RATE);
+			break;
+		case 'D':
+			cfg->total_ms = wd_parse_uint('D', optarg, 1, MAX_MS);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
 		default:
 			if (!wd_common_opt(c, optarg, &cfg->common))
 				wd_check_getopt(c, optopt);
@@ -86,9 +93,11 @@ int main(int argc, char **argv)
 	fd = open(cfg.common.file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		wd_usage_error("-f: cannot open %s: %s", cfg.common.file, strerror(errno));
-	err = wd_report_create(&rep, cfg.common.report, WD_PROG_NORMAL, 1, 1, cfg.common.log_entries);
+	err = wd_report_create(&rep, cfg.common.report, WD_PROG_NORMAL, 1, 1,
+			       cfg.common.log_entries);
 	if (err)
-		wd_usage_error("-o: cannot create report %s: %s", cfg.common.report, strerror(-err));
+		wd_usage_error("-o: cannot create report %s: %s", cfg.common.report,
+			       strerror(-err));
 	rep.hdr->variant = cfg.common.variant;
 	rep.hdr->reads_per_burst = planned;
 	rep.hdr->duration_ms = cfg.total_ms;
@@ -106,7 +115,8 @@ int main(int argc, char **argv)
 	for (uint64_t k = 0; k < planned; k++) {
 		int64_t res;
 
-		sleep_until(start + k / cfg.rate * 1000000000u + k % cfg.rate * 1000000000u / cfg.rate);
+		sleep_until(start + k / cfg.rate * 1000000000u +
+			    k % cfg.rate * 1000000000u / cfg.rate);
 		res = wd_do_read(cfg.common.variant, fd, buf);
 		last = wd_now_ns();
 		wd_report_record(&rep, 0, 0, res, last);

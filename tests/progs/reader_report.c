@@ -27,18 +27,15 @@
 const char *wd_progname = "reader";
 
 static const char *const variant_names[] = {
-	[WD_VAR_READ] = "read",
-	[WD_VAR_PREAD] = "pread",
-	[WD_VAR_READV] = "readv",
-	[WD_VAR_PREADV] = "preadv",
-	[WD_VAR_PREADV2] = "preadv2",
+	[WD_VAR_READ] = "read",	    [WD_VAR_PREAD] = "pread",	  [WD_VAR_READV] = "readv",
+	[WD_VAR_PREADV] = "preadv", [WD_VAR_PREADV2] = "preadv2",
 };
 
 int wd_report_create(struct wd_report *r, const char *path, enum wd_program program,
 		     uint32_t nthreads, uint32_t nbursts, uint64_t log_capacity)
 {
-	size_t log_offset = sizeof(struct wd_report_header) +
-			    (size_t)nbursts * sizeof(struct wd_report_burst);
+	size_t log_offset =
+		sizeof(struct wd_report_header) + (size_t)nbursts * sizeof(struct wd_report_burst);
 	size_t size = log_offset + log_capacity * sizeof(struct wd_report_log_entry);
 	void *mem;
 
@@ -99,8 +96,8 @@ void wd_report_close(struct wd_report *r)
 	r->hdr = NULL;
 }
 
-void wd_report_record(struct wd_report *r, uint32_t burst, uint32_t thread,
-		      int64_t result, uint64_t t_ns)
+void wd_report_record(struct wd_report *r, uint32_t burst, uint32_t thread, int64_t result,
+		      uint64_t t_ns)
 {
 	struct wd_report_header *h = r->hdr;
 	struct wd_report_burst *b = &r->bursts[burst];
@@ -127,8 +124,8 @@ void wd_report_record(struct wd_report *r, uint32_t burst, uint32_t thread,
 		int32_t none = 0;
 		int32_t code = result < 0 ? (int32_t)-result : WD_ODD_RESULT;
 
-		__atomic_compare_exchange_n(&b->first_other_errno, &none, code, 0,
-					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+		__atomic_compare_exchange_n(&b->first_other_errno, &none, code, 0, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
 		__atomic_fetch_add(&b->other, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&h->total_other, 1, __ATOMIC_RELAXED);
 	}
@@ -140,7 +137,8 @@ void wd_report_burst_start(struct wd_report *r, uint32_t burst, uint64_t t_ns)
 	uint64_t cur = __atomic_load_n(start, __ATOMIC_RELAXED);
 
 	while ((cur == 0 || t_ns < cur) &&
-	       !__atomic_compare_exchange_n(start, &cur, t_ns, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	       !__atomic_compare_exchange_n(start, &cur, t_ns, 0, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
 		;
 	__atomic_store_n(&r->hdr->bursts_started, burst + 1, __ATOMIC_RELEASE);
 }
@@ -213,15 +211,24 @@ static int hex_digit(char c)
 static int simple_escape(char c)
 {
 	switch (c) {
-	case '\\': return '\\';
-	case 'a': return '\a';
-	case 'b': return '\b';
-	case 'e': return 0x1b;
-	case 'f': return '\f';
-	case 'n': return '\n';
-	case 'r': return '\r';
-	case 't': return '\t';
-	case 'v': return '\v';
+	case '\\':
+		return '\\';
+	case 'a':
+		return '\a';
+	case 'b':
+		return '\b';
+	case 'e':
+		return 0x1b;
+	case 'f':
+		return '\f';
+	case 'n':
+		return '\n';
+	case 'r':
+		return '\r';
+	case 't':
+		return '\t';
+	case 'v':
+		return '\v';
 	}
 	return -1;
 }
@@ -271,16 +278,29 @@ bool wd_common_opt(int c, const char *arg, struct wd_common_opts *o)
 	int v;
 
 	switch (c) {
-	case 'N': parse_name(arg, o->name); return true;
-	case 'L': o->log_entries = wd_parse_uint('L', arg, 0, WD_MAX_LOG); return true;
-	case 'f': o->file = arg; return true;
-	case 'o': o->report = arg; return true;
-	case 'w': o->wait = true; return true;
-	case 'q': o->quiet = true; return true;
+	case 'N':
+		parse_name(arg, o->name);
+		return true;
+	case 'L':
+		o->log_entries = wd_parse_uint('L', arg, 0, WD_MAX_LOG);
+		return true;
+	case 'f':
+		o->file = arg;
+		return true;
+	case 'o':
+		o->report = arg;
+		return true;
+	case 'w':
+		o->wait = true;
+		return true;
+	case 'q':
+		o->quiet = true;
+		return true;
 	case 's':
 		v = wd_parse_variant(arg);
 		if (v < 0)
-			wd_usage_error("-s: unknown variant '%s' (read|pread|readv|preadv|preadv2)", arg);
+			wd_usage_error("-s: unknown variant '%s' (read|pread|readv|preadv|preadv2)",
+				       arg);
 		o->variant = v;
 		return true;
 	}
@@ -381,7 +401,7 @@ void wd_print_summary(const struct wd_report *r)
 {
 	const struct wd_report_header *h = r->hdr;
 
-	printf("pid=%" PRIu32 " ok=%" PRIu64 " eperm=%" PRIu64 " other=%" PRIu64 "\n",
-	       h->pid, h->total_ok, h->total_eperm, h->total_other);
+	printf("pid=%" PRIu32 " ok=%" PRIu64 " eperm=%" PRIu64 " other=%" PRIu64 "\n", h->pid,
+	       h->total_ok, h->total_eperm, h->total_other);
 	fflush(stdout);
 }

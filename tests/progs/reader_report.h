@@ -37,7 +37,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define WD_REPORT_MAGIC "WDREPT1"   /* 8 bytes with the trailing NUL */
+#define WD_REPORT_MAGIC	  "WDREPT1" /* 8 bytes with the trailing NUL */
 #define WD_REPORT_VERSION 1u
 
 enum wd_program {
@@ -63,44 +63,47 @@ enum wd_state {
 #define WD_ODD_RESULT (-1)
 
 struct wd_report_header {
-	char magic[8];             /*   0 "WDREPT1\0" */
-	uint32_t version;          /*   8 WD_REPORT_VERSION */
-	uint32_t header_size;      /*  12 sizeof(struct wd_report_header) */
-	uint32_t burst_size;       /*  16 sizeof(struct wd_report_burst) */
-	uint32_t log_entry_size;   /*  20 sizeof(struct wd_report_log_entry) */
-	uint32_t pid;              /*  24 getpid() of the reader */
-	uint32_t program;          /*  28 enum wd_program */
-	uint32_t nthreads;         /*  32 reader threads (-t; 1 for normal_reader) */
-	uint32_t nbursts;          /*  36 bursts (-b; 1 for normal_reader) */
-	uint32_t variant;          /*  40 enum wd_variant (-s) */
-	uint32_t state;            /*  44 enum wd_state */
-	uint32_t bursts_started;   /*  48 bursts released so far; the current one is bursts_started - 1 */
-	uint32_t gap_ms;           /*  52 -g (0 for normal_reader) */
-	uint64_t reads_per_burst;  /*  56 -n; for normal_reader the planned reads; 0 in -d mode */
-	uint64_t duration_ms;      /*  64 -d per burst; -D for normal_reader; 0 in -n mode */
-	uint64_t log_capacity;     /*  72 -L: log entries the file has room for */
-	uint64_t log_claimed;      /*  80 log slots claimed; above log_capacity the rest were dropped */
-	uint64_t total_ok;         /*  88 reads that returned >= 0 (0 = EOF, counted as ok) */
-	uint64_t total_eperm;      /*  96 reads that failed with EPERM */
-	uint64_t total_other;      /* 104 any other errno or an impossible byte count */
-	uint64_t file_size;        /* 112 size of the whole file, to detect truncation */
-	uint64_t rate_per_sec;     /* 120 -r of normal_reader; 0 for aggressive_reader */
+	char magic[8];		 /*   0 "WDREPT1\0" */
+	uint32_t version;	 /*   8 WD_REPORT_VERSION */
+	uint32_t header_size;	 /*  12 sizeof(struct wd_report_header) */
+	uint32_t burst_size;	 /*  16 sizeof(struct wd_report_burst) */
+	uint32_t log_entry_size; /*  20 sizeof(struct wd_report_log_entry) */
+	uint32_t pid;		 /*  24 getpid() of the reader */
+	uint32_t program;	 /*  28 enum wd_program */
+	uint32_t nthreads;	 /*  32 reader threads (-t; 1 for normal_reader) */
+	uint32_t nbursts;	 /*  36 bursts (-b; 1 for normal_reader) */
+	uint32_t variant;	 /*  40 enum wd_variant (-s) */
+	uint32_t state;		 /*  44 enum wd_state */
+	uint32_t
+		bursts_started; /*  48 bursts released so far; the current one is bursts_started - 1 */
+	uint32_t gap_ms;	/*  52 -g (0 for normal_reader) */
+	uint64_t reads_per_burst; /*  56 -n; for normal_reader the planned reads; 0 in -d mode */
+	uint64_t duration_ms;	  /*  64 -d per burst; -D for normal_reader; 0 in -n mode */
+	uint64_t log_capacity;	  /*  72 -L: log entries the file has room for */
+	uint64_t log_claimed;  /*  80 log slots claimed; above log_capacity the rest were dropped */
+	uint64_t total_ok;     /*  88 reads that returned >= 0 (0 = EOF, counted as ok) */
+	uint64_t total_eperm;  /*  96 reads that failed with EPERM */
+	uint64_t total_other;  /* 104 any other errno or an impossible byte count */
+	uint64_t file_size;    /* 112 size of the whole file, to detect truncation */
+	uint64_t rate_per_sec; /* 120 -r of normal_reader; 0 for aggressive_reader */
 };
 
 struct wd_report_burst {
-	uint64_t ok;               /*  0 */
-	uint64_t eperm;            /*  8 */
-	uint64_t other;            /* 16 */
-	uint64_t t_start_ns;       /* 24 CLOCK_MONOTONIC, earliest release of a thread: before any read of the burst; 0 = not yet */
-	uint64_t t_end_ns;         /* 32 CLOCK_MONOTONIC, after the burst's last read completed; 0 = not yet */
+	uint64_t ok;	/*  0 */
+	uint64_t eperm; /*  8 */
+	uint64_t other; /* 16 */
+	uint64_t
+		t_start_ns; /* 24 CLOCK_MONOTONIC, earliest release of a thread: before any read of the burst; 0 = not yet */
+	uint64_t
+		t_end_ns; /* 32 CLOCK_MONOTONIC, after the burst's last read completed; 0 = not yet */
 	int32_t first_other_errno; /* 40 errno of the first "other" outcome, WD_ODD_RESULT, or 0 = none */
-	uint32_t reserved;         /* 44 zero */
+	uint32_t reserved;	   /* 44 zero */
 };
 
 struct wd_report_log_entry {
-	uint64_t t_ns;             /*  0 CLOCK_MONOTONIC at completion; written last, 0 = entry incomplete */
-	int32_t result;            /*  8 bytes read (>= 0) or -errno */
-	uint32_t thread;           /* 12 thread index, 0 .. nthreads-1 */
+	uint64_t t_ns;	 /*  0 CLOCK_MONOTONIC at completion; written last, 0 = entry incomplete */
+	int32_t result;	 /*  8 bytes read (>= 0) or -errno */
+	uint32_t thread; /* 12 thread index, 0 .. nthreads-1 */
 };
 
 _Static_assert(sizeof(struct wd_report_header) == 128, "header layout");
@@ -128,8 +131,8 @@ void wd_report_set_state(struct wd_report *r, enum wd_state state);
 void wd_report_close(struct wd_report *r);
 
 /* Commits one read's outcome; t_ns is only used (and must be set) when the log is on. */
-void wd_report_record(struct wd_report *r, uint32_t burst, uint32_t thread,
-		      int64_t result, uint64_t t_ns);
+void wd_report_record(struct wd_report *r, uint32_t burst, uint32_t thread, int64_t result,
+		      uint64_t t_ns);
 void wd_report_burst_start(struct wd_report *r, uint32_t burst, uint64_t t_ns);
 void wd_report_burst_end(struct wd_report *r, uint32_t burst, uint64_t t_ns);
 
@@ -138,13 +141,13 @@ int64_t wd_do_read(enum wd_variant variant, int fd, char *buf);
 int wd_parse_variant(const char *s);
 
 /* Options both readers take: -s VARIANT -f FILE -o REPORT -L N -w -q -N NAME. */
-#define WD_NAME_MAX 15	/* bytes of a task name (comm) without its NUL */
+#define WD_NAME_MAX 15 /* bytes of a task name (comm) without its NUL */
 struct wd_common_opts {
 	enum wd_variant variant;
 	const char *file, *report;
 	uint64_t log_entries;
 	bool wait, quiet;
-	char name[WD_NAME_MAX + 1];	/* -N, escapes decoded; "" = keep the name */
+	char name[WD_NAME_MAX + 1]; /* -N, escapes decoded; "" = keep the name */
 };
 #define WD_MAX_LOG (1ull << 26)
 /* Apply getopt's option c if it is a common one; false if it is not. */

@@ -83,15 +83,12 @@ static int ring_setup(struct ring *r)
 	r->fd = (int)syscall(__NR_io_uring_setup, 4, &p);
 	if (r->fd < 0)
 		return errno;
-	sq = mmap(NULL, p.sq_off.array + p.sq_entries * sizeof(unsigned),
-		  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd,
-		  IORING_OFF_SQ_RING);
+	sq = mmap(NULL, p.sq_off.array + p.sq_entries * sizeof(unsigned), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
 	cq = mmap(NULL, p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe),
-		  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd,
-		  IORING_OFF_CQ_RING);
-	r->sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe),
-		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd,
-		       IORING_OFF_SQES);
+		  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_CQ_RING);
+	r->sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
 	if (sq == MAP_FAILED || cq == MAP_FAILED || r->sqes == MAP_FAILED)
 		return errno;
 	r->sq_tail = (unsigned *)(sq + p.sq_off.tail);
@@ -115,20 +112,18 @@ static long ring_run(struct ring *r, const struct io_uring_sqe *sqe)
 	r->sqes[idx] = *sqe;
 	r->sq_array[idx] = idx;
 	__atomic_store_n(r->sq_tail, tail + 1, __ATOMIC_RELEASE);
-	if (syscall(__NR_io_uring_enter, r->fd, 1, 1, IORING_ENTER_GETEVENTS,
-		    NULL, 0) < 0)
+	if (syscall(__NR_io_uring_enter, r->fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
 		return -errno;
 	head = *r->cq_head;
 	if (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE))
-		return -EIO;	/* GETEVENTS returned without a completion */
+		return -EIO; /* GETEVENTS returned without a completion */
 	cqe = &r->cqes[head & *r->cq_mask];
 	res = cqe->res;
 	__atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
 	return res;
 }
 
-static int run_uring(const char *route, int fd, int async, unsigned long n,
-		     struct counts *c)
+static int run_uring(const char *route, int fd, int async, unsigned long n, struct counts *c)
 {
 	static char buf[4096] __attribute__((aligned(4096)));
 	struct iovec iov = { .iov_base = buf, .iov_len = 1 };
@@ -153,8 +148,7 @@ static int run_uring(const char *route, int fd, int async, unsigned long n,
 	} else {
 		struct iovec reg = { .iov_base = buf, .iov_len = sizeof(buf) };
 
-		if (syscall(__NR_io_uring_register, r.fd, IORING_REGISTER_BUFFERS,
-			    &reg, 1) < 0)
+		if (syscall(__NR_io_uring_register, r.fd, IORING_REGISTER_BUFFERS, &reg, 1) < 0)
 			return errno;
 		sqe.opcode = IORING_OP_READ_FIXED;
 		sqe.addr = (uintptr_t)buf;
@@ -167,8 +161,7 @@ static int run_uring(const char *route, int fd, int async, unsigned long n,
 }
 
 /* ---- sendfile, splice, copy_file_range ---- */
-static int run_copy(const char *route, const char *file, int fd, unsigned long n,
-		    struct counts *c)
+static int run_copy(const char *route, const char *file, int fd, unsigned long n, struct counts *c)
 {
 	int out = -1, p[2] = { -1, -1 };
 
@@ -218,14 +211,30 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "r:n:f:l:AP:h")) != -1) {
 		switch (opt) {
-		case 'r': route = optarg; break;
-		case 'n': n = strtoul(optarg, NULL, 10); break;
-		case 'f': file = optarg; break;
-		case 'l': label = optarg; break;
-		case 'A': async = 1; break;
-		case 'P': want_pid = strtol(optarg, NULL, 10); break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: fputs(usage, stderr); return 2;
+		case 'r':
+			route = optarg;
+			break;
+		case 'n':
+			n = strtoul(optarg, NULL, 10);
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'l':
+			label = optarg;
+			break;
+		case 'A':
+			async = 1;
+			break;
+		case 'P':
+			want_pid = strtol(optarg, NULL, 10);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
 		}
 	}
 	if (!route || optind < argc) {
@@ -256,7 +265,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	printf("label=%s route=%s%s pid=%d setup=%d ok=%lu eperm=%lu other=%lu "
-	       "first_other=%d\n", label, route, async ? "+async" : "", (int)getpid(),
-	       setup, c.ok, c.eperm, c.other, c.first_other);
+	       "first_other=%d\n",
+	       label, route, async ? "+async" : "", (int)getpid(), setup, c.ok, c.eperm, c.other,
+	       c.first_other);
 	return 0;
 }

@@ -28,14 +28,13 @@
 
 #define MAX_CHILDREN 1024
 
-static const char usage[] =
-	"usage: tree_reader -c CHILDREN -n READS [-f FILE] [-s] [-l LABEL]\n"
-	"  -c CHILDREN  readers to fork, 1..1024\n"
-	"  -n READS     one-byte reads per reader\n"
-	"  -f FILE      file to read (default /dev/zero); read with pread at\n"
-	"               offset 0, so a /proc file gives data every time\n"
-	"  -s           each reader calls setsid() and double-forks first\n"
-	"  -l LABEL     start the result line with label=LABEL\n";
+static const char usage[] = "usage: tree_reader -c CHILDREN -n READS [-f FILE] [-s] [-l LABEL]\n"
+			    "  -c CHILDREN  readers to fork, 1..1024\n"
+			    "  -n READS     one-byte reads per reader\n"
+			    "  -f FILE      file to read (default /dev/zero); read with pread at\n"
+			    "               offset 0, so a /proc file gives data every time\n"
+			    "  -s           each reader calls setsid() and double-forks first\n"
+			    "  -l LABEL     start the result line with label=LABEL\n";
 
 struct shared {
 	atomic_ulong ok, eperm, other;
@@ -51,8 +50,7 @@ static unsigned long parse_num(const char *s, unsigned long lo, unsigned long hi
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (errno || *end || end == s || v < lo || v > hi) {
-		fprintf(stderr, "tree_reader: bad number '%s' (%lu..%lu)\n%s",
-			s, lo, hi, usage);
+		fprintf(stderr, "tree_reader: bad number '%s' (%lu..%lu)\n%s", s, lo, hi, usage);
 		exit(2);
 	}
 	return v;
@@ -81,8 +79,7 @@ static void reader(struct shared *sh, const char *file, unsigned long reads)
 	_exit(0);
 }
 
-static void start_reader(struct shared *sh, const char *file,
-			 unsigned long reads, int detach)
+static void start_reader(struct shared *sh, const char *file, unsigned long reads, int detach)
 {
 	pid_t pid = fork();
 
@@ -112,20 +109,31 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "c:n:f:sl:")) != -1) {
 		switch (opt) {
-		case 'c': children = parse_num(optarg, 1, MAX_CHILDREN); break;
-		case 'n': reads = parse_num(optarg, 0, 1UL << 40); break;
-		case 'f': file = optarg; break;
-		case 's': detach = 1; break;
-		case 'l': label = optarg; break;
-		default: fputs(usage, stderr); return 2;
+		case 'c':
+			children = parse_num(optarg, 1, MAX_CHILDREN);
+			break;
+		case 'n':
+			reads = parse_num(optarg, 0, 1UL << 40);
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 's':
+			detach = 1;
+			break;
+		case 'l':
+			label = optarg;
+			break;
+		default:
+			fputs(usage, stderr);
+			return 2;
 		}
 	}
 	if (!children || optind != argc) {
 		fputs(usage, stderr);
 		return 2;
 	}
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {
 		perror("tree_reader: mmap");
 		return 1;
@@ -141,8 +149,7 @@ int main(int argc, char **argv)
 		;
 	if (label)
 		printf("label=%s ", label);
-	printf("procs=%lu ok=%lu eperm=%lu other=%lu\n", children,
-	       atomic_load(&sh->ok), atomic_load(&sh->eperm),
-	       atomic_load(&sh->other));
+	printf("procs=%lu ok=%lu eperm=%lu other=%lu\n", children, atomic_load(&sh->ok),
+	       atomic_load(&sh->eperm), atomic_load(&sh->other));
 	return 0;
 }
