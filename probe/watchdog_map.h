@@ -70,15 +70,13 @@
 #define WD_EV_LIMIT	1 /* first call over the limit in a window */
 #define WD_EV_EXIT	2 /* a budget ended: final counts */
 #define WD_EV_PROC_EXIT 3 /* a process of a shared budget exited */
-#define WD_EV_STOPPED \
-	4 /* throttle: another process of a shared
-					   budget was stopped in that window */
+/* throttle: another process of a shared budget was stopped in that window */
+#define WD_EV_STOPPED	4
 
 /* Slots of the per-CPU health counters (map wd_health). */
-#define WD_H_MAP_FULL 0 /* calls not tracked: the state map was full */
-#define WD_H_CONTENDED \
-	1		    /* calls that lost WD_CAS_TRIES window races
-					   (counted as over the limit) */
+#define WD_H_MAP_FULL	  0 /* calls not tracked: the state map was full */
+/* calls that lost WD_CAS_TRIES window races (counted as over the limit) */
+#define WD_H_CONTENDED	  1
 #define WD_H_EVENTS_LOST  2 /* ring buffer full: an event was dropped */
 #define WD_H_TARGETS_FULL 3 /* a target's child could not get an entry */
 #define WD_H_SLOTS	  4

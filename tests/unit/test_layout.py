@@ -114,3 +114,16 @@ def test_syscall_numbers_match_the_kernel_headers():
     assert set(ours) == set(names)
     for k, sysname in names.items():
         assert ours[k] == int(nr[sysname]), k
+
+
+def test_every_numeric_define_of_the_header_is_in_defs():
+    """abi.DEFS parses watchdog_map.h with a regex; the C preprocessor is
+    the judge: every WD_ macro it expands to a plain number is in DEFS
+    with that value (a reformatted #define once hid two of them)."""
+    out = subprocess.run(["gcc", "-dM", "-E", "-include", "linux/types.h", MAP_H],
+                         capture_output=True, text=True, check=True).stdout
+    want = {}
+    for m in re.finditer(r"^#define (WD_\w+) (0x[0-9a-fA-F]+|\d+)(?:U?LL|U)?$", out, re.M):
+        want[m.group(1)] = int(m.group(2), 0)
+    assert len(want) > 40
+    assert {k: DEFS.get(k) for k in want} == want
