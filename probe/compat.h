@@ -78,22 +78,17 @@ const volatile struct wd_settings wd_set = {};
 #define WD_SIZE(on, n)	  (n)
 #define WD_SEC(name)	  SEC(name)
 
-#define WD_MAP(kind, name, k, v, n)     \
-	struct {                        \
-		__uint(type, kind);     \
-		__uint(max_entries, n); \
-		__type(key, k);         \
-		__type(value, v);       \
+#define WD_MAP_F(kind, flags, name, k, v, n) \
+	struct {                             \
+		__uint(type, kind);          \
+		__uint(max_entries, n);      \
+		__uint(map_flags, flags);    \
+		__type(key, k);              \
+		__type(value, v);            \
 	} name SEC(".maps")
-#define BPF_HASH(name, k, v, n) WD_MAP(BPF_MAP_TYPE_HASH, name, k, v, n)
-#define WD_DYN_HASH(name, k, v, n)                    \
-	struct {                                      \
-		__uint(type, BPF_MAP_TYPE_HASH);      \
-		__uint(max_entries, n);               \
-		__uint(map_flags, BPF_F_NO_PREALLOC); \
-		__type(key, k);                       \
-		__type(value, v);                     \
-	} name SEC(".maps")
+#define WD_MAP(kind, name, k, v, n)  WD_MAP_F(kind, 0, name, k, v, n)
+#define BPF_HASH(name, k, v, n)	     WD_MAP(BPF_MAP_TYPE_HASH, name, k, v, n)
+#define WD_DYN_HASH(name, k, v, n)   WD_MAP_F(BPF_MAP_TYPE_HASH, BPF_F_NO_PREALLOC, name, k, v, n)
 #define WD_LRU_HASH(name, k, v, n)   WD_MAP(BPF_MAP_TYPE_LRU_HASH, name, k, v, n)
 #define BPF_ARRAY(name, v, n)	     WD_MAP(BPF_MAP_TYPE_ARRAY, name, int, v, n)
 #define BPF_PERCPU_ARRAY(name, v, n) WD_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, name, int, v, n)
