@@ -13,6 +13,8 @@
  *   features.c  ethoswd/features.py          kernel probing
  *   choose.c    ethoswd/features.py          backend/action choice, offsets
  *   features_report.c  main.print_features   --probe-features output
+ *   policy_json.c  Policy.as_dict()          the policy as JSON
+ *   kbtf.c      (bpfsys.Btf, lighter)        the kernel's BTF for the checks
  *   sysenv.c    ethoswd/environment.py       root, mounts, -p checks
  *   launch.c    launcher.py + guardian.py    -- CMD gate, guardian
  *   loader.c    ethoswd/probe.py             skeleton, maps, attach
@@ -312,7 +314,7 @@ int wd_mount_pseudo(char notes[][128], int max);
  * wd_fail() otherwise. */
 int wd_check_target_pid(__u32 pid);
 
-/* ---- --probe-features (features_report.c; probing is in wdfeatures.h) -- */
+/* ---- the policy as JSON (policy_json.c) --------------------------------- */
 /* Policy.as_dict() as JSON text (malloc'ed): profile, count, filesystems
  * {name: magic}, files and exclude_exe [{path, dev, ino}], key,
  * max_calls, window_ms. */

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * features_report.c - the --probe-features output (mirrors
- * ethoswd/main.py print_features, and policy.Policy.as_dict for its
- * "policy" member): every feature, every backend with its actions and
- * routes, auto's choice and the policy, as text lines or one JSON record.
+ * ethoswd/main.py print_features): every feature, every backend with its
+ * actions and routes, auto's choice and the policy (policy_json.c), as
+ * text lines or one JSON record.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,39 +16,6 @@
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- --probe-features (main.print_features) ---------------------------- */
-
-/* Policy.as_dict() of the policy module, as JSON text (malloc'ed). */
-static char *fileids_json(const struct wd_fileid *ids, int n)
-{
-	struct wd_jarr *a = wja_new();
-
-	for (int i = 0; i < n; i++) {
-		struct wd_json *j = wj_new();
-
-		wj_str(j, "path", ids[i].path);
-		wj_u64(j, "dev", ids[i].dev);
-		wj_u64(j, "ino", ids[i].ino);
-		wja_take(a, wj_end(j));
-	}
-	return wja_end(a);
-}
-
-char *wd_policy_json(const struct wd_policy *p)
-{
-	struct wd_json *j = wj_new(), *fs = wj_new();
-
-	wj_str(j, "profile", p->profile);
-	wj_str(j, "count", p->count);
-	for (int i = 0; i < p->nfs; i++)
-		wj_u64(fs, p->fs[i].name, p->fs[i].magic);
-	wj_take(j, "filesystems", wj_end(fs));
-	wj_take(j, "files", fileids_json(p->files, p->nfiles));
-	wj_str(j, "key", wd_key_name(p->key));
-	wj_take(j, "exclude_exe", fileids_json(p->exclude_exe, p->nexe));
-	wj_u64(j, "max_calls", p->max_calls);
-	wj_u64(j, "window_ms", p->window_ms);
-	return wj_end(j);
-}
 
 /* One backend's line of the table: available, and its actions. */
 struct backend_info {

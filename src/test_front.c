@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_front.c - test driver of opts.c, policy.c, text.c and report.c
+ * test_front.c - test driver of opts.c, policy.c, policy_json.c, text.c
+ * and report.c
  * (the C mirrors of ethoswd/cli.py, policy.py, safetext.py and report.py).
  *
  * Without arguments it runs its own checks and exits 1 on a mismatch.
@@ -47,43 +48,14 @@ static size_t unhex(const char *hex, char *out, size_t len)
 	return n;
 }
 
-static char *fileids_json(const struct wd_fileid *f, int n)
+/* The policy's notes (warnings at start), which Policy.as_dict() leaves out. */
+static char *notes_json(const struct wd_policy *p)
 {
-	struct wd_jarr *a = wja_new();
-	struct wd_json *j;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		j = wj_new();
-		wj_str(j, "path", f[i].path);
-		wj_u64(j, "dev", f[i].dev);
-		wj_u64(j, "ino", f[i].ino);
-		wja_take(a, wj_end(j));
-	}
-	return wja_end(a);
-}
-
-/* The policy as policy.Policy.as_dict(), plus its notes. */
-static char *policy_json(const struct wd_policy *p)
-{
-	struct wd_json *j = wj_new(), *fs = wj_new();
 	struct wd_jarr *notes = wja_new();
-	int i;
 
-	wj_str(j, "profile", p->profile);
-	wj_str(j, "count", p->count);
-	for (i = 0; i < p->nfs; i++)
-		wj_u64(fs, p->fs[i].name, p->fs[i].magic);
-	wj_take(j, "filesystems", wj_end(fs));
-	wj_take(j, "files", fileids_json(p->files, p->nfiles));
-	wj_str(j, "key", wd_key_name(p->key));
-	wj_take(j, "exclude_exe", fileids_json(p->exclude_exe, p->nexe));
-	wj_u64(j, "max_calls", p->max_calls);
-	wj_u64(j, "window_ms", p->window_ms);
-	for (i = 0; i < p->nnotes; i++)
+	for (int i = 0; i < p->nnotes; i++)
 		wja_str(notes, p->notes[i]);
-	wj_take(j, "notes", wja_end(notes));
-	return wj_end(j);
+	return wja_end(notes);
 }
 
 static char *opts_json(const struct wd_opts *o)
@@ -93,7 +65,8 @@ static char *opts_json(const struct wd_opts *o)
 	char buf[256];
 	int i;
 
-	wj_take(j, "policy", policy_json(&o->policy));
+	wj_take(j, "policy", wd_policy_json(&o->policy));
+	wj_take(j, "policy_notes", notes_json(&o->policy));
 	wj_str(j, "backend", o->backend == WD_BACKEND_AUTO ? "auto" : wd_backend_name(o->backend));
 	wj_str(j, "action", wd_action_name(o->action));
 	a = wja_new();

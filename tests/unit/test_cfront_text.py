@@ -22,7 +22,7 @@ from ethoswd.report import Reporter, _n
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SRC = os.path.join(ROOT, "src")
-SOURCES = ["test_front.c", "opts.c", "policy.c", "text.c", "report.c"]
+SOURCES = ["test_front.c", "opts.c", "policy.c", "policy_json.c", "text.c", "report.c"]
 # -iquote, not -I: a src/ header named like a system one (features.h)
 # must not shadow glibc's.
 CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
@@ -125,7 +125,7 @@ def _py_parse(argv):
     except SystemExit:
         return "EXIT"
     p = a.policy
-    d = {"policy": dict(p.as_dict(), notes=p.notes), "backend": a.backend,
+    d = {"policy": p.as_dict(), "policy_notes": p.notes, "backend": a.backend,
          "action": a.action, "pid": a.pid, "comm": a.comm,
          "exclude_comm": a.exclude_comm, "command": a.command,
          "interval": a.interval, "duration": a.duration, "json": a.json,
