@@ -154,71 +154,77 @@ static int build_and_attach(struct run *r)
 	return 0;
 }
 
-/* "command 'x' (pid N) and its children; ... (never pid 1 or the watchdog)" */
-static void describe_targets(struct run *r, char *buf, size_t len)
+/* s escaped (safetext.escape: at most 4 characters per byte) onto b. */
+static void put_escaped(struct wd_buf *b, const char *s)
 {
-	char part[8192], esc[4096];
-	size_t off = 0;
+	size_t n = strlen(s);
+	char *esc = wd_xmalloc(4 * n + 1);
 
-	buf[0] = 0;
-#define ADD(...)                                                                               \
-	do {                                                                                   \
-		snprintf(part, sizeof(part), __VA_ARGS__);                                     \
-		off += snprintf(buf + off, off < len ? len - off : 0, "%s%s", off ? "; " : "", \
-				part);                                                         \
-	} while (0)
-	if (r->o.ncommand) {
-		char cmd[4096] = "";
+	wb_puts(b, wd_escape(s, n, esc, 4 * n + 1));
+	free(esc);
+}
 
-		for (int i = 0, o = 0; i < r->o.ncommand; i++)
-			o += snprintf(cmd + o, o < (int)sizeof(cmd) ? sizeof(cmd) - o : 0, "%s%s",
-				      i ? " " : "", r->o.command[i]);
-		wd_escape(cmd, strlen(cmd), esc, sizeof(esc));
-		ADD("command '%s' (pid %d) and its children", esc, r->child.pid);
+/* n names `stride` bytes apart from `first`, each escaped, joined by ",". */
+static void put_names(struct wd_buf *b, const char *first, size_t stride, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (i)
+			wb_puts(b, ",");
+		put_escaped(b, first + i * stride);
 	}
-	if (r->o.npid) {
-		char pids[1024] = "";
+}
 
-		for (int i = 0, o = 0; i < r->o.npid; i++)
-			o += snprintf(pids + o, sizeof(pids) - o, "%s%u", i ? "," : "",
-				      r->o.pid[i]);
-		ADD("pid %s and their children", pids);
+/* Start one "; "-separated part of the targets line. */
+static void part(struct wd_buf *b)
+{
+	if (b->len)
+		wb_puts(b, "; ");
+}
+
+/* "command 'x' (pid N) and its children; ... (never pid 1 or the
+ * watchdog)", as main.py _describe_targets; malloc'ed. */
+static char *describe_targets(struct run *r)
+{
+	const struct wd_opts *o = &r->o;
+	struct wd_buf b = { 0 }, cmd = { 0 };
+
+	if (o->ncommand) {
+		char *raw;
+
+		for (int i = 0; i < o->ncommand; i++)
+			wb_printf(&cmd, "%s%s", i ? " " : "", o->command[i]);
+		raw = wb_take(&cmd);
+		wb_puts(&b, "command '");
+		put_escaped(&b, raw);
+		wb_printf(&b, "' (pid %d) and its children", r->child.pid);
+		free(raw);
 	}
-	if (r->o.ncomm) {
-		char names[4096] = "";
-
-		for (int i = 0, o = 0; i < r->o.ncomm; i++) {
-			wd_escape(r->o.comm[i], strlen(r->o.comm[i]), esc, sizeof(esc));
-			o += snprintf(names + o, sizeof(names) - o, "%s%s", i ? "," : "", esc);
-		}
-		ADD("comm %s", names);
+	if (o->npid) {
+		part(&b);
+		wb_puts(&b, "pid ");
+		for (int i = 0; i < o->npid; i++)
+			wb_printf(&b, "%s%u", i ? "," : "", o->pid[i]);
+		wb_puts(&b, " and their children");
 	}
-	if (!off)
-		ADD("every process");
-	if (r->o.nexclude_comm) {
-		char names[4096] = "";
-
-		for (int i = 0, o = 0; i < r->o.nexclude_comm; i++) {
-			wd_escape(r->o.exclude_comm[i], strlen(r->o.exclude_comm[i]), esc,
-				  sizeof(esc));
-			o += snprintf(names + o, sizeof(names) - o, "%s%s", i ? "," : "", esc);
-		}
-		ADD("except comm %s (spoofable)", names);
+	if (o->ncomm) {
+		part(&b);
+		wb_puts(&b, "comm ");
+		put_names(&b, o->comm[0], sizeof(o->comm[0]), o->ncomm);
 	}
-	if (r->o.policy.nexe) {
-		char paths[4096] = "";
-
-		for (int i = 0, o = 0; i < r->o.policy.nexe; i++) {
-			const char *p = r->o.policy.exclude_exe[i].path;
-
-			wd_escape(p, strlen(p), esc, sizeof(esc));
-			o += snprintf(paths + o, o < (int)sizeof(paths) ? sizeof(paths) - o : 0,
-				      "%s%s", i ? "," : "", esc);
-		}
-		ADD("except executables %s", paths);
+	if (!b.len)
+		wb_puts(&b, "every process");
+	if (o->nexclude_comm) {
+		wb_puts(&b, "; except comm ");
+		put_names(&b, o->exclude_comm[0], sizeof(o->exclude_comm[0]), o->nexclude_comm);
+		wb_puts(&b, " (spoofable)");
 	}
-#undef ADD
-	snprintf(buf + off, off < len ? len - off : 0, " (never pid 1 or the watchdog)");
+	if (o->policy.nexe) {
+		wb_puts(&b, "; except executables ");
+		put_names(&b, o->policy.exclude_exe[0].path, sizeof(o->policy.exclude_exe[0]),
+			  o->policy.nexe);
+	}
+	wb_puts(&b, " (never pid 1 or the watchdog)");
+	return wb_take(&b);
 }
 
 /* The JSON 'start' record (main.py _report_start's members). */
@@ -272,7 +278,7 @@ static struct wd_json *start_record(struct run *r, struct wd_route *routes, doub
 static void report_start(struct run *r, double launched)
 {
 	struct wd_route routes[4];
-	char buf[8192], count[1024];
+	char buf[8192], count[1024], *targets;
 	const struct wd_policy *p = &r->o.policy;
 	size_t off = 0;
 
@@ -304,8 +310,9 @@ static void report_start(struct run *r, double launched)
 		else if (strcmp(routes[i].status, "counted"))
 			wd_warn(&r->rep, line);
 	}
-	describe_targets(r, buf, sizeof(buf));
-	wd_info(&r->rep, NULL, "targets: %s", buf);
+	targets = describe_targets(r);
+	wd_info(&r->rep, NULL, "targets: %s", targets);
+	free(targets);
 	off = 0;
 	buf[0] = 0;
 	for (int i = 0; i < r->probe.nlinks; i++)

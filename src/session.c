@@ -458,23 +458,30 @@ static void resume_due(struct wd_session *s, __u64 now)
 static void clear_due(struct wd_session *s, __u64 now)
 {
 	__u64 window_ns = s->o->policy.window_ms * NS_PER_MS;
+	struct idmap due = { 0 };
+	struct wd_row *rows;
+	int n;
 
+	/* A whole window after the last limited one without a new LIMIT. */
 	for (int i = 0; i < s->limited.n; i++) {
 		struct idval e = s->limited.v[i];
-		struct wd_row *rows;
-		int n;
 
-		/* A whole window after the last limited one without a new LIMIT. */
 		if (now < e.val + window_ns)
 			continue;
+		idmap_set(&due, e.id, 0);
 		idmap_del(&s->limited, e.id);
 		i--;
-		rows = live_rows(s, &n, false);
-		for (int j = 0; j < n; j++)
-			if (rows[j].id == e.id)
-				wd_report_clear(s->rep, &rows[j]);
-		free_rows(rows, n);
 	}
+	if (!due.n)
+		return;
+	/* One snapshot of the map for every budget cleared in this pass. */
+	rows = live_rows(s, &n, false);
+	for (int i = 0; i < due.n; i++)
+		for (int j = 0; j < n; j++)
+			if (rows[j].id == due.v[i].id)
+				wd_report_clear(s->rep, &rows[j]);
+	free_rows(rows, n);
+	free(due.v);
 }
 
 static const struct {
