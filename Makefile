@@ -99,6 +99,12 @@ $(BUILD)/ethoswd-asan: $(ETHOSWD_SRC) $(wildcard src/*.h) $(BUILD)/watchdog.skel
 	$(CC) $(ETHOSWD_CFLAGS) $(SANITIZE) -iquote src -iquote $(BUILD) $(ETHOSWD_SRC) \
 	    -lbpf -o $@
 
+# Checks the cut CO-RE BTF against the whole one (tests/host/test_cfront_minbtf.py).
+$(BUILD)/test_minbtf: src/test_minbtf.c src/minbtf.c src/kbtf.c src/text.c $(wildcard src/*.h) \
+    $(BUILD)/watchdog.skel.h
+	$(CC) $(ETHOSWD_CFLAGS) -iquote src -iquote $(BUILD) src/test_minbtf.c src/minbtf.c \
+	    src/kbtf.c src/text.c -lbpf -o $@
+
 PREFIX ?= /usr/local
 SYSTEMD_DIR ?= /etc/systemd/system
 install: $(BUILD)/ethoswd

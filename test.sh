@@ -22,7 +22,7 @@ t_all=$(stamp)
 
 echo "=== install (./install.sh --tests --vm --container) ==="
 ./install.sh --tests --vm --container || { echo "test.sh: install failed" >&2; exit 2; }
-make -s progs ethoswd ethoswd-asan || { echo "test.sh: build failed" >&2; exit 2; }
+make -s progs ethoswd ethoswd-asan build/test_minbtf || { echo "test.sh: build failed" >&2; exit 2; }
 
 echo "=== lint (flake8: .flake8; clang-format: .clang-format) ==="
 make -s lint && echo "lint: clean"

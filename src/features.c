@@ -355,25 +355,12 @@ static int silent_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-/* Skip typedef/const/volatile/restrict/type-tag wrappers. */
-static const struct btf_type *btf_resolve(const struct wd_kbtf *btf, __u32 *tid)
-{
-	const struct btf_type *t;
-
-	while ((t = wd_kbtf_type(btf, *tid))) {
-		if (!btf_is_typedef(t) && !btf_is_mod(t))
-			return t;
-		*tid = t->type;
-	}
-	return NULL;
-}
-
 /* Byte offset and type of member `name` of struct/union `tid`, looking
  * into anonymous struct/union members as C does; -1 if absent. */
 static int btf_member_of(const struct wd_kbtf *btf, __u32 tid, const char *name, long long *off,
 			 __u32 *mtid)
 {
-	const struct btf_type *t = btf_resolve(btf, &tid);
+	const struct btf_type *t = wd_kbtf_resolve(btf, &tid);
 	const struct btf_member *m;
 
 	if (!t || (!btf_is_struct(t) && !btf_is_union(t)))

@@ -1,23 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kbtf.c - a light reader of the kernel's BTF (/sys/kernel/btf/vmlinux)
- * for the feature checks: find a type by name and kind, index a type by
- * id, name a string offset.
+ * for the feature checks and minbtf.c: find types by name and kind, index
+ * a type by id, name a string offset.
  *
  * Why not libbpf's btf__load_vmlinux_btf(): that builds full indexes and
- * costs 13-19 ms here, and libbpf parses the same file again when it
- * relocates the probe, so the features step would double the largest
- * part of ethoswd's start-up.  The checks need a handful of lookups, so
- * this gets the bytes once, the cheapest way the kernel offers, and keeps
- * one array of type offsets:
+ * costs 13-19 ms on the host and 0.1-0.2 s under TCG, the largest part of
+ * ethoswd's start-up.  The checks need a handful of lookups, so this gets
+ * the bytes once, the cheapest way the kernel offers, and keeps one array
+ * of type offsets:
  *   1. mmap of the file (kernels from 6.16): no copy at all;
  *   2. bpf(BPF_OBJ_GET_INFO_BY_FD) on the kernel's "vmlinux" BTF object:
  *      one copy in one syscall;
  *   3. read() of the file, which sysfs hands out 4 KiB per call: about
  *      1 300 calls for 5 MB (10 ms on the host, far more under TCG).
- * loader.c hands the same bytes to libbpf for the CO-RE relocations
- * (wd_kbtf_memfd), so the file is not read a second time.  The
- * answers are libbpf's: find returns the lowest id with the name and
+ * minbtf.c cuts from these bytes the small BTF that libbpf relocates
+ * the probe against, so libbpf never reads or parses the file itself
+ * (loader.c; should the cut fail, libbpf gets these same bytes).  The
+ * same reader also reads the probe object's own BTF (wd_kbtf_parse).
+ * The answers are libbpf's: find returns the lowest id with the name and
  * kind, as btf__find_by_name_kind() does.
  */
 #include <errno.h>
@@ -189,19 +190,12 @@ static int fetch_vmlinux(char **out, size_t *len)
 	return -ENOENT;
 }
 
-int wd_kbtf_load(struct wd_kbtf *b, const char *path)
+/* Check the header and index the types of b->data. */
+static int setup(struct wd_kbtf *b)
 {
-	const struct btf_header *h;
+	const struct btf_header *h = (const void *)b->data;
 	int err;
 
-	memset(b, 0, sizeof(*b));
-	b->mapped = map_all(path, &b->data, &b->len) == 0;
-	err = b->mapped ? 0 : fetch_vmlinux(&b->data, &b->len);
-	if (!b->mapped && err)
-		err = read_all(path, &b->data, &b->len);
-	if (err)
-		return err;
-	h = (const void *)b->data;
 	if (b->len < sizeof(*h) || h->magic != BTF_MAGIC || h->hdr_len > b->len ||
 	    (size_t)h->hdr_len + h->type_off + h->type_len > b->len ||
 	    (size_t)h->hdr_len + h->str_off + h->str_len > b->len) {
@@ -216,6 +210,26 @@ int wd_kbtf_load(struct wd_kbtf *b, const char *path)
 	if (err)
 		wd_kbtf_free(b);
 	return err;
+}
+
+int wd_kbtf_load(struct wd_kbtf *b, const char *path)
+{
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	b->mapped = map_all(path, &b->data, &b->len) == 0;
+	err = b->mapped ? 0 : fetch_vmlinux(&b->data, &b->len);
+	if (!b->mapped && err)
+		err = read_all(path, &b->data, &b->len);
+	return err ? err : setup(b);
+}
+
+int wd_kbtf_parse(struct wd_kbtf *b, char *data, size_t len)
+{
+	memset(b, 0, sizeof(*b));
+	b->data = data;
+	b->len = len;
+	return setup(b);
 }
 
 void wd_kbtf_free(struct wd_kbtf *b)
@@ -255,17 +269,57 @@ int wd_kbtf_find(const struct wd_kbtf *b, const char *name, int kind)
 	return -ENOENT;
 }
 
-/* The BTF in a memory file, for libbpf's btf_custom_path: its path
- * (/proc/self/fd/N) in buf; the fd, or -errno. */
-int wd_kbtf_memfd(const struct wd_kbtf *b, char *buf, size_t len)
+const struct btf_type *wd_kbtf_resolve(const struct wd_kbtf *b, __u32 *id)
 {
-	int fd = memfd_create("vmlinux-btf", MFD_CLOEXEC);
+	const struct btf_type *t;
+
+	while ((t = wd_kbtf_type(b, *id))) {
+		__u16 kind = BTF_INFO_KIND(t->info);
+
+		if (kind != BTF_KIND_TYPEDEF && kind != BTF_KIND_VOLATILE &&
+		    kind != BTF_KIND_CONST && kind != BTF_KIND_RESTRICT &&
+		    kind != BTF_KIND_TYPE_TAG)
+			return t;
+		*id = t->type;
+	}
+	return NULL;
+}
+
+int wd_kbtf_each_named(const struct wd_kbtf *b, unsigned int kinds, const char *const *names, int n,
+		       wd_kbtf_fn fn, void *arg)
+{
+	for (__u32 id = 1; id < b->ntypes; id++) {
+		const struct btf_type *t = wd_kbtf_type(b, id);
+		const char *name;
+
+		if (!(kinds & (1u << BTF_INFO_KIND(t->info))) || !t->name_off)
+			continue;
+		name = wd_kbtf_name(b, t->name_off);
+		for (int i = 0; name && i < n; i++) {
+			int err;
+
+			/* The first byte first: most names differ there. */
+			if (name[0] != names[i][0] || strcmp(name, names[i]))
+				continue;
+			err = fn(arg, i, id, t);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* Bytes in a memory file, for libbpf's btf_custom_path: its path
+ * (/proc/self/fd/N) in buf; the fd, or -errno. */
+int wd_bytes_memfd(const char *name, const void *data, size_t size, char *buf, size_t len)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
 	size_t done = 0;
 
 	if (fd < 0)
 		return -errno;
-	while (done < b->len) {
-		ssize_t n = write(fd, b->data + done, b->len - done);
+	while (done < size) {
+		ssize_t n = write(fd, (const char *)data + done, size - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;

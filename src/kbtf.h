@@ -24,14 +24,25 @@ struct wd_kbtf {
 
 /* 0, or -errno (the file cannot be read, or is not BTF). */
 int wd_kbtf_load(struct wd_kbtf *b, const char *path);
+/* The same for BTF bytes in memory (malloc'ed: b owns them from here,
+ * also on failure); 0 or -EINVAL. */
+int wd_kbtf_parse(struct wd_kbtf *b, char *data, size_t len);
 void wd_kbtf_free(struct wd_kbtf *b);
 const struct btf_type *wd_kbtf_type(const struct wd_kbtf *b, __u32 id);
 const char *wd_kbtf_name(const struct wd_kbtf *b, __u32 off);
-/* The same bytes in a memory file for libbpf (btf_custom_path): the
- * file's fd (path /proc/self/fd/N in buf; close it after the load), or
- * -errno. */
-int wd_kbtf_memfd(const struct wd_kbtf *b, char *buf, size_t len);
 /* The lowest id of a type with this name and BTF_KIND_*, or -ENOENT. */
 int wd_kbtf_find(const struct wd_kbtf *b, const char *name, int kind);
+/* The type behind typedef/const/volatile/restrict/type-tag wrappers, its
+ * id in *id; NULL if an id is out of range. */
+const struct btf_type *wd_kbtf_resolve(const struct wd_kbtf *b, __u32 *id);
+/* One pass over every type, in id order: fn(arg, i, id, t) for each type
+ * of a kind in `kinds` (bit 1 << BTF_KIND_*) named names[i].  Stops at
+ * the first non-zero return of fn, and returns it; else 0. */
+typedef int (*wd_kbtf_fn)(void *arg, int i, __u32 id, const struct btf_type *t);
+int wd_kbtf_each_named(const struct wd_kbtf *b, unsigned int kinds, const char *const *names, int n,
+		       wd_kbtf_fn fn, void *arg);
+/* Bytes in a memory file for libbpf (btf_custom_path): the file's fd
+ * (path /proc/self/fd/N in buf; close it after the load), or -errno. */
+int wd_bytes_memfd(const char *name, const void *data, size_t size, char *buf, size_t len);
 
 #endif /* ETHOSWD_KBTF_H */

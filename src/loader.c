@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "loader.h"
@@ -43,8 +44,10 @@ static double now_s(void)
 }
 
 /* libbpf's own messages: kept for the error line, printed only with
- * ETHOSWD_DEBUG set (the verifier log is long). */
+ * ETHOSWD_DEBUG set (the verifier log is long), each with the seconds
+ * since the load began, to see where the start-up goes. */
 static char last_libbpf[512];
+static double load_t0;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -52,7 +55,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	if (getenv("ETHOSWD_DEBUG"))
-		fputs(line, stderr);
+		fprintf(stderr, "[%8.4f] %s", now_s() - load_t0, line);
 	if (level <= LIBBPF_WARN && line[0] && line[0] != '\n') {
 		line[strcspn(line, "\n")] = 0;
 		snprintf(last_libbpf, sizeof(last_libbpf), "%s", line);
@@ -132,47 +135,57 @@ static int size_maps(struct watchdog_bpf *s, const struct wd_probe_cfg *c)
 	return 0;
 }
 
-/*
- * The kernel's BTF for libbpf's CO-RE relocations: the bytes features.c
- * already has, in a memory file (libbpf would otherwise read
- * /sys/kernel/btf/vmlinux again, 4 KiB per read(): a few ms on the host,
- * a large part of the start-up under TCG).  Not for the LSM backend:
- * libbpf loads the kernel's own BTF for its attach points anyway, and
- * relocates against that.  -1: let libbpf find it.
- */
-static int btf_for_core(const struct wd_probe_cfg *c, char *path, size_t len)
-{
-	if (!c->btf || c->backend == WD_BACKEND_LSM)
-		return -1;
-	return wd_kbtf_memfd(c->btf, path, len);
-}
-
 int wd_probe_load(struct wd_probe *p, const struct wd_probe_cfg *c)
 {
 	double t0 = now_s();
 	char btf_path[64];
-	int err, btf_fd = btf_for_core(c, btf_path, sizeof(btf_path));
-	LIBBPF_OPTS(bpf_object_open_opts, open_opts,
-		    .btf_custom_path = btf_fd >= 0 ? btf_path : NULL);
+	int err, btf_fd;
+	size_t obj_len;
+	const void *obj;
+	bool lsm = c->backend == WD_BACKEND_LSM && c->btf;
 
 	memset(p, 0, sizeof(*p));
 	p->key = c->key;
+	load_t0 = t0;
 	libbpf_set_print(libbpf_print);
+	if (lsm && wd_btf_progs_register(c->btf))
+		return -1;
+	obj = watchdog_bpf__elf_bytes(&obj_len);
+	btf_fd = c->btf ? wd_core_btf_fd(c->btf, obj, obj_len, btf_path, sizeof(btf_path)) : -1;
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts,
+		    .btf_custom_path = btf_fd >= 0 ? btf_path : NULL);
 	p->skel = watchdog_bpf__open_opts(&open_opts);
 	if (!p->skel) {
-		if (btf_fd >= 0)
-			close(btf_fd);
-		return wd_fail("could not open the probe object: %s", strerror(errno));
+		err = wd_fail("could not open the probe object: %s", strerror(errno));
+		goto out;
+	}
+	if (lsm) {
+		struct bpf_program *const progs[] = {
+			p->skel->progs.lsm__file_permission,
+			p->skel->progs.kfunc____x64_sys_sendfile64,
+			p->skel->progs.kfunc____x64_sys_copy_file_range
+		};
+
+		err = wd_btf_progs_check(progs, 3);
+		if (err)
+			goto out;
 	}
 	set_settings(p->skel, c);
 	choose_programs(p->skel, c);
 	err = size_maps(p->skel, c) ? -EINVAL : watchdog_bpf__load(p->skel);
+	if (err)
+		err = wd_fail("could not build or attach the %s probe: %s (%s)",
+			      wd_backend_name(c->backend), strerror(-err),
+			      last_libbpf[0] ? last_libbpf : "no detail");
+out:
 	if (btf_fd >= 0)
 		close(btf_fd);
-	if (err)
-		return wd_fail("could not build or attach the %s probe: %s (%s)",
-			       wd_backend_name(c->backend), strerror(-err),
-			       last_libbpf[0] ? last_libbpf : "no detail");
+	wd_btf_progs_drop();
+	if (err) {
+		watchdog_bpf__destroy(p->skel); /* NULL is fine */
+		p->skel = NULL;
+		return -1;
+	}
 	p->load_s = now_s() - t0;
 	return 0;
 }

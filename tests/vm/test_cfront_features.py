@@ -2,14 +2,9 @@
 answers on this guest's kernel too: the host suite's comparisons
 (tests/host/test_cfront_features.py), run here on the guest kernels."""
 
-import importlib.util
-import os
+import hostsuite
 
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                     "host", "test_cfront_features.py")
-_spec = importlib.util.spec_from_file_location("host_cfront_features", _PATH)
-_host = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_host)
+_host = hostsuite.module("test_cfront_features")
 
 pytestmark = _host.pytestmark
 test_c_features_agree_with_python = _host.test_c_features_agree_with_python
