@@ -21,9 +21,9 @@
 
 /*
  * The kernel's BTF for libbpf's CO-RE relocations, in a memory file: the
- * cut of it that the relocations of the object `obj` read (minbtf.c), or, should that fail,
- * all of it, from the bytes features.c already read (libbpf would
- * otherwise read /sys/kernel/btf/vmlinux again, 4 KiB per read()).
+ * cut of it that the relocations of the object `obj` read (minbtf.c),
+ * or, should that fail, all of it, from the bytes features.c already
+ * read (libbpf would otherwise read /sys/kernel/btf/vmlinux again).
  */
 int wd_core_btf_fd(const struct wd_kbtf *btf, const void *obj, size_t obj_len, char *path,
 		   size_t len)

@@ -355,31 +355,31 @@ static int silent_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+/* Adds each member's byte offset on the way to a member. */
+struct member_off {
+	const struct wd_kbtf *btf;
+	long long bytes;
+};
+
+static int add_offset(void *arg, __u32 sid, __u16 i)
+{
+	struct member_off *m = arg;
+
+	m->bytes += btf_member_bit_offset(wd_kbtf_type(m->btf, sid), i) / 8;
+	return 0;
+}
+
 /* Byte offset and type of member `name` of struct/union `tid`, looking
  * into anonymous struct/union members as C does; -1 if absent. */
 static int btf_member_of(const struct wd_kbtf *btf, __u32 tid, const char *name, long long *off,
 			 __u32 *mtid)
 {
-	const struct btf_type *t = wd_kbtf_resolve(btf, &tid);
-	const struct btf_member *m;
+	struct member_off m = { .btf = btf };
 
-	if (!t || (!btf_is_struct(t) && !btf_is_union(t)))
+	if (wd_kbtf_member(btf, tid, name, add_offset, &m, mtid) <= 0)
 		return -1;
-	m = btf_members(t);
-	for (__u16 i = 0; i < btf_vlen(t); i++) {
-		const char *mname = wd_kbtf_name(btf, m[i].name_off);
-		long long bytes = btf_member_bit_offset(t, i) / 8;
-
-		if (mname && !strcmp(mname, name)) {
-			*off = bytes, *mtid = m[i].type;
-			return 0;
-		}
-		if ((!mname || !*mname) && !btf_member_of(btf, m[i].type, name, off, mtid)) {
-			*off += bytes;
-			return 0;
-		}
-	}
-	return -1;
+	*off = m.bytes;
+	return 0;
 }
 
 long long wd_btf_offset(const struct wd_features *f, const char *type, const char *path, char *err,

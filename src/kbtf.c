@@ -254,21 +254,6 @@ const char *wd_kbtf_name(const struct wd_kbtf *b, __u32 off)
 	return off < b->strs_len ? b->strs + off : NULL;
 }
 
-int wd_kbtf_find(const struct wd_kbtf *b, const char *name, int kind)
-{
-	for (__u32 id = 1; id < b->ntypes; id++) {
-		const struct btf_type *t = wd_kbtf_type(b, id);
-		const char *n;
-
-		if ((int)BTF_INFO_KIND(t->info) != kind)
-			continue;
-		n = wd_kbtf_name(b, t->name_off);
-		if (n && !strcmp(n, name))
-			return id;
-	}
-	return -ENOENT;
-}
-
 const struct btf_type *wd_kbtf_resolve(const struct wd_kbtf *b, __u32 *id)
 {
 	const struct btf_type *t;
@@ -305,6 +290,51 @@ int wd_kbtf_each_named(const struct wd_kbtf *b, unsigned int kinds, const char *
 			if (err)
 				return err;
 		}
+	}
+	return 0;
+}
+
+/* The first id seen (each_named goes in id order): stops the pass. */
+static int first_id(void *arg, int i, __u32 id, const struct btf_type *t)
+{
+	(void)i, (void)t;
+	*(__u32 *)arg = id;
+	return 1;
+}
+
+int wd_kbtf_find(const struct wd_kbtf *b, const char *name, int kind)
+{
+	__u32 id = 0;
+
+	wd_kbtf_each_named(b, 1u << kind, &name, 1, first_id, &id);
+	return id ? (int)id : -ENOENT;
+}
+
+int wd_kbtf_member(const struct wd_kbtf *b, __u32 id, const char *name, wd_kbtf_visit visit,
+		   void *arg, __u32 *type)
+{
+	const struct btf_type *t = wd_kbtf_resolve(b, &id);
+	const struct btf_member *m;
+
+	if (!t)
+		return -EINVAL;
+	if (BTF_INFO_KIND(t->info) != BTF_KIND_STRUCT && BTF_INFO_KIND(t->info) != BTF_KIND_UNION)
+		return 0;
+	m = (const void *)(t + 1);
+	for (__u16 i = 0; i < BTF_INFO_VLEN(t->info); i++) {
+		const char *mname = wd_kbtf_name(b, m[i].name_off);
+		int found;
+
+		if (!mname || !*mname)
+			found = wd_kbtf_member(b, m[i].type, name, visit, arg, type);
+		else if (!strcmp(mname, name))
+			found = (*type = m[i].type, 1);
+		else
+			continue;
+		if (found > 0)
+			found = visit(arg, id, i) ?: 1;
+		if (found)
+			return found;
 	}
 	return 0;
 }

@@ -41,6 +41,16 @@ const struct btf_type *wd_kbtf_resolve(const struct wd_kbtf *b, __u32 *id);
 typedef int (*wd_kbtf_fn)(void *arg, int i, __u32 id, const struct btf_type *t);
 int wd_kbtf_each_named(const struct wd_kbtf *b, unsigned int kinds, const char *const *names, int n,
 		       wd_kbtf_fn fn, void *arg);
+/* Member `name` of struct/union `id`, found as C and libbpf's CO-RE
+ * find it: the first member so named, or the first anonymous struct or
+ * union member that has it.  visit(arg, sid, i) is called for each
+ * member on the way (sid: its struct's resolved id, i: its index), the
+ * named one first, then the anonymous ones outwards; a non-zero return
+ * stops the walk and is returned.  1 and the member's type id in *type
+ * if found, 0 if not, -EINVAL for an id out of range. */
+typedef int (*wd_kbtf_visit)(void *arg, __u32 sid, __u16 i);
+int wd_kbtf_member(const struct wd_kbtf *b, __u32 id, const char *name, wd_kbtf_visit visit,
+		   void *arg, __u32 *type);
 /* Bytes in a memory file for libbpf (btf_custom_path): the file's fd
  * (path /proc/self/fd/N in buf; close it after the load), or -errno. */
 int wd_bytes_memfd(const char *name, const void *data, size_t size, char *buf, size_t len);

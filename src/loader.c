@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "loader.h"
@@ -166,7 +165,7 @@ int wd_probe_load(struct wd_probe *p, const struct wd_probe_cfg *c)
 			p->skel->progs.kfunc____x64_sys_copy_file_range
 		};
 
-		err = wd_btf_progs_check(progs, 3);
+		err = wd_btf_progs_check(progs, sizeof(progs) / sizeof(progs[0]));
 		if (err)
 			goto out;
 	}

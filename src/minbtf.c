@@ -273,36 +273,13 @@ static int keep_member(struct gen *g, __u32 kid, __u16 idx, __u32 mtype)
 	return 0;
 }
 
-/* Member `name` of composite kid, as libbpf's bpf_core_match_member()
- * finds it: the first member so named, or the first anonymous struct or
- * union that has it.  Keeps the members on the way; 1 and the member's
- * type in *next if found, 0 if not, -errno on error. */
-static int match_member(struct gen *g, __u32 kid, const char *name, __u32 *next)
+/* keep_member() for wd_kbtf_member()'s walk: the members on the way to
+ * a path's member, the way libbpf's bpf_core_match_member() finds it. */
+static int keep_on_path(void *arg, __u32 sid, __u16 i)
 {
-	const struct btf_type *t = wd_kbtf_resolve(g->k, &kid);
-	const struct btf_member *m;
+	struct gen *g = arg;
 
-	if (!t)
-		return -EINVAL;
-	if (!btf_is_struct(t) && !btf_is_union(t))
-		return 0;
-	m = btf_members(t);
-	for (__u16 i = 0; i < btf_vlen(t); i++) {
-		const char *mname = wd_kbtf_name(g->k, m[i].name_off);
-		int found;
-
-		if (!mname || !*mname) {
-			found = match_member(g, m[i].type, name, next);
-			if (found > 0)
-				found = keep_member(g, kid, i, m[i].type) ?: 1;
-			if (found)
-				return found;
-		} else if (!strcmp(mname, name)) {
-			*next = m[i].type;
-			return keep_member(g, kid, i, m[i].type) ?: 1;
-		}
-	}
-	return 0;
+	return keep_member(g, sid, i, btf_members(wd_kbtf_type(g->k, sid))[i].type);
 }
 
 /* A kernel struct or union named roots[i]: a candidate for every path
@@ -319,7 +296,7 @@ static int add_candidate(void *arg, int i, __u32 id, const struct btf_type *t)
 			continue;
 		node_of(g, id);
 		for (int s = 0; s < p->n; s++) {
-			int found = match_member(g, cur, p->names[s], &cur);
+			int found = wd_kbtf_member(g->k, cur, p->names[s], keep_on_path, g, &cur);
 
 			if (found < 0)
 				return found;
