@@ -16,8 +16,9 @@ from .safetext import one_line
 class GatedChild:
     """A forked child that execs `argv` when release() is called."""
 
-    def __init__(self, argv):
+    def __init__(self, argv, jitter=None):
         self.argv = argv
+        self._jitter = jitter  # a jitter.Supervisor: prepared at the gate
         rfd, self._wfd = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
@@ -29,7 +30,22 @@ class GatedChild:
             finally:
                 os._exit(127)
         os.close(rfd)
+        if jitter:
+            jitter.child_sock.close()  # the child's end
         self.status = None
+
+    def _pre_exec(self):
+        """The steps other features take between the gate and the exec,
+        while this process is still the watchdog's (root): --jitter.
+        False: one failed and said why; the command is not run."""
+        if self._jitter:
+            from . import jitter
+            try:
+                jitter.child_prepare(self._jitter.child_sock)
+            except OSError as e:
+                jitter.child_fail(e)
+                return False
+        return True
 
     def _run_child(self, rfd):
         # A Ctrl-C during the watchdog's start-up reaches the whole process
@@ -37,8 +53,10 @@ class GatedChild:
         # child ignores it until it runs the command.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if self._jitter:
+            self._jitter.child_end()
         go = os.read(rfd, 1)
-        if go != b"1":
+        if go != b"1" or not self._pre_exec():
             return
         # Python ignores SIGPIPE/SIGXFSZ; the command must not inherit that,
         # nor the two ignored above.

@@ -200,9 +200,20 @@ static bool gate_opened(int rfd)
 	return n == 1 && go == '1';
 }
 
-static void __attribute__((noreturn)) child_main(int rfd, int wfd, const sigset_t *old, char **argv)
+/* The steps other features take in the command's process between the
+ * gate and the exec, while it is still the watchdog's (root): --jitter
+ * (jitter_launch.c).  -1 from one: it said why, the command is not run. */
+static int pre_exec(const struct wd_child_hook *hook)
 {
-	int err;
+	if (hook && hook->fn && hook->fn(hook->arg))
+		return -1;
+	return 0;
+}
+
+static void __attribute__((noreturn))
+child_main(int rfd, int wfd, const sigset_t *old, char **argv, const struct wd_child_hook *hook)
+{
+	int err, keep[2] = { rfd, hook ? hook->arg : -1 };
 	char name[1024];
 
 	/* A Ctrl-C during the watchdog's start-up reaches the whole process
@@ -213,8 +224,8 @@ static void __attribute__((noreturn)) child_main(int rfd, int wfd, const sigset_
 	/* Everything close-on-exec would be gone at exec anyway; let go of it
 	 * now, so that a copy held while waiting (the guardian's pipe, the
 	 * probe's files) cannot hide the watchdog's death from others. */
-	close_inherited(&rfd, 1, true);
-	if (!gate_opened(rfd))
+	close_inherited(keep, 2, true);
+	if (!gate_opened(rfd) || pre_exec(hook))
 		_exit(127);
 	reset_signals();
 	execvp(argv[0], argv); /* rfd is close-on-exec */
@@ -225,6 +236,11 @@ static void __attribute__((noreturn)) child_main(int rfd, int wfd, const sigset_
 }
 
 int wd_child_start(struct wd_child *c, char **argv)
+{
+	return wd_child_start_hooked(c, argv, NULL);
+}
+
+int wd_child_start_hooked(struct wd_child *c, char **argv, const struct wd_child_hook *hook)
 {
 	int fds[2], err;
 	sigset_t old;
@@ -237,7 +253,7 @@ int wd_child_start(struct wd_child *c, char **argv)
 	block_int_term(&old);
 	c->pid = fork();
 	if (c->pid == 0)
-		child_main(fds[0], fds[1], &old, argv);
+		child_main(fds[0], fds[1], &old, argv, hook);
 	err = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(fds[0]);

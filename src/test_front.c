@@ -97,6 +97,11 @@ static char *opts_json(const struct wd_opts *o)
 	wj_str(j, "describe_count", buf);
 	wj_str(j, "describe_key", wd_policy_describe_key(&o->policy));
 	wj_bool(j, "needs_btf", wd_policy_needs_btf(&o->policy));
+	if (o->jitter_ns)
+		wj_u64(j, "jitter", o->jitter_ns);
+	else
+		wj_null(j, "jitter");
+	wj_str(j, "jitter_mode", o->jitter_mode);
 	return wj_end(j);
 }
 

@@ -131,7 +131,7 @@ def _py_parse(argv):
          "interval": a.interval, "duration": a.duration, "json": a.json,
          "probe_features": a.probe_features, "map_size": a.map_size,
          "describe_count": p.describe_count(), "describe_key": p.describe_key(),
-         "needs_btf": p.needs_btf}
+         "needs_btf": p.needs_btf, "jitter": a.jitter, "jitter_mode": a.jitter_mode}
     return "OK " + json.dumps(d, sort_keys=True)
 
 
@@ -156,7 +156,13 @@ BAD_ARGS = [s.split() for s in (
     "--max-calls 5 --max-calls 0", "-p 1 -p x", "--count files --file /nonexistent",
     "--exclude-exe /etc/passwd", "--exclude-exe /nonexistent", "--exclude-exe /etc",
     "--count fs:0x", "--count fs:0x_", "--max-calls 99999999999999999999999999",
-    "--max-calls '5'", "--comm it's", "--pid=", "-p=", "-i=x")]
+    "--max-calls '5'", "--comm it's", "--pid=", "-p=", "-i=x",
+    "--jitter 100us", "--jitter 100 -- ls", "--jitter=", "--jitter 0ms -- ls",
+    "--jitter 999ns -- ls", "--jitter 1500ns -- ls", "--jitter 2s -- ls",
+    "--jitter 1001ms -- ls", "--jitter 99999999999999999999999us -- ls",
+    "--jitter 100uS -- ls", "--jitter ' 100us' -- ls", "--jitter-mode pause",
+    "--jitter-mode fast --jitter 1ms -- ls", "--jit 1ms -- ls", "-p 1 --jitter 1ms",
+    "--jitter -1us -- ls", "--jitter 1e3us -- ls", "--jitter=1ms --comm x")]
 GOOD_ARGS = [s.split() for s in (
     "", "--json", "--max-calls +5 --window-ms 200", "-p5 -p 6", "-p=7", "-i=2.5",
     "--comm -5", "--json --json", "--duration 1e7", "-i 1_0.5", "--max-calls 007",
@@ -172,7 +178,10 @@ GOOD_ARGS = [s.split() for s in (
     "--map-size 4194304 --window-ms 86400000 --max-calls 4000000000",
     "--ebpf --probe-features", "-i inFinity", "--duration 1E3", "-i 5.",
     "--count fs:0x_1f", "--count ' all '", "-h", "--help", "-hp5", "--foo -h",
-    "--max-calls 0 -h", "--hel", "-p 1 -h -- ls")]
+    "--max-calls 0 -h", "--hel", "-p 1 -h -- ls",
+    "--jitter 100us -- ls", "--jitter=1ms --jitter-mode pause -- ls", "--jitter 1us -- ls",
+    "--jitter 1s -- ls", "--jitter 1000000us -- ls", "--jitter 1000ns -- ls",
+    "--jitter-mode=clamp --jitter 007us -- ls", "--jitter-m pause --jitter 10us -- ls")]
 
 
 @pytest.mark.parametrize("argv", BAD_ARGS + GOOD_ARGS,
