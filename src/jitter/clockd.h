@@ -92,6 +92,7 @@ struct clockd {
 	__u64 off_real, off_boot, off_tai; /* family offsets, multiples of G */
 	bool offs_set;
 	__u64 off_jiffies; /* times()'s tick count minus MONOTONIC, in ns */
+	bool jiffies_set;
 	struct hold *holds;
 	int nholds, capholds;
 	char last_error[256]; /* for tests: what went wrong last */
@@ -113,6 +114,7 @@ __u64 now_ns(clockid_t id);
  * 0 with *ns, or -errno.  *due gets the pause release time (MONOTONIC ns)
  * or 0. */
 int family_read(clockid_t id, __u64 *ns, __u64 *due);
+void track_jiffies(void); /* before a times() answer: cd.off_jiffies */
 /* A CPU-time clock id as the caller (tid, tgid) named it: 0, or -errno. */
 int cpu_clock_read(clockid_t id, pid_t tid, pid_t tgid, __u64 *ns);
 /* A process's / a thread's CPU time through its timeline (clamped, or

@@ -225,14 +225,15 @@ static void track_offset(clockid_t other, __u64 *off)
 
 /* times() counts ticks from its own origin: the offset of that count from
  * MONOTONIC, kept while it stays within two ticks (it saws by one). */
-static void track_jiffies(void)
+void track_jiffies(void)
 {
 	long long m =
 		(long long)times(NULL) * (long long)TICK_NS - (long long)now_ns(CLOCK_MONOTONIC);
 	long long d = m - (long long)cd.off_jiffies;
 
-	if (!cd.offs_set || d > 2 * (long long)TICK_NS || d < -2 * (long long)TICK_NS)
+	if (!cd.jiffies_set || d > 2 * (long long)TICK_NS || d < -2 * (long long)TICK_NS)
 		cd.off_jiffies = (__u64)m;
+	cd.jiffies_set = true;
 }
 
 int family_read(clockid_t id, __u64 *ns, __u64 *due)
@@ -260,7 +261,6 @@ int family_read(clockid_t id, __u64 *ns, __u64 *due)
 	track_offset(CLOCK_REALTIME, &cd.off_real);
 	track_offset(CLOCK_BOOTTIME, &cd.off_boot);
 	track_offset(CLOCK_TAI, &cd.off_tai);
-	track_jiffies();
 	cd.offs_set = true;
 	c = clockd_clamp(WD_JT_MONO, cd.grain);
 	t = now_ns(CLOCK_MONOTONIC);

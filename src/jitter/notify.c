@@ -198,6 +198,7 @@ static void do_times(int fd, const struct seccomp_notif *n, pid_t tgid)
 	struct tms tms;
 	long long ticks;
 
+	track_jiffies();
 	family_read(CLOCK_MONOTONIC, &ns, &due);
 	ticks = (long long)((ns + cd.off_jiffies) / TICK_NS);
 	if (n->data.args[0]) {
