@@ -70,8 +70,8 @@ class Supervisor:
         os.close(ctl_r)
         os.close(rdy_w)
         self._ctl = ctl_w
-        with os.fdopen(rdy_r, "rb") as f:
-            line = f.read(400).decode(errors="replace").strip()
+        with os.fdopen(rdy_r, "rb") as f:  # one line, or EOF
+            line = f.readline(400).decode(errors="replace").strip()
         words = line.split()
         if len(words) != 2 or words[0] != "ok" or not words[1].isdigit():
             self.close(clean=False)

@@ -29,8 +29,8 @@
  * `pause` (Fuzzyfox) holds a reader until the next switch point and gives
  * it the reading that starts there: wd_jitter_next().  For a CPU-time
  * timeline, where waiting does not move the clock, the same is done on a
- * virtual clock (real CPU time plus an offset that only grows):
- * wd_jitter_skip().
+ * virtual clock (the real one, moved on to a switch point at each
+ * reading): wd_jitter_skip().
  */
 #ifndef WD_JITTER_CLAMP_H
 #define WD_JITTER_CLAMP_H
@@ -129,24 +129,39 @@ static __always_inline __u64 wd_jitter_next(const struct wd_jclamp *c, __u64 t, 
 	return wd_jitter_switch(c, b + c->grain);
 }
 
-/* A virtual clock's offset before its first reading: virtual time 0 (a
- * thread's or process's start) is the switch point s(0), so even the
- * first reading after a known start tells only how many switch points the
- * work crossed. */
-static __always_inline __u64 wd_jitter_skip_init(const struct wd_jclamp *c)
+/* A virtual clock (pause on a CPU-time timeline): its time at the last
+ * reading is that reading's switch point, `off` ahead of (or, mod 2^64,
+ * behind) the real clock's `last`. */
+struct wd_jvclock {
+	__u64 off;
+	__u64 last;
+};
+
+/* Before the first reading: virtual time 0 (a thread's or a process's
+ * start) is the switch point s(0), so even the first reading after a
+ * known start tells only how many switch points the work crossed. */
+static __always_inline void wd_jitter_vclock_init(const struct wd_jclamp *c, struct wd_jvclock *vc)
 {
-	return wd_jitter_switch(c, 0);
+	vc->off = wd_jitter_switch(c, 0);
+	vc->last = 0;
 }
 
-/* Pause on a virtual clock: the reading at real time t moves the clock
- * (t + *offset) on to its next switch point and returns the reading from
- * there.  *offset only grows, so the virtual clock never runs backwards. */
-static __always_inline __u64 wd_jitter_skip(const struct wd_jclamp *c, __u64 t, __u64 *offset)
+/* Pause on a virtual clock: since the last reading the real clock moved
+ * from vc->last to t; the virtual clock moves as much, less up to
+ * `allowance` (the mediation's own cost between two readings), then on to
+ * its next switch point, whose reading is returned.  The virtual clock
+ * never runs backwards, and work shorter than G(1-J) + allowance (less
+ * the mediation's cost) between two readings crosses exactly one switch
+ * point.  Unsigned wrap-around keeps `off` right when it is negative. */
+static __always_inline __u64 wd_jitter_skip(const struct wd_jclamp *c, __u64 t,
+					    struct wd_jvclock *vc, __u64 allowance)
 {
-	__u64 v = t + *offset, value;
+	__u64 d = t - vc->last, value;
+	__u64 v = t + vc->off - (d < allowance ? d : allowance);
 	__u64 s = wd_jitter_next(c, v, &value);
 
-	*offset += s - v;
+	vc->off = s - t;
+	vc->last = t;
 	return value;
 }
 

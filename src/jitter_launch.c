@@ -91,8 +91,10 @@ int wd_jitter_start(struct wd_jitter *j, pid_t child, unsigned *jfrac)
 		close(ready[0]);
 		return wd_fail("--jitter: fork: %s", strerror(errno));
 	}
-	while ((n = read(ready[0], line + got, sizeof(line) - 1 - got)) > 0 ||
-	       (n < 0 && errno == EINTR))
+	/* one line, or EOF */
+	while (got < (ssize_t)sizeof(line) - 1 && !memchr(line, '\n', got) &&
+	       ((n = read(ready[0], line + got, sizeof(line) - 1 - got)) > 0 ||
+		(n < 0 && errno == EINTR)))
 		got += n > 0 ? n : 0;
 	close(ready[0]);
 	line[got] = 0;

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,6 +161,16 @@ static void start(void)
 	signal(SIGHUP, SIG_IGN);
 	/* Pause releases readers at switch points: no timer slack. */
 	prctl(PR_SET_TIMERSLACK, 1UL);
+	/* Every clock read of the tree waits for this process: on a loaded
+	 * machine it must not queue behind other work (real-time priority 1,
+	 * below every kernel real-time thread; its work per event is short,
+	 * and the kernel's real-time throttling bounds it anyway). */
+	if (!getenv("CLOCKD_NO_FIFO")) {
+		struct sched_param sp = { .sched_priority = 1 };
+
+		if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp))
+			clockd_log("SCHED_FIFO: %s", strerror(errno));
+	}
 	if (getrandom(&cd.secret, sizeof(cd.secret), 0) != sizeof(cd.secret))
 		fail_start("getrandom: %s", strerror(errno));
 	cd.tsc_khz = measure_tsc_khz();
@@ -191,19 +202,18 @@ void hold_add(const struct hold *h)
 
 static void hold_release(const struct hold *h)
 {
+	struct task *t = task_get(h->tid);
+
 	if (h->notif) {
 		struct seccomp_notif_resp r = { .id = h->id, .val = h->val };
 
 		/* ENOENT: the caller was interrupted meanwhile; it retries. */
 		ioctl(cd.notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &r);
-	} else {
-		struct task *t = task_get(h->tid);
-
-		if (t && t->held) {
-			t->held = false;
-			ptrace(PTRACE_CONT, h->tid, 0, 0);
-		}
+	} else if (t && t->held) {
+		t->held = false;
+		ptrace(PTRACE_CONT, h->tid, 0, 0);
 	}
+	pause_released(t);
 }
 
 /* Release what is due; the earliest still waiting, or 0. */
@@ -258,7 +268,8 @@ static void take_listener(void)
 	c = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
 	if (c && c->cmsg_type == SCM_RIGHTS) {
 		memcpy(&cd.notify_fd, CMSG_DATA(c), sizeof(int));
-		if (!getenv("CLOCKD_NO_SYNC") && ioctl(cd.notify_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+		if (!getenv("CLOCKD_NO_SYNC") &&
+		    ioctl(cd.notify_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
 			  (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP))
 			clockd_log("SYNC_WAKE_UP: %s", strerror(errno));
 	}
@@ -358,7 +369,8 @@ static void print_stats(void)
 			"\"signal\": %lu, \"cpu_us\": %llu}}\n",
 			cd.n.notify, cd.n.cont, cd.n.procfile, cd.n.rdtsc, cd.n.exec, cd.n.rewrite,
 			cd.n.hold, cd.n.signal,
-			(unsigned long long)cpu.tv_sec * 1000000 + (unsigned long long)cpu.tv_nsec / 1000);
+			(unsigned long long)cpu.tv_sec * 1000000 +
+				(unsigned long long)cpu.tv_nsec / 1000);
 }
 
 int main(int argc, char **argv)

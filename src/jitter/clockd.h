@@ -15,6 +15,7 @@
  *   notify.c     system calls answered in full (clock_gettime, ...)
  *   procfiles.c  opens of /proc files that carry CPU times
  *   clocks.c     the clocks: families, CPU-time timelines, task table
+ *   pause.c      pause on the wall-clock timelines: each thread's own time
  */
 #ifndef WD_CLOCKD_H
 #define WD_CLOCKD_H
@@ -64,6 +65,12 @@ struct task {
 	unsigned long long args[6];
 	bool held;     /* a paused rdtsc: resumed by a hold */
 	bool exec_fix; /* exec'ed: hide the vDSO at the syscall exit */
+	/* pause (pause.c): where its last wall-clock reading left it */
+	bool rel_set;
+	__u64 rel_virt, rel_real; /* its own time, and MONOTONIC, at release */
+	__u64 rel_run, rel_delay; /* its run time and run-queue delay then */
+	__u64 line_sw[3];	  /* its last switch point per line (pause.c) */
+	bool line_set[3];
 };
 
 /* A reply that waits for its switch point (pause). */
@@ -113,7 +120,7 @@ __u64 now_ns(clockid_t id);
 /* A family clock (CLOCK_REALTIME ... TAI, their COARSE and ALARM ids):
  * 0 with *ns, or -errno.  *due gets the pause release time (MONOTONIC ns)
  * or 0. */
-int family_read(clockid_t id, __u64 *ns, __u64 *due);
+int family_read(struct task *t, clockid_t id, __u64 *ns, __u64 *due);
 void track_jiffies(void); /* before a times() answer: cd.off_jiffies */
 /* A CPU-time clock id as the caller (tid, tgid) named it: 0, or -errno. */
 int cpu_clock_read(clockid_t id, pid_t tid, pid_t tgid, __u64 *ns);
@@ -127,7 +134,15 @@ void cpu_split(__u64 timeline, __u64 total, __u64 ku, __u64 ks, __u64 *u, __u64 
 __u64 clamp_other(__u64 timeline, __u64 v);
 __u64 thread_cpu_ns(struct task *t, pid_t tid, pid_t tgid);
 __u64 process_cpu_ns(pid_t tgid);
-__u64 tsc_read(__u64 *due);
+__u64 tsc_read(struct task *t, __u64 *due);
+int thread_sched(struct task *t, __u64 *run, __u64 *delay); /* 0, or -1 */
+
+/* ---- pause.c: pause on the wall-clock timelines (t may be NULL) ---- */
+enum { LINE_MONO, LINE_RAW, LINE_TSC, NLINES };
+__u64 pause_mono(struct task *t, __u64 *due);
+__u64 pause_raw(struct task *t, __u64 *due);
+__u64 pause_tsc(struct task *t, const struct wd_jclamp *c, __u64 tsc, __u64 *due);
+void pause_released(struct task *t); /* a held reader goes on now */
 
 struct task *task_get(pid_t tid);
 struct task *task_add(pid_t tid);

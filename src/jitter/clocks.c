@@ -18,7 +18,8 @@
  * process CPU clock, which the kernel lets any process read.  Each thread
  * and each process is a timeline of its own; under pause a reading moves
  * the timeline's virtual clock on to its next switch point
- * (wd_jitter_skip), starting from a switch point at time 0.
+ * (wd_jitter_skip), starting from a switch point at time 0, and allows
+ * half a grain between two readings for the mediation's own CPU time.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -166,7 +167,7 @@ pid_t tgid_of(pid_t tid)
 
 struct line_node {
 	struct node n;
-	__u64 off;	      /* virtual clock offset (pause) */
+	struct wd_jvclock vc; /* the virtual clock (pause) */
 	__u64 prev_u, prev_s; /* last split given */
 	bool init;
 };
@@ -236,11 +237,11 @@ void track_jiffies(void)
 	cd.jiffies_set = true;
 }
 
-int family_read(clockid_t id, __u64 *ns, __u64 *due)
+int family_read(struct task *tk, clockid_t id, __u64 *ns, __u64 *due)
 {
 	struct timespec ts;
 	struct wd_jclamp c;
-	__u64 t, v, s;
+	__u64 v;
 
 	/* The kernel's own answer decides validity (an ALARM clock without
 	 * an RTC, a reserved id): the same errno as the kernel's. */
@@ -249,13 +250,8 @@ int family_read(clockid_t id, __u64 *ns, __u64 *due)
 	*due = 0;
 	if (id == CLOCK_MONOTONIC_RAW) {
 		c = clockd_clamp(WD_JT_MONO_RAW, cd.grain);
-		t = now_ns(CLOCK_MONOTONIC_RAW);
-		if (cd.mode == JM_CLAMP) {
-			*ns = wd_jitter_clamp(&c, t);
-			return 0;
-		}
-		s = wd_jitter_next(&c, t, ns);
-		*due = now_ns(CLOCK_MONOTONIC) + (s - t);
+		*ns = cd.mode == JM_CLAMP ? wd_jitter_clamp(&c, now_ns(CLOCK_MONOTONIC_RAW)) :
+					    pause_raw(tk, due);
 		return 0;
 	}
 	track_offset(CLOCK_REALTIME, &cd.off_real);
@@ -263,11 +259,8 @@ int family_read(clockid_t id, __u64 *ns, __u64 *due)
 	track_offset(CLOCK_TAI, &cd.off_tai);
 	cd.offs_set = true;
 	c = clockd_clamp(WD_JT_MONO, cd.grain);
-	t = now_ns(CLOCK_MONOTONIC);
-	if (cd.mode == JM_CLAMP)
-		v = wd_jitter_clamp(&c, t);
-	else
-		*due = wd_jitter_next(&c, t, &v);
+	v = cd.mode == JM_CLAMP ? wd_jitter_clamp(&c, now_ns(CLOCK_MONOTONIC)) :
+				  pause_mono(tk, due);
 	switch (id) {
 	case CLOCK_REALTIME:
 	case CLOCK_REALTIME_COARSE:
@@ -293,18 +286,19 @@ __u64 process_cpu_ns(pid_t tgid)
 	return now_ns(MAKE_PROCESS_CPUCLOCK(tgid, CPUCLOCK_SCHED));
 }
 
-/* The first number of a schedstat file: the thread's run time in ns. */
-__u64 thread_cpu_ns(struct task *t, pid_t tid, pid_t tgid)
+/* A thread's schedstat: run time and run-queue delay, ns.  0, or -1. */
+static int schedstat(struct task *t, pid_t tid, pid_t tgid, __u64 *run, __u64 *delay)
 {
 	char path[96], buf[128];
 	int fd = t && t->tid == tid ? t->schedstat_fd : -1;
+	unsigned long long r, d;
 	ssize_t len;
 
 	if (fd < 0) {
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", tgid, tid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
-			return 0;
+			return -1;
 		if (t && t->tid == tid)
 			t->schedstat_fd = fd;
 	}
@@ -312,9 +306,25 @@ __u64 thread_cpu_ns(struct task *t, pid_t tid, pid_t tgid)
 	if (!t || t->tid != tid)
 		close(fd);
 	if (len <= 0)
-		return 0;
+		return -1;
 	buf[len] = 0;
-	return strtoull(buf, NULL, 10);
+	if (sscanf(buf, "%llu %llu", &r, &d) != 2)
+		return -1;
+	*run = r;
+	*delay = d;
+	return 0;
+}
+
+__u64 thread_cpu_ns(struct task *t, pid_t tid, pid_t tgid)
+{
+	__u64 run = 0, delay;
+
+	return schedstat(t, tid, tgid, &run, &delay) ? 0 : run;
+}
+
+int thread_sched(struct task *t, __u64 *run, __u64 *delay)
+{
+	return schedstat(t, t->tid, t->tgid, run, delay);
 }
 
 __u64 cpu_timeline(__u64 timeline, __u64 raw)
@@ -326,10 +336,12 @@ __u64 cpu_timeline(__u64 timeline, __u64 raw)
 		return wd_jitter_clamp(&c, raw);
 	l = line_of(timeline);
 	if (!l->init) {
-		l->off = wd_jitter_skip_init(&c);
+		wd_jitter_vclock_init(&c, &l->vc);
 		l->init = true;
 	}
-	return wd_jitter_skip(&c, raw, &l->off);
+	/* the mediation's own CPU time between two readings (and a VM's steal
+	 * time, which counts as run time) is allowed for up to half a grain */
+	return wd_jitter_skip(&c, raw, &l->vc, cd.grain / 2);
 }
 
 static __u64 floor_grain(__u64 v)
@@ -429,15 +441,11 @@ int cpu_clock_read(clockid_t id, pid_t tid, pid_t tgid, __u64 *ns)
 
 /* ---- the TSC ------------------------------------------------------------- */
 
-__u64 tsc_read(__u64 *due)
+__u64 tsc_read(struct task *tk, __u64 *due)
 {
 	struct wd_jclamp c = clockd_clamp(WD_JT_TSC, cd.grain * cd.tsc_khz / 1000000);
-	__u64 t = __rdtsc(), v, s;
+	__u64 t = __rdtsc();
 
 	*due = 0;
-	if (cd.mode == JM_CLAMP)
-		return wd_jitter_clamp(&c, t);
-	s = wd_jitter_next(&c, t, &v);
-	*due = now_ns(CLOCK_MONOTONIC) + (s - t) * 1000000 / cd.tsc_khz;
-	return v;
+	return cd.mode == JM_CLAMP ? wd_jitter_clamp(&c, t) : pause_tsc(tk, &c, t, due);
 }

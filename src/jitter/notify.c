@@ -54,14 +54,16 @@ static void reply(int fd, __u64 id, long long val, int err)
 }
 
 /* A successful reply, held until `due` under pause. */
-static void reply_at(int fd, __u64 id, long long val, __u64 due)
+static void reply_at(int fd, const struct seccomp_notif *n, long long val, __u64 due)
 {
-	struct hold h = { .due = due, .notif = true, .id = id, .val = val };
+	struct hold h = {
+		.due = due, .notif = true, .id = n->id, .val = val, .tid = (pid_t)n->pid
+	};
 
 	if (due)
 		hold_add(&h);
 	else
-		reply(fd, id, val, 0);
+		reply(fd, n->id, val, 0);
 }
 
 static bool family_id(clockid_t id)
@@ -103,7 +105,7 @@ static int read_clock(clockid_t id, pid_t tid, pid_t tgid, __u64 *ns, __u64 *due
 	if (id < 0 || id == CLOCK_PROCESS_CPUTIME_ID || id == CLOCK_THREAD_CPUTIME_ID)
 		return cpu_clock_read(id, tid, tgid, ns);
 	if (family_id(id))
-		return family_read(id, ns, due);
+		return family_read(task_get(tid), id, ns, due);
 	/* another id the kernel knows (an auxiliary clock): its own timeline */
 	if (clock_gettime(id, &ts))
 		return -errno;
@@ -123,7 +125,7 @@ static void do_clock_gettime(int fd, const struct seccomp_notif *n, pid_t tgid)
 	else if (mem_write(n->pid, n->data.args[1], &ts, sizeof(ts)))
 		reply(fd, n->id, 0, -EFAULT);
 	else
-		reply_at(fd, n->id, 0, due);
+		reply_at(fd, n, 0, due);
 }
 
 /* Validity as clock_gettime decides it, without moving a pause clock. */
@@ -165,7 +167,7 @@ static void do_gettimeofday(int fd, const struct seccomp_notif *n)
 	__u64 ns, due = 0;
 
 	if (n->data.args[0]) {
-		family_read(CLOCK_REALTIME, &ns, &due);
+		family_read(task_get(n->pid), CLOCK_REALTIME, &ns, &due);
 		tv = (struct timeval){ (time_t)(ns / NS_PER_S),
 				       (suseconds_t)(ns % NS_PER_S / 1000) };
 		if (mem_write(n->pid, n->data.args[0], &tv, sizeof(tv)))
@@ -176,7 +178,7 @@ static void do_gettimeofday(int fd, const struct seccomp_notif *n)
 		if (mem_write(n->pid, n->data.args[1], &tz, sizeof(tz)))
 			return reply(fd, n->id, 0, -EFAULT);
 	}
-	reply_at(fd, n->id, 0, due);
+	reply_at(fd, n, 0, due);
 }
 
 static void do_time(int fd, const struct seccomp_notif *n)
@@ -184,11 +186,11 @@ static void do_time(int fd, const struct seccomp_notif *n)
 	__u64 ns, due;
 	long long sec;
 
-	family_read(CLOCK_REALTIME, &ns, &due);
+	family_read(task_get(n->pid), CLOCK_REALTIME, &ns, &due);
 	sec = (long long)(ns / NS_PER_S);
 	if (n->data.args[0] && mem_write(n->pid, n->data.args[0], &sec, sizeof(sec)))
 		return reply(fd, n->id, 0, -EFAULT);
-	reply_at(fd, n->id, sec, due);
+	reply_at(fd, n, sec, due);
 }
 
 static void do_times(int fd, const struct seccomp_notif *n, pid_t tgid)
@@ -199,7 +201,7 @@ static void do_times(int fd, const struct seccomp_notif *n, pid_t tgid)
 	long long ticks;
 
 	track_jiffies();
-	family_read(CLOCK_MONOTONIC, &ns, &due);
+	family_read(task_get(n->pid), CLOCK_MONOTONIC, &ns, &due);
 	ticks = (long long)((ns + cd.off_jiffies) / TICK_NS);
 	if (n->data.args[0]) {
 		if (stat_ticks(tgid, 0, k))
@@ -217,7 +219,7 @@ static void do_times(int fd, const struct seccomp_notif *n, pid_t tgid)
 		if (mem_write(n->pid, n->data.args[0], &tms, sizeof(tms)))
 			return reply(fd, n->id, 0, -EFAULT);
 	}
-	reply_at(fd, n->id, ticks, due);
+	reply_at(fd, n, ticks, due);
 }
 
 static void do_sysinfo(int fd, const struct seccomp_notif *n)
@@ -226,11 +228,11 @@ static void do_sysinfo(int fd, const struct seccomp_notif *n)
 	__u64 ns, due;
 
 	sysinfo(&si);
-	family_read(CLOCK_BOOTTIME, &ns, &due);
+	family_read(task_get(n->pid), CLOCK_BOOTTIME, &ns, &due);
 	si.uptime = (long)(ns / NS_PER_S);
 	if (mem_write(n->pid, n->data.args[0], &si, sizeof(si)))
 		return reply(fd, n->id, 0, -EFAULT);
-	reply_at(fd, n->id, 0, due);
+	reply_at(fd, n, 0, due);
 }
 
 /* adjtimex / clock_adjtime: reads are answered; setting a clock is
@@ -258,7 +260,7 @@ static void do_adjtime(int fd, const struct seccomp_notif *n, pid_t tgid, bool w
 	tx.time.tv_usec = (suseconds_t)(ns % NS_PER_S / (tx.status & STA_NANO ? 1 : 1000));
 	if (mem_write(n->pid, addr, &tx, sizeof(tx)))
 		return reply(fd, n->id, 0, -EFAULT);
-	reply_at(fd, n->id, ret, due);
+	reply_at(fd, n, ret, due);
 }
 
 static void do_open(int fd, const struct seccomp_notif *n)

@@ -284,14 +284,14 @@ static int schedstat_text(char *buf, size_t size, pid_t pid, pid_t tid)
 	return snprintf(buf, size, "%llu %llu %llu\n", run, wait, slices);
 }
 
-static int uptime_text(char *buf, size_t size, __u64 *due)
+static int uptime_text(struct task *t, char *buf, size_t size, __u64 *due)
 {
 	unsigned long long us, uc, is, ic;
 	__u64 up, idle;
 
 	if (sscanf(buf, "%llu.%llu %llu.%llu", &us, &uc, &is, &ic) != 4)
 		return -1;
-	family_read(CLOCK_BOOTTIME, &up, due);
+	family_read(t, CLOCK_BOOTTIME, &up, due);
 	idle = clamp_other(WD_JT_IDLE, (is * 100 + ic) * TICK_NS) / TICK_NS;
 	up /= TICK_NS;
 	return snprintf(buf, size, "%llu.%02llu %llu.%02llu\n", (unsigned long long)(up / 100),
@@ -336,7 +336,9 @@ static void install(int nfd, const struct seccomp_notif *n, int fd, int flags, _
 		a.flags = SECCOMP_ADDFD_FLAG_SEND;
 	got = ioctl(nfd, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
 	if (got >= 0 && due) {
-		struct hold h = { .due = due, .notif = true, .id = n->id, .val = got };
+		struct hold h = {
+			.due = due, .notif = true, .id = n->id, .val = got, .tid = (pid_t)n->pid
+		};
 
 		hold_add(&h);
 	} else if (got < 0 && errno != ENOENT) {
@@ -403,7 +405,7 @@ out:
 		else if (kind == PF_SCHEDSTAT)
 			len = schedstat_text(text, sizeof(text), fpid, ftid);
 		else
-			len = uptime_text(text, sizeof(text), &due);
+			len = uptime_text(task_get(tid), text, sizeof(text), &due);
 	}
 	close(fd);
 	mfd = len > 0 ? memfd_of(text, len) : -1;

@@ -189,32 +189,43 @@ static void spacing(void)
 }
 
 /* pause: next() lands on the switch point with the reading from there;
- * skip() moves a virtual clock there, and a short piece of work after it
- * reads exactly one grain more. */
+ * skip() moves a virtual clock there, and a piece of work shorter than
+ * G(1-J) + allowance after it reads exactly one grain more. */
 static void pause_helpers(void)
 {
-	int next_ok = 1, skip_ok = 1, first_ok = 1;
+	int next_ok = 1, skip_ok = 1, first_ok = 1, mono_ok = 1;
 
 	for (int k = 0; k < 5000; k++) {
 		struct wd_jclamp c = clamp_of(100000, WD_JITTER_J_ONE / 8, rnd(), rnd());
 		__u64 t = rnd() >> 16, v, s = wd_jitter_next(&c, t, &v);
-		__u64 off = wd_jitter_skip_init(&c), w, r1, r2, real = 0;
+		__u64 allowance = k % 2 ? c.grain / 2 : 0, w, r1, r2, real, last;
+		struct wd_jvclock vc;
 
 		next_ok &= s > t && wd_jitter_clamp(&c, s) == v &&
 			   wd_jitter_clamp(&c, s - 1) + c.grain == v &&
 			   wd_jitter_clamp(&c, t) + c.grain == v;
+		wd_jitter_vclock_init(&c, &vc);
 		/* a thread's first reading after work shorter than G(1-J) */
 		w = rnd() % (c.grain * 7 / 8);
-		first_ok &= wd_jitter_skip(&c, w, &off) == 2 * c.grain;
+		first_ok &= wd_jitter_skip(&c, w, &vc, 0) == 2 * c.grain;
 		real = w;
-		r1 = wd_jitter_skip(&c, real, &off);
-		real += rnd() % (c.grain * 7 / 8); /* work below G(1-J) */
-		r2 = wd_jitter_skip(&c, real, &off);
-		skip_ok &= r2 == r1 + c.grain && wd_jitter_clamp(&c, real + off) == r2;
+		r1 = wd_jitter_skip(&c, real, &vc, allowance);
+		real += rnd() % (c.grain * 7 / 8 + allowance); /* below G(1-J) + allowance */
+		r2 = wd_jitter_skip(&c, real, &vc, allowance);
+		skip_ok &= r2 == r1 + c.grain && wd_jitter_clamp(&c, real + vc.off) == r2;
+		/* any steps: never backwards, always at least a grain */
+		last = r2;
+		for (int i = 0; i < 20; i++) {
+			real += rnd() % (3 * c.grain);
+			v = wd_jitter_skip(&c, real, &vc, allowance);
+			mono_ok &= v >= last + c.grain && v % c.grain == 0;
+			last = v;
+		}
 	}
 	check(next_ok, "pause_next", "next() is not the switch point with the next reading");
 	check(first_ok, "skip_first_reading", "a first reading told more than the switch count");
 	check(skip_ok, "skip_short_work", "short work after a paused reading read more than G");
+	check(mono_ok, "skip_monotonic", "a paused virtual clock stood still or ran backwards");
 }
 
 int main(void)

@@ -204,6 +204,8 @@ static void on_exec(struct task *t)
 	if ((pid_t)former != t->tid)
 		task_del((pid_t)former); /* a thread exec'ed: it took the leader's TID */
 	t->tgid = t->tid;
+	t->rel_set = false;
+	memset(t->line_set, 0, sizeof(t->line_set));
 	if (t->schedstat_fd >= 0)
 		close(t->schedstat_fd);
 	t->schedstat_fd = -1;
@@ -241,7 +243,7 @@ static bool emulate_tsc(struct task *t)
 	else
 		return false;
 	cd.n.rdtsc++;
-	v = tsc_read(&due);
+	v = tsc_read(t, &due);
 	r.rax = v & 0xffffffffULL;
 	r.rdx = v >> 32;
 	if (len == 3)
