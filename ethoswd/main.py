@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from . import cli, environment, features, jitter
+from . import cli, environment, features, jitter, jitter_cover
 from .errors import SetupError
 from .report import Reporter
 from .safetext import escape, one_line
@@ -35,12 +35,14 @@ def print_features(feats, rep, pol):
                   features.routes(feats, b, info["actions"][0])]
               for b, info in backends.items() if info["actions"]}
     clocks = jitter.coverage()
+    from .jitter_bpf import probe_write
+    bpf = probe_write()
     if rep.as_json:
         rep._emit({"event": "features", "kernel": feats.kernel,
                    "features": {n: {"ok": ok == "yes", "detail": d}
                                 for n, ok, d in rows},
                    "backends": backends, "routes": routes,
-                   "jitter": jitter.features_json(clocks),
+                   "jitter": jitter.features_json(clocks, bpf),
                    "auto": {"backend": choice[0], "action": choice[1],
                             "reason": choice[2]},
                    "policy": pol.as_dict()}, None)
@@ -55,7 +57,7 @@ def print_features(feats, rep, pol):
     for b, rows in routes.items():
         out += ["", "ROUTES with %s, %s:" % (b, backends[b]["actions"][0])]
         out += ["  %-38s %-20s %s" % (r["route"], r["status"], r["how"]) for r in rows]
-    out += jitter.features_lines(clocks)
+    out += jitter.features_lines(clocks, bpf)
     out += ["", "auto: %s" % ("backend %s, action %s (%s)" % choice
                               if choice[0] else choice[2]),
             "policy %s: %d calls / %d ms %s; counting %s" % (
@@ -106,7 +108,22 @@ def _choose(opts, rep):
         raise SetupError(problem)
     for pid in opts.pid:
         environment.check_target_pid(pid)
+    if opts.jitter:
+        from .jitter_bpf import probe_write
+        ok, detail = (True, "") if opts.jitter_via == "launcher" else probe_write()
+        opts.jitter_via, opts.jitter_why = jitter_cover.choose_via(
+            opts.jitter, opts.jitter_mode, opts.jitter_via, opts.command, ok, detail)
     return feats, backend, action, why
+
+
+def _start_bpf_jitter(bcc, opts, feats, child):
+    """--jitter in a BPF mode: its own program, next to the limiter's."""
+    from .jitter_bpf import BpfJitter
+    jb = BpfJitter(bcc, opts.jitter, opts.jitter_mode, opts.jitter_via,
+                   opts.jitter_why, feats.btf)
+    jb.start(os.getpid(), opts.pid + ([child.pid] if child else []), opts.comm,
+             opts.exclude_comm)
+    return jb
 
 
 def _build_and_attach(bcc, flags, opts, backend, action, uring_tp, targets):
@@ -126,7 +143,7 @@ def _build_and_attach(bcc, flags, opts, backend, action, uring_tp, targets):
 
 
 def _report_start(rep, opts, feats, backend, action, why, probe, child,
-                  timings, sup=None):
+                  timings, sup=None, jb=None):
     rep.info(_summary_line(feats))
     rep.info("backend %s, action %s: %s" % (backend, action, why))
     pol = opts.policy
@@ -146,8 +163,9 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
             rep.warn("%s: %s (%s)" % (route, status, how))
     rep.info("targets: %s" % _describe_targets(opts, child))
     jit = None
-    if sup:
-        info, warn, jit = sup.start_lines(jitter.coverage() or [])
+    if sup or jb:
+        info, warn, jit = (sup.start_lines(jitter.coverage() or []) if sup else
+                           jb.start_lines(child.pid if child else None))
         for line in info:
             rep.info(line)
         for line in warn:
@@ -192,7 +210,7 @@ def main(argv=None, launched=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in SUBCOMMANDS:
         return subcommand(argv, launched)
-    child = probe = guardian = sup = None
+    child = probe = guardian = sup = jb = None
     try:
         opts = cli.parse(argv)
         rep = Reporter(as_json=opts.json)
@@ -223,23 +241,28 @@ def main(argv=None, launched=None):
             guardian = Guardian()
             flags.append("-DWD_GUARD_TGID=%d" % guardian.pid)
         if opts.command:
-            if opts.jitter:
+            if opts.jitter and opts.jitter_via == "launcher":
                 sup = jitter.Supervisor(opts.jitter, opts.jitter_mode)
             child = GatedChild(opts.command, jitter=sup)
             if sup:
                 sup.start(child.pid)
         probe = _build_and_attach(bcc, flags, opts, backend, action, uring_tp,
                                   opts.pid + ([child.pid] if child else []))
+        if opts.jitter and opts.jitter_via != "launcher":
+            jb = _start_bpf_jitter(bcc, opts, feats, child)
         session = Session(probe, rep, opts, action, child, guardian)
         timings.update(compile=probe.compile_s, load_attach=probe.attach_s,
                        total=time.monotonic() - launched)
         _report_start(rep, opts, feats, backend, action, why, probe, child, timings,
-                      sup)
+                      sup, jb)
         if child:
             child.release()
         reason = session.run()
         session.finish()
         probe = None
+        if jb:
+            text, counts = jb.stop_line()
+            rep.info(text, event="jitter", **counts)
         rep.info("stopped: %s; all programs detached" % reason,
                  event="stop", reason=reason)
         return child.status if child else 0
@@ -251,6 +274,8 @@ def main(argv=None, launched=None):
                          "attached\n")
         return 130
     finally:
+        if jb is not None:
+            jb.close()
         if probe is not None:
             probe.close()
         if child is not None:

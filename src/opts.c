@@ -63,12 +63,15 @@ static const char help_text[] =
 	"  --json                one JSON object per line instead of tables\n"
 	"  --probe-features      print what this kernel supports and exit\n"
 	"  --map-size N          processes the PID map can track (default 65536)\n"
-	"  --jitter GRAIN        clamp every clock the command's tree reads to a keyed\n"
-	"                        grain: 100us, 1ms (1us to 1s); needs -- CMD; see\n"
-	"                        docs/jitter.md\n"
+	"  --jitter GRAIN        clamp every clock the targets read to a keyed grain:\n"
+	"                        100us, 1ms (1us to 1s); see docs/jitter.md\n"
 	"  --jitter-mode {clamp,pause}\n"
 	"                        clamp (default): only the values; pause: also hold\n"
 	"                        each read until the reading's switch point\n"
+	"  --jitter-via {auto,launcher,write,quantize}\n"
+	"                        auto (default): the launcher for -- CMD, else write\n"
+	"                        where the kernel allows bpf_probe_write_user, else\n"
+	"                        quantize (grains up to 100us); see docs/jitter_bpf.md\n"
 	"\n"
 	"examples:\n"
 	"  ethoswd                                # limit every process: 100 reads/500 ms\n"
@@ -87,6 +90,9 @@ static const char help_text[] =
 	"  ethoswd --action monitor --jitter 100us -- ./bench.sh\n"
 	"                                         # every clock of the command's tree\n"
 	"                                         # clamped to a keyed 100 us grain\n"
+	"  ethoswd --action monitor --jitter 100us -p 1234\n"
+	"                                         # BPF mode: written where the kernel\n"
+	"                                         # allows it, else quantized by delay\n"
 	"\n"
 	"ethoswd runs the watchdog only: the research commands record, replay,\n"
 	"export and sweep are in watchdog.py.  --version prints the version.\n";
@@ -114,6 +120,7 @@ enum opt_id {
 	O_MAP_SIZE,
 	O_JITTER,
 	O_JITTER_MODE,
+	O_JITTER_VIA,
 	O_EBPF,
 	O_VERSION,
 	O_N
@@ -124,6 +131,7 @@ static const char *const keys[] = { "process", "tree", "uid", "cgroup", NULL };
 static const char *const backends[] = { "auto", "kprobe", "lsm", "tracepoint", NULL };
 static const char *const actions[] = { "auto", "deny", "throttle", "kill", "monitor", NULL };
 static const char *const jitter_modes[] = { "clamp", "pause", NULL };
+static const char *const jitter_vias[] = { "auto", "launcher", "write", "quantize", NULL };
 
 struct optdef {
 	const char *shrt, *lng;
@@ -152,6 +160,7 @@ static const struct optdef optdefs[O_N] = {
 	[O_MAP_SIZE] = { NULL, "--map-size", true, NULL },
 	[O_JITTER] = { NULL, "--jitter", true, NULL },
 	[O_JITTER_MODE] = { NULL, "--jitter-mode", true, jitter_modes },
+	[O_JITTER_VIA] = { NULL, "--jitter-via", true, jitter_vias },
 	[O_EBPF] = { NULL, "--ebpf", false, NULL },	  /* hidden, as in cli.py */
 	[O_VERSION] = { NULL, "--version", false, NULL }, /* ethoswd only */
 };
@@ -578,16 +587,18 @@ static int grain(const char *text, __u64 *ns)
 static int check_jitter(struct wd_opts *o, struct raw *raw)
 {
 	o->jitter_mode = raw->val[O_JITTER_MODE] ?: "clamp";
+	o->jitter_via = raw->val[O_JITTER_VIA] ?: "auto";
 	if (raw->val[O_JITTER]) {
 		if (grain(raw->val[O_JITTER], &o->jitter_ns))
 			return -1;
-		if (!o->ncommand)
-			return wd_fail("--jitter needs -- CMD: launcher mode is the one built "
-				       "(-p, --comm and system-wide come with the BPF modes)");
 	} else if (raw->val[O_JITTER_MODE]) {
 		return wd_fail("--jitter-mode needs --jitter GRAIN");
+	} else if (raw->val[O_JITTER_VIA]) {
+		return wd_fail("--jitter-via needs --jitter GRAIN");
 	}
-	return 0;
+	return o->jitter_ns ? wd_jb_check_via(o->jitter_ns, o->jitter_mode, o->jitter_via,
+					      o->ncommand > 0) :
+			      0;
 }
 
 /* ---- cli.parse() -------------------------------------------------------- */

@@ -102,6 +102,7 @@ static char *opts_json(const struct wd_opts *o)
 	else
 		wj_null(j, "jitter");
 	wj_str(j, "jitter_mode", o->jitter_mode);
+	wj_str(j, "jitter_via", o->jitter_via);
 	return wj_end(j);
 }
 

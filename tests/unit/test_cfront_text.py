@@ -22,7 +22,8 @@ from ethoswd.report import Reporter, _n
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SRC = os.path.join(ROOT, "src")
-SOURCES = ["test_front.c", "opts.c", "policy.c", "policy_json.c", "text.c", "report.c"]
+SOURCES = ["test_front.c", "opts.c", "policy.c", "policy_json.c", "text.c", "report.c",
+           "jitter_bpf_report.c"]
 # -iquote, not -I: a src/ header named like a system one (features.h)
 # must not shadow glibc's.
 CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
@@ -131,7 +132,8 @@ def _py_parse(argv):
          "interval": a.interval, "duration": a.duration, "json": a.json,
          "probe_features": a.probe_features, "map_size": a.map_size,
          "describe_count": p.describe_count(), "describe_key": p.describe_key(),
-         "needs_btf": p.needs_btf, "jitter": a.jitter, "jitter_mode": a.jitter_mode}
+         "needs_btf": p.needs_btf, "jitter": a.jitter, "jitter_mode": a.jitter_mode,
+         "jitter_via": a.jitter_via}
     return "OK " + json.dumps(d, sort_keys=True)
 
 
