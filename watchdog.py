@@ -7,7 +7,7 @@
 #                    [--backend B] [--action A] [-p PID] [--comm NAME]
 #                    [--exclude-comm NAME] [--exclude-exe PATH] [-i SECONDS]
 #                    [--duration SECONDS] [--map-size N] [--json]
-#                    [--probe-features] [-- CMD [ARGS...]]
+#                    [--probe-features] [--version] [-- CMD [ARGS...]]
 #
 # Counts each process's read-family calls (read, pread64, readv, preadv,
 # preadv2) in a BPF hash map keyed by PID, over a fixed window; a call over

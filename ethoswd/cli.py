@@ -6,11 +6,12 @@ Everything after `--` is the command to launch and limit.
 """
 
 import argparse
+import os
 import re
 
 from .abi import COMM_MAX, DEFS, MAP_H  # noqa: F401  (MAP_H: for the tests)
 from .errors import SetupError
-from .policy import resolve
+from .policy import LIST_MAX, SPACE, resolve
 
 EXAMPLES = """examples:
   ./watchdog.py                          # limit every process: 100 reads/500 ms
@@ -29,6 +30,11 @@ EXAMPLES = """examples:
 """
 
 
+# The shortest --interval: a table every 0.1 s at most (watch(1)'s floor).
+INTERVAL_MIN = 0.1
+VERSION = "1.0"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # argparse prints usage plus the error; we want one line, status 2.
@@ -36,9 +42,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _whole(name, text, lo, hi, what):
-    if not re.fullmatch(r"\+?\d+", text.strip()):
+    """A whole number: ASCII digits (no '_', no other script's digits),
+    an optional '+', ASCII white space around; as opts.c whole()."""
+    digits = text.strip(SPACE)
+    if not re.fullmatch(r"\+?[0-9]+", digits):
         raise SetupError("%s %r is not a whole number" % (name, text))
-    val = int(text)
+    val = int(digits)
     if val < lo:
         raise SetupError("%s %d is too small: it must be at least %d"
                          % (name, val, lo))
@@ -48,22 +57,38 @@ def _whole(name, text, lo, hi, what):
     return val
 
 
-def _seconds(name, text, hi):
-    try:
-        val = float(text)
-    except ValueError:
-        raise SetupError("%s %r is not a number of seconds" % (name, text)) from None
-    if not 0 < val <= hi or val != val:
+# float()'s syntax in ASCII, without '_': [sign] digits [. digits]
+# [e [sign] digits], or inf/infinity; NaN is not a number of seconds.
+_SECONDS = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                      r"|inf|infinity)", re.I | re.A)
+
+
+def _seconds(name, text, lo, hi):
+    """Seconds in lo..hi (lo 0: more than 0); as opts.c seconds()."""
+    if not _SECONDS.fullmatch(text.strip(SPACE)):
+        raise SetupError("%s %r is not a number of seconds" % (name, text))
+    val = float(text.strip(SPACE))
+    if lo and not lo <= val <= hi:
+        raise SetupError("%s %s must be at least %g and at most %g seconds"
+                         % (name, text, lo, hi))
+    if not 0 < val <= hi:
         raise SetupError("%s %s must be more than 0 and at most %g seconds"
                          % (name, text, hi))
     return val
 
 
 def _comm(name, text):
-    if not text or len(text.encode()) > COMM_MAX:
+    if not text or len(os.fsencode(text)) > COMM_MAX:
         raise SetupError("%s %r must be 1 to %d bytes long, the kernel's "
                          "command-name limit" % (name, text, COMM_MAX))
     return text
+
+
+def _at_most(values, what, noun):
+    """A repeatable option's values, at most LIST_MAX (the probe's maps)."""
+    if len(values) > LIST_MAX:
+        raise SetupError("%s: at most %d %s" % (what, LIST_MAX, noun))
+    return values
 
 
 def build_parser():
@@ -112,7 +137,8 @@ def build_parser():
                    help="never limit threads with this command name (repeatable; "
                         "spoofable: any process can rename itself)")
     p.add_argument("-i", "--interval", default="1", metavar="SECONDS",
-                   help="seconds between counter tables (default 1)")
+                   help="seconds between tables (default 1, at least %g)"
+                        % INTERVAL_MIN)
     p.add_argument("--duration", metavar="SECONDS",
                    help="run this long, then detach and exit")
     p.add_argument("--json", action="store_true",
@@ -122,6 +148,8 @@ def build_parser():
     p.add_argument("--map-size", default=str(DEFS["WD_MAX_PIDS"]), metavar="N",
                    help="processes the PID map can track (default %(default)s)")
     p.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--version", action="version", version="%(prog)s " + VERSION,
+                   help="print the version and exit")
     return p
 
 
@@ -149,12 +177,14 @@ def parse(argv, extra=None):
                              DEFS["WD_WINDOW_MS_LIMIT"], "one day")
     a.map_size = _whole("--map-size", a.map_size, 1, 1 << 22,
                         "4194304 entries")
-    a.interval = _seconds("--interval", a.interval, 3600)
+    a.interval = _seconds("--interval", a.interval, INTERVAL_MIN, 3600)
     if a.duration is not None:
-        a.duration = _seconds("--duration", a.duration, 10 ** 7)
-    a.pid = [_whole("--pid", p, 1, 4194304, "PID_MAX_LIMIT") for p in a.pid]
-    a.comm = [_comm("--comm", c) for c in a.comm]
-    a.exclude_comm = [_comm("--exclude-comm", c) for c in a.exclude_comm]
+        a.duration = _seconds("--duration", a.duration, 0, 10 ** 7)
+    a.pid = [_whole("--pid", p, 1, 4194304, "PID_MAX_LIMIT")
+             for p in _at_most(a.pid, "-p/--pid", "processes")]
+    a.comm = [_comm("--comm", c) for c in _at_most(a.comm, "--comm", "names")]
+    a.exclude_comm = [_comm("--exclude-comm", c) for c in
+                      _at_most(a.exclude_comm, "--exclude-comm", "names")]
     if a.pid and command:
         raise SetupError("use either -p/--pid or -- CMD, not both")
     a.exclude_exe = list(a.exclude_exe)

@@ -12,6 +12,7 @@ runs its excluded (or not excluded) executable.
 import ctypes
 import ctypes.util
 import os
+import re
 
 from .abi import DEFS
 from .errors import SetupError
@@ -40,6 +41,15 @@ IDENTITY_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id",
                   "/etc/lsb-release", "/etc/debian_version", "/etc/issue",
                   "/etc/product_uuid")
 KEYS = ("process", "tree", "uid", "cgroup")
+# What both front ends strip around a number or a --count word: ASCII white
+# space as Python's str.strip() sees it (no other script's spaces).
+SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+# Entries of a repeatable option (-p, --comm, --exclude-comm, --exclude-exe,
+# the filesystems of --count): the probe's maps hold 64; --file: 1024.
+LIST_MAX, FILES_MAX = 64, 1024
+# A filesystem magic number: 0x and 1 to 8 hex digits (32 bits, as every
+# magic of include/uapi/linux/magic.h).
+MAGIC_RE = re.compile(r"0[xX][0-9a-fA-F]{1,8}")
 KEY_IDS = {k: DEFS["WD_KEY_" + k.upper()] for k in KEYS}
 # Filesystems whose stat() device is not the superblock's s_dev for every
 # file: a --file there might not match what the probe reads.
@@ -106,12 +116,12 @@ def parse_count(text):
 
     all | sysinfo | files | fs:NAME[,NAME...], and sysinfo may be joined
     with an fs list: sysinfo,fs:tmpfs.  A name may be a 0x magic number."""
-    text = text.strip()
+    text = text.strip(SPACE)
     if text == "all":
         return "all", None
     magics, in_fs = {}, False
     for tok in text.split(","):
-        tok = tok.strip()
+        tok = tok.strip(SPACE)
         if tok in ("sysinfo", "files") and not in_fs:
             if tok == "sysinfo":
                 magics.update((n, FS_MAGIC[n]) for n in SYSINFO)
@@ -124,13 +134,15 @@ def parse_count(text):
         if tok in FS_MAGIC:
             magics[tok] = FS_MAGIC[tok]
         elif tok.lower().startswith("0x"):
-            try:
-                magics[tok.lower()] = int(tok, 16)
-            except ValueError:
-                raise SetupError("--count: bad magic number %r" % tok) from None
+            if not MAGIC_RE.fullmatch(tok):
+                raise SetupError("--count: bad magic number %r: expected 0x and 1 "
+                                 "to 8 hex digits (a 32-bit magic)" % tok)
+            magics[tok.lower()] = int(tok, 16)
         else:
             raise SetupError("--count: unknown filesystem %r (known: %s, or a "
                              "0x magic number)" % (tok, ", ".join(sorted(FS_MAGIC))))
+        if len(magics) > LIST_MAX:
+            raise SetupError("--count: too many filesystems (at most %d)" % LIST_MAX)
     return text, magics
 
 
@@ -186,7 +198,10 @@ def resolve(opts):
     paths = list(opts.file)
     if prof["identity"] and opts.count is None:
         paths += [p for p in IDENTITY_FILES if os.path.isfile(p)]
-    for path in dict.fromkeys(paths):
+    paths = list(dict.fromkeys(paths))
+    if len(paths) > FILES_MAX:
+        raise SetupError("--file: at most %d files" % FILES_MAX)
+    for path in paths:
         files.append(file_id("--file", path))
         fs = UNSURE_DEV.get(fs_magic_of(path))
         if fs:
@@ -203,8 +218,10 @@ def resolve(opts):
     if key == "tree" and not has_targets:
         raise SetupError("--key tree needs target roots: give -- CMD or -p PID "
                          "(a tree is a target and all its descendants)")
-    exclude = [file_id("--exclude-exe", p, executable=True)
-               for p in dict.fromkeys(opts.exclude_exe)]
+    exes = list(dict.fromkeys(opts.exclude_exe))
+    if len(exes) > LIST_MAX:
+        raise SetupError("--exclude-exe: at most %d executables" % LIST_MAX)
+    exclude = [file_id("--exclude-exe", p, executable=True) for p in exes]
     return Policy(opts.profile,
                   opts.max_calls if opts.max_calls is not None else prof["max_calls"],
                   opts.window_ms if opts.window_ms is not None else prof["window_ms"],

@@ -19,9 +19,11 @@
 
 #include "ethoswd.h"
 
-#define COMM_MAX (WD_COMM_LEN - 1)
-#define STR2(x)	 #x
-#define STR(x)	 STR2(x)
+#define COMM_MAX     (WD_COMM_LEN - 1)
+#define VERSION	     "1.0" /* cli.py VERSION */
+#define INTERVAL_MIN 0.1   /* the shortest -i: cli.py INTERVAL_MIN */
+#define STR2(x)	     #x
+#define STR(x)	     STR2(x)
 
 static const char help_text[] =
 	"usage: ethoswd [options] [-- CMD [ARGS...]]\n"
@@ -58,11 +60,12 @@ static const char help_text[] =
 	"  --exclude-comm NAME   never limit threads with this command name\n"
 	"                        (repeatable; spoofable: any process can rename itself)\n"
 	"  -i SECONDS, --interval SECONDS\n"
-	"                        seconds between counter tables (default 1)\n"
+	"                        seconds between tables (default 1, at least 0.1)\n"
 	"  --duration SECONDS    run this long, then detach and exit\n"
 	"  --json                one JSON object per line instead of tables\n"
 	"  --probe-features      print what this kernel supports and exit\n"
 	"  --map-size N          processes the PID map can track (default 65536)\n"
+	"  --version             print the version and exit\n"
 	"\n"
 	"examples:\n"
 	"  ethoswd                                # limit every process: 100 reads/500 ms\n"
@@ -80,7 +83,7 @@ static const char help_text[] =
 	"  ethoswd --profile fingerprint          # system-wide, one budget per cgroup\n"
 	"\n"
 	"ethoswd runs the watchdog only: the research commands record, replay,\n"
-	"export and sweep are in watchdog.py.  --version prints the version.\n";
+	"export and sweep are in watchdog.py.\n";
 
 /* ---- the option table (argparse's order: it orders "could match") ------- */
 
@@ -448,59 +451,56 @@ out:
 	return rc;
 }
 
-/* Python's float() syntax: [sign] digits[.digits][e[sign]digits], or
- * inf, infinity, nan; "_" only between digits.  Copies it without "_". */
-static bool py_float_syntax(const char *s, char *out)
+/* A number of seconds: float()'s syntax in ASCII without '_' ([sign]
+ * digits[.digits][e[sign]digits], or inf, infinity); NaN is not one. */
+static bool seconds_syntax(const char *s)
 {
 	const char *p = s;
 	int digits = 0, state = 0; /* 0 mantissa, 1 fraction, 2 exponent */
 	bool edigit = false;
 
 	if (*p == '+' || *p == '-')
-		*out++ = *p++;
-	if (!strcasecmp(p, "inf") || !strcasecmp(p, "infinity") || !strcasecmp(p, "nan"))
-		return strcpy(out, p), true;
+		p++;
+	if (!strcasecmp(p, "inf") || !strcasecmp(p, "infinity"))
+		return true;
 	for (; *p; p++) {
 		if (is_digit(*p)) {
 			if (state == 2)
 				edigit = true;
 			else
 				digits++;
-		} else if (*p == '_') {
-			if (p == s || !is_digit(p[-1]) || !is_digit(p[1]))
-				return false;
-			continue;
 		} else if (*p == '.' && state == 0) {
 			state = 1;
 		} else if ((*p == 'e' || *p == 'E') && state < 2 && digits) {
 			state = 2;
 			if (p[1] == '+' || p[1] == '-')
-				*out++ = *p++;
+				p++;
 		} else {
 			return false;
 		}
-		*out++ = *p;
 	}
-	*out = '\0';
 	return digits && (state < 2 || edigit);
 }
 
-static int seconds(const char *name, const char *text, double hi, double *out)
+/* Seconds in lo..hi (lo 0: more than 0), as cli.py _seconds(). */
+static int seconds(const char *name, const char *text, double lo, double hi, double *out)
 {
-	char *s = wd_strip_dup(text), *clean = wd_xmalloc(strlen(s) + 1), *r;
+	char *s = wd_strip_dup(text), *r;
 	int rc = 0;
 
-	if (!py_float_syntax(s, clean)) {
+	if (!seconds_syntax(s)) {
 		r = wd_repr_dup(text);
 		rc = wd_fail("%s %s is not a number of seconds", name, r);
 		free(r);
 	} else {
-		*out = strtod(clean, NULL);
-		if (!(*out > 0 && *out <= hi))
+		*out = strtod(s, NULL);
+		if (lo && !(*out >= lo && *out <= hi))
+			rc = wd_fail("%s %s must be at least %g and at most %g seconds", name, text,
+				     lo, hi);
+		else if (!(*out > 0 && *out <= hi))
 			rc = wd_fail("%s %s must be more than 0 and at most %g seconds", name, text,
 				     hi);
 	}
-	free(clean);
 	free(s);
 	return rc;
 }
@@ -541,28 +541,27 @@ static int check_lists(struct wd_opts *o, struct raw *raw)
 	__u64 v;
 	int k;
 
+	/* the count first, then each value (cli.py _at_most) */
 	l = &raw->list[O_PID];
+	if (l->n > WD_MAX_LIST)
+		return wd_fail("-p/--pid: at most %d processes", WD_MAX_LIST);
 	for (k = 0; k < l->n; k++) {
 		if (whole("--pid", l->v[k], 1, 4194304, "PID_MAX_LIMIT", &v))
 			return -1;
-		if (o->npid == WD_MAX_LIST)
-			return wd_fail("-p/--pid: at most %d processes", WD_MAX_LIST);
 		o->pid[o->npid++] = v;
 	}
 	l = &raw->list[O_COMM];
-	for (k = 0; k < l->n; k++) {
-		if (o->ncomm == WD_MAX_LIST)
-			return wd_fail("--comm: at most %d names", WD_MAX_LIST);
+	if (l->n > WD_MAX_LIST)
+		return wd_fail("--comm: at most %d names", WD_MAX_LIST);
+	for (k = 0; k < l->n; k++)
 		if (comm("--comm", l->v[k], o->comm[o->ncomm++]))
 			return -1;
-	}
 	l = &raw->list[O_EXCLUDE_COMM];
-	for (k = 0; k < l->n; k++) {
-		if (o->nexclude_comm == WD_MAX_LIST)
-			return wd_fail("--exclude-comm: at most %d names", WD_MAX_LIST);
+	if (l->n > WD_MAX_LIST)
+		return wd_fail("--exclude-comm: at most %d names", WD_MAX_LIST);
+	for (k = 0; k < l->n; k++)
 		if (comm("--exclude-comm", l->v[k], o->exclude_comm[o->nexclude_comm++]))
 			return -1;
-	}
 	return 0;
 }
 
@@ -599,10 +598,10 @@ static int check_values(struct wd_opts *o, struct raw *raw)
 		  "4194304 entries", &v))
 		return -1;
 	o->map_size = v;
-	if (seconds("--interval", raw->val[O_INTERVAL] ?: "1", 3600, &o->interval_s))
+	if (seconds("--interval", raw->val[O_INTERVAL] ?: "1", INTERVAL_MIN, 3600, &o->interval_s))
 		return -1;
 	if (raw->val[O_DURATION] &&
-	    seconds("--duration", raw->val[O_DURATION], 1e7, &o->duration_s))
+	    seconds("--duration", raw->val[O_DURATION], 0, 1e7, &o->duration_s))
 		return -1;
 	if (check_lists(o, raw))
 		return -1;
@@ -639,7 +638,7 @@ static int parse_raw(int n, char **args, struct wd_opts *o, struct raw *raw)
 	if (parse_words(args, n, raw))
 		return -1;
 	if (raw->flag[O_HELP] || raw->flag[O_VERSION]) {
-		fputs(raw->flag[O_HELP] ? help_text : WD_PROG " 1.0\n", stdout);
+		fputs(raw->flag[O_HELP] ? help_text : WD_PROG " " VERSION "\n", stdout);
 		fflush(stdout);
 		return 1;
 	}

@@ -37,7 +37,7 @@ def refuse(args, *, cmd=None, expect, preexec=None):
     (["--backend", "ebpf"], "invalid choice: 'ebpf'"),
     (["--action", "block"], "invalid choice: 'block'"),
     (["--backend", "tracepoint", "--action", "deny"], "deny needs a backend that can fail"),
-    (["--interval", "0"], "--interval 0 must be more than 0"),
+    (["--interval", "0"], "--interval 0 must be at least 0.1"),
     (["--interval", "x"], "--interval 'x' is not a number"),
     (["--duration", "-3"], "--duration -3 must be more than 0"),
     (["-p", "abc"], "--pid 'abc' is not a whole number"),

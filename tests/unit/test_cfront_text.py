@@ -156,10 +156,11 @@ BAD_ARGS = [s.split() for s in (
     "--max-calls 5 --max-calls 0", "-p 1 -p x", "--count files --file /nonexistent",
     "--exclude-exe /etc/passwd", "--exclude-exe /nonexistent", "--exclude-exe /etc",
     "--count fs:0x", "--count fs:0x_", "--max-calls 99999999999999999999999999",
-    "--max-calls '5'", "--comm it's", "--pid=", "-p=", "-i=x")]
+    "--max-calls '5'", "--comm it's", "--pid=", "-p=", "-i=x", "-i 1_0.5",
+    "--count fs:0x_1f", "--count fs:0x123456789", "-i 0.05", "-i -nan", "--version=1")]
 GOOD_ARGS = [s.split() for s in (
     "", "--json", "--max-calls +5 --window-ms 200", "-p5 -p 6", "-p=7", "-i=2.5",
-    "--comm -5", "--json --json", "--duration 1e7", "-i 1_0.5", "--max-calls 007",
+    "--comm -5", "--json --json", "--duration 1e7", "-i 0.1", "--max-calls 007",
     "--count sysinfo,fs:tmpfs,0x1234", "--count files,sysinfo --file /etc/passwd",
     "--profile fingerprint", "--profile fingerprint -p 1",
     "--profile fingerprint --count sysinfo", "--profile=fingerprint --key process",
@@ -171,7 +172,7 @@ GOOD_ARGS = [s.split() for s in (
     "--action deny --backend kprobe", "--comm é --exclude-comm a\tb",
     "--map-size 4194304 --window-ms 86400000 --max-calls 4000000000",
     "--ebpf --probe-features", "-i inFinity", "--duration 1E3", "-i 5.",
-    "--count fs:0x_1f", "--count ' all '", "-h", "--help", "-hp5", "--foo -h",
+    "--count fs:0x0001f", "--count ' all '", "-h", "--help", "-hp5", "--foo -h",
     "--max-calls 0 -h", "--hel", "-p 1 -h -- ls")]
 
 
