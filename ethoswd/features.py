@@ -11,6 +11,7 @@ import os
 import platform
 
 from . import bpfsys as B
+from .environment import bpf_capable
 from .errors import SetupError
 
 BACKENDS = ("lsm", "kprobe", "tracepoint")      # auto's order of preference
@@ -217,8 +218,9 @@ def _probe_lsm_load(btf):
             B.insn(B.CALL, imm=B.HELPER_TASK_PT_REGS) + B.RET0)
     feat = _load("BPF-LSM program load", B.PROG_LSM, code,
                  attach_type=B.ATTACH_LSM_MAC, attach_btf_id=hook)
-    if not feat and feat.detail.startswith("EPERM") and os.geteuid() == 0:
-        feat.detail += " as root: the kernel's policy forbids BPF-LSM programs"
+    if not feat and feat.detail.startswith("EPERM") and bpf_capable():
+        feat.detail += (" with CAP_BPF and CAP_PERFMON: the kernel's policy forbids "
+                        "BPF-LSM programs")
     return feat
 
 

@@ -6,11 +6,29 @@ and only then does the child exec the command.  If the watchdog fails
 before opening the gate, the child exits 127 without running anything.
 """
 
+import ctypes
 import os
 import signal
 import sys
 
 from .safetext import one_line
+
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4     # linux/prctl.h
+CAP_VERSION_3 = 0x20080522                           # linux/capability.h
+
+
+def _drop_inheritable_caps():
+    """A watchdog run by a user with ambient capabilities (CAP_BPF, ...)
+    must not hand them to the command it limits: clear the ambient set,
+    and the inheritable one that a file's inheritable capabilities would
+    match (as launch.c)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    head = (ctypes.c_uint32 * 2)(CAP_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()          # 2 x {effective, permitted, inheritable}
+    if libc.capget(head, data) == 0:
+        data[2] = data[5] = 0
+        libc.capset(head, data)
 
 
 class GatedChild:
@@ -45,6 +63,7 @@ class GatedChild:
         for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT,
                     signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
+        _drop_inheritable_caps()
         try:
             os.execvp(self.argv[0], self.argv)
         except OSError as e:

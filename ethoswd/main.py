@@ -1,7 +1,9 @@
 """Top-down flow: parse, check, probe features, build, attach, run, detach.
 
-main() returns the process exit status: 0, the launched command's own
-status in `-- CMD` mode, or 2 for any SetupError (nothing left attached).
+main() returns the process exit status: 0; in `-- CMD` mode the launched
+command's own status, or 0 if the watchdog stopped first (--duration, a
+signal) and left the command running, unlimited; 2 for any SetupError
+(nothing left attached); 130 if interrupted during start-up.
 """
 
 import os
@@ -90,19 +92,21 @@ def _describe_targets(opts, child):
 
 
 def _choose(opts, rep):
-    """Check the environment and the kernel; (features, backend, action, why)."""
-    environment.require_root()
+    """Check the targets, the privileges and the kernel; (features,
+    backend, action, why)."""
+    for pid in opts.pid:
+        environment.check_target_pid(pid)
+    environment.require_privileges()
     for note in environment.mount_pseudo_filesystems():
         rep.info(note)
     feats = features.Features()
     if opts.probe_features:
         return feats, None, None, None
     backend, action, why = features.choose(feats, opts.backend, opts.action)
+    environment.require_privileges(action)
     problem = features.key_problem(feats, opts.policy.key)
     if problem:
         raise SetupError(problem)
-    for pid in opts.pid:
-        environment.check_target_pid(pid)
     return feats, backend, action, why
 
 
@@ -225,6 +229,13 @@ def main(argv=None, launched=None):
         reason = session.run()
         session.finish()
         probe = None
+        if child is not None and child.poll() is None:
+            # --duration or a signal ended the watchdog first: the command
+            # goes on, unlimited (as -p targets do), and is said to.
+            rep.info("stopped: %s; all programs detached; the command (pid %d) is "
+                     "still running, no longer limited" % (reason, child.pid),
+                     event="stop", reason=reason, command_running=child.pid)
+            return 0
         rep.info("stopped: %s; all programs detached" % reason,
                  event="stop", reason=reason)
         return child.status if child else 0

@@ -15,7 +15,7 @@
  *   features_report.c  main.print_features   --probe-features output
  *   policy_json.c  Policy.as_dict()          the policy as JSON
  *   kbtf.c      (bpfsys.Btf, lighter)        the kernel's BTF for the checks
- *   sysenv.c    ethoswd/environment.py       root, mounts, -p checks
+ *   sysenv.c    ethoswd/environment.py       capabilities, mounts, -p checks
  *   launch.c    launcher.py + guardian.py    -- CMD gate, guardian
  *   loader.c    ethoswd/probe.py             skeleton, maps, attach
  *   session.c   session.py + budgets.py      the running loop
@@ -100,6 +100,7 @@ struct wd_opts {
 	double duration_s; /* --duration, 0: none */
 	bool json;
 	bool probe_features;
+	bool ebpf;	/* hidden: print the probe's settings and exit */
 	__u32 map_size; /* --map-size, default WD_MAX_PIDS */
 	char **command; /* after "--", NULL-terminated, or NULL */
 	int ncommand;
@@ -306,11 +307,27 @@ void wd_guardian_resumed(struct wd_guardian *g, pid_t tgid); /* "-PID" */
 void wd_guardian_close(struct wd_guardian *g);
 
 /* ---- environment (sysenv.c): environment.py ----------------------------- */
-int wd_require_root(void); /* -1 with wd_fail() unless euid 0 */
+/* What decides whether ethoswd may run (environment.Privileges). */
+struct wd_privileges {
+	__u64 caps;	  /* the effective set (CapEff) */
+	int last_cap;	  /* /proc/sys/kernel/cap_last_cap */
+	char tracefs[64]; /* a mounted tracefs closed to this user, or "" */
+	int kmajor, kminor;
+	__u64 memlock; /* RLIMIT_MEMLOCK's hard limit (RLIM_INFINITY) */
+	unsigned int uid;
+};
+int wd_privileges_read(struct wd_privileges *p); /* -1 with wd_fail() */
+/* -1 with wd_fail() naming each missing capability and what it is for
+ * (action WD_ACT_THROTTLE adds CAP_KILL); 0 if p has what it takes. */
+int wd_privilege_problem(const struct wd_privileges *p, int action);
+int wd_require_privileges(int action); /* read, then the problem */
+/* CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): an EPERM is the kernel's. */
+bool wd_bpf_capable(void);
 /* Mount tracefs/debugfs/securityfs where absent (mount(2)); the number of
  * notes "mounted X on Y" written (at most max). */
 int wd_mount_pseudo(char notes[][128], int max);
-/* A -p PID must exist and be neither pid 1 nor a kernel thread; -1 with
+/* A -p PID must be a live process (not a zombie, not a thread of another)
+ * and neither pid 1, a kernel thread nor ethoswd itself; -1 with
  * wd_fail() otherwise. */
 int wd_check_target_pid(__u32 pid);
 

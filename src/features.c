@@ -665,9 +665,10 @@ static void probe_lsm_load(struct wd_features *f)
 		return;
 	}
 	probe_load(ft, BPF_PROG_TYPE_LSM, code, NELEMS(code), BPF_LSM_MAC, hook);
-	if (!ft->ok && !strncmp(ft->detail, "EPERM", 5) && geteuid() == 0)
+	if (!ft->ok && !strncmp(ft->detail, "EPERM", 5) && wd_bpf_capable())
 		wd_cat(ft->detail, sizeof(ft->detail),
-		       " as root: the kernel's policy forbids BPF-LSM programs");
+		       " with CAP_BPF and CAP_PERFMON: the kernel's policy forbids BPF-LSM "
+		       "programs");
 }
 
 /* ---- probing ---------------------------------------------------------- */

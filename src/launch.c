@@ -31,10 +31,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -187,6 +189,21 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* A watchdog run by a user with ambient capabilities (CAP_BPF, ...) must
+ * not hand them to the command it limits: clear the ambient set, and the
+ * inheritable one that a file's inheritable capabilities would match. */
+static void drop_inheritable_caps(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (syscall(SYS_capget, &h, d) == 0) {
+		d[0].inheritable = d[1].inheritable = 0;
+		syscall(SYS_capset, &h, d);
+	}
+}
+
 /* Wait at the gate: true only for the "1" of wd_child_release(); EOF (the
  * watchdog aborted or died) or anything else keeps the command unrun. */
 static bool gate_opened(int rfd)
@@ -217,6 +234,7 @@ static void __attribute__((noreturn)) child_main(int rfd, int wfd, const sigset_
 	if (!gate_opened(rfd))
 		_exit(127);
 	reset_signals();
+	drop_inheritable_caps();
 	execvp(argv[0], argv); /* rfd is close-on-exec */
 	err = errno;
 	wd_one_line(argv[0], name, sizeof(name));

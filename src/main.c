@@ -3,9 +3,11 @@
  * main.c - ethoswd's top-down flow (ethoswd/main.py): parse, check,
  * probe the kernel, load and attach, run, detach.
  *
- * Exit status: 0; the launched command's own status with -- CMD; 2 for
- * any setup problem (one line "ethoswd: error: ...", nothing left
- * attached); 130 if interrupted during start-up.
+ * Exit status: 0; with -- CMD the launched command's own status, or 0
+ * if ethoswd stopped first (--duration, a signal) and left the command
+ * running, unlimited; 2 for any setup problem (one line "ethoswd: error:
+ * ...", nothing left attached); 130 if interrupted (SIGINT) during
+ * start-up, nothing left attached.
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +23,16 @@
 #include "wdfeatures.h"
 
 static char last_error[1024];
+/* A SIGINT before the session's own handler: start-up stops at the next
+ * step, detaches what it attached and exits 130 (main.py's
+ * KeyboardInterrupt). */
+static volatile sig_atomic_t interrupted;
+
+static void on_startup_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
 
 int wd_fail(const char *fmt, ...)
 {
@@ -62,7 +74,8 @@ struct run {
 	double t_start, t_features, t_load, t_attach;
 };
 
-/* Root, mounts, features, and the backend/action/key choice. */
+/* Targets, capabilities, mounts, features, and the backend/action/key
+ * choice. */
 static int choose(struct run *r)
 {
 	char notes[4][128];
@@ -71,7 +84,10 @@ static int choose(struct run *r)
 	double t0;
 	int n;
 
-	if (wd_require_root())
+	for (int i = 0; i < r->o.npid; i++)
+		if (wd_check_target_pid(r->o.pid[i]))
+			return -1;
+	if (wd_require_privileges(WD_ACT_AUTO))
 		return -1;
 	n = wd_mount_pseudo(notes, 4);
 	for (int i = 0; i < n; i++)
@@ -86,12 +102,11 @@ static int choose(struct run *r)
 	if (wd_choose(&r->feats, r->o.backend, r->o.action, &r->backend, &r->action, r->why,
 		      sizeof(r->why)))
 		return -1;
+	if (wd_require_privileges(r->action))
+		return -1;
 	problem = wd_key_problem(&r->feats, r->o.policy.key);
 	if (problem)
 		return wd_fail("%s", problem);
-	for (int i = 0; i < r->o.npid; i++)
-		if (wd_check_target_pid(r->o.pid[i]))
-			return -1;
 	/* The same refusals as watchdog.py for what needs BTF offsets ... */
 	if (wd_features_offsets(&r->feats, r->backend, &r->o.policy, offs) < 0)
 		return -1;
@@ -123,6 +138,41 @@ static void fill_cfg(struct run *r)
 	c->uring_tp = r->feats.uring_tp[0] ? r->feats.uring_tp : NULL;
 	c->map_size = r->o.map_size;
 	c->btf = r->feats.btf;
+}
+
+/* --ebpf: what watchdog.py prints as its cflags, as the settings of the
+ * compiled object (the same names and order; no -I, no BTF offsets:
+ * CO-RE relocates those), and exit without loading anything. */
+static void print_ebpf(struct run *r)
+{
+	const struct wd_probe_cfg *c = &r->cfg;
+	char up[16];
+	size_t i;
+
+	fill_cfg(r);
+	for (i = 0; wd_backend_name(c->backend)[i] && i < sizeof(up) - 1; i++)
+		up[i] = wd_backend_name(c->backend)[i] - 'a' + 'A';
+	up[i] = '\0';
+	printf("// ethoswd runs probe/watchdog.bpf.c compiled once (CO-RE); these are its "
+	       "load-time settings, as watchdog.py's -D switches\n");
+	printf("// settings: -DWD_BACKEND_%s -DWD_ACTION=%d -DWD_SELF_TGID=%u -DWD_MAX_PIDS=%u", up,
+	       c->action, c->self_tgid, c->map_size);
+	if (c->targets)
+		printf(" -DWD_FILTER_TARGETS");
+	if (c->uring_tp && c->backend != WD_BACKEND_LSM)
+		printf(" -DWD_URING");
+	if (c->comm_in)
+		printf(" -DWD_FILTER_COMM");
+	if (c->comm_out)
+		printf(" -DWD_EXCLUDE_COMM");
+	printf(" -DWD_KEY=%d", c->key);
+	if (c->count_fs)
+		printf(" -DWD_COUNT_FS");
+	if (c->count_files)
+		printf(" -DWD_COUNT_FILES");
+	if (c->exclude_exe)
+		printf(" -DWD_EXCLUDE_EXE");
+	printf(" -DWD_GUARD_TGID=...\n");
 }
 
 /* Guardian, gated child, load, maps, attach. */
@@ -338,6 +388,8 @@ static int run_session(struct run *r, double launched)
 
 	if (!s)
 		return -1;
+	if (interrupted) /* before the session's handler: its stop now */
+		raise(SIGINT);
 	report_start(r, launched);
 	if (r->o.ncommand)
 		wd_child_release(&r->child);
@@ -348,6 +400,16 @@ static int run_session(struct run *r, double launched)
 	rec = wj_new();
 	wj_str(rec, "event", "stop");
 	wj_str(rec, "reason", reason);
+	if (r->o.ncommand && wd_child_poll(&r->child) < 0) {
+		/* --duration or a signal ended ethoswd first: the command goes
+		 * on, unlimited (as -p targets do), and is said to. */
+		wj_u64(rec, "command_running", r->child.pid);
+		wd_info(&r->rep, rec,
+			"stopped: %s; all programs detached; the command (pid %d) is still "
+			"running, no longer limited",
+			reason, r->child.pid);
+		return 0;
+	}
 	wd_info(&r->rep, rec, "stopped: %s; all programs detached", reason);
 	return r->o.ncommand ? r->child.status : 0;
 }
@@ -376,8 +438,12 @@ static bool research_command(const char *word)
 int main(int argc, char **argv)
 {
 	static struct run r = { .child = WD_CHILD_INIT, .guardian = WD_GUARDIAN_INIT };
+	struct sigaction sa = { .sa_handler = on_startup_sigint, .sa_flags = SA_RESTART };
 	double launched = now_s();
 	int rc;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
 
 	/* Output is line-oriented; a pipe reader (tests, journald) sees each
 	 * record as soon as it is written. */
@@ -392,16 +458,27 @@ int main(int argc, char **argv)
 		return 0;
 	r.rep.json = r.o.json;
 	r.rep.out = stdout;
-	if (rc == 0 && choose(&r) == 0) {
+	if (rc == 0 && choose(&r) == 0 && !interrupted) {
 		if (r.o.probe_features) {
 			rc = wd_print_features(&r.feats, &r.o, &r.rep);
 			cleanup(&r);
 			return rc ? 2 : 0;
 		}
-		if (build_and_attach(&r) == 0 && (rc = run_session(&r, launched)) >= 0) {
+		if (r.o.ebpf) {
+			print_ebpf(&r);
+			cleanup(&r);
+			return 0;
+		}
+		if (build_and_attach(&r) == 0 && !interrupted &&
+		    (rc = run_session(&r, launched)) >= 0) {
 			cleanup(&r);
 			return rc;
 		}
+	}
+	if (interrupted) {
+		cleanup(&r);
+		fprintf(stderr, WD_PROG ": interrupted during start-up; nothing left attached\n");
+		return 130;
 	}
 	char line[2048];
 

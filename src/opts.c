@@ -657,6 +657,7 @@ static int parse_raw(int n, char **args, struct wd_opts *o, struct raw *raw)
 		o->action = action_ids[index_of(actions, raw->val[O_ACTION])];
 	o->json = raw->flag[O_JSON];
 	o->probe_features = raw->flag[O_PROBE_FEATURES];
+	o->ebpf = raw->flag[O_EBPF];
 	return check_values(o, raw);
 }
 

@@ -10,11 +10,14 @@
  *   escape HEX | cell WIDTH HEX | oneline HEX | json HEX   (bytes in hex)
  *   n VALUE WIDTH | float VALUE DECIMALS
  *   parse ARGS...      "OK <json of the options>", "ERR <line>" or "EXIT"
+ *   privileges         lines "CAPS LAST_CAP TRACEFS|- MAJOR MINOR MEMLOCK|inf UID
+ *                      throttle|-" on stdin; "OK" or "ERR <line>" for each
  *   report json|text   a fixed set of records, as report.c writes them
  */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "ethoswd.h"
 
@@ -119,6 +122,29 @@ static int cmd_parse(int argc, char **argv)
 	}
 	wd_opts_free(&o);
 	return 0;
+}
+
+/* wd_privilege_problem() of made-up privileges, one per stdin line. */
+static void cmd_privileges(void)
+{
+	char line[512], tracefs[64], memlock[32], action[16];
+	unsigned long long caps;
+	struct wd_privileges p;
+
+	while (fgets(line, sizeof(line), stdin)) {
+		memset(&p, 0, sizeof(p));
+		if (sscanf(line, "%llx %d %63s %d %d %31s %u %15s", &caps, &p.last_cap, tracefs,
+			   &p.kmajor, &p.kminor, memlock, &p.uid, action) != 8)
+			continue;
+		p.caps = caps;
+		snprintf(p.tracefs, sizeof(p.tracefs), "%s", strcmp(tracefs, "-") ? tracefs : "");
+		p.memlock = strcmp(memlock, "inf") ? strtoull(memlock, NULL, 10) : RLIM_INFINITY;
+		if (wd_privilege_problem(&p, strcmp(action, "throttle") ? WD_ACT_AUTO :
+									  WD_ACT_THROTTLE))
+			printf("ERR %s\n", wd_last_error());
+		else
+			printf("OK\n");
+	}
 }
 
 /* A fixed set of records: a process-key table and summary, events, and a
@@ -259,6 +285,8 @@ int main(int argc, char **argv)
 		       wd_json_double(strtod(argv[2], NULL), atoi(argv[3]), buf, sizeof(buf)));
 	} else if (!strcmp(argv[1], "parse")) {
 		return cmd_parse(argc - 2, argv + 2);
+	} else if (!strcmp(argv[1], "privileges") && argc == 2) {
+		cmd_privileges();
 	} else if (!strcmp(argv[1], "report") && argc == 3) {
 		cmd_report(!strcmp(argv[2], "json"));
 	} else {

@@ -98,8 +98,9 @@ class Result:
 class Watchdog:
     """A front end run with --json, whose stdout is parsed as it runs."""
 
-    def __init__(self, args, cmd=None, env=None, preexec=None):
-        argv = argv0() + ["--json"] + list(args)
+    def __init__(self, args, cmd=None, env=None, preexec=None, wrap=()):
+        # wrap: a command that runs the front end (setpriv ...).
+        argv = list(wrap) + argv0() + ["--json"] + list(args)
         if cmd:
             argv += ["--"] + [str(c) for c in cmd]
         self.argv = argv

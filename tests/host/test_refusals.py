@@ -1,5 +1,6 @@
 """Every refusal: bad input, unavailable backends/actions on this kernel,
-no root, no BCC, no headers.  Each is one stderr line, exit status 2, and
+missing capabilities (tests/host/test_privileges.py has more), no BCC, no
+headers.  Each is one stderr line, exit status 2, and
 nothing attached (checked by the conftest fixture after every test)."""
 
 import os
@@ -85,7 +86,8 @@ def test_not_root():
     def drop():
         os.setgid(65534)
         os.setuid(65534)
-    refuse(["--action", "monitor"], preexec=drop, expect="must run as root")
+    refuse(["--action", "monitor"], preexec=drop,
+           expect="missing capabilities in the effective set (uid 65534): CAP_BPF")
 
 
 @pytest.mark.frontends("watchdog.py")   # ethoswd has no BCC to miss

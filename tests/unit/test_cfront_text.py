@@ -1,7 +1,7 @@
-"""The C front end's text, report, option and policy parts (src/text.c,
-report.c, opts.c, policy.c) against the Python modules they mirror
-(ethoswd/safetext.py, report.py, cli.py, policy.py): the same input must
-give the same bytes.
+"""The C front end's text, report, option, policy and privilege parts
+(src/text.c, report.c, opts.c, policy.c, sysenv.c) against the Python
+modules they mirror (ethoswd/safetext.py, report.py, cli.py, policy.py,
+environment.py): the same input must give the same bytes.
 
 src/test_front.c is built with gcc (a missing gcc fails the test) and run
 once per input; without arguments it runs its own checks."""
@@ -16,13 +16,14 @@ import subprocess
 
 import pytest
 
-from ethoswd import cli, safetext
+from ethoswd import cli, environment as env, safetext
 from ethoswd.errors import SetupError
 from ethoswd.report import Reporter, _n
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SRC = os.path.join(ROOT, "src")
-SOURCES = ["test_front.c", "opts.c", "policy.c", "policy_json.c", "text.c", "report.c"]
+SOURCES = ["test_front.c", "opts.c", "policy.c", "policy_json.c", "text.c", "report.c",
+           "sysenv.c"]
 # -iquote, not -I: a src/ header named like a system one (features.h)
 # must not shadow glibc's.
 CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
@@ -190,6 +191,42 @@ def test_help_and_version(front):
     assert text.startswith("usage: ethoswd [options] [-- CMD [ARGS...]]")
     assert "record, replay" in text and "--map-size N" in text
     assert run(front, "parse", "ethoswd", "--version") == "ethoswd 1.0\nEXIT"
+
+
+# ---- privileges --------------------------------------------------------------
+
+def test_privilege_refusals_like_environment_py(front):
+    """Every mix of capabilities, kernels (with and without CAP_BPF; before
+    5.11 BPF maps count against RLIMIT_MEMLOCK), tracefs access, user and
+    action gets the same answer from sysenv.c and environment.py."""
+    bit = {n: 1 << c for c, n in ((env.CAP_BPF, "bpf"), (env.CAP_PERFMON, "perfmon"),
+                                  (env.CAP_SYS_ADMIN, "admin"), (env.CAP_KILL, "kill"),
+                                  (env.CAP_DAC_READ_SEARCH, "dac"),
+                                  (env.CAP_DAC_OVERRIDE, "override"),
+                                  (env.CAP_SYS_RESOURCE, "resource"))}
+    sets = [0, (1 << 41) - 1, bit["bpf"] | bit["perfmon"], bit["bpf"], bit["perfmon"],
+            bit["admin"], bit["bpf"] | bit["perfmon"] | bit["kill"] | bit["dac"],
+            bit["bpf"] | bit["perfmon"] | bit["override"] | bit["resource"]]
+    cases = [(caps, last, tfs, kern, mem, uid, act)
+             for caps in sets for last in (40, 37) for tfs in (None, "/sys/kernel/tracing")
+             for kern in ((6, 1), (5, 10)) for mem in (env.resource.RLIM_INFINITY, 65536)
+             for uid in (0, 1000) for act in (None, "throttle")]
+    stdin = "".join("%x %d %s %d %d %s %d %s\n" % (
+        caps, last, tfs or "-", kern[0], kern[1],
+        "inf" if mem == env.resource.RLIM_INFINITY else mem, uid, act or "-")
+        for caps, last, tfs, kern, mem, uid, act in cases)
+    got = subprocess.run([front, "privileges"], input=stdin, capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    assert len(got) == len(cases)
+    refused = 0
+    for case, line in zip(cases, got):
+        caps, last, tfs, kern, mem, uid, act = case
+        problem = env.privilege_problem(env.Privileges(caps, last, tfs, kern, mem, uid), act)
+        assert line == ("ERR " + problem if problem else "OK"), case
+        refused += problem is not None
+    assert 0 < refused < len(cases)
+    full = env.Privileges((1 << 41) - 1, 40, None, (6, 1), 65536, 0)
+    assert env.privilege_problem(full, "throttle") is None
 
 
 # ---- report ----------------------------------------------------------------
