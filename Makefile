@@ -3,7 +3,7 @@
 #   make            build the C test programs (and benchmarks)
 #   make run        run the watchdog with default settings (as root)
 #   make test       everything: unit + host + both VMs (same as ./test.sh)
-#   make test-unit  pure-Python tests, no root needed
+#   make test-unit  unit tests, no root needed (builds build/ethoswd for the parity test)
 #   make lint       flake8 over the Python (.flake8), clang-format over the C
 #                   (.clang-format); `make format` rewrites the C
 #   make test-host  BPF tests on the running kernel (root)
@@ -28,7 +28,7 @@ run:
 test:
 	./test.sh
 
-test-unit: progs
+test-unit: progs ethoswd
 	$(PYTEST) -q tests/unit
 
 # Every tracked C file, for clang-format (config: .clang-format).

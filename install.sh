@@ -50,7 +50,7 @@ if ! grep -q '^ID=debian' /etc/os-release 2>/dev/null; then
 fi
 
 RUNTIME_PKGS="python3 python3-bpfcc bpfcc-tools libbpf1 linux-headers-amd64 kmod"
-TEST_PKGS="python3-pytest python3-flake8 gcc make libc6-dev bpftool util-linux procps systemd"
+TEST_PKGS="python3-pytest python3-flake8 gcc make libc6-dev bpftool util-linux procps systemd strace"
 ETHOSWD_PKGS="clang llvm bpftool libbpf-dev gcc make libc6-dev"
 # research/corpus.toml: fingerprinting tools, everyday programs, plots.
 RESEARCH_PKGS="python3-matplotlib gcc make libc6-dev lshw neofetch virt-what inxi
