@@ -140,3 +140,21 @@ def test_tracepoint_kills_what_throttle_cannot_stop(route, source, tmp_path):
     assert not readers.route_results(res.other_lines), "the reader lived on"
     assert LIMIT <= reads <= 300 and copies <= LIMIT + 1, (reads, copies)
     assert res.summary_for(res.start["targets"][0])["total"] == 300
+
+
+@pytest.mark.parametrize("backend", COUNTING)
+def test_splice_class_looks_at_the_source(backend, source, tmp_path):
+    """--file: an IORING_OP_SPLICE counts when its source (splice_fd_in, at
+    this kernel's BTF offsets) is the listed file, not for another file."""
+    other = tmp_path / "other"
+    other.write_bytes(b"other\n")
+    cmd = ["/bin/sh", "-c", "%s; %s" % (
+        " ".join(readers.route_cmd("uring-splice", 50, source, "listed")),
+        " ".join(readers.route_cmd("uring-splice", 50, other, "other")))]
+    res, out = wdrun.run_routes(["--backend", backend, "--action", "monitor",
+                                 "--max-calls", "1000000", "--count", "files",
+                                 "--file", str(source)], cmd)
+    assert out["listed"]["ok"] == out["other"]["ok"] == 50, out
+    assert res.summary_for(out["listed"]["pid"])["total"] == 50
+    assert all(r["total"] == 0 for r in res.summary["processes"]
+               if r["pid"] == out["other"]["pid"])
