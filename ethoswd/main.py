@@ -140,8 +140,9 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
     rep.info("routes counted: %s" % "; ".join(
         r for r, st, _ in routes if st == "counted"))
     for route, status, how in routes:
-        # mmap is out of reach everywhere (guide, section 2): said, not warned.
-        if route.startswith("mmap"):
+        # A row the same on every backend (mmap, tee, URING_CMD: guide,
+        # section 2) is said, not warned.
+        if route in features.GENERAL_ROUTES:
             rep.info("%s: %s (%s)" % (route, status, how))
         elif status != "counted":
             rep.warn("%s: %s (%s)" % (route, status, how))

@@ -102,8 +102,8 @@ def _flag_value(flags, prefix, default):
 def attach_points(flags, uring_tp=None, fnname=lambda s: "__x64_sys_" + s):
     """What a probe built with these cflags attaches, in order:
     [(label, kind, where, function name)].  Only the programs the flags
-    compile in: the backend's (WD_BACKEND_*; under WD_ACTION deny the
-    kprobe backend's io_uring_setup refusal when WD_URING), wd_exit, the
+    compile in: the backend's (WD_BACKEND_*; with an enforcing WD_ACTION,
+    not monitor, the kprobe backend's io_uring_setup refusal when WD_URING), wd_exit, the
     fork hook with WD_FILTER_TARGETS and the io_uring submit hook with
     WD_URING (uring_tp names its tracepoint).  fnname: a syscall's kernel
     function name (BPF.get_syscall_fnname)."""
@@ -129,7 +129,7 @@ def attach_points(flags, uring_tp=None, fnname=lambda s: "__x64_sys_" + s):
             fn = fnname(s)
             out.append(("kprobe:" + fn, "kprobe", fn,
                         "wd_kprobe_fd1" if COPY_SYSCALLS.get(s) == 1 else "wd_kprobe"))
-        if uring and action == DEFS["WD_ACT_DENY"]:
+        if uring and action != DEFS["WD_ACT_MONITOR"]:
             fn = fnname("io_uring_setup")
             out.append(("kprobe:" + fn, "kprobe", fn, "wd_kprobe_uring_setup"))
     elif backend == "lsm":

@@ -128,6 +128,9 @@ const volatile struct wd_settings wd_set = {};
 #define WD_OFF_REGS_ORIG_AX	  bpf_core_field_offset(struct pt_regs, orig_ax)
 #define WD_OFF_IO_KIOCB_FLAGS	  bpf_core_field_offset(struct io_kiocb, flags)
 #define WD_OFF_IO_KIOCB_CQE_FD	  bpf_core_field_offset(struct io_kiocb, cqe.fd)
+#define WD_OFF_IO_KIOCB_CMD	  bpf_core_field_offset(struct io_kiocb, cmd)
+#define WD_OFF_IO_SPLICE_FD_IN	  bpf_core_field_offset(struct io_splice, splice_fd_in)
+#define WD_OFF_IO_SPLICE_FLAGS	  bpf_core_field_offset(struct io_splice, flags)
 /* A kprobe's own di register: a load from the context must have a fixed
  * offset in the instruction, which a CO-RE field access gives (the
  * verifier refuses a context pointer moved by a register). */
@@ -252,6 +255,15 @@ const volatile struct wd_settings wd_set = {};
 #endif
 #ifndef WD_OFF_IO_KIOCB_CQE_FD
 #define WD_OFF_IO_KIOCB_CQE_FD 0
+#endif
+#ifndef WD_OFF_IO_KIOCB_CMD
+#define WD_OFF_IO_KIOCB_CMD 0
+#endif
+#ifndef WD_OFF_IO_SPLICE_FD_IN
+#define WD_OFF_IO_SPLICE_FD_IN 0
+#endif
+#ifndef WD_OFF_IO_SPLICE_FLAGS
+#define WD_OFF_IO_SPLICE_FLAGS 0
 #endif
 /* The kprobe's own di register, read at its BTF offset: a constant-offset
  * load from the context, which the verifier bounds-checks (the override

@@ -9,7 +9,7 @@
  * The front end attaches the shims to every route that moves a file's bytes into the
  * caller (docs/watchdog_guide.md, section 2): the read-family syscalls
  * read, pread64, readv, preadv, preadv2; sendfile64, splice and
- * copy_file_range; and io_uring's read requests.  No kernel header is
+ * copy_file_range; and io_uring's read and splice requests.  No kernel header is
  * included under BCC: its compile time is most of the start-up (15-20x
  * slower under a TCG VM); the few struct offsets the shims need come from
  * the running kernel's BTF, as -D constants under BCC and as CO-RE
@@ -19,7 +19,8 @@
  * With a read class (WD_ON_CLASS) each shim hands the
  * call's source file to the limiter: the LSM hook has it; the kprobe and
  * tracepoint shims find it from the source fd (the first syscall argument,
- * the second for sendfile), the io_uring shim from the request's fd.
+ * the second for sendfile), the io_uring shim from the request's fd (a
+ * splice's source fd).
  */
 #include "limiter.h"
 #include "recorder.h"
@@ -72,12 +73,14 @@ int wd_kprobe_fd1(struct pt_regs *ctx)
 	return wd_kprobe_src(ctx, 1);
 }
 
-#if WD_BUILD(WD_ACTION == WD_ACT_DENY)
+#if WD_BUILD(WD_ACTION != WD_ACT_MONITOR)
 /*
  * io_uring_setup: no function on an io_uring read's path is on the
- * error-injection list, so this backend cannot fail one request.  Under
- * deny a target may therefore not make a ring at all: the call fails with
- * -EPERM before it runs (it is a syscall entry, so on the list).
+ * error-injection list, so this backend cannot fail one request, and a
+ * signal cannot stop the requests a target has already handed to the
+ * kernel (a batch, or an SQPOLL thread's).  So whenever it enforces, a
+ * target may not make a ring at all: the call fails with -EPERM before
+ * it runs (it is a syscall entry, so on the list).
  */
 WD_SEC("kprobe")
 int wd_kprobe_uring_setup(struct pt_regs *ctx)
@@ -141,11 +144,24 @@ int wd_tp_fd1(struct wd_sys_enter *ctx)
 
 #ifdef WD_URING
 /* Set by watchdog.py with the kprobe and tracepoint backends when the
- * kernel has io_uring (always built for ethoswd, loaded only then).  io_uring opcodes of the requests that read a file into memory. */
-#define WD_IORING_OP_READV	1
-#define WD_IORING_OP_READ_FIXED 4
-#define WD_IORING_OP_READ	22
-#define WD_REQ_F_FIXED_FILE	1 /* req->flags bit 0: fd is a registered-file index */
+ * kernel has io_uring (always built for ethoswd, loaded only then).
+ * The opcodes (include/uapi/linux/io_uring.h, a stable ABI) of the
+ * requests that move a file's bytes into the process: into its memory,
+ * or (SPLICE) into a pipe it drains.  A kernel older than READ_MULTISHOT
+ * (6.7) or READV_FIXED (6.15) fails those before this tracepoint. */
+#define WD_IORING_OP_READV	    1
+#define WD_IORING_OP_READ_FIXED	    4
+#define WD_IORING_OP_READ	    22
+#define WD_IORING_OP_SPLICE	    30
+#define WD_IORING_OP_READ_MULTISHOT 49
+#define WD_IORING_OP_READV_FIXED    60
+#define WD_REQ_F_FIXED_FILE	    1	       /* req->flags: fd is a registered-file index */
+#define WD_SPLICE_F_FD_IN_FIXED	    (1U << 31) /* likewise for a splice's source */
+
+/* Threads that submitted a request past the limit, with the start of
+ * that window (throttle only: wd_uring_unstoppable).  LRU: the entry of a
+ * thread that died goes when room is needed. */
+WD_LRU_HASH(wd_uring_over, __u32, __u32, WD_SIZE(WD_ACTION == WD_ACT_THROTTLE, 10240));
 
 /* The start of io_uring:io_uring_submit_sqe (6.1) / io_uring_submit_req
  * (6.4 on): the same up to the opcode in both; later fields moved. */
@@ -157,12 +173,80 @@ struct wd_uring_submit {
 	__u8 opcode;
 };
 
+static __always_inline int wd_uring_reads(__u8 op)
+{
+	return op == WD_IORING_OP_READ || op == WD_IORING_OP_READV ||
+	       op == WD_IORING_OP_READ_FIXED || op == WD_IORING_OP_SPLICE ||
+	       op == WD_IORING_OP_READ_MULTISHOT || op == WD_IORING_OP_READV_FIXED;
+}
+
+/*
+ * With a read class: is the request's source file in it?  The file is
+ * looked up when the request is issued, after this point, so its fd is
+ * read from the request, which the opcode's prep has filled: req->cqe.fd
+ * for the reads; for SPLICE (whose req->cqe.fd is the pipe it fills) the
+ * splice's own splice_fd_in, in the command area at the start of the
+ * request (io_kiocb_to_cmd).  An fd that is an index into the ring's
+ * registered files is not followed: such a request counts whatever its
+ * file (too much, never too little).  req is a number to the verifier:
+ * helper reads.
+ */
+static __always_inline int wd_uring_in_class(const void *req, __u8 op)
+{
+	__u64 fd;
+
+	if (op == WD_IORING_OP_SPLICE) {
+		const char *sp = (const char *)req + WD_OFF_IO_KIOCB_CMD;
+
+		/* The low half of the word read is the 32-bit field. */
+		if ((__u32)wd_peek(sp, WD_OFF_IO_SPLICE_FLAGS) & WD_SPLICE_F_FD_IN_FIXED)
+			return 1;
+		fd = (__u32)wd_peek(sp, WD_OFF_IO_SPLICE_FD_IN);
+	} else {
+		if (wd_peek(req, WD_OFF_IO_KIOCB_FLAGS) & WD_REQ_F_FIXED_FILE)
+			return 1;
+		fd = (__u32)wd_peek(req, WD_OFF_IO_KIOCB_CQE_FD);
+	}
+	/* A negative fd reads as a huge one: no file, not in the class. */
+	return wd_class_has(wd_fd_file(fd));
+}
+
+/*
+ * Throttle, after a request past the limit.  SIGSTOP takes effect when a
+ * thread returns to user space, so a request already handed to the kernel
+ * runs whatever the signal, and so does the rest of a batch one
+ * io_uring_enter() submitted; an SQPOLL thread (a kernel-side thread of
+ * the process) does not stop at all.  A thread's first request past the
+ * limit in a window is the one call past the limit throttle allows any
+ * thread; a second one in the same window proves the thread did not stop,
+ * so the process is killed.
+ */
+static __always_inline void wd_uring_unstoppable(struct wd_caller *c)
+{
+	struct wd_key key = { .id = c->key };
+	struct wd_value *v = c->v ? c->v : wd_lookup(wd_state, &key);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 start, *seen;
+
+	/* The verifier wants the NULL check; the budget was just charged. */
+	if (!v)
+		return;
+	start = *(volatile __u64 *)&v->window >> 32;
+	seen = wd_lookup(wd_uring_over, &tid);
+	if (seen && *seen == start) {
+		bpf_send_signal(WD_SIGKILL);
+		return;
+	}
+	wd_update(wd_uring_over, &tid, &start);
+}
+
 /*
  * io_uring:io_uring_submit_{sqe,req}: fires once per request, in the task
  * that submits it (io_uring_enter, or the ring's SQPOLL thread, which is a
- * thread of the same process), before the request is issued.  A read
- * request counts as one read call of its submitter.  The request itself
- * cannot be failed from here (see wd_kprobe_uring_setup for deny).
+ * thread of the same process), after its prep and before it is issued.
+ * A request that moves a file's bytes counts as one read call of its
+ * submitter.  The request itself cannot be failed from here (see
+ * wd_kprobe_uring_setup for the kprobe backend's refusal).
  */
 WD_SEC("tracepoint")
 int wd_uring_submit(struct wd_uring_submit *ctx)
@@ -170,24 +254,12 @@ int wd_uring_submit(struct wd_uring_submit *ctx)
 	struct wd_caller c = {};
 	__u8 op = ctx->opcode;
 
-	if (op != WD_IORING_OP_READ && op != WD_IORING_OP_READV && op != WD_IORING_OP_READ_FIXED)
+	if (!wd_uring_reads(op) || !wd_caller(&c))
 		return 0;
-	if (!wd_caller(&c))
+	if (WD_ON_CLASS && !wd_uring_in_class((const void *)ctx->req, op))
 		return 0;
-	if (WD_ON_CLASS) {
-		/* The request's file is assigned when it is issued, after this
-		 * point; its fd is already in req->cqe.fd.  A registered file's
-		 * fd is an index into the ring's table, which is not followed:
-		 * such a request is counted whatever its file (counting too
-		 * much, never letting one through).  req is a number to the
-		 * verifier: helper reads. */
-		const void *req = (const void *)ctx->req;
-
-		if (!(wd_peek(req, WD_OFF_IO_KIOCB_FLAGS) & WD_REQ_F_FIXED_FILE) &&
-		    !wd_class_has(wd_fd_file((__s32)wd_peek(req, WD_OFF_IO_KIOCB_CQE_FD))))
-			return 0;
-	}
-	wd_charge(&c);
+	if (wd_charge(&c) && WD_ACTION == WD_ACT_THROTTLE)
+		wd_uring_unstoppable(&c);
 	return 0;
 }
 #endif

@@ -440,6 +440,35 @@ static void probe_btf(struct wd_features *f)
 	set(ft, true, "/sys/kernel/btf/vmlinux");
 }
 
+/* features.uring_read_ops: the io_uring read opcodes this kernel has, as
+ * "READ, READV, ..." in f->uring_ops: the newer ones only if the BTF's
+ * enum io_uring_op names them; without BTF, every one the probe counts. */
+static void probe_uring_ops(struct wd_features *f)
+{
+	static const char *const ops[] = { "READ", "READV", "READ_FIXED", "READV_FIXED",
+					   "READ_MULTISHOT" };
+	static const bool newer[] = { false, false, false, true, true };
+	const struct btf_type *t = NULL;
+	int id = f->btf ? wd_kbtf_find(f->btf, "io_uring_op", BTF_KIND_ENUM) : -1;
+
+	if (id > 0)
+		t = wd_kbtf_type(f->btf, (__u32)id);
+	f->uring_ops[0] = '\0';
+	for (size_t i = 0; i < NELEMS(ops); i++) {
+		bool have = !newer[i] || !f->btf;
+
+		for (__u16 j = 0; t && !have && j < btf_vlen(t); j++) {
+			const char *name = wd_kbtf_name(f->btf, btf_enum(t)[j].name_off);
+
+			have = name && !strncmp(name, "IORING_OP_", 10) &&
+			       !strcmp(name + 10, ops[i]);
+		}
+		if (have)
+			wd_cat(f->uring_ops, sizeof(f->uring_ops), "%s%s",
+			       f->uring_ops[0] ? ", " : "", ops[i]);
+	}
+}
+
 /* ---- files of the kernel ---------------------------------------------- */
 
 /* --key cgroup needs the cgroup v2 hierarchy (bpf_get_current_cgroup_id). */
@@ -714,6 +743,7 @@ int wd_features_probe(struct wd_features *f, bool all)
 		 * guest) would change no answer. */
 		set(&ft[WD_F_OVERRIDE_PATH], false, "not probed: kprobe lacks an earlier need");
 	probe_btf(f);
+	probe_uring_ops(f);
 	probe_active_lsm(&ft[WD_F_LSM_ACTIVE]);
 	probe_lsm_load(f);
 	if (wd_file_offsets_problem(f, problem, sizeof(problem)))

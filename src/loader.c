@@ -98,7 +98,7 @@ static void choose_programs(struct watchdog_bpf *s, const struct wd_probe_cfg *c
 		bpf_program__set_autoload(s->progs.wd_kprobe, true);
 		bpf_program__set_autoload(s->progs.wd_kprobe_fd1, true);
 		bpf_program__set_autoload(s->progs.wd_kprobe_uring_setup,
-					  uring && c->action == WD_ACT_DENY);
+					  uring && c->action != WD_ACT_MONITOR);
 		break;
 	case WD_BACKEND_LSM:
 		bpf_program__set_autoload(s->progs.lsm__file_permission, true);
@@ -126,6 +126,7 @@ static int size_maps(struct watchdog_bpf *s, const struct wd_probe_cfg *c)
 		{ s->maps.wd_fs, c->count_fs ? 64 : 1 },
 		{ s->maps.wd_files, c->count_files ? WD_MAX_FILES : 1 },
 		{ s->maps.wd_once, c->backend == WD_BACKEND_LSM ? 10240 : 1 },
+		{ s->maps.wd_uring_over, c->action == WD_ACT_THROTTLE ? 10240 : 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
@@ -341,7 +342,7 @@ static int attach_routes(struct wd_probe *p, const struct wd_probe_cfg *c)
 		if (err)
 			return -1;
 	}
-	if (c->backend == WD_BACKEND_KPROBE && uring && c->action == WD_ACT_DENY)
+	if (c->backend == WD_BACKEND_KPROBE && uring && c->action != WD_ACT_MONITOR)
 		return keep(p,
 			    bpf_program__attach_kprobe(s->progs.wd_kprobe_uring_setup, false,
 						       "__x64_sys_io_uring_setup"),

@@ -327,7 +327,7 @@ static struct wd_json *start_record(struct run *r, struct wd_route *routes, doub
 
 static void report_start(struct run *r, double launched)
 {
-	struct wd_route routes[4];
+	struct wd_route routes[WD_NROUTES];
 	char buf[8192], count[1024], *targets;
 	const struct wd_policy *p = &r->o.policy;
 	size_t off = 0;
@@ -344,18 +344,19 @@ static void report_start(struct run *r, double launched)
 		wd_warn(&r->rep, p->notes[i]);
 	wd_routes(&r->feats, r->backend, r->action, routes);
 	buf[0] = 0;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < WD_NROUTES; i++)
 		if (!strcmp(routes[i].status, "counted"))
 			off += snprintf(buf + off, sizeof(buf) - off, "%s%s", off ? "; " : "",
 					routes[i].route);
 	wd_info(&r->rep, NULL, "routes counted: %s", buf);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < WD_NROUTES; i++) {
 		char line[2048];
 
-		snprintf(line, sizeof(line), "%s: %s (%s)", routes[i].route, routes[i].status,
-			 routes[i].how);
-		/* mmap is out of reach everywhere (guide, section 2): said, not warned. */
-		if (!strncmp(routes[i].route, "mmap", 4))
+		wd_put(line, sizeof(line), "%s: %s (%s)", routes[i].route, routes[i].status,
+		       routes[i].how);
+		/* A row the same on every backend (mmap, tee, URING_CMD: guide,
+		 * section 2) is said, not warned. */
+		if (wd_route_general(&routes[i]))
 			wd_info(&r->rep, NULL, "%s", line);
 		else if (strcmp(routes[i].status, "counted"))
 			wd_warn(&r->rep, line);

@@ -276,7 +276,7 @@ static void print_offsets(const struct wd_features *f)
 
 static void print_decisions(const struct wd_features *f, const char *spec)
 {
-	struct wd_route rt[4];
+	struct wd_route rt[WD_NROUTES];
 	char line[4096];
 	const char *p;
 
@@ -289,7 +289,7 @@ static void print_decisions(const struct wd_features *f, const char *spec)
 			printf("action|%s|%s|%s\n", wd_backend_name(b), wd_action_name(actions[i]),
 			       p ? p : "ok");
 			wd_routes(f, b, actions[i], rt);
-			for (int r = 0; r < 4; r++)
+			for (int r = 0; r < WD_NROUTES; r++)
 				printf("route|%s|%s|%s|%s|%s\n", wd_backend_name(b),
 				       wd_action_name(actions[i]), rt[r].route, rt[r].status,
 				       rt[r].how);
@@ -338,7 +338,7 @@ int main(int argc, char **argv)
 		wd_features_free(&f);
 		return 0;
 	}
-	printf("kernel|%s\nuring_tp|%s\n", f.kernel, f.uring_tp);
+	printf("kernel|%s\nuring_tp|%s\nuring_ops|%s\n", f.kernel, f.uring_tp, f.uring_ops);
 	for (int i = 0; i < WD_NFEATURES; i++)
 		printf("feature|%s|%s|%s\n", f.feat[i].name, f.feat[i].ok ? "yes" : "no",
 		       f.feat[i].detail);

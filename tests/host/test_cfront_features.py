@@ -52,7 +52,8 @@ def python_lines(specs):
     from ethoswd.errors import SetupError
 
     f = features.Features()
-    out = ["kernel|%s" % f.kernel, "uring_tp|%s" % (f.uring.detail if f.uring else "")]
+    out = ["kernel|%s" % f.kernel, "uring_tp|%s" % (f.uring.detail if f.uring else ""),
+           "uring_ops|%s" % ", ".join(f.uring_ops)]
     out += ["feature|%s|%s|%s" % (x.name, "yes" if x else "no", x.detail) for x in f.all()]
     for spec in specs:
         flipped = [] if spec == "-" else [f.all()[int(i)] for i in spec.split(",")]
