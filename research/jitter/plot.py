@@ -1,7 +1,8 @@
 """The averaging attack's estimate of W against N: one column per result
 (grain: off, 10 us, 100 us, 1 ms, whatever results are given), one row per
-clock source; solid lines are the mean (with its standard error), dotted
-lines the 10 % trimmed mean, dashed grey lines the true W."""
+clock source; solid lines are the censored mean (samples over 1 ms or 3
+grains above the median dropped: preemption) with its standard error,
+dotted lines the 10 % trimmed mean, dashed grey lines the true W."""
 
 import matplotlib
 
@@ -12,7 +13,7 @@ COLORS = {5: "tab:purple", 10: "tab:blue", 30: "tab:green", 50: "tab:red"}
 
 
 def _series(res, clock):
-    """{w_us: [(n, net_mean, se, net_tmean, true)]} of the dynamic build."""
+    """{w_us: [(n, net_cmean, se, net_tmean, true)]} of the dynamic build."""
     out = {}
     for r in res["runs"]:
         if r["prog"] != "avg" or r["build"] != "dynamic":
@@ -21,7 +22,8 @@ def _series(res, clock):
             if x.get("attack") == "avg" and x.get("clock") == clock and \
                     x.get("status") == "ok" and x["w_us"] > 0:
                 out.setdefault(int(x["w_us"]), []).append(
-                    (x["n"], x["net_mean_ns"], x["se_ns"], x["net_tmean_ns"], x["w_true_ns"]))
+                    (x["n"], x["net_cmean_ns"], x["cmean_se_ns"], x["net_tmean_ns"],
+                     x["w_true_ns"]))
     return out
 
 
@@ -52,7 +54,7 @@ def estimates(results, out, clocks):
                         transform=ax.transAxes)
             ax.set_xscale("log")
             lo, hi = ax.get_ylim()
-            ax.set_ylim(max(lo, -40), min(hi, 120))
+            ax.set_ylim(max(lo, -10), min(hi, 75))
             ax.set_title("grain %s: %s" % (res.get("grain") or res["label"], clock),
                          fontsize=9)
             if row == len(clocks) - 1:
@@ -61,8 +63,8 @@ def estimates(results, out, clocks):
                 ax.set_ylabel("estimated W (us)")
             if row == 0 and col == 0 and series:
                 ax.legend(fontsize=7, loc="upper left")
-    fig.suptitle("Averaging attack: estimate of W against N "
-                 "(solid: mean +- SE, dotted: trimmed mean, dashed: true W)", fontsize=10)
+    fig.suptitle("Averaging attack: estimate of W against N\n(solid: censored mean +- SE, "
+                 "dotted: trimmed mean, dashed: true W)", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)

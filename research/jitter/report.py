@@ -107,16 +107,17 @@ def averaging_table(res, build="dynamic"):
         rs = one(res, "avg", "static", "resolution", c)
         n3k = [x for x in lines(res, "avg", build, "order", c) if x.get("status") == "ok"]
         last = n3k[-1] if n3k else None
-        best = ",".join(k for k in ("mean", "tmean", "median", "min") if last and last[k])
+        best = ",".join(k for k in ("mean", "cmean", "tmean", "median", "min")
+                        if last and last.get(k))
         nmax = last["n"] if last else 0
         rows.append((c, _res_cell(rd), _res_cell(rs),
                      "yes" if _ok(rd, "control_false_alarm") else "no" if rd else "-",
                      _order_flags(res, build, c), best or "none",
-                     _est(res, build, c, nmax, "net_mean_ns"),
+                     _est(res, build, c, nmax, "net_cmean_ns"),
                      _est(res, build, c, nmax, "net_tmean_ns")))
     return table(["clock", "resolution (dyn)", "resolution (static)", "control false alarm",
                   "ordered 10<30<50 by N", "estimators ordering at N max",
-                  "net mean W=10/30/50", "net trimmed mean W=10/30/50"], rows)
+                  "net censored mean W=10/30/50", "net trimmed mean W=10/30/50"], rows)
 
 
 def edge_table(res, build="dynamic"):
@@ -242,14 +243,14 @@ def noise(results, build="dynamic"):
             o = [x for x in lines(r, "avg", build, "order", c) if x.get("status") == "ok"]
             orders.append("y" if o and o[-1]["any"] else "n" if o else "-")
             n = o[-1]["n"] if o else 0
-            ests.append(_est(r, build, c, n, "net_mean_ns"))
+            ests.append(_est(r, build, c, n, "net_cmean_ns"))
         loops = [statistics.median(v) if v else None for v in
                  ([x["loop_min_ns"] for x in lines(r, "speed", build, "speed", c)
                    if x.get("status") == "ok"] for r in results)]
         rows.append((c, " / ".join(fmt(v) for v in reads), " / ".join(fmt(v) for v in res),
                      " ".join(orders), " ; ".join(ests), " / ".join(fmt(v) for v in loops)))
     head = ["clock", "read cost per run", "resolution per run", "ordered at N max",
-            "net mean W=10/30/50 per run", "speed loop min per run"]
+            "net censored mean W=10/30/50 per run", "speed loop min per run"]
     return ("# Noise between %d runs (%s build)\n\n" % (len(results), build) +
             "Runs: " + ", ".join("%s (%s)" % (r["label"], r["started"]) for r in results) +
             "\n\n" + table(head, rows))

@@ -72,8 +72,9 @@ def test_averaging_and_resolution(built, build):
         assert {x["w_us"] for x in avg} == {0, 5, 10, 30, 50}
         assert {x["n"] for x in avg} == {10, 20}
         for x in avg:
-            for f in ("mean_ns", "se_ns", "tmean_ns", "median_ns", "min_ns", "net_mean_ns",
-                      "net_tmean_ns", "net_median_ns", "net_min_ns", "w_true_ns"):
+            for f in ("mean_ns", "se_ns", "cmean_ns", "cmean_se_ns", "tmean_ns", "median_ns",
+                      "min_ns", "net_mean_ns", "net_cmean_ns", "net_tmean_ns", "net_median_ns",
+                      "net_min_ns", "w_true_ns"):
                 assert f in x, (clock, f)
         assert len(by(lines, "order", clock)) == 2
         (res,) = by(lines, "resolution", clock)
