@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "jt.h"
 
@@ -23,13 +24,15 @@ static const char usage[] =
 /* The readings that differ from the one before (a clock that repeats a
  * value stores it once), so the survey can run its whole span. */
 static int64_t vals[MAX_VALS];
-/* The reference-clock time of each chunk of 64 reads, per read. */
+/* The reference-clock time of each chunk of 64 reads, per read, for the
+ * chunks in which the thread was not preempted (its involuntary context
+ * switches, from getrusage, did not change). */
 #define MAX_CHUNKS 100000
 static double chunk_ns[MAX_CHUNKS];
 
 struct survey {
 	int err;
-	long n, nvals, back, zero, nchunks;
+	long n, nvals, back, zero, nchunks, preempted;
 	double elapsed_ns;
 };
 
@@ -37,7 +40,9 @@ static void survey(struct jt_clock *c, void *arg)
 {
 	struct survey *s = arg;
 	struct jt_budget b;
+	struct rusage ru;
 	int64_t v, prev = 0;
+	long switches = getrusage(RUSAGE_THREAD, &ru) ? -1 : ru.ru_nivcsw;
 
 	jt_budget_start(&b, jt_opt.quick ? 5 : 30, MAX_CHUNKS);
 	do {
@@ -54,8 +59,13 @@ static void survey(struct jt_clock *c, void *arg)
 				vals[s->nvals++] = v;
 			prev = v;
 		}
-		if (t0 >= 0 && (t1 = jt_ref_ns()) >= 0)
+		t1 = jt_ref_ns();
+		if (switches >= 0 && !getrusage(RUSAGE_THREAD, &ru) && ru.ru_nivcsw != switches) {
+			switches = ru.ru_nivcsw;
+			s->preempted++;
+		} else if (t0 >= 0 && t1 >= 0) {
 			chunk_ns[s->nchunks++] = (t1 - t0) / 64.0;
+		}
 	} while (!jt_budget_over(&b));
 	s->elapsed_ns = jt_budget_ms(&b) * 1e6;
 }
@@ -83,11 +93,12 @@ static void report(struct jt_clock *c, void *state)
 	jt_str("unit", c->unit);
 	jt_num("ns_per_unit", c->ns_per_unit);
 	jt_int("reads", s->n);
-	/* a trimmed mean over chunks keeps preemption (and a clamp on the
-	 * reference clock) from ruling; the plain mean is read_mean_ns */
-	double se;
-	jt_num("read_ns", jt_tmean(chunk_ns, s->nchunks, 0.1, &se));
+	/* the mean over chunks that were not preempted: unbiased under a clamp
+	 * of the reference clock (random phases); read_mean_ns counts all */
+	jt_num("read_ns", jt_mean(chunk_ns, s->nchunks));
 	jt_num("read_mean_ns", s->elapsed_ns / s->n);
+	jt_int("chunks", s->nchunks);
+	jt_int("chunks_preempted", s->preempted);
 	jt_num("tick_ns", tick ? jt_ns(c, tick) : NAN);
 	/* with a single distinct reading, "multiple of" says nothing */
 	jt_num("multiple_of_ns", s->nvals > 1 ? jt_ns(c, mult) : NAN);

@@ -114,6 +114,10 @@ def _loadavg():
 
 
 def measure(args):
+    bad = set(args.progs.split(",")) - set(PROGS)
+    if bad:
+        sys.exit("run.py: unknown program(s) %s in --progs: use %s" %
+                 (",".join(sorted(bad)), ",".join(PROGS)))
     build()
     ipu = args.ipu or calibrate()
     wrap = shlex.split(args.wrap) if args.wrap else []
@@ -122,7 +126,7 @@ def measure(args):
            "host": os.uname().release, "loadavg_start": _loadavg(), "runs": [],
            "reference": []}
     for kind in args.builds.split(","):
-        for prog in PROGS:
+        for prog in args.progs.split(","):
             n = args.speed_runs if prog == "speed" and kind == "dynamic" else 1
             for i in range(n):
                 argv = wrap + [binary(prog, kind)] + prog_args(prog, args, ipu)
@@ -164,6 +168,8 @@ def parse_args(argv):
     p.add_argument("--out", default=os.path.join(HERE, "results"), help="output directory")
     p.add_argument("--builds", default="dynamic,static")
     p.add_argument("--clocks", default="", help="comma-separated clock names (default all)")
+    p.add_argument("--progs", default=",".join(PROGS),
+                   help="attackers to run, of %s (default all)" % ",".join(PROGS))
     p.add_argument("--budget-ms", type=int, default=500, help="the attacker's burst")
     p.add_argument("--nmax", type=int, default=3000, help="averaging samples per W")
     p.add_argument("--speed-runs", type=int, default=5,
