@@ -169,9 +169,11 @@ def cost_table(res):
     for c in clocks_of(res):
         for b in ("dynamic", "static"):
             ref = _ok(one(res, "clocks", b, "survey", c, key="reference"), "read_ns")
-            got = _ok(one(res, "clocks", b, "survey", c), "read_ns")
+            wrapped = one(res, "clocks", b, "survey", c)
+            got = _ok(wrapped, "read_ns")
             added = got - ref if got is not None and ref is not None else None
-            rows.append((c, b, fmt(ref), fmt(got), fmt(added)))
+            rows.append((c, b, fmt(ref), fmt(got) if got is not None else status(wrapped),
+                         fmt(added)))
     return table(["clock", "build", "unmediated read", "wrapped read", "added"], rows)
 
 
