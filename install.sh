@@ -11,7 +11,9 @@
 #   ./install.sh --vm       + the QEMU bed: qemu, busybox, kernel build deps
 #   ./install.sh --research + what `watchdog.py sweep research/corpus.toml`
 #                             runs and plots: the corpus's Debian packages,
-#                             python3-matplotlib, research/bin/fingerprint
+#                             python3-matplotlib, research/bin/fingerprint;
+#                             the jitter attackers (research/jitter/bin) and
+#                             nodejs for their everyday-program timings
 #   ./install.sh --container + the container test: podman, runc, debootstrap
 #   --no-headers / --headers-only   skip / only do the headers link below
 #                           (an image build runs on another kernel than the
@@ -52,9 +54,10 @@ fi
 RUNTIME_PKGS="python3 python3-bpfcc bpfcc-tools libbpf1 linux-headers-amd64 kmod"
 TEST_PKGS="python3-pytest python3-flake8 gcc make libc6-dev bpftool util-linux procps systemd strace"
 ETHOSWD_PKGS="clang llvm bpftool libbpf-dev gcc make libc6-dev"
-# research/corpus.toml: fingerprinting tools, everyday programs, plots.
+# research/corpus.toml: fingerprinting tools, everyday programs, plots;
+# research/jitter/run.py --everyday also times node, tar, sha256sum.
 RESEARCH_PKGS="python3-matplotlib gcc make libc6-dev lshw neofetch virt-what inxi
- pciutils util-linux procps systemd dmidecode git xz-utils perl apt"
+ pciutils util-linux procps systemd dmidecode git xz-utils perl apt nodejs tar coreutils"
 # runc, not crun: crun fails on hybrid cgroup hosts (tests/container/run.sh).
 CONTAINER_PKGS="podman runc debootstrap"
 pkgs="$RUNTIME_PKGS"
