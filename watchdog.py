@@ -4,7 +4,7 @@
 #
 # USAGE: watchdog.py [-h] [--max-calls N] [--window-ms MS] [--profile P]
 #                    [--count CLASS] [--file PATH] [--key K]
-#                    [--backend B] [--action A] [-p PID] [--comm NAME]
+#                    [--backend B] [--action A] [-p PID] [-u USER] [--comm NAME]
 #                    [--exclude-comm NAME] [--exclude-exe PATH] [-i SECONDS]
 #                    [--duration SECONDS] [--map-size N] [--json]
 #                    [--probe-features] [--version] [-- CMD [ARGS...]]

@@ -34,7 +34,7 @@ PF_KTHREAD = DEFS["WD_PF_KTHREAD"]  # task flags bit of a kernel thread
 
 class Key(ct.Structure):
     """struct wd_key."""
-    _fields_ = [("id", ct.c_uint64)]
+    _fields_ = [("id", ct.c_uint64), ("uid", ct.c_uint32), ("kind", ct.c_uint32)]
 
 
 class Value(ct.Structure):
@@ -47,13 +47,14 @@ class Value(ct.Structure):
 
 class Member(ct.Structure):
     """struct wd_member."""
-    _fields_ = [("root", ct.c_uint32), ("pad", ct.c_uint32)]
+    _fields_ = [("root", ct.c_uint32), ("uid", ct.c_uint32)]
 
 
 class Proc(ct.Structure):
     """struct wd_proc."""
     _fields_ = [("key", ct.c_uint64), ("allowed", ct.c_uint64),
-                ("limited", ct.c_uint64), ("comm", ct.c_char * COMM_LEN)]
+                ("limited", ct.c_uint64), ("comm", ct.c_char * COMM_LEN),
+                ("key_uid", ct.c_uint32), ("key_kind", ct.c_uint32)]
 
 
 class File(ct.Structure):
@@ -83,7 +84,8 @@ class Event(ct.Structure):
                 ("window_start_ms", ct.c_uint32), ("calls", ct.c_uint32),
                 ("key", ct.c_uint64),
                 ("allowed", ct.c_uint64), ("limited", ct.c_uint64),
-                ("limited_windows", ct.c_uint64), ("comm", ct.c_char * COMM_LEN)]
+                ("limited_windows", ct.c_uint64), ("comm", ct.c_char * COMM_LEN),
+                ("key_uid", ct.c_uint32), ("key_kind", ct.c_uint32)]
 
 
 class Record(ct.LittleEndianStructure):

@@ -12,6 +12,7 @@ import re
 from .abi import COMM_MAX, DEFS, MAP_H  # noqa: F401  (MAP_H: for the tests)
 from .errors import SetupError
 from .policy import LIST_MAX, SPACE, resolve
+from .runas import lookup_user
 
 EXAMPLES = """examples:
   ./watchdog.py                          # limit every process: 100 reads/500 ms
@@ -19,6 +20,7 @@ EXAMPLES = """examples:
   ./watchdog.py --max-calls 50 --window-ms 200 -- ./tests/progs/bin/aggressive_reader -n 500
                                          # launch a command, limit it and its children
   ./watchdog.py -p 1234 -p 1240          # limit two running processes
+  ./watchdog.py -u nobody -- lscpu       # run the command as user nobody
   ./watchdog.py --comm python3 --action monitor --json
                                          # count only, one JSON object per line
   ./watchdog.py --backend tracepoint --action throttle --duration 10
@@ -131,6 +133,9 @@ def build_parser():
     p.add_argument("-p", "--pid", action="append", default=[], metavar="PID",
                    help="limit this process and the children it starts "
                         "(repeatable)")
+    p.add_argument("-u", "--user", metavar="USER",
+                   help="run CMD as this user (name or UID), with its groups; "
+                        "needs -- CMD")
     p.add_argument("--comm", action="append", default=[], metavar="NAME",
                    help="limit only threads with this command name (repeatable)")
     p.add_argument("--exclude-comm", action="append", default=[], metavar="NAME",
@@ -187,6 +192,11 @@ def parse(argv, extra=None):
                       _at_most(a.exclude_comm, "--exclude-comm", "names")]
     if a.pid and command:
         raise SetupError("use either -p/--pid or -- CMD, not both")
+    if a.user is not None:
+        if not command:
+            raise SetupError("-u/--user runs the launched command as that user: "
+                             "give -- CMD")
+        a.user = lookup_user(a.user)
     a.exclude_exe = list(a.exclude_exe)
     a.policy = resolve(a)
     a.max_calls, a.window_ms = a.policy.max_calls, a.policy.window_ms

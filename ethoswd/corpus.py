@@ -7,28 +7,37 @@
     repeat = 3                   # runs (default: [settings] repeat, or 1)
     timeout = 60                 # seconds before the run is killed (default 120)
     needs = "lscpu"              # optional: skip (with a note) if not on PATH
+    user = "nobody"              # optional: run as this user (name or UID;
+                                 # default root), as watchdog.py -u USER
 
     [settings]
     repeat = 3
 
 Commands run with the repository root as working directory and the
 environment variable WD_TMP set to a scratch directory (for outputs such
-as archives).  Pure Python: unit-testable.
+as archives; with `user`, one that user owns).  Pure Python: unit-testable.
 """
 
 import shutil
 import tomllib
 
 from .errors import SetupError
+from .runas import lookup_user
 
 CLASSES = ("fingerprint", "everyday", "sysinfo")
-KNOWN = {"name", "class", "cmd", "repeat", "timeout", "needs"}
+KNOWN = {"name", "class", "cmd", "repeat", "timeout", "needs", "user"}
 
 
 class Program:
-    def __init__(self, name, cls, cmd, repeat, timeout, needs):
+    def __init__(self, name, cls, cmd, repeat, timeout, needs, user=None):
         self.name, self.cls, self.cmd = name, cls, cmd
         self.repeat, self.timeout, self.needs = repeat, timeout, needs
+        self.user = user    # the user's name as the entry gave it, or None
+
+    @property
+    def runas(self):
+        """The user to run as (ethoswd.runas.RunAs), or None: root."""
+        return lookup_user(self.user) if self.user is not None else None
 
     @property
     def missing(self):
@@ -79,8 +88,19 @@ def load(path, text=None):
         if e["class"] not in CLASSES:
             raise SetupError("%s: %s (%s): class %r: expected %s" % (
                 path, where, e["name"], e["class"], ", ".join(CLASSES)))
+        user = e.get("user")
+        if user is not None:
+            if not isinstance(user, str) or not user.strip():
+                raise SetupError("%s: %s (%s): user must be a user name or UID "
+                                 "(a string)" % (path, where, e["name"]))
+            try:
+                lookup_user(user)
+            except SetupError:
+                raise SetupError("%s: %s (%s): user %r: no such user (give a user "
+                                 "name or UID from the user database)"
+                                 % (path, where, e["name"], user)) from None
         out.append(Program(e["name"], e["class"], e["cmd"],
                            _int(path, where, "repeat", e.get("repeat", default_repeat), 1, 100),
                            _int(path, where, "timeout", e.get("timeout", 120), 1, 3600),
-                           e.get("needs")))
+                           e.get("needs"), user))
     return out

@@ -1,71 +1,78 @@
 """Launch `-- CMD` held at a gate until the probe is attached.
 
-The child is forked first so its PID can go into the target map, then
-waits on a pipe; the watchdog opens the gate once enforcement is live,
-and only then does the child exec the command.  If the watchdog fails
-before opening the gate, the child exits 127 without running anything.
+The child is forked first so its PID can go into the target map.  It
+finds the command's file as the user who will run it (ethoswd/runas.py)
+and tells the watchdog over a second pipe, so a command that cannot run
+is refused (SetupError, exit 2) before anything attaches.  Then it waits
+on the gate; the watchdog opens it once enforcement is live, and only
+then does the child take the command's user (-u) and exec the file
+(execv: no PATH search left, and no /bin/sh fallback).  If the watchdog
+fails before opening the gate, the child exits 127 without running
+anything.
 """
 
-import ctypes
 import os
 import signal
 import sys
 
+from . import runas
+from .errors import SetupError
 from .safetext import one_line
-
-PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4     # linux/prctl.h
-CAP_VERSION_3 = 0x20080522                           # linux/capability.h
-
-
-def _drop_inheritable_caps():
-    """A watchdog run by a user with ambient capabilities (CAP_BPF, ...)
-    must not hand them to the command it limits: clear the ambient set,
-    and the inheritable one that a file's inheritable capabilities would
-    match (as launch.c)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-    head = (ctypes.c_uint32 * 2)(CAP_VERSION_3, 0)
-    data = (ctypes.c_uint32 * 6)()          # 2 x {effective, permitted, inheritable}
-    if libc.capget(head, data) == 0:
-        data[2] = data[5] = 0
-        libc.capset(head, data)
 
 
 class GatedChild:
-    """A forked child that execs `argv` when release() is called."""
+    """A forked child that execs `argv` (as `user`, a runas.RunAs, if
+    given) when release() is called; SetupError if it cannot be run."""
 
-    def __init__(self, argv):
-        self.argv = argv
+    def __init__(self, argv, user=None):
+        self.argv, self.user = argv, user
         rfd, self._wfd = os.pipe()
+        report_r, report_w = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
             # Never return into the caller: whatever happens here (an
             # OSError, a KeyboardInterrupt, any bug) ends in os._exit().
             try:
                 os.close(self._wfd)
-                self._run_child(rfd)
+                os.close(report_r)
+                self._run_child(rfd, report_w)
             finally:
                 os._exit(127)
         os.close(rfd)
+        os.close(report_w)
         self.status = None
+        with os.fdopen(report_r, "rb") as f:
+            verdict = f.read()
+        if verdict != b"ok":
+            self.abort()
+            raise SetupError(verdict.decode("utf-8", "surrogateescape")
+                             or "the command's process ended before it was checked")
 
-    def _run_child(self, rfd):
+    def _run_child(self, rfd, report_w):
         # A Ctrl-C during the watchdog's start-up reaches the whole process
         # group; the watchdog handles it and closes the gate, so the waiting
         # child ignores it until it runs the command.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            path = runas.resolve(self.argv[0], self.user)
+        except (SetupError, OSError) as e:
+            os.write(report_w, str(e).encode("utf-8", "surrogateescape"))
+            return
+        os.write(report_w, b"ok")
+        os.close(report_w)
         go = os.read(rfd, 1)
         if go != b"1":
             return
-        # Python ignores SIGPIPE/SIGXFSZ; the command must not inherit that,
-        # nor the two ignored above.
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT,
-                    signal.SIGTERM):
-            signal.signal(sig, signal.SIG_DFL)
-        _drop_inheritable_caps()
         try:
-            os.execvp(self.argv[0], self.argv)
+            runas.pre_exec(self.user)
+        except OSError as e:
+            sys.stderr.write("watchdog: cannot run %s as user %s: %s\n"
+                             % (one_line(self.argv[0]), one_line(self.user.name),
+                                e.strerror))
+            return
+        try:
+            os.execv(path, self.argv)
         except OSError as e:
             sys.stderr.write("watchdog: cannot run %s: %s\n"
                              % (one_line(self.argv[0]), e.strerror))

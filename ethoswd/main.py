@@ -74,8 +74,10 @@ def _summary_line(feats):
 def _describe_targets(opts, child):
     what = []
     if child:
-        what.append("command '%s' (pid %d) and its children" % (
-            escape(" ".join(opts.command)), child.pid))
+        what.append("command '%s' (pid %d)%s and its children" % (
+            escape(" ".join(opts.command)), child.pid,
+            " as user %s (uid %d)" % (escape(opts.user.name), opts.user.uid)
+            if opts.user else ""))
     if opts.pid:
         what.append("pid %s and their children" % ",".join(map(str, opts.pid)))
     if opts.comm:
@@ -110,13 +112,13 @@ def _choose(opts, rep):
     return feats, backend, action, why
 
 
-def _build_and_attach(bcc, flags, opts, backend, action, uring_tp, targets):
+def _build_and_attach(bcc, flags, opts, backend, action, uring_tp, targets, uids):
     """Compile, fill the maps, attach: the Probe, or SetupError."""
     from .probe import Probe
     try:
         probe = Probe(bcc, flags)
         probe.configure(opts.max_calls, opts.window_ms, targets,
-                        opts.comm, opts.exclude_comm, opts.policy)
+                        opts.comm, opts.exclude_comm, opts.policy, uids)
         probe.attach(backend, uring_tp)
         probe.drop_exited(targets)
         return probe
@@ -162,6 +164,7 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
              routes=[{"route": r, "status": st, "how": how} for r, st, how in routes],
              targets=sorted(
                  opts.pid + ([child.pid] if child else [])),
+             user=opts.user.name if opts.user else None,
              startup={k: round(v, 4) for k, v in timings.items()})
 
 
@@ -218,9 +221,11 @@ def main(argv=None, launched=None):
             guardian = Guardian()
             flags.append("-DWD_GUARD_TGID=%d" % guardian.pid)
         if opts.command:
-            child = GatedChild(opts.command)
+            child = GatedChild(opts.command, opts.user)
+        # The child runs CMD as -u USER, or as root.
+        uids = {child.pid: opts.user.uid if opts.user else 0} if child else {}
         probe = _build_and_attach(bcc, flags, opts, backend, action, uring_tp,
-                                  opts.pid + ([child.pid] if child else []))
+                                  opts.pid + ([child.pid] if child else []), uids)
         session = Session(probe, rep, opts, action, child, guardian)
         timings.update(compile=probe.compile_s, load_attach=probe.attach_s,
                        total=time.monotonic() - launched)

@@ -81,14 +81,21 @@ def _text(points, verbose, t0):
                                  for s, a, l in v["limited_windows"][:8])
                 more = len(v["limited_windows"]) - 8
                 lines.append("    %s %s: refused %d; windows (ms: allowed+limited) %s%s"
-                             % (p["key"], ident, v["limited"], wins,
+                             % (p["key"], replay.budget_label(ident), v["limited"], wins,
                                 " +%d more" % more if more > 0 else ""))
     return lines
 
 
+def _budget_fields(ident):
+    """id, and for a shared key's budget its own key and uid (replay.budget_of)."""
+    if not isinstance(ident, tuple):
+        return {"id": ident}
+    return {"budget_key": ident[0], "id": ident[1], "uid": ident[2]}
+
+
 def _json_point(p):
     out = {k: v for k, v in p.items() if k != "detail"}
-    out["limited"] = [{"id": ident, "refused": v["limited"],
+    out["limited"] = [{**_budget_fields(ident), "refused": v["limited"],
                        "allowed": v["allowed"], "peak": v["peak"],
                        "first_refusal_ns": v["first_refusal_ns"],
                        "windows": [{"start_ms": s, "allowed": a, "limited": l}

@@ -51,6 +51,24 @@ LIST_MAX, FILES_MAX = 64, 1024
 # magic of include/uapi/linux/magic.h).
 MAGIC_RE = re.compile(r"0[xX][0-9a-fA-F]{1,8}")
 KEY_IDS = {k: DEFS["WD_KEY_" + k.upper()] for k in KEYS}
+KEY_NAMES = {v: k for k, v in KEY_IDS.items()}
+# Whose budget a call is charged to.  A shared budget never spans users
+# (tree and cgroup budgets are split by real UID), and where it would group
+# unrelated processes the caller gets a budget of its own (probe/limiter.h
+# wd_budget_key): so one process can never get another user's processes
+# stopped, and no budget is the whole host.
+KEY_TEXT = {
+    "process": "per process",
+    "tree": "per process tree and user (each target and all its descendants; "
+            "a member running as another user is charged to that user's "
+            "budget of the tree)",
+    "uid": "per user (UID 0, the system's daemons: per process)",
+    "cgroup": "per cgroup v2 and user (the root cgroup: per process)",
+}
+# Which callers fall back to a budget of their own, per key.
+FALLBACK = {"uid": "the caller's real UID is 0",
+            "cgroup": "the caller is in the root cgroup (cgroup ID %d)"
+                      % DEFS["WD_ROOT_CGROUP_ID"]}
 # Filesystems whose stat() device is not the superblock's s_dev for every
 # file: a --file there might not match what the probe reads.
 UNSURE_DEV = {FS_MAGIC["btrfs"]: "btrfs", FS_MAGIC["overlay"]: "overlayfs"}
@@ -176,14 +194,15 @@ class Policy:
         return " or ".join(parts)
 
     def describe_key(self):
-        return {"process": "per process", "tree": "per process tree (each "
-                "target and all its descendants)", "uid": "per user",
-                "cgroup": "per cgroup v2"}[self.key]
+        return KEY_TEXT[self.key]
 
     def as_dict(self):
+        fallback = FALLBACK.get(self.key)
         return {"profile": self.profile, "count": self.count,
                 "filesystems": {n: m for n, m in sorted((self.magics or {}).items())},
                 "files": [f.as_dict() for f in self.files], "key": self.key,
+                "per_user": self.key != "process",
+                "fallback": {"key": "process", "when": fallback} if fallback else None,
                 "exclude_exe": [f.as_dict() for f in self.exclude_exe],
                 "max_calls": self.max_calls, "window_ms": self.window_ms}
 

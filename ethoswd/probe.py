@@ -13,6 +13,7 @@ import time
 
 from . import REPO_ROOT
 from .abi import COMM_MAX, DEFS, Event
+from .budgets import ident, real_uid
 from .features import COPY_SYSCALLS, LSM_ONCE_SYSCALLS, READ_SYSCALLS
 from .policy import KEY_IDS
 
@@ -179,17 +180,20 @@ class Probe:
         self.attached = []     # attach points, "kind:where"
         self._links = []       # (kind, where, fn) of each, for detach()
         self.key = "process"
+        self._uids = {}        # target root -> the real UID it runs as
 
     def configure(self, max_calls, window_ms, targets=(), comms=(), exclude=(),
-                  policy=None):
-        """Write limits, filters and the policy's sets; call before attach()."""
+                  policy=None, uids=None):
+        """Write limits, filters and the policy's sets; call before attach().
+        uids: {target: real UID it will run as} where /proc does not say it
+        yet (the -- CMD child before it takes -u USER's ids)."""
         cfg = self.bpf["wd_config"]
         val = cfg[ct.c_int(0)]
         val.max_calls, val.window_ms = max_calls, window_ms
         cfg[ct.c_int(0)] = val
         self.key = policy.key if policy else "process"
         for tgid in targets:
-            self.add_target(tgid)
+            self.add_target(tgid, (uids or {}).get(tgid))
         for table, names in (("wd_comm_in", comms), ("wd_comm_out", exclude)):
             for name in names:
                 t = self.bpf[table]
@@ -216,22 +220,30 @@ class Probe:
         except OSError:
             return b""
 
-    def add_target(self, tgid):
-        """Mark a target root.  Process key: its (empty) budget entry is
-        the mark.  Shared keys: a wd_member entry naming itself as root;
-        the tree key also makes the tree's budget, with one member."""
+    def _tree_key(self, tgid):
+        state = self.bpf["wd_state"]
+        return state.Key(tgid, self._uids.get(tgid, 0), KEY_IDS["tree"])
+
+    def add_target(self, tgid, uid=None):
+        """Mark a target root (running as real UID uid; None: read it from
+        /proc).  Process key: its (empty) budget entry is the mark.  Shared
+        keys: a wd_member entry naming itself as root, with its UID; the
+        tree key also makes the tree's budget for that UID, with one
+        member."""
         state = self.bpf["wd_state"]
         if self.key == "process":
             val = state.Leaf()
             val.comm = self._comm_of(tgid)
             state[state.Key(tgid)] = val
             return
+        uid = real_uid(tgid) if uid is None else uid
+        self._uids[tgid] = uid
         members = self.bpf["wd_member"]
-        members[members.Key(tgid)] = members.Leaf(tgid, 0)
+        members[members.Key(tgid)] = members.Leaf(tgid, uid)
         if self.key == "tree":
             val = state.Leaf()
             val.comm, val.members = self._comm_of(tgid), 1
-            state[state.Key(tgid)] = val
+            state[self._tree_key(tgid)] = val
 
     def drop_exited(self, tgids):
         """Remove the entries of targets that exited before the exit hook
@@ -239,12 +251,16 @@ class Probe:
         for tgid in tgids:
             if os.path.isdir("/proc/%d" % tgid):
                 continue
-            tables = (("wd_state",) if self.key in ("process", "tree") else ()) + \
-                (("wd_member",) if self.key != "process" else ())
-            for name in tables:
-                t = self.bpf[name]
+            keys = []
+            if self.key == "process":
+                keys.append(("wd_state", self.bpf["wd_state"].Key(tgid)))
+            elif self.key == "tree":
+                keys.append(("wd_state", self._tree_key(tgid)))
+            if self.key != "process":
+                keys.append(("wd_member", self.bpf["wd_member"].Key(tgid)))
+            for name, key in keys:
                 try:
-                    del t[t.Key(tgid)]
+                    del self.bpf[name][key]
                 except KeyError:
                     pass
 
@@ -327,8 +343,12 @@ class Probe:
             return None
 
     def entries(self):
-        """Snapshot of the budget map: {key id: value copy}."""
-        return {k.id: v for k, v in self.bpf["wd_state"].items()}
+        """Snapshot of the budget map: {budget: value copy}, the budget a
+        TGID with the process key, else budgets.ident() (key, id, uid)."""
+        items = self.bpf["wd_state"].items()
+        if self.key == "process":
+            return {k.id: v for k, v in items}
+        return {ident(k.kind, k.id, k.uid): v for k, v in items}
 
     def shares(self):
         """Per-process shares of shared budgets: {tgid: wd_proc copy}

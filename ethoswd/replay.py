@@ -11,6 +11,12 @@ kept to its exact arithmetic so replayed results equal the live probe's
 - calls 1..max_calls of a window are allowed, the later ones limited
   (refused with deny, signalled with throttle/kill, counted with monitor).
 
+Budgets are the probe's (probe/limiter.h wd_budget_key): a TGID with the
+process key; with the others (key, id, uid) as ethoswd/budgets.py ident()
+names them: a tree's and a cgroup's budgets are split by the callers' real
+UID, and a caller in the root cgroup (cgroup key) or with UID 0 (uid key)
+gets a budget of its own, ("process", tgid, None).
+
 The windows a budget opens depend only on window_ms, not on max_calls,
 so windows() is computed once per (count class, key, window) and every
 max_calls is read off it.  Only counted calls (the count class) are seen
@@ -18,12 +24,36 @@ by the limiter, as in the probe, where a call outside the class returns
 before wd_charge().  Pure Python, no BPF: unit-testable.
 """
 
+from .abi import DEFS
 from .errors import SetupError
 from .policy import KEYS, parse_count
 
 MS = 1000000
 U32 = 0xFFFFFFFF
-KEY_FIELD = {"process": "tgid", "tree": "root", "uid": "uid", "cgroup": "cgroup"}
+ROOT_CGROUP, ROOT_UID = DEFS["WD_ROOT_CGROUP_ID"], DEFS["WD_ROOT_UID"]
+
+
+def budget_of(rec, key):
+    """The budget a recorded call is charged to under `key`, as the live
+    probe keys it; None for a call the probe never sees (tree key, no
+    root: not a target's call)."""
+    if key == "process":
+        return rec.tgid
+    if key == "tree":
+        return ("tree", rec.root, rec.uid) if rec.root else None
+    if key == "uid" and rec.uid != ROOT_UID:
+        return ("uid", rec.uid, rec.uid)
+    if key == "cgroup" and rec.cgroup != ROOT_CGROUP:
+        return ("cgroup", rec.cgroup, rec.uid)
+    return ("process", rec.tgid, None)
+
+
+def budget_label(ident):
+    """'1234' for a process key's budget, 'cgroup:9 uid 5', 'process:1234'."""
+    if not isinstance(ident, tuple):
+        return str(ident)
+    key, bid, uid = ident
+    return "%s:%d%s" % (key, bid, "" if uid is None or key == "uid" else " uid %d" % uid)
 
 
 class CountClass:
@@ -55,15 +85,14 @@ class Window:
 
 
 def windows(records, key, count, window_ms):
-    """{budget id: [Window...]} for the counted calls of `records` (in
-    time order) under `key` and CountClass `count`."""
-    field = KEY_FIELD[key]
+    """{budget (budget_of): [Window...]} for the counted calls of
+    `records` (in time order) under `key` and CountClass `count`."""
     state = {}
     for r in records:
         if not count.has(r):
             continue
-        ident = getattr(r, field)
-        if key == "tree" and not ident:
+        ident = budget_of(r, key)
+        if ident is None:
             continue        # not a target's call: the probe never sees it
         now = (r.t_ns // MS) & U32
         wins = state.get(ident)

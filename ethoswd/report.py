@@ -2,8 +2,9 @@
 
 Rows are plain dicts (pid, comm, window, total, allowed, limited,
 limited_windows, state, activity) so that the table and --json carry the
-same data.  A shared budget's row (--key tree|uid|cgroup) has key, id,
-name, pids and processes instead of pid.  Records go to stdout, one JSON
+same data.  A shared budget's row (--key tree|uid|cgroup) has key (the
+budget's own: "process" where the caller fell back to a budget of its
+own), id, uid, user, name, pids and processes instead of pid.  Records go to stdout, one JSON
 object per line in --json mode; status lines (info) go to stderr.
 Process names go through ethoswd.safetext (escaped, cut to the column)
 and every text line through safetext.one_line before it is written.
@@ -50,23 +51,36 @@ def _line(r, window):
         _n(r["limited"], 11), r["state"])
 
 
-# A shared budget: its ID (root PID, UID, cgroup ID) under the key's name,
-# then a name: the user, the tail of the cgroup path, or the command that
-# opened the window.
+# A shared budget: its ID (root PID, UID, cgroup ID, or a PID where the
+# caller fell back to a budget of its own) under the run's key's name, then
+# a name: the user, the tail of the cgroup path, or the command that opened
+# the window; a tree's or cgroup's budget adds its user, a process's own
+# budget "(process)".
 BUDGET_HEAD = "%9s %-16s %7s %9s %9s %9s %-7s %5s"
 
 
-def _budget_head(key):
-    return BUDGET_HEAD % (key.upper(), "NAME", "WINDOW", "TOTAL", "ALLOWED",
-                          "LIMITED", "STATE", "PROCS")
+def _head_key(rows):
+    """The run's key: that of any budget that did not fall back."""
+    keys = [r["key"] for r in rows if r["key"] != "process"]
+    return keys[0] if keys else (rows[0]["key"] if rows else "id")
+
+
+def _budget_head(rows):
+    return BUDGET_HEAD % (_head_key(rows).upper(), "NAME", "WINDOW", "TOTAL",
+                          "ALLOWED", "LIMITED", "STATE", "PROCS")
 
 
 def _budget_name(r, width=16):
-    """A user or cgroup path (escaped, its tail kept), else the command
-    name that opened the window (escaped, cut like COMM)."""
-    if not r.get("name"):
+    """A user or cgroup path, else the command name that opened the window,
+    escaped, with the budget's user (tree, cgroup) or "(process)" after it;
+    its tail kept if too long.  A bare command name is cut like COMM."""
+    if r["key"] in ("tree", "cgroup"):
+        tag = " (%s)" % (r.get("user") or r.get("uid"))
+    else:
+        tag = " (process)" if r["key"] == "process" else ""
+    if not r.get("name") and not tag:
         return cell(raw_name(r), width)
-    text = escape(r["name"])
+    text = escape(r["name"] if r.get("name") else raw_name(r)) + escape(tag)
     return (text if len(text) <= width else "..." + text[3 - width:]).ljust(width)
 
 
@@ -142,13 +156,14 @@ class Reporter:
 
     def table(self, rows, health, procs=None):
         rows = sorted(rows, key=lambda r: (-r["activity"], -r["total"],
-                                           r.get("pid") or r.get("id")))
+                                           r.get("pid") or r.get("id"),
+                                           r.get("key", ""), r.get("uid") or 0))
         if self.as_json:
             self._emit(dict(event="interval", health=health,
                             **self._budgets(rows, procs)), None)
             return
         what = "processes" if procs is None else "budgets"
-        head = HEAD if procs is None else _budget_head(rows[0]["key"] if rows else "id")
+        head = HEAD if procs is None else _budget_head(rows)
         lines = ["%s  %d %s tracked" % (_clock(), len(rows), what), head]
         for r in rows[:TABLE_ROWS]:
             lines.append(_line(r, _n(r["window"], 8)))
@@ -165,9 +180,10 @@ class Reporter:
                             health=health, **self._budgets(rows, procs), **tot),
                        None)
             return
-        rows = sorted(rows, key=lambda r: (-r["total"], r.get("pid") or r.get("id")))
+        rows = sorted(rows, key=lambda r: (-r["total"], r.get("pid") or r.get("id"),
+                                           r.get("key", ""), r.get("uid") or 0))
         what = "processes" if procs is None else "budgets"
-        head = HEAD if procs is None else _budget_head(rows[0]["key"] if rows else "id")
+        head = HEAD if procs is None else _budget_head(rows)
         lines = ["", "Summary: %.1f s, %d %s, %s calls" % (
                      seconds, len(rows), what, _n(tot["total"], 20)),
                  "         %s allowed, %s limited in %s windows" % (

@@ -8,6 +8,9 @@ resumes anything still stopped and detaches the probe.
 
 A row is one budget: a process with the process key; a tree, user or
 cgroup with a shared key, whose row lists the processes charged to it.
+Shared budgets are known by budgets.ident() (key, id, uid): a row's key
+is the one its budget really has, "process" where the caller fell back to
+a budget of its own (the root cgroup, UID 0).
 """
 
 import os
@@ -15,7 +18,7 @@ import signal
 import time
 
 from .abi import DEFS
-from .budgets import Names, group_shares, share_row
+from .budgets import Names, group_shares, ident as budget_ident, share_row
 from .safetext import name_fields
 
 NS_PER_MS = 1000000
@@ -80,8 +83,9 @@ class Session:
             return row
         shares = shares or []
         pids = [s["pid"] for s in shares]
-        row.update(key=self.key, id=ident, name=self.names.name(ident),
-                   pids=pids, processes=shares,
+        key, bid, uid = ident
+        row.update(key=key, id=bid, uid=uid, user=self.names.user(uid),
+                   name=self.names.name(key, bid), pids=pids, processes=shares,
                    state=state or self._state(ident, pids))
         return row
 
@@ -112,7 +116,8 @@ class Session:
 
     def on_event(self, _ctx, data, _size):
         e = self.probe.event(data)
-        tgid, ident = e.tgid, e.key
+        tgid = e.tgid
+        ident = budget_ident(e.key_kind, e.key, e.key_uid) if self.shared else e.key
         window = (e.window_start_ms << 32) | e.calls
         if e.kind in (DEFS["WD_EV_LIMIT"], DEFS["WD_EV_STOPPED"]):
             end = self._window_end_ns(e.window_start_ms)
@@ -135,7 +140,8 @@ class Session:
             self._forget_stopped(tgid)
             state = "exited"
             self.gone_shares[tgid] = dict(
-                pid=tgid, budget=ident, allowed=e.allowed, limited=e.limited,
+                pid=tgid, budget=ident[1], budget_key=ident[0], budget_uid=ident[2],
+                allowed=e.allowed, limited=e.limited,
                 total=e.allowed + e.limited, state=state, **name_fields(e.comm))
         elif e.kind == DEFS["WD_EV_EXIT"]:
             was_limited = e.limited_windows > 0
@@ -221,7 +227,7 @@ class Session:
         return self.stop_reason
 
     def _ident(self, row):
-        return row["id"] if self.shared else row["pid"]
+        return (row["key"], row["id"], row["uid"]) if self.shared else row["pid"]
 
     def finish(self):
         """Drain events, detach and close the probe, resume what was

@@ -111,6 +111,18 @@ def _env(tmp):
     return dict(os.environ, WD_TMP=tmp)
 
 
+def _scratch(tmp, user):
+    """The scratch directory of a run: tmp, or with a corpus `user` one
+    that user owns inside it (the command writes its outputs there)."""
+    if user is None:
+        return tmp
+    path = os.path.join(tmp, "user-%d" % user.uid)
+    if not os.path.isdir(path):
+        os.mkdir(path, 0o700)
+        os.chown(path, user.uid, user.gid)
+    return path
+
+
 def _programs(a):
     progs = corpus.load(a.corpus)
     if a.only:
@@ -131,9 +143,10 @@ def _run_one(rec, prog, tmp):
     from .launcher import GatedChild
     old = os.getcwd()
     os.chdir(REPO_ROOT)
-    os.environ["WD_TMP"] = tmp
+    user = prog.runas
+    os.environ["WD_TMP"] = _scratch(tmp, user)
     try:
-        child = GatedChild(_wrap(prog.cmd))
+        child = GatedChild(_wrap(prog.cmd), user)
     finally:
         os.chdir(old)
     rec.add_target(child.pid)
@@ -152,7 +165,7 @@ def _run_one(rec, prog, tmp):
     rec.drain()
     end = time.monotonic_ns()
     return {"name": prog.name, "class": prog.cls, "cmd": prog.cmd,
-            "root": child.pid, "start_ns": start, "end_ns": end,
+            "user": prog.user, "root": child.pid, "start_ns": start, "end_ns": end,
             "seconds": round((end - start) / 1e9 - SETTLE_S, 3),
             "status": child.status, "timed_out": timed_out}
 
@@ -347,23 +360,28 @@ def verify(progs, a, policy_flags, rep, tmp):
             progress.step(prog.name, 1, 1, "done", skipped=prog.missing)
             continue
         progress.step(prog.name, 1, 1, "unrestricted")
-        base_out = os.path.join(tmp, "base.out")
+        user = prog.runas
+        scratch = _scratch(tmp, user)
+        base_out = os.path.join(scratch, "base.out")
+        as_user = {} if user is None else dict(
+            user=user.uid, group=user.gid, extra_groups=user.groups)
         t = time.monotonic()
         try:
             r = subprocess.run(_wrap(prog.cmd, base_out), cwd=REPO_ROOT,
-                               env=_env(tmp), timeout=prog.timeout)
+                               env=_env(scratch), timeout=prog.timeout, **as_user)
             base_rc = r.returncode
         except subprocess.TimeoutExpired:
             base_rc = "timeout"
         base_s = time.monotonic() - t
         progress.step(prog.name, 1, 1, "enforced (%s)" % action)
-        enf_out = os.path.join(tmp, "enf.out")
+        enf_out = os.path.join(scratch, "enf.out")
         argv = ([sys.executable, os.path.join(REPO_ROOT, "watchdog.py"), "--json",
                  "--action", action, "--max-calls", str(a.max_calls),
                  "--window-ms", str(a.window_ms)] + policy_flags +
+                (["-u", prog.user] if user else []) +
                 ["--"] + _wrap(prog.cmd, enf_out))
         try:
-            w = subprocess.run(argv, cwd=REPO_ROOT, env=_env(tmp), text=True,
+            w = subprocess.run(argv, cwd=REPO_ROOT, env=_env(scratch), text=True,
                                capture_output=True, timeout=prog.timeout + 60)
             recs = [json.loads(x) for x in w.stdout.splitlines() if x.startswith("{")]
             enf_rc = w.returncode

@@ -69,7 +69,7 @@ BPF_HASH(wd_files, struct wd_file, __u8, WD_SIZE(WD_ON_COUNT_FILES, 1024));
 /* Who made the call being looked at, and whose budget it goes to. */
 struct wd_caller {
 	__u32 tgid;
-	__u64 key;	    /* wd_key.id of its budget */
+	struct wd_key key;  /* its budget (wd_budget_key) */
 	struct wd_value *v; /* the budget, when already looked up */
 };
 
@@ -114,6 +114,48 @@ static __always_inline int wd_exe_excluded(void)
 }
 
 /*
+ * The caller's budget (struct wd_key in watchdog_map.h): the run's key,
+ * split by real UID, or the caller's own where a shared budget would group
+ * unrelated processes: the root cgroup (cgroup key), UID 0 (uid key).  So
+ * no shared budget spans users, and no call can get a process of another
+ * user stopped or killed.  c->key.id already holds the root with the tree
+ * key.  The helpers are called only in the branches that need them, and
+ * every branch fills all three fields of a zero-initialised key.
+ */
+static __always_inline void wd_budget_key(struct wd_caller *c)
+{
+	if (WD_KEY == WD_KEY_TREE) {
+		c->key.uid = (__u32)bpf_get_current_uid_gid(); /* low half: real UID */
+		c->key.kind = WD_KEY_TREE;
+		return;
+	}
+	if (WD_KEY == WD_KEY_UID) {
+		__u32 uid = (__u32)bpf_get_current_uid_gid();
+
+		if (uid != WD_ROOT_UID) {
+			c->key.id = uid;
+			c->key.uid = uid;
+			c->key.kind = WD_KEY_UID;
+			return;
+		}
+	}
+	if (WD_KEY == WD_KEY_CGROUP) {
+		__u64 cgroup = bpf_get_current_cgroup_id(); /* cgroup v2 ID */
+
+		if (cgroup != WD_ROOT_CGROUP_ID) {
+			c->key.id = cgroup;
+			c->key.uid = (__u32)bpf_get_current_uid_gid();
+			c->key.kind = WD_KEY_CGROUP;
+			return;
+		}
+	}
+	/* The process key, and the others' fallback: a budget of its own. */
+	c->key.id = c->tgid;
+	c->key.uid = 0;
+	c->key.kind = WD_KEY_PROCESS;
+}
+
+/*
  * Filter the current task and find whose budget its call goes to.
  * Returns 0 if the call must not be counted.  Cheapest checks first: a
  * non-target costs one or two map lookups and reads no kernel memory.
@@ -129,7 +171,7 @@ static __always_inline int wd_caller(struct wd_caller *c)
 		if (!m)
 			return 0; /* not a descendant of a target root */
 		if (WD_KEY == WD_KEY_TREE)
-			c->key = m->root;
+			c->key.id = m->root;
 	} else if (WD_ON_TARGETS) {
 		struct wd_key key = { .id = c->tgid };
 
@@ -140,12 +182,7 @@ static __always_inline int wd_caller(struct wd_caller *c)
 	}
 	if (WD_ON_EXCLUDE_EXE && wd_exe_excluded())
 		return 0;
-	if (WD_KEY == WD_KEY_PROCESS)
-		c->key = c->tgid;
-	else if (WD_KEY == WD_KEY_UID)
-		c->key = (__u32)bpf_get_current_uid_gid(); /* low half: real UID */
-	else if (WD_KEY == WD_KEY_CGROUP)
-		c->key = bpf_get_current_cgroup_id(); /* cgroup v2 ID */
+	wd_budget_key(c);
 	return 1;
 }
 
@@ -184,8 +221,9 @@ static __always_inline struct wd_value *wd_track(struct wd_key *key)
 }
 
 /* Send an event to the front end; count it as lost if the ring is full. */
-static __always_inline void wd_emit(__u32 kind, __u32 tgid, __u64 key, __u64 window, __u64 allowed,
-				    __u64 limited, __u64 limited_windows, const char *comm)
+static __always_inline void wd_emit(__u32 kind, __u32 tgid, const struct wd_key *key, __u64 window,
+				    __u64 allowed, __u64 limited, __u64 limited_windows,
+				    const char *comm)
 {
 	struct wd_event *e = wd_rb_reserve(wd_events, sizeof(*e));
 
@@ -199,7 +237,9 @@ static __always_inline void wd_emit(__u32 kind, __u32 tgid, __u64 key, __u64 win
 	e->tgid = tgid;
 	e->window_start_ms = window >> 32;
 	e->calls = (__u32)window;
-	e->key = key;
+	e->key = key->id;
+	e->key_uid = key->uid;
+	e->key_kind = key->kind;
 	e->allowed = allowed;
 	e->limited = limited;
 	e->limited_windows = limited_windows;
@@ -207,8 +247,8 @@ static __always_inline void wd_emit(__u32 kind, __u32 tgid, __u64 key, __u64 win
 	wd_rb_submit(wd_events, e, 0);
 }
 
-static __always_inline void wd_emit_budget(__u32 kind, __u32 tgid, __u64 key, __u64 window,
-					   struct wd_value *v)
+static __always_inline void wd_emit_budget(__u32 kind, __u32 tgid, const struct wd_key *key,
+					   __u64 window, struct wd_value *v)
 {
 	wd_emit(kind, tgid, key, window, v->allowed, v->limited, v->limited_windows, v->comm);
 }
@@ -273,7 +313,9 @@ static __always_inline void wd_proc_charge(struct wd_caller *c, int over)
 	struct wd_proc *p = wd_lookup(wd_procs, &c->tgid);
 
 	if (!p) {
-		struct wd_proc init = { .key = c->key };
+		struct wd_proc init = { .key = c->key.id,
+					.key_uid = c->key.uid,
+					.key_kind = c->key.kind };
 
 		bpf_get_current_comm(init.comm, sizeof(init.comm));
 		/* BPF_NOEXIST keeps another thread's entry if it won. */
@@ -284,8 +326,10 @@ static __always_inline void wd_proc_charge(struct wd_caller *c, int over)
 	}
 	/* A UID or cgroup can change under a process: follow it, and take
 	 * the name it has now (it may have exec'ed since). */
-	if (p->key != c->key) {
-		p->key = c->key;
+	if (p->key != c->key.id || p->key_uid != c->key.uid || p->key_kind != c->key.kind) {
+		p->key = c->key.id;
+		p->key_uid = c->key.uid;
+		p->key_kind = c->key.kind;
 		bpf_get_current_comm(p->comm, sizeof(p->comm));
 	}
 	if (over)
@@ -311,11 +355,10 @@ static __always_inline int wd_charge(struct wd_caller *c)
 	struct wd_value *v = c->v;
 
 	if (!v) {
-		struct wd_key key = { .id = c->key };
-
-		v = wd_lookup(wd_state, &key);
+		/* c->key: on the stack, every byte set (no padding) */
+		v = wd_lookup(wd_state, &c->key);
 		if (!v)
-			v = wd_track(&key);
+			v = wd_track(&c->key);
 		if (!v) {
 			/* Map full: this budget is not limited.  Counted, and the
 			 * front end reports it; never silent. */
@@ -351,7 +394,7 @@ static __always_inline int wd_charge(struct wd_caller *c)
 	 * and signals the whole process. */
 	if (n == cfg->max_calls + 1) {
 		__sync_fetch_and_add(&v->limited_windows, 1);
-		wd_emit_budget(WD_EV_LIMIT, c->tgid, c->key, window, v);
+		wd_emit_budget(WD_EV_LIMIT, c->tgid, &c->key, window, v);
 		if (WD_SIGNAL)
 			bpf_send_signal(WD_SIGNAL);
 	} else if (WD_SIGNAL && WD_SHARED) {
@@ -360,7 +403,7 @@ static __always_inline int wd_charge(struct wd_caller *c)
 		 * whom to resume at the window's end. */
 		bpf_send_signal(WD_SIGNAL);
 		if (WD_ACTION == WD_ACT_THROTTLE)
-			wd_emit_budget(WD_EV_STOPPED, c->tgid, c->key, window, v);
+			wd_emit_budget(WD_EV_STOPPED, c->tgid, &c->key, window, v);
 	}
 	/* The group signal reaches threads on other CPUs late, and a hook
 	 * that cannot fail the call lets it run meanwhile: signalling the

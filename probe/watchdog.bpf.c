@@ -223,8 +223,7 @@ static __always_inline int wd_uring_in_class(const void *req, __u8 op)
  */
 static __always_inline void wd_uring_unstoppable(struct wd_caller *c)
 {
-	struct wd_key key = { .id = c->key };
-	struct wd_value *v = c->v ? c->v : wd_lookup(wd_state, &key);
+	struct wd_value *v = c->v ? c->v : wd_lookup(wd_state, &c->key);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u32 start, *seen;
 
@@ -395,29 +394,33 @@ int wd_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
+	/* The budget of its own a process has with the process key, or with
+	 * the uid and cgroup keys where it fell back (limiter.h). */
+	struct wd_key own = { .id = tgid, .uid = 0, .kind = WD_KEY_PROCESS };
+	struct wd_value *v;
 
 	if ((__u32)id != tgid)
 		return 0;
-	if (!WD_SHARED) {
-		struct wd_key key = { .id = tgid };
-		struct wd_value *v = wd_lookup(wd_state, &key);
-
-		if (v) {
-			wd_emit_budget(WD_EV_EXIT, tgid, tgid, v->window, v);
-			wd_delete(wd_state, &key);
-		}
-		return 0;
-	}
-	struct wd_proc *p = wd_lookup(wd_procs, &tgid);
+	/* Its share of a shared budget first: the front end lists it under
+	 * the budget's final row, which may end below. */
+	struct wd_proc *p = WD_SHARED ? wd_lookup(wd_procs, &tgid) : NULL;
 
 	if (p) {
 		char comm[WD_COMM_LEN] = {};
+		struct wd_key pk = { .id = p->key, .uid = p->key_uid, .kind = p->key_kind };
 
 		/* The name at exit: the process may have exec'ed since its
 		 * share was made. */
 		bpf_get_current_comm(comm, sizeof(comm));
-		wd_emit(WD_EV_PROC_EXIT, tgid, p->key, 0, p->allowed, p->limited, 0, comm);
+		wd_emit(WD_EV_PROC_EXIT, tgid, &pk, 0, p->allowed, p->limited, 0, comm);
 		wd_delete(wd_procs, &tgid);
+	}
+	if (!WD_SHARED || WD_KEY == WD_KEY_UID || WD_KEY == WD_KEY_CGROUP) {
+		v = wd_lookup(wd_state, &own);
+		if (v) {
+			wd_emit_budget(WD_EV_EXIT, tgid, &own, v->window, v);
+			wd_delete(wd_state, &own);
+		}
 	}
 	if (!WD_ON_MEMBERS)
 		return 0;
@@ -426,12 +429,13 @@ int wd_exit(void *ctx)
 	if (!m)
 		return 0;
 	if (WD_KEY == WD_KEY_TREE) {
-		/* The last process of a tree ends its budget. */
-		struct wd_key root = { .id = m->root };
-		struct wd_value *v = wd_lookup(wd_state, &root);
+		/* The last process of a tree ends its budget (the one of the
+		 * root's user, which counts the members). */
+		struct wd_key root = { .id = m->root, .uid = m->uid, .kind = WD_KEY_TREE };
 
+		v = wd_lookup(wd_state, &root);
 		if (v && __sync_fetch_and_add(&v->members, -1) == 1) {
-			wd_emit_budget(WD_EV_EXIT, tgid, root.id, v->window, v);
+			wd_emit_budget(WD_EV_EXIT, tgid, &root, v->window, v);
 			wd_delete(wd_state, &root);
 		}
 	}
@@ -468,7 +472,7 @@ int wd_newtask(struct wd_task_newtask *ctx)
 
 		if (!pm)
 			return 0;
-		struct wd_member cm = { .root = pm->root };
+		struct wd_member cm = { .root = pm->root, .uid = pm->uid };
 
 		/* A child that cannot be recorded would escape: report it. */
 		if (wd_insert(wd_member, &child, &cm)) {
@@ -476,7 +480,7 @@ int wd_newtask(struct wd_task_newtask *ctx)
 			return 0;
 		}
 		if (WD_KEY == WD_KEY_TREE) {
-			struct wd_key root = { .id = cm.root };
+			struct wd_key root = { .id = cm.root, .uid = cm.uid, .kind = WD_KEY_TREE };
 			struct wd_value *v = wd_lookup(wd_state, &root);
 
 			if (v)

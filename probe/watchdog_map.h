@@ -62,9 +62,18 @@
 
 /* Budget keys: whose budget a call is charged to (compiled in as WD_KEY). */
 #define WD_KEY_PROCESS 0 /* the thread group (TGID) */
-#define WD_KEY_TREE    1 /* a target root and all its descendants */
+#define WD_KEY_TREE    1 /* a target root and all its descendants, per user */
 #define WD_KEY_UID     2 /* the caller's real user ID */
-#define WD_KEY_CGROUP  3 /* the caller's cgroup v2 ID */
+#define WD_KEY_CGROUP  3 /* the caller's cgroup v2 ID, per user */
+
+/* Where a shared budget would group unrelated processes, the caller gets
+ * a budget of its own (kind WD_KEY_PROCESS) instead: with the cgroup key,
+ * callers in the root cgroup (the cgroup v2 ID of the hierarchy's root,
+ * whose kernfs node is the first one made); with the uid key, UID 0 (the
+ * system's daemons).  On a host whose processes all sit in the root
+ * cgroup, one cgroup budget would otherwise be the whole host. */
+#define WD_ROOT_CGROUP_ID 1
+#define WD_ROOT_UID	  0
 
 /* Event kinds sent through the ring buffer. */
 #define WD_EV_LIMIT	1 /* first call over the limit in a window */
@@ -94,9 +103,14 @@
 #define WD_REC_PREADV2	4
 #define WD_REC_LOSS	255
 
-/* Key of the budget map: a TGID, a root TGID, a UID or a cgroup ID. */
+/* Key of the budget map.  A shared budget never spans users: tree and
+ * cgroup budgets are split by the callers' real UID (the one the kernel's
+ * kill() permission check compares), uid budgets are one user's, and the
+ * fallbacks above are one process's. */
 struct wd_key {
-	__u64 id;
+	__u64 id;   /* a TGID, a root TGID, a UID or a cgroup ID */
+	__u32 uid;  /* real UID of the budget's callers (0 for a process) */
+	__u32 kind; /* WD_KEY_*: the run's key, or WD_KEY_PROCESS (fallback) */
 };
 
 /*
@@ -120,19 +134,25 @@ struct wd_value {
 
 /* A target of a shared budget (WD_KEY != WD_KEY_PROCESS with targets):
  * map wd_member, keyed by TGID.  `root` is the target root it descends
- * from, so a whole tree shares one budget whatever sessions it makes. */
+ * from, so a whole tree shares one budget whatever sessions it makes;
+ * `uid` is the real UID the root runs as (-u USER, or the -p process's),
+ * whose budget of the tree counts the tree's live processes.  A member
+ * running as another user (after setuid()) is charged to that user's
+ * budget of the tree. */
 struct wd_member {
 	__u32 root;
-	__u32 pad;
+	__u32 uid;
 };
 
 /* One process of a shared budget (map wd_procs, keyed by TGID): which
  * budget its last counted call went to, and its own share of it. */
 struct wd_proc {
-	__u64 key; /* wd_key.id of that budget */
+	__u64 key; /* wd_key.id of that budget ... */
 	__u64 allowed;
 	__u64 limited;
 	char comm[WD_COMM_LEN];
+	__u32 key_uid;	/* ... its wd_key.uid */
+	__u32 key_kind; /* ... and wd_key.kind */
 };
 
 /* A file by device and inode, as the kernel numbers them (dev_t is
@@ -175,12 +195,15 @@ struct wd_event {
 	__u32 tgid;	       /* the process that called or exited */
 	__u32 window_start_ms; /* start of the window concerned */
 	__u32 calls;	       /* calls in that window so far */
-	__u64 key;	       /* the budget (wd_key.id) */
+	__u64 key;	       /* the budget (wd_key.id, with key_uid
+					   and key_kind below) */
 	__u64 allowed;	       /* totals at the time of the event (the
 					   process's own for WD_EV_PROC_EXIT) */
 	__u64 limited;
 	__u64 limited_windows;
 	char comm[WD_COMM_LEN];
+	__u32 key_uid;	/* wd_key.uid of the budget */
+	__u32 key_kind; /* wd_key.kind of the budget */
 };
 
 /*

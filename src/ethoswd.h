@@ -17,6 +17,7 @@
  *   kbtf.c      (bpfsys.Btf, lighter)        the kernel's BTF for the checks
  *   sysenv.c    ethoswd/environment.py       capabilities, mounts, -p checks
  *   launch.c    launcher.py + guardian.py    -- CMD gate, guardian
+ *   runas.c     ethoswd/runas.py             -u USER, the command's file
  *   loader.c    ethoswd/probe.py             skeleton, maps, attach
  *   session.c   session.py + budgets.py      the running loop
  *   main.c      ethoswd/main.py              top-down flow
@@ -87,6 +88,15 @@ struct wd_policy {
 	char notes[8][512]; /* warnings to print at start */
 };
 
+/* -u USER: whom `-- CMD` runs as (runas.c). */
+struct wd_user {
+	bool set;
+	char name[256];
+	__u32 uid, gid;
+	int ngroups;
+	unsigned int *groups; /* gid_t, malloc'ed: the supplementary groups */
+};
+
 struct wd_opts {
 	int backend; /* enum wd_backend */
 	int action;  /* WD_ACT_* or WD_ACT_AUTO */
@@ -104,6 +114,7 @@ struct wd_opts {
 	__u32 map_size; /* --map-size, default WD_MAX_PIDS */
 	char **command; /* after "--", NULL-terminated, or NULL */
 	int ncommand;
+	struct wd_user user; /* -u USER */
 	struct wd_policy policy;
 };
 
@@ -131,6 +142,9 @@ struct wd_policy_args {
  * from the options; 0 there: the profile's); 0, or -1 with wd_fail(). */
 int wd_policy_resolve(struct wd_policy *p, const struct wd_policy_args *a);
 const char *wd_policy_describe_key(const struct wd_policy *p);
+/* Which callers get a budget of their own instead of the shared key's
+ * ("the caller is in the root cgroup ..."), or NULL. */
+const char *wd_policy_fallback(const struct wd_policy *p);
 /* "every read-family call" | "reads of files on proc,sysfs or reads of 2 listed files" */
 void wd_policy_describe_count(const struct wd_policy *p, char *buf, size_t len);
 bool wd_policy_needs_btf(const struct wd_policy *p);
@@ -218,17 +232,22 @@ void wd_emit(struct wd_report *r, struct wd_json *rec, const char *const *lines,
  * same fields as the Python rows (report.py), so text and JSON agree. */
 struct wd_share { /* one process's share of a shared budget */
 	__u32 pid;
-	__u64 budget; /* wd_key.id it was charged to */
+	__u64 budget;	  /* wd_key.id it was charged to, */
+	int budget_key;	  /* its kind (WD_KEY_*) */
+	__u32 budget_uid; /* and its uid (0 for WD_KEY_PROCESS) */
 	__u64 allowed, limited;
 	char comm[WD_COMM_LEN]; /* raw kernel bytes, NUL-padded */
 	const char *state;	/* "ok", "STOPPED", "exited" */
 };
 
 struct wd_row {
-	int key;		/* WD_KEY_*: PROCESS means a per-process row */
+	bool shared;		/* a budget row (the run's key is shared) */
+	int key;		/* WD_KEY_* of this budget (PROCESS: a fallback) */
 	__u64 id;		/* the pid (process key) or budget id */
+	__u32 uid;		/* the budget's wd_key.uid (0 for PROCESS) */
 	char comm[WD_COMM_LEN]; /* raw */
 	const char *name;	/* user or cgroup path, or NULL */
+	const char *user;	/* the user of uid, or NULL */
 	__u64 window;		/* calls in the current window (0 if expired) */
 	__u64 allowed, limited, limited_windows;
 	__u64 activity;		   /* total - total at the previous table */
@@ -255,6 +274,23 @@ void wd_report_summary(struct wd_report *r, struct wd_row *rows, int n,
 		       const struct wd_health_counts *h, double seconds,
 		       const struct wd_share *procs, int nprocs);
 
+/* ---- -u USER, the command's file, the child's pre-exec steps (runas.c) --- */
+/* -u USER (a name or numeric UID of the user database): 0, or -1 with
+ * wd_fail() ("no such user").  Fills u, groups malloc'ed. */
+int wd_user_lookup(const char *text, struct wd_user *u);
+void wd_user_free(struct wd_user *u);
+/* The file `-- file` runs, found as execvp() finds it but as user u (NULL
+ * or unset: as the caller), into out; -1 with the one-line refusal in msg
+ * if it cannot run: not found, a directory, not executable (by u), or
+ * neither ELF nor #! (execvp would run that through /bin/sh).  Switches
+ * only the effective ids, and back: call it as root. */
+int wd_command_resolve(const char *file, const struct wd_user *u, char *out, size_t outlen,
+		       char *msg, size_t msglen);
+/* The launched child's steps between the gate and exec: default signal
+ * dispositions, nothing blocked, then u's groups, GID and UID (all three
+ * of each, no way back).  0, or -1 with errno. */
+int wd_pre_exec(const struct wd_user *u);
+
 /* ---- the -- CMD gate and the guardian (launch.c) ------------------------ */
 #include <sys/types.h>
 
@@ -275,8 +311,9 @@ struct wd_child {
 	}
 
 /* Fork the gated child of argv (NULL-terminated, argv[0] looked up in
- * PATH); 0, or -1 with wd_fail(). */
-int wd_child_start(struct wd_child *c, char **argv);
+ * PATH as user u, NULL: as root), which runs it as u once released; 0, or
+ * -1 with wd_fail() (the command cannot run: nothing was started). */
+int wd_child_start(struct wd_child *c, char **argv, const struct wd_user *u);
 void wd_child_release(struct wd_child *c); /* let it exec the command */
 /* If never released: close the gate, reap the child, status 127.  A
  * released command is left running.  Safe on WD_CHILD_INIT. */
@@ -333,8 +370,8 @@ int wd_check_target_pid(__u32 pid);
 
 /* ---- the policy as JSON (policy_json.c) --------------------------------- */
 /* Policy.as_dict() as JSON text (malloc'ed): profile, count, filesystems
- * {name: magic}, files and exclude_exe [{path, dev, ino}], key,
- * max_calls, window_ms. */
+ * {name: magic}, files and exclude_exe [{path, dev, ino}], key, per_user,
+ * fallback ({key, when} or null), max_calls, window_ms. */
 char *wd_policy_json(const struct wd_policy *p);
 
 #endif /* ETHOSWD_H */

@@ -4,10 +4,13 @@
  * (ethoswd/guardian.py).
  *
  * The gated child: the command's process is forked first, so that its PID
- * can go into the probe's target map before anything runs, and then waits
- * on a pipe.  Once enforcement is live the watchdog writes "1" and the
- * child execs the command; if the watchdog fails (or dies) before that,
- * the pipe closes and the child exits 127 without running anything.
+ * can go into the probe's target map before anything runs.  It finds the
+ * command's file as the user who will run it (runas.c) and says so over a
+ * second pipe, so a command that cannot run is refused before anything
+ * attaches; then it waits on the gate.  Once enforcement is live the
+ * watchdog writes "1" and the child takes the command's user (-u) and
+ * execs the file; if the watchdog fails (or dies) before that, the pipe
+ * closes and the child exits 127 without running anything.
  *
  * The guardian: a small helper process that resumes throttled (stopped)
  * processes if the watchdog itself dies (SIGKILL, a crash) while they are
@@ -25,7 +28,7 @@
  * detaches first and says so with "=\n", so the guardian need not wait.
  *
  * Both helpers are forked from a single-threaded watchdog and never return
- * into the caller: every path in them ends in execvp() or _exit().
+ * into the caller: every path in them ends in execv() or _exit().
  */
 #include <dirent.h>
 #include <errno.h>
@@ -175,35 +178,6 @@ static pid_t wait_for(pid_t pid, int *status, int flags)
 
 /* ---- the gated child ---------------------------------------------------- */
 
-/* The command gets a clean slate: default dispositions (ethoswd's handlers
- * and ignored signals, SIGINT and SIGTERM above all, must not carry over)
- * and no blocked signals. */
-static void reset_signals(void)
-{
-	sigset_t none;
-
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			set_disposition(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/* A watchdog run by a user with ambient capabilities (CAP_BPF, ...) must
- * not hand them to the command it limits: clear the ambient set, and the
- * inheritable one that a file's inheritable capabilities would match. */
-static void drop_inheritable_caps(void)
-{
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[2];
-
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	if (syscall(SYS_capget, &h, d) == 0) {
-		d[0].inheritable = d[1].inheritable = 0;
-		syscall(SYS_capset, &h, d);
-	}
-}
-
 /* Wait at the gate: true only for the "1" of wd_child_release(); EOF (the
  * watchdog aborted or died) or anything else keeps the command unrun. */
 static bool gate_opened(int rfd)
@@ -217,34 +191,72 @@ static bool gate_opened(int rfd)
 	return n == 1 && go == '1';
 }
 
-static void __attribute__((noreturn)) child_main(int rfd, int wfd, const sigset_t *old, char **argv)
+/*
+ * The child: find the command's file as its user and tell the watchdog
+ * ("ok", or the refusal) over `report`, wait at the gate, then the
+ * pre-exec steps (runas.c wd_pre_exec: signals, -u) and execv() of that
+ * file: no PATH search is left, and no /bin/sh fallback.
+ */
+static void __attribute__((noreturn))
+child_main(int rfd, int wfd, int report, const sigset_t *old, char **argv, const struct wd_user *u)
 {
 	int err;
-	char name[1024];
+	char name[1024], path[4096], msg[8192];
 
 	/* A Ctrl-C during the watchdog's start-up reaches the whole process
 	 * group; the watchdog handles it and closes the gate, so the waiting
 	 * child ignores it until it runs the command. */
 	child_ignore_int_term(old);
 	close(wfd);
+	if (wd_command_resolve(argv[0], u, path, sizeof(path), msg, sizeof(msg))) {
+		pipe_write(report, msg, strlen(msg));
+		_exit(127);
+	}
+	pipe_write(report, "ok", 2);
+	close(report);
 	/* Everything close-on-exec would be gone at exec anyway; let go of it
 	 * now, so that a copy held while waiting (the guardian's pipe, the
 	 * probe's files) cannot hide the watchdog's death from others. */
 	close_inherited(&rfd, 1, true);
 	if (!gate_opened(rfd))
 		_exit(127);
-	reset_signals();
-	drop_inheritable_caps();
-	execvp(argv[0], argv); /* rfd is close-on-exec */
-	err = errno;
 	wd_one_line(argv[0], name, sizeof(name));
+	if (wd_pre_exec(u)) {
+		err = errno;
+		dprintf(STDERR_FILENO, "%s: cannot run %s as user %s: %s\n", WD_PROG, name, u->name,
+			strerror(err));
+		_exit(127);
+	}
+	execv(path, argv); /* rfd is close-on-exec */
+	err = errno;
 	dprintf(STDERR_FILENO, "%s: cannot run %s: %s\n", WD_PROG, name, strerror(err));
 	_exit(127);
 }
 
-int wd_child_start(struct wd_child *c, char **argv)
+/* The child's verdict on its command: 0 for "ok", else -1 with wd_fail(). */
+static int child_verdict(int fd)
 {
-	int fds[2], err;
+	char msg[8192];
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < sizeof(msg) - 1) {
+		n = read(fd, msg + len, sizeof(msg) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	msg[len] = '\0';
+	if (len == 2 && !memcmp(msg, "ok", 2))
+		return 0;
+	return wd_fail("%s", len ? msg : "the command's process ended before it was checked");
+}
+
+int wd_child_start(struct wd_child *c, char **argv, const struct wd_user *u)
+{
+	int fds[2], rep[2], err;
 	sigset_t old;
 
 	*c = (struct wd_child)WD_CHILD_INIT;
@@ -252,19 +264,33 @@ int wd_child_start(struct wd_child *c, char **argv)
 		return wd_fail("no command to run");
 	if (pipe2(fds, O_CLOEXEC))
 		return wd_fail("cannot create the command's gate: %s", strerror(errno));
+	if (pipe2(rep, O_CLOEXEC)) {
+		err = errno;
+		close(fds[0]);
+		close(fds[1]);
+		return wd_fail("cannot create the command's gate: %s", strerror(err));
+	}
 	block_int_term(&old);
 	c->pid = fork();
-	if (c->pid == 0)
-		child_main(fds[0], fds[1], &old, argv);
+	if (c->pid == 0) {
+		close(rep[0]);
+		child_main(fds[0], fds[1], rep[1], &old, argv, u);
+	}
 	err = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(fds[0]);
+	close(rep[1]);
 	if (c->pid < 0) {
 		close(fds[1]);
+		close(rep[0]);
 		return wd_fail("cannot fork the command's process: %s", strerror(err));
 	}
 	c->gate_fd = fds[1];
-	return 0;
+	err = child_verdict(rep[0]);
+	close(rep[0]);
+	if (err)
+		wd_child_abort(c); /* the child exits 127 unrun; reaped */
+	return err;
 }
 
 void wd_child_release(struct wd_child *c)

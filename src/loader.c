@@ -209,11 +209,43 @@ static void comm_of(__u32 tgid, char comm[WD_COMM_LEN])
 		comm[n - 1] = 0;
 }
 
-int wd_probe_add_target(struct wd_probe *p, __u32 tgid)
+/* The real UID of a running process (/proc/PID/status), or 0
+ * (budgets.py real_uid). */
+static __u32 real_uid(__u32 tgid)
+{
+	char path[64], line[256];
+	unsigned int uid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", tgid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %u", &uid) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return uid;
+}
+
+/* A target root's budget entry: its TGID with the process key, the tree
+ * of its real UID with the tree key. */
+static struct wd_key target_key(const struct wd_probe *p, __u32 tgid, __u32 uid)
+{
+	if (p->key == WD_KEY_TREE)
+		return (struct wd_key){ .id = tgid, .uid = uid, .kind = WD_KEY_TREE };
+	return (struct wd_key){ .id = tgid };
+}
+
+int wd_probe_add_target(struct wd_probe *p, __u32 tgid, __u32 uid)
 {
 	struct wd_value val = {};
-	struct wd_key key = { .id = tgid };
+	struct wd_key key;
 	struct wd_member m = { .root = tgid };
+
+	if (uid == WD_UID_FROM_PROC)
+		uid = real_uid(tgid);
+	m.uid = uid;
+	key = target_key(p, tgid, uid);
 
 	if (p->key != WD_KEY_PROCESS && bpf_map__update_elem(p->skel->maps.wd_member, &tgid,
 							     sizeof(tgid), &m, sizeof(m), BPF_ANY))
@@ -264,7 +296,7 @@ static int put_files(struct bpf_map *map, const struct wd_fileid *ids, int n)
 }
 
 int wd_probe_configure(struct wd_probe *p, const struct wd_opts *o, const __u32 *targets,
-		       int ntargets)
+		       __u32 *uids, int ntargets)
 {
 	const struct wd_policy *pol = &o->policy;
 	struct wd_config cfg = { .max_calls = pol->max_calls, .window_ms = pol->window_ms };
@@ -274,9 +306,12 @@ int wd_probe_configure(struct wd_probe *p, const struct wd_opts *o, const __u32 
 	if (bpf_map__update_elem(s->maps.wd_config, &zero, sizeof(zero), &cfg, sizeof(cfg),
 				 BPF_ANY))
 		return wd_fail("could not set the limit: %s", strerror(errno));
-	for (int i = 0; i < ntargets; i++)
-		if (wd_probe_add_target(p, targets[i]))
+	for (int i = 0; i < ntargets; i++) {
+		if (uids[i] == WD_UID_FROM_PROC) /* kept for wd_probe_drop_exited() */
+			uids[i] = real_uid(targets[i]);
+		if (wd_probe_add_target(p, targets[i], uids[i]))
 			return -1;
+	}
 	if (put_comms(s->maps.wd_comm_in, (char(*)[WD_COMM_LEN])o->comm, o->ncomm) ||
 	    put_comms(s->maps.wd_comm_out, (char(*)[WD_COMM_LEN])o->exclude_comm, o->nexclude_comm))
 		return -1;
@@ -399,11 +434,11 @@ void wd_probe_close(struct wd_probe *p)
 	p->skel = NULL;
 }
 
-void wd_probe_drop_exited(struct wd_probe *p, const __u32 *targets, int n)
+void wd_probe_drop_exited(struct wd_probe *p, const __u32 *targets, const __u32 *uids, int n)
 {
 	for (int i = 0; i < n; i++) {
 		char path[32];
-		struct wd_key key = { .id = targets[i] };
+		struct wd_key key = target_key(p, targets[i], uids[i]);
 
 		snprintf(path, sizeof(path), "/proc/%u", targets[i]);
 		if (access(path, F_OK) == 0)

@@ -70,6 +70,7 @@ struct run {
 	int backend, action;
 	char why[1024];
 	__u32 targets[WD_MAX_LIST + 1];
+	__u32 uids[WD_MAX_LIST + 1]; /* the real UID each target runs as */
 	int ntargets;
 	double t_start, t_features, t_load, t_attach;
 };
@@ -182,11 +183,15 @@ static int build_and_attach(struct run *r)
 
 	if (r->action == WD_ACT_THROTTLE && wd_guardian_start(&r->guardian))
 		return -1;
-	for (int i = 0; i < r->o.npid; i++)
+	for (int i = 0; i < r->o.npid; i++) {
+		r->uids[r->ntargets] = WD_UID_FROM_PROC;
 		r->targets[r->ntargets++] = r->o.pid[i];
+	}
 	if (r->o.ncommand) {
-		if (wd_child_start(&r->child, r->o.command))
+		if (wd_child_start(&r->child, r->o.command, &r->o.user))
 			return -1;
+		/* The child runs CMD as -u USER, or as root. */
+		r->uids[r->ntargets] = r->o.user.set ? r->o.user.uid : 0;
 		r->targets[r->ntargets++] = r->child.pid;
 	}
 	fill_cfg(r);
@@ -196,10 +201,10 @@ static int build_and_attach(struct run *r)
 	r->loaded = true;
 	r->t_load = now_s() - t0;
 	t0 = now_s();
-	if (wd_probe_configure(&r->probe, &r->o, r->targets, r->ntargets) ||
+	if (wd_probe_configure(&r->probe, &r->o, r->targets, r->uids, r->ntargets) ||
 	    wd_probe_attach(&r->probe, &r->cfg))
 		return -1;
-	wd_probe_drop_exited(&r->probe, r->targets, r->ntargets);
+	wd_probe_drop_exited(&r->probe, r->targets, r->uids, r->ntargets);
 	r->t_attach = now_s() - t0;
 	return 0;
 }
@@ -246,7 +251,13 @@ static char *describe_targets(struct run *r)
 		raw = wb_take(&cmd);
 		wb_puts(&b, "command '");
 		put_escaped(&b, raw);
-		wb_printf(&b, "' (pid %d) and its children", r->child.pid);
+		wb_printf(&b, "' (pid %d)", r->child.pid);
+		if (o->user.set) {
+			wb_puts(&b, " as user ");
+			put_escaped(&b, o->user.name);
+			wb_printf(&b, " (uid %u)", o->user.uid);
+		}
+		wb_puts(&b, " and its children");
 		free(raw);
 	}
 	if (o->npid) {
@@ -316,6 +327,10 @@ static struct wd_json *start_record(struct run *r, struct wd_route *routes, doub
 	for (int i = 0; i < r->ntargets; i++)
 		wja_u64(tg, sorted[i]);
 	wj_take(j, "targets", wja_end(tg));
+	if (r->o.user.set)
+		wj_str(j, "user", r->o.user.name);
+	else
+		wj_null(j, "user");
 	wj_double(t, "total", total, 4);
 	wj_double(t, "features", r->t_features, 4);
 	wj_double(t, "load", r->t_load, 4);

@@ -56,6 +56,8 @@ static const char help_text[] =
 	"                        backend can do)\n"
 	"  -p PID, --pid PID     limit this process and the children it starts\n"
 	"                        (repeatable)\n"
+	"  -u USER, --user USER  run CMD as this user (name or UID), with its groups;\n"
+	"                        needs -- CMD\n"
 	"  --comm NAME           limit only threads with this command name (repeatable)\n"
 	"  --exclude-comm NAME   never limit threads with this command name\n"
 	"                        (repeatable; spoofable: any process can rename itself)\n"
@@ -73,6 +75,7 @@ static const char help_text[] =
 	"  ethoswd --max-calls 50 --window-ms 200 -- ./tests/progs/bin/aggressive_reader -n 500\n"
 	"                                         # launch a command, limit it and its children\n"
 	"  ethoswd -p 1234 -p 1240                # limit two running processes\n"
+	"  ethoswd -u nobody -- lscpu             # run the command as user nobody\n"
 	"  ethoswd --comm python3 --action monitor --json\n"
 	"                                         # count only, one JSON object per line\n"
 	"  ethoswd --backend tracepoint --action throttle --duration 10\n"
@@ -99,6 +102,7 @@ enum opt_id {
 	O_BACKEND,
 	O_ACTION,
 	O_PID,
+	O_USER,
 	O_COMM,
 	O_EXCLUDE_COMM,
 	O_INTERVAL,
@@ -134,6 +138,7 @@ static const struct optdef optdefs[O_N] = {
 	[O_BACKEND] = { NULL, "--backend", true, backends },
 	[O_ACTION] = { NULL, "--action", true, actions },
 	[O_PID] = { "-p", "--pid", true, NULL },
+	[O_USER] = { "-u", "--user", true, NULL },
 	[O_COMM] = { NULL, "--comm", true, NULL },
 	[O_EXCLUDE_COMM] = { NULL, "--exclude-comm", true, NULL },
 	[O_INTERVAL] = { "-i", "--interval", true, NULL },
@@ -607,6 +612,13 @@ static int check_values(struct wd_opts *o, struct raw *raw)
 		return -1;
 	if (o->npid && o->ncommand)
 		return wd_fail("use either -p/--pid or -- CMD, not both");
+	if (raw->val[O_USER]) {
+		if (!o->ncommand)
+			return wd_fail("-u/--user runs the launched command as that user: "
+				       "give -- CMD");
+		if (wd_user_lookup(raw->val[O_USER], &o->user))
+			return -1;
+	}
 	if (resolve(o, raw))
 		return -1;
 	if (o->action == WD_ACT_DENY && o->backend == WD_BACKEND_TRACEPOINT)
@@ -687,6 +699,7 @@ int wd_opts_parse(int argc, char **argv, struct wd_opts *o)
 
 void wd_opts_free(struct wd_opts *o)
 {
+	wd_user_free(&o->user);
 	free(o->policy.files);
 	free(o->policy.exclude_exe);
 	o->policy.files = o->policy.exclude_exe = NULL;

@@ -349,19 +349,39 @@ int wd_policy_resolve(struct wd_policy *p, const struct wd_policy_args *a)
 
 /* ---- Policy's descriptions ---------------------------------------------- */
 
+/* Whose budget a call is charged to (policy.py KEY_TEXT): a shared budget
+ * never spans users, and where it would group unrelated processes the
+ * caller gets a budget of its own (probe/limiter.h wd_budget_key). */
 const char *wd_policy_describe_key(const struct wd_policy *p)
 {
 	switch (p->key) {
-	case WD_KEY_PROCESS:
-		return "per process";
 	case WD_KEY_TREE:
-		return "per process tree (each target and all its descendants)";
+		return "per process tree and user (each target and all its descendants; a "
+		       "member running as another user is charged to that user's budget of "
+		       "the tree)";
 	case WD_KEY_UID:
-		return "per user";
+		return "per user (UID 0, the system's daemons: per process)";
 	case WD_KEY_CGROUP:
-		return "per cgroup v2";
+		return "per cgroup v2 and user (the root cgroup: per process)";
 	}
 	return "per process";
+}
+
+/* Which callers fall back to a budget of their own (policy.py FALLBACK),
+ * or NULL. */
+const char *wd_policy_fallback(const struct wd_policy *p)
+{
+#define STR2(x) #x
+#define STR(x)	STR2(x)
+	switch (p->key) {
+	case WD_KEY_UID:
+		return "the caller's real UID is 0";
+	case WD_KEY_CGROUP:
+		return "the caller is in the root cgroup (cgroup ID " STR(WD_ROOT_CGROUP_ID) ")";
+	}
+	return NULL;
+#undef STR
+#undef STR2
 }
 
 void wd_policy_describe_count(const struct wd_policy *p, char *buf, size_t len)

@@ -57,7 +57,7 @@ static char *clock_now(char buf[16])
 
 static bool shared(const struct wd_row *r)
 {
-	return r->key != WD_KEY_PROCESS;
+	return r->shared;
 }
 
 /* The COMM column: the escaped name, exactly 16 columns. */
@@ -66,25 +66,44 @@ static char *comm_cell(const char *comm, int width, char *buf, size_t len)
 	return wd_cell(comm, WD_COMM_LEN, width, buf, len);
 }
 
-/* A user or cgroup path (escaped, its tail kept), else the command name
- * that opened the window (escaped, cut like COMM). */
+/* A user or cgroup path, else the command name that opened the window,
+ * escaped, with the budget's user (tree, cgroup) or "(process)" after it;
+ * its tail kept if too long.  A bare command name is cut like COMM
+ * (report.py _budget_name). */
 static char *budget_name(const struct wd_row *r, int width, char *buf, size_t len)
 {
-	char *esc;
+	char tag[300] = "", *esc, *raw;
 	size_t n, cap;
 
-	if (!r->name || !*r->name)
+	if (r->key == WD_KEY_TREE || r->key == WD_KEY_CGROUP) {
+		if (r->user)
+			snprintf(tag, sizeof(tag), " (%s)", r->user);
+		else
+			snprintf(tag, sizeof(tag), " (%u)", r->uid);
+	} else if (r->key == WD_KEY_PROCESS) {
+		snprintf(tag, sizeof(tag), " (process)");
+	}
+	if ((!r->name || !*r->name) && !*tag)
 		return comm_cell(r->comm, width, buf, len);
-	n = strlen(r->name);
+	if (r->name && *r->name) {
+		raw = wd_xstrdup(r->name);
+	} else {
+		raw = wd_xmalloc(WD_COMM_LEN + 1);
+		memcpy(raw, r->comm, WD_COMM_LEN);
+		raw[WD_COMM_LEN] = '\0';
+	}
+	n = strlen(raw) + strlen(tag);
 	cap = n * 4 + 1;
 	esc = wd_xmalloc(cap);
-	wd_escape(r->name, n, esc, cap);
+	wd_escape(raw, strlen(raw), esc, cap);
+	wd_escape(tag, strlen(tag), esc + strlen(esc), cap - strlen(esc));
 	n = strlen(esc);
 	if ((int)n <= width)
 		snprintf(buf, len, "%-*s", width, esc);
 	else
 		snprintf(buf, len, "...%s", esc + n - (width - 3));
 	free(esc);
+	free(raw);
 	return buf;
 }
 
@@ -130,8 +149,11 @@ static char *row_line(const struct wd_row *r, const char *window, char *buf, siz
 	return buf;
 }
 
-static void head_line(bool is_shared, const struct wd_row *rows, int n, char *buf, size_t len)
+/* The run's key: that of any budget that did not fall back (report.py
+ * _head_key); rows are n rows, or n row pointers with `ptrs`. */
+static void head_line(bool is_shared, const void *rows, bool ptrs, int n, char *buf, size_t len)
 {
+	const struct wd_row *first = NULL, *r;
 	char key[16];
 	int i;
 
@@ -140,7 +162,17 @@ static void head_line(bool is_shared, const struct wd_row *rows, int n, char *bu
 			 "STATE");
 		return;
 	}
-	snprintf(key, sizeof(key), "%s", n ? wd_key_name(rows[0].key) : "id");
+	for (i = 0; i < n; i++) {
+		r = ptrs ? ((const struct wd_row *const *)rows)[i] :
+			   &((const struct wd_row *)rows)[i];
+		if (!i)
+			first = r;
+		if (r->key != WD_KEY_PROCESS) {
+			first = r;
+			break;
+		}
+	}
+	snprintf(key, sizeof(key), "%s", first ? wd_key_name(first->key) : "id");
 	for (i = 0; key[i]; i++)
 		if (key[i] >= 'a' && key[i] <= 'z')
 			key[i] -= 'a' - 'A';
@@ -180,6 +212,11 @@ static char *share_json(const struct wd_share *s)
 
 	wj_u64(j, "pid", s->pid);
 	wj_u64(j, "budget", s->budget);
+	wj_str(j, "budget_key", wd_key_name(s->budget_key));
+	if (s->budget_key == WD_KEY_PROCESS)
+		wj_null(j, "budget_uid");
+	else
+		wj_u64(j, "budget_uid", s->budget_uid);
 	wj_u64(j, "allowed", s->allowed);
 	wj_u64(j, "limited", s->limited);
 	wj_u64(j, "total", s->allowed + s->limited);
@@ -220,6 +257,11 @@ static void row_members(struct wd_json *j, const struct wd_row *r)
 	}
 	wj_str(j, "key", wd_key_name(r->key));
 	wj_u64(j, "id", r->id);
+	if (r->key == WD_KEY_PROCESS)
+		wj_null(j, "uid");
+	else
+		wj_u64(j, "uid", r->uid);
+	wj_str(j, "user", r->user); /* null when NULL */
 	wj_str(j, "name", r->name); /* null when NULL */
 	pids = wja_new();
 	for (i = 0; i < r->nshares; i++)
@@ -395,6 +437,18 @@ static void budgets_members(struct wd_json *j, const struct wd_row *rows, int n,
 	wj_take(j, "processes", shares_json(procs, nprocs));
 }
 
+/* Ties: by id, then key name, then uid (report.py's sort keys). */
+static int by_budget(const struct wd_row *a, const struct wd_row *b)
+{
+	int k;
+
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	if (a->shared && (k = strcmp(wd_key_name(a->key), wd_key_name(b->key))))
+		return k;
+	return a->uid < b->uid ? -1 : a->uid > b->uid;
+}
+
 static int by_activity(const void *pa, const void *pb)
 {
 	const struct wd_row *a = pa, *b = pb;
@@ -403,7 +457,7 @@ static int by_activity(const void *pa, const void *pb)
 		return a->activity > b->activity ? -1 : 1;
 	if (total(a) != total(b))
 		return total(a) > total(b) ? -1 : 1;
-	return a->id < b->id ? -1 : a->id > b->id;
+	return by_budget(a, b);
 }
 
 static int by_total(const void *pa, const void *pb)
@@ -413,7 +467,7 @@ static int by_total(const void *pa, const void *pb)
 
 	if (total(a) != total(b))
 		return total(a) > total(b) ? -1 : 1;
-	return a->id < b->id ? -1 : a->id > b->id;
+	return by_budget(a, b);
 }
 
 /* Text lines collected for one wd_emit(). */
@@ -462,7 +516,7 @@ void wd_report_table(struct wd_report *r, struct wd_row *rows, int n,
 		return;
 	}
 	add_line(&l, "%s  %d %s tracked", clock_now(clk), n, procs ? "budgets" : "processes");
-	head_line(procs != NULL, rows, n, buf, sizeof(buf));
+	head_line(procs != NULL, rows, false, n, buf, sizeof(buf));
 	add_line(&l, "%s", buf);
 	for (i = 0; i < n && i < TABLE_ROWS; i++)
 		add_line(&l, "%s",
@@ -508,7 +562,7 @@ static void summary_text(struct wd_report *r, const struct wd_row *rows, int n,
 		 is_shared ? "budgets" : "processes", wd_num(tot[0], 20, a, 32));
 	add_line(&l, "         %s allowed, %s limited in %s windows", wd_num(tot[1], 20, a, 32),
 		 wd_num(tot[2], 20, b, 32), wd_num(tot[3], 20, c, 32));
-	head_line(is_shared, n ? order[0] : NULL, n, buf, sizeof(buf));
+	head_line(is_shared, order, true, n, buf, sizeof(buf));
 	add_line(&l, "%s", buf);
 	for (i = 0; i < n && i < TABLE_ROWS; i++)
 		add_line(&l, "%s", row_line(order[i], "-", buf, sizeof(buf)));

@@ -9,7 +9,9 @@
  * process.  wd_session_finish() detaches first, then resumes anything
  * still stopped and prints the summary.  A row is one budget: a process
  * with the process key; a tree, user or cgroup with a shared key, whose
- * row lists the processes charged to it.
+ * row lists the processes charged to it.  Budgets are known by their whole
+ * struct wd_key (id, uid, kind): a row's key is the one its budget really
+ * has, "process" where the caller fell back to a budget of its own.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -30,25 +32,43 @@
 
 #define NS_PER_MS 1000000ULL
 
-/* A small map from a 64-bit id to a value (budgets, processes): a few
- * hundred entries at most in practice, so a plain array. */
+/* A small map from a budget (struct wd_key) or a process ({tgid}) to a
+ * value: a few hundred entries at most in practice, so a plain array. */
 struct idval {
-	__u64 id, val;
+	struct wd_key id;
+	__u64 val;
 };
 struct idmap {
 	struct idval *v;
 	int n, cap;
 };
 
-static struct idval *idmap_find(struct idmap *m, __u64 id)
+static bool same_key(const struct wd_key *a, const struct wd_key *b)
+{
+	return a->id == b->id && a->uid == b->uid && a->kind == b->kind;
+}
+
+/* A process as an idmap key. */
+static struct wd_key pid_key(__u64 tgid)
+{
+	return (struct wd_key){ .id = tgid };
+}
+
+/* The budget of a row (its kind, id and uid). */
+static struct wd_key row_key(const struct wd_row *r)
+{
+	return (struct wd_key){ .id = r->id, .uid = r->uid, .kind = (__u32)r->key };
+}
+
+static struct idval *idmap_find(struct idmap *m, struct wd_key id)
 {
 	for (int i = 0; i < m->n; i++)
-		if (m->v[i].id == id)
+		if (same_key(&m->v[i].id, &id))
 			return &m->v[i];
 	return NULL;
 }
 
-static void idmap_set(struct idmap *m, __u64 id, __u64 val)
+static void idmap_set(struct idmap *m, struct wd_key id, __u64 val)
 {
 	struct idval *e = idmap_find(m, id);
 
@@ -65,7 +85,7 @@ static void idmap_set(struct idmap *m, __u64 id, __u64 val)
 	m->v[m->n++] = (struct idval){ id, val };
 }
 
-static bool idmap_del(struct idmap *m, __u64 id)
+static bool idmap_del(struct idmap *m, struct wd_key id)
 {
 	struct idval *e = idmap_find(m, id);
 
@@ -75,7 +95,9 @@ static bool idmap_del(struct idmap *m, __u64 id)
 	return true;
 }
 
-struct names { /* budget id -> user or cgroup path */
+struct names { /* (WD_KEY_UID, uid) or (WD_KEY_CGROUP, id) -> its name;
+		 (-1, uid) -> the user name of a budget's uid */
+	int kind;
 	__u64 id;
 	char *name; /* NULL: does not resolve */
 };
@@ -89,9 +111,9 @@ struct wd_session {
 	struct wd_child *child;
 	struct wd_guardian *guardian;
 	struct ring_buffer *rb;
-	struct idmap limited;	 /* budget id -> end of last limited window (ns) */
-	struct idmap stopped;	 /* tgid -> when to SIGCONT it (ns) */
-	struct idmap last_total; /* budget id -> total at the last table */
+	struct idmap limited;	 /* budget -> end of last limited window (ns) */
+	struct idmap stopped;	 /* {tgid} -> when to SIGCONT it (ns) */
+	struct idmap last_total; /* budget -> total at the last table */
 	struct wd_row *gone;	 /* final rows of ended budgets */
 	int ngone;
 	struct wd_share *gone_shares; /* final shares of exited processes */
@@ -159,36 +181,40 @@ static char *cgroup_path(__u64 id)
 	return out;
 }
 
-static const char *budget_name(struct wd_session *s, __u64 id)
+/* 'alice' for a UID budget (kind WD_KEY_UID) or a budget's user (kind -1),
+ * '/system.slice/x.service' for a cgroup ID; NULL otherwise or when it no
+ * longer resolves (budgets.py Names). */
+static const char *budget_name(struct wd_session *s, int kind, __u64 id)
 {
 	for (int i = 0; i < s->nnames; i++)
-		if (s->names[i].id == id)
+		if (s->names[i].kind == kind && s->names[i].id == id)
 			return s->names[i].name;
 	char *name = NULL;
 
-	if (s->key == WD_KEY_UID) {
+	if (kind == WD_KEY_UID || kind == -1) {
 		struct passwd *pw = getpwuid((uid_t)id);
 
 		name = pw ? strdup(pw->pw_name) : NULL;
-	} else if (s->key == WD_KEY_CGROUP) {
+	} else if (kind == WD_KEY_CGROUP) {
 		name = cgroup_path(id);
 	}
 	s->names = realloc(s->names, (s->nnames + 1) * sizeof(*s->names));
 	if (!s->names)
 		abort();
-	s->names[s->nnames++] = (struct names){ id, name };
+	s->names[s->nnames++] = (struct names){ kind, id, name };
 	return name;
 }
 
 /* ---- rows ----------------------------------------------------------------- */
-static const char *state_of(struct wd_session *s, __u64 id, const struct wd_share *sh, int nsh)
+static const char *state_of(struct wd_session *s, const struct wd_key *k, const struct wd_share *sh,
+			    int nsh)
 {
-	if (idmap_find(&s->stopped, id) && !s->shared)
+	if (!s->shared && idmap_find(&s->stopped, pid_key(k->id)))
 		return "STOPPED";
 	for (int i = 0; i < nsh; i++)
-		if (idmap_find(&s->stopped, sh[i].pid))
+		if (idmap_find(&s->stopped, pid_key(sh[i].pid)))
 			return "STOPPED";
-	return idmap_find(&s->limited, id) ? "LIMITED" : "ok";
+	return idmap_find(&s->limited, *k) ? "LIMITED" : "ok";
 }
 
 static int share_cmp(const void *a, const void *b)
@@ -218,10 +244,13 @@ static struct wd_share *all_shares(struct wd_session *s, int *n)
 			break;
 		out[k] = (struct wd_share){ .pid = key,
 					    .budget = v.key,
+					    .budget_key = (int)v.key_kind,
+					    .budget_uid = v.key_uid,
 					    .allowed = v.allowed,
 					    .limited = v.limited,
-					    .state = idmap_find(&s->stopped, key) ? "STOPPED" :
-										    "ok" };
+					    .state = idmap_find(&s->stopped, pid_key(key)) ?
+							     "STOPPED" :
+							     "ok" };
 		memcpy(out[k++].comm, v.comm, WD_COMM_LEN);
 	}
 	if (!out || !(out = realloc(out, (k + s->ngone_shares + 1) * sizeof(*out))))
@@ -239,7 +268,8 @@ static struct wd_share *all_shares(struct wd_session *s, int *n)
 }
 
 /* The shares of one budget, sorted (budgets.py group_shares). */
-static struct wd_share *group_of(const struct wd_share *all, int n, __u64 id, int *out_n)
+static struct wd_share *group_of(const struct wd_share *all, int n, const struct wd_key *b,
+				 int *out_n)
 {
 	struct wd_share *g = malloc((n + 1) * sizeof(*g));
 	int k = 0;
@@ -247,23 +277,26 @@ static struct wd_share *group_of(const struct wd_share *all, int n, __u64 id, in
 	if (!g)
 		abort();
 	for (int i = 0; i < n; i++)
-		if (all[i].budget == id)
+		if (all[i].budget == b->id && all[i].budget_uid == b->uid &&
+		    (__u32)all[i].budget_key == b->kind)
 			g[k++] = all[i];
 	qsort(g, k, sizeof(*g), share_cmp);
 	*out_n = k;
 	return g;
 }
 
-static void make_row(struct wd_session *s, struct wd_row *r, __u64 id, const struct wd_value *v,
-		     const struct wd_share *all, int nall)
+static void make_row(struct wd_session *s, struct wd_row *r, const struct wd_key *k,
+		     const struct wd_value *v, const struct wd_share *all, int nall)
 {
 	__u64 now_ms = mono_ns() / NS_PER_MS;
 	__u32 start = v->window >> 32;
-	struct idval *last = idmap_find(&s->last_total, id);
+	struct idval *last = idmap_find(&s->last_total, *k);
 
 	memset(r, 0, sizeof(*r));
-	r->key = s->key;
-	r->id = id;
+	r->shared = s->shared;
+	r->key = s->shared ? (int)k->kind : WD_KEY_PROCESS;
+	r->id = k->id;
+	r->uid = k->uid;
 	memcpy(r->comm, v->comm, WD_COMM_LEN);
 	/* Calls of a window that is still current (mod 2^32 ms, as the probe). */
 	r->window = (__u32)(now_ms - start) < s->o->policy.window_ms ? (__u32)v->window : 0;
@@ -273,10 +306,12 @@ static void make_row(struct wd_session *s, struct wd_row *r, __u64 id, const str
 	r->activity = v->allowed + v->limited - (last ? last->val : 0);
 	r->window_start_ms = -1;
 	if (s->shared) {
-		r->name = budget_name(s, id);
-		r->shares = group_of(all, nall, id, &r->nshares);
+		r->name = budget_name(s, r->key, k->id);
+		if (r->key != WD_KEY_PROCESS)
+			r->user = budget_name(s, -1, k->uid);
+		r->shares = group_of(all, nall, k, &r->nshares);
 	}
-	r->state = state_of(s, id, r->shares, r->nshares);
+	r->state = state_of(s, k, r->shares, r->nshares);
 }
 
 static void free_rows(struct wd_row *rows, int n)
@@ -302,19 +337,23 @@ static struct wd_row *live_rows(struct wd_session *s, int *n, bool with_gone)
 			continue;
 		if (k + 1 >= cap && !(rows = realloc(rows, (cap *= 2) * sizeof(*rows))))
 			break;
-		make_row(s, &rows[k++], key.id, &v, all, nall);
+		make_row(s, &rows[k++], &key, &v, all, nall);
 	}
 	if (!rows || !(rows = realloc(rows, (k + s->ngone + 1) * sizeof(*rows))))
 		abort();
 	for (int i = 0; with_gone && i < s->ngone; i++) {
+		struct wd_key gk = row_key(&s->gone[i]);
 		bool live = false;
 
-		for (int j = 0; j < k && !live; j++)
-			live = rows[j].id == s->gone[i].id;
+		for (int j = 0; j < k && !live; j++) {
+			struct wd_key rk = row_key(&rows[j]);
+
+			live = same_key(&rk, &gk);
+		}
 		if (!live) {
 			rows[k] = s->gone[i];
-			rows[k].shares = group_of(s->gone[i].shares, s->gone[i].nshares,
-						  s->gone[i].id, &rows[k].nshares);
+			rows[k].shares = group_of(s->gone[i].shares, s->gone[i].nshares, &gk,
+						  &rows[k].nshares);
 			k++;
 		}
 	}
@@ -334,13 +373,22 @@ static __u64 window_end_ns(struct wd_session *s, __u32 start_ms32)
 
 static void forget_stopped(struct wd_session *s, __u32 tgid)
 {
-	if (idmap_del(&s->stopped, tgid) && s->guardian)
+	if (idmap_del(&s->stopped, pid_key(tgid)) && s->guardian)
 		wd_guardian_resumed(s->guardian, tgid);
+}
+
+/* The budget of an event, as the map keys it. */
+static struct wd_key event_key(const struct wd_session *s, const struct wd_event *e)
+{
+	if (!s->shared)
+		return (struct wd_key){ .id = e->key };
+	return (struct wd_key){ .id = e->key, .uid = e->key_uid, .kind = e->key_kind };
 }
 
 /* A row from an event's counts (the budget may be gone from the map). */
 static void event_row(struct wd_session *s, const struct wd_event *e, struct wd_row *r)
 {
+	struct wd_key k = event_key(s, e);
 	struct wd_value v = { .window = ((__u64)e->window_start_ms << 32) | e->calls,
 			      .allowed = e->allowed,
 			      .limited = e->limited,
@@ -351,21 +399,22 @@ static void event_row(struct wd_session *s, const struct wd_event *e, struct wd_
 	memcpy(v.comm, e->comm, WD_COMM_LEN);
 	if (s->shared)
 		all = all_shares(s, &nall);
-	make_row(s, r, e->key, &v, all, nall);
+	make_row(s, r, &k, &v, all, nall);
 	free(all);
 }
 
 static void on_limit(struct wd_session *s, const struct wd_event *e)
 {
 	__u64 end = window_end_ns(s, e->window_start_ms);
-	bool first = !idmap_find(&s->limited, e->key);
+	struct wd_key k = event_key(s, e);
+	bool first = !idmap_find(&s->limited, k);
 	struct wd_row r;
 
-	idmap_set(&s->limited, e->key, end);
+	idmap_set(&s->limited, k, end);
 	if (s->action == WD_ACT_THROTTLE) {
-		if (!idmap_find(&s->stopped, e->tgid) && s->guardian)
+		if (!idmap_find(&s->stopped, pid_key(e->tgid)) && s->guardian)
 			wd_guardian_stopped(s->guardian, e->tgid);
-		idmap_set(&s->stopped, e->tgid, end);
+		idmap_set(&s->stopped, pid_key(e->tgid), end);
 	}
 	if (!first || e->kind != WD_EV_LIMIT)
 		return;
@@ -380,13 +429,15 @@ static void on_limit(struct wd_session *s, const struct wd_event *e)
 static void on_exit_event(struct wd_session *s, const struct wd_event *e)
 {
 	struct wd_row r;
+	struct wd_key k = event_key(s, e), gk;
 
-	idmap_del(&s->limited, e->key);
+	idmap_del(&s->limited, k);
 	forget_stopped(s, e->tgid);
 	event_row(s, e, &r);
 	r.state = "exited";
 	for (int i = 0; i < s->ngone; i++) {
-		if (s->gone[i].id == r.id) {
+		gk = row_key(&s->gone[i]);
+		if (same_key(&gk, &k)) {
 			free(s->gone[i].shares);
 			s->gone[i] = s->gone[--s->ngone];
 			break;
@@ -404,6 +455,8 @@ static void on_proc_exit(struct wd_session *s, const struct wd_event *e)
 {
 	struct wd_share sh = { .pid = e->tgid,
 			       .budget = e->key,
+			       .budget_key = (int)e->key_kind,
+			       .budget_uid = e->key_uid,
 			       .allowed = e->allowed,
 			       .limited = e->limited,
 			       .state = "exited" };
@@ -449,9 +502,9 @@ static void resume_due(struct wd_session *s, __u64 now)
 			continue;
 		idmap_del(&s->stopped, e.id);
 		i--;
-		kill((pid_t)e.id, SIGCONT);
+		kill((pid_t)e.id.id, SIGCONT);
 		if (s->guardian)
-			wd_guardian_resumed(s->guardian, e.id);
+			wd_guardian_resumed(s->guardian, e.id.id);
 	}
 }
 
@@ -477,9 +530,12 @@ static void clear_due(struct wd_session *s, __u64 now)
 	/* One snapshot of the map for every budget cleared in this pass. */
 	rows = live_rows(s, &n, false);
 	for (int i = 0; i < due.n; i++)
-		for (int j = 0; j < n; j++)
-			if (rows[j].id == due.v[i].id)
+		for (int j = 0; j < n; j++) {
+			struct wd_key rk = row_key(&rows[j]);
+
+			if (same_key(&rk, &due.v[i].id))
 				wd_report_clear(s->rep, &rows[j]);
+		}
 	free_rows(rows, n);
 	free(due.v);
 }
@@ -586,7 +642,7 @@ static void table(struct wd_session *s)
 		procs = all_shares(s, &nprocs);
 	wd_report_table(s->rep, rows, n, &s->health, procs, nprocs);
 	for (int i = 0; i < n; i++)
-		idmap_set(&s->last_total, rows[i].id, rows[i].allowed + rows[i].limited);
+		idmap_set(&s->last_total, row_key(&rows[i]), rows[i].allowed + rows[i].limited);
 	free(procs);
 	free_rows(rows, n);
 }
@@ -643,7 +699,7 @@ const char *wd_session_run(struct wd_session *s)
 static void resume_all(struct wd_session *s, struct wd_row *rows, int n)
 {
 	for (int i = 0; i < s->stopped.n; i++)
-		kill((pid_t)s->stopped.v[i].id, SIGCONT);
+		kill((pid_t)s->stopped.v[i].id.id, SIGCONT);
 	for (int i = 0; i < n; i++) {
 		if (!rows[i].limited_windows)
 			continue;

@@ -77,6 +77,12 @@ WEAK const char *wd_policy_describe_key(const struct wd_policy *p)
 	return "per process";
 }
 
+WEAK const char *wd_policy_fallback(const struct wd_policy *p)
+{
+	(void)p;
+	return NULL;
+}
+
 WEAK void wd_policy_describe_count(const struct wd_policy *p, char *buf, size_t len)
 {
 	(void)p;

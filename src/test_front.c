@@ -100,6 +100,20 @@ static char *opts_json(const struct wd_opts *o)
 	wj_str(j, "describe_count", buf);
 	wj_str(j, "describe_key", wd_policy_describe_key(&o->policy));
 	wj_bool(j, "needs_btf", wd_policy_needs_btf(&o->policy));
+	if (o->user.set) {
+		struct wd_json *u = wj_new();
+
+		wj_str(u, "name", o->user.name);
+		wj_u64(u, "uid", o->user.uid);
+		wj_u64(u, "gid", o->user.gid);
+		a = wja_new();
+		for (i = 0; i < o->user.ngroups; i++)
+			wja_u64(a, o->user.groups[i]);
+		wj_take(u, "groups", wja_end(a));
+		wj_take(j, "user", wj_end(u));
+	} else {
+		wj_null(j, "user");
+	}
 	return wj_end(j);
 }
 
@@ -153,12 +167,13 @@ static void cmd_report(bool json)
 {
 	struct wd_report r = { json, stdout };
 	struct wd_health_counts h = { 0 }, h2 = { 1, 2, 3, 0 };
-	struct wd_share sh[3] = {
-		{ 300, 300, 50, 5, "root\033[2J", "ok" },
-		{ 301, 300, 7000000, 0, "child", "STOPPED" },
-		{ 302, 300, 1, 0, "caf\xc3\xa9", "exited" },
+	struct wd_share sh[4] = {
+		{ 300, 300, WD_KEY_TREE, 0, 50, 5, "root\033[2J", "ok" },
+		{ 301, 300, WD_KEY_TREE, 0, 7000000, 0, "child", "STOPPED" },
+		{ 302, 300, WD_KEY_TREE, 0, 1, 0, "caf\xc3\xa9", "exited" },
+		{ 7, 7, WD_KEY_PROCESS, 0, 3, 0, "own", "ok" },
 	};
-	struct wd_row rows[25], tree[2], lim;
+	struct wd_row rows[25], tree[3], lim;
 	int i;
 
 	memset(rows, 0, sizeof(rows));
@@ -184,8 +199,10 @@ static void cmd_report(bool json)
 	wd_warn(&r, "a warning\nwith a break");
 	wd_report_table(&r, rows, 25, &h, NULL, 0);
 	wd_report_summary(&r, rows, 3, &h2, 12.34567, NULL, 0);
-	tree[0] = (struct wd_row){ .key = WD_KEY_TREE,
+	tree[0] = (struct wd_row){ .shared = true,
+				   .key = WD_KEY_TREE,
 				   .id = 300,
+				   .user = "root",
 				   .window = 12,
 				   .allowed = 7000051,
 				   .limited = 5,
@@ -196,15 +213,30 @@ static void cmd_report(bool json)
 				   .shares = sh,
 				   .window_start_ms = -1 };
 	snprintf(tree[0].comm, WD_COMM_LEN, "%s", "root\033[2J");
-	tree[1] = (struct wd_row){ .key = WD_KEY_TREE,
+	tree[2] = (struct wd_row){ .shared = true,
+				   .key = WD_KEY_TREE,
 				   .id = 99999999,
+				   .uid = 4242,
 				   .state = "LIMITED",
 				   .name = "/a/very/long/cgroup/path.slice",
 				   .window_start_ms = -1 };
-	wd_report_limit(&r, &tree[1], 16, 500, "throttle");
+	/* A caller that fell back to a budget of its own. */
+	tree[1] = (struct wd_row){ .shared = true,
+				   .key = WD_KEY_PROCESS,
+				   .id = 7,
+				   .allowed = 3,
+				   .activity = 9,
+				   .state = "ok",
+				   .nshares = 1,
+				   .shares = sh + 3,
+				   .window_start_ms = -1 };
+	snprintf(tree[1].comm, WD_COMM_LEN, "%s", "own");
+	wd_report_limit(&r, &tree[2], 16, 500, "throttle");
 	wd_report_exited(&r, &tree[0]);
-	wd_report_table(&r, tree, 2, &h, sh, 3);
-	wd_report_summary(&r, tree, 2, &h, 1.0, sh, 3);
+	wd_report_limit(&r, &tree[1], 16, 500, "throttle");
+	wd_report_table(&r, tree + 1, 1, &h, sh + 3, 1);
+	wd_report_table(&r, tree, 3, &h, sh, 4);
+	wd_report_summary(&r, tree, 3, &h, 1.0, sh, 4);
 	wd_report_table(&r, tree, 0, &h, sh, 0);
 }
 

@@ -23,7 +23,7 @@ from ethoswd.report import Reporter, _n
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SRC = os.path.join(ROOT, "src")
 SOURCES = ["test_front.c", "opts.c", "policy.c", "policy_json.c", "text.c", "report.c",
-           "sysenv.c"]
+           "sysenv.c", "runas.c"]
 # -iquote, not -I: a src/ header named like a system one (features.h)
 # must not shadow glibc's.
 CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
@@ -132,7 +132,8 @@ def _py_parse(argv):
          "interval": a.interval, "duration": a.duration, "json": a.json,
          "probe_features": a.probe_features, "map_size": a.map_size,
          "describe_count": p.describe_count(), "describe_key": p.describe_key(),
-         "needs_btf": p.needs_btf}
+         "needs_btf": p.needs_btf,
+         "user": a.user.as_dict() if a.user else None}
     return "OK " + json.dumps(d, sort_keys=True)
 
 
@@ -158,7 +159,9 @@ BAD_ARGS = [s.split() for s in (
     "--exclude-exe /etc/passwd", "--exclude-exe /nonexistent", "--exclude-exe /etc",
     "--count fs:0x", "--count fs:0x_", "--max-calls 99999999999999999999999999",
     "--max-calls '5'", "--comm it's", "--pid=", "-p=", "-i=x", "-i 1_0.5",
-    "--count fs:0x_1f", "--count fs:0x123456789", "-i 0.05", "-i -nan", "--version=1")]
+    "--count fs:0x_1f", "--count fs:0x123456789", "-i 0.05", "-i -nan", "--version=1",
+    "-u nobody", "-p 1 -u nobody", "-u no-such-user-h4 -- ls", "-u 99999999999 -- ls",
+    "--user= -- ls", "-u -- ls", "-u 4294967295 -- ls")]
 GOOD_ARGS = [s.split() for s in (
     "", "--json", "--max-calls +5 --window-ms 200", "-p5 -p 6", "-p=7", "-i=2.5",
     "--comm -5", "--json --json", "--duration 1e7", "-i 0.1", "--max-calls 007",
@@ -174,7 +177,9 @@ GOOD_ARGS = [s.split() for s in (
     "--map-size 4194304 --window-ms 86400000 --max-calls 4000000000",
     "--ebpf --probe-features", "-i inFinity", "--duration 1E3", "-i 5.",
     "--count fs:0x0001f", "--count ' all '", "-h", "--help", "-hp5", "--foo -h",
-    "--max-calls 0 -h", "--hel", "-p 1 -h -- ls")]
+    "--max-calls 0 -h", "--hel", "-p 1 -h -- ls",
+    "-u nobody -- ls", "-u 65534 -- true", "--user=root -- ls", "-unobody -- ls",
+    "--us daemon -- ls")]
 
 
 @pytest.mark.parametrize("argv", BAD_ARGS + GOOD_ARGS,
@@ -234,8 +239,9 @@ def test_privilege_refusals_like_environment_py(front):
 HEALTH0 = {"map_full": 0, "contended": 0, "events_lost": 0, "targets_full": 0}
 
 
-def _share(pid, allowed, limited, comm, state):
-    return dict(pid=pid, budget=300, allowed=allowed, limited=limited,
+def _share(pid, allowed, limited, comm, state, budget=("tree", 300, 0)):
+    return dict(pid=pid, budget=budget[1], budget_key=budget[0], budget_uid=budget[2],
+                allowed=allowed, limited=limited,
                 total=allowed + limited, state=state, **safetext.name_fields(comm))
 
 
@@ -265,17 +271,27 @@ def _py_report(as_json):
                            "targets_full": 0}, 12.34567)
     shares = [_share(300, 50, 5, b"root\x1b[2J", "ok"),
               _share(301, 7000000, 0, b"child", "STOPPED"),
-              _share(302, 1, 0, b"caf\xc3\xa9", "exited")]
-    tree = [{"key": "tree", "id": 300, "name": None, "window": 12, "allowed": 7000051,
+              _share(302, 1, 0, b"caf\xc3\xa9", "exited"),
+              _share(7, 3, 0, b"own", "ok", ("process", 7, None))]
+    tree = [{"key": "tree", "id": 300, "uid": 0, "user": "root", "name": None,
+             "window": 12, "allowed": 7000051,
              "limited": 5, "total": 7000056, "limited_windows": 1, "activity": 9,
-             "state": "STOPPED", "pids": [300, 301, 302], "processes": shares},
-            {"key": "tree", "id": 99999999, "name": "/a/very/long/cgroup/path.slice",
+             "state": "STOPPED", "pids": [300, 301, 302], "processes": shares[:3]},
+            {"key": "tree", "id": 99999999, "uid": 4242, "user": None,
+             "name": "/a/very/long/cgroup/path.slice",
              "window": 0, "allowed": 0, "limited": 0, "total": 0, "limited_windows": 0,
-             "activity": 0, "state": "LIMITED", "pids": [], "processes": []}]
+             "activity": 0, "state": "LIMITED", "pids": [], "processes": []},
+            {"key": "process", "id": 7, "uid": None, "user": None, "name": None,
+             "window": 0, "allowed": 3, "limited": 0, "total": 3, "limited_windows": 0,
+             "activity": 9, "state": "ok", "pids": [7], "processes": shares[3:]}]
     tree[0].update(safetext.name_fields(b"root\x1b[2J"))
     tree[1].update(safetext.name_fields(b""))
-    rep.limit(tree[1], 16, 500, "throttle")
+    tree[2].update(safetext.name_fields(b"own"))
+    tree = [tree[0], tree[2], tree[1]]   # in the order the table sorts them
+    rep.limit(tree[2], 16, 500, "throttle")
     rep.exited(tree[0])
+    rep.limit(tree[1], 16, 500, "throttle")
+    rep.table(tree[1:2], dict(HEALTH0), shares[3:])
     rep.table(tree, dict(HEALTH0), shares)
     rep.summary(tree, dict(HEALTH0), 1.0, shares)
     rep.table([], dict(HEALTH0), [])

@@ -55,18 +55,36 @@ def test_verdict_counts_allowed_limited_and_first_refusal():
 
 
 def test_keys_split_and_share_budgets():
-    recs = [rec(0, tgid=1, root=7, uid=5), rec(1, tgid=2, root=7, uid=5),
+    recs = [rec(0, tgid=1, root=7, uid=5, cgroup=9), rec(1, tgid=2, root=7, uid=5, cgroup=9),
             rec(2, tgid=3, root=8, uid=5, cgroup=9)]
     assert sorted(replay.windows(recs, "process", ALL, 100)) == [1, 2, 3]
     tree = replay.windows(recs, "tree", ALL, 100)
-    assert {k: len(w[0].times) for k, w in tree.items()} == {7: 2, 8: 1}
-    assert list(replay.windows(recs, "uid", ALL, 100)) == [5]
-    assert sorted(replay.windows(recs, "cgroup", ALL, 100)) == [1, 9]
+    assert {k: len(w[0].times) for k, w in tree.items()} == {
+        ("tree", 7, 5): 2, ("tree", 8, 5): 1}
+    assert list(replay.windows(recs, "uid", ALL, 100)) == [("uid", 5, 5)]
+    assert list(replay.windows(recs, "cgroup", ALL, 100)) == [("cgroup", 9, 5)]
+
+
+def test_shared_budgets_never_span_users_or_the_whole_host():
+    """As probe/limiter.h wd_budget_key: a tree's and a cgroup's budgets
+    are split by real UID; the root cgroup (cgroup key) and UID 0 (uid key)
+    get a budget per process."""
+    recs = [rec(0, tgid=1, root=7, uid=5, cgroup=9), rec(1, tgid=2, root=7, uid=6, cgroup=9),
+            rec(2, tgid=3, root=7, uid=0, cgroup=1), rec(3, tgid=4, root=7, uid=0, cgroup=1)]
+    assert sorted(replay.windows(recs, "tree", ALL, 100)) == [
+        ("tree", 7, 0), ("tree", 7, 5), ("tree", 7, 6)]
+    assert sorted(replay.windows(recs, "cgroup", ALL, 100)) == [
+        ("cgroup", 9, 5), ("cgroup", 9, 6), ("process", 3, None), ("process", 4, None)]
+    assert sorted(replay.windows(recs, "uid", ALL, 100)) == [
+        ("process", 3, None), ("process", 4, None), ("uid", 5, 5), ("uid", 6, 6)]
+    assert replay.budget_label(("cgroup", 9, 5)) == "cgroup:9 uid 5"
+    assert replay.budget_label(("process", 3, None)) == "process:3"
+    assert replay.budget_label(("uid", 5, 5)) == "uid:5" and replay.budget_label(4) == "4"
 
 
 def test_tree_key_ignores_calls_without_root():
     recs = [rec(0, root=0), rec(1, root=4)]
-    assert list(replay.windows(recs, "tree", ALL, 100)) == [4]
+    assert list(replay.windows(recs, "tree", ALL, 100)) == [("tree", 4, 0)]
 
 
 def test_count_classes():

@@ -26,8 +26,17 @@ repeat = 1
 
 def test_corpus_loads_with_defaults():
     progs = corpus.load("c.toml", GOOD)
-    assert [(p.name, p.cls, p.repeat, p.timeout) for p in progs] == \
-        [("a", "fingerprint", 2, 120), ("b", "everyday", 1, 120)]
+    assert [(p.name, p.cls, p.repeat, p.timeout, p.user) for p in progs] == \
+        [("a", "fingerprint", 2, 120, None), ("b", "everyday", 1, 120, None)]
+    assert progs[0].runas is None
+
+
+def test_corpus_user_is_checked_and_kept_by_name():
+    progs = corpus.load("c.toml", GOOD.replace('cmd = "lscpu"',
+                                               'cmd = "lscpu"\nuser = "nobody"'))
+    assert progs[0].user == "nobody" and progs[0].runas.uid == 65534
+    assert progs[0].runas.groups == [65534]
+    assert "user" in vars(progs[0])          # what the recording's trailer keeps
 
 
 @pytest.mark.parametrize("text,msg", [
@@ -39,6 +48,10 @@ def test_corpus_loads_with_defaults():
     ('[[program]]\nname="a"\nclass="everyday"\ncmd="x"\nfoo=1\n', "unknown field"),
     ('[[program]]\nname="a"\nclass="everyday"\ncmd="x"\n'
      '[[program]]\nname="a"\nclass="everyday"\ncmd="y"\n', "duplicate"),
+    ('[[program]]\nname="a"\nclass="everyday"\ncmd="x"\nuser=5\n', "user must be"),
+    ('[[program]]\nname="a"\nclass="everyday"\ncmd="x"\nuser=""\n', "user must be"),
+    ('[[program]]\nname="a"\nclass="everyday"\ncmd="x"\nuser="no-such-user-h4"\n',
+     "user 'no-such-user-h4': no such user"),
 ])
 def test_corpus_errors_are_one_line(text, msg):
     with pytest.raises(SetupError, match=msg) as e:
