@@ -8,6 +8,7 @@ the PROC_EXIT event hands over the share of a process that exited.
 
 import os
 import pwd
+from collections import OrderedDict
 
 from .safetext import name_fields
 
@@ -28,11 +29,13 @@ def cgroup2_root():
 
 
 class Names:
-    """Readable names of budget IDs, looked up once each."""
+    """Readable names of budget IDs (users and cgroups), looked up once
+    each while they are in use; trim() forgets the oldest lookups, so that
+    a host whose cgroups come and go for months keeps a bounded cache."""
 
     def __init__(self, key):
         self.key = key
-        self._cache = {}
+        self._cache = OrderedDict()
 
     def _cgroup_path(self, cgid):
         root = cgroup2_root()
@@ -51,6 +54,8 @@ class Names:
     def name(self, ident):
         """'alice' for a UID, '/system.slice/x.service' for a cgroup ID;
         None for the other keys or when the ID no longer resolves."""
+        if self.key not in ("uid", "cgroup"):
+            return None
         if ident in self._cache:
             return self._cache[ident]
         name = None
@@ -63,6 +68,12 @@ class Names:
             name = self._cgroup_path(ident)
         self._cache[ident] = name
         return name
+
+    def trim(self, limit):
+        """Forget the oldest lookups beyond `limit` (src/session.c: the
+        same limit, at the same point)."""
+        while len(self._cache) > limit:
+            self._cache.popitem(last=False)
 
 
 def share_row(tgid, share, state):

@@ -133,6 +133,8 @@ static void cmd_report(bool json)
 		{ 302, 300, 1, 0, "caf\xc3\xa9", "exited" },
 	};
 	struct wd_row rows[25], tree[2], lim;
+	struct wd_not_listed nl = { 0, 199001, 400002, 400000, 2, 1 },
+			     nl_tree = { 3, 7, 9, 8, 1, 1 };
 	int i;
 
 	memset(rows, 0, sizeof(rows));
@@ -157,7 +159,8 @@ static void cmd_report(bool json)
 	wd_report_exited(&r, &rows[0]);
 	wd_warn(&r, "a warning\nwith a break");
 	wd_report_table(&r, rows, 25, &h, NULL, 0);
-	wd_report_summary(&r, rows, 3, &h2, 12.34567, NULL, 0);
+	wd_report_summary(&r, rows, 3, &h2, 12.34567, NULL, 0, NULL);
+	wd_report_summary(&r, rows, 3, &h, 3600.0, NULL, 0, &nl);
 	tree[0] = (struct wd_row){ .key = WD_KEY_TREE,
 				   .id = 300,
 				   .window = 12,
@@ -178,7 +181,10 @@ static void cmd_report(bool json)
 	wd_report_limit(&r, &tree[1], 16, 500, "throttle");
 	wd_report_exited(&r, &tree[0]);
 	wd_report_table(&r, tree, 2, &h, sh, 3);
-	wd_report_summary(&r, tree, 2, &h, 1.0, sh, 3);
+	wd_report_summary(&r, tree, 2, &h, 1.0, sh, 3, NULL);
+	wd_report_summary(&r, tree, 2, &h, 1.0, sh, 3, &nl_tree);
+	nl_tree = (struct wd_not_listed){ .processes = 5 };
+	wd_report_summary(&r, tree, 2, &h, 1.0, sh, 3, &nl_tree);
 	wd_report_table(&r, tree, 0, &h, sh, 0);
 }
 
