@@ -10,7 +10,9 @@
 #   make vm-test    the VM suite in every kernel (see vm/Makefile.inc)
 #   make bench      overhead / start-up / scaling benchmarks (root)
 #   make soak       64 aggressive + 64 normal readers: SOAK_S s on the host
-#                   (throttle, default 600), SOAK_VM_S s in the debian VM (deny, 120)
+#                   (throttle, default 600), SOAK_VM_S s in the debian VM (deny, 120);
+#                   and process churn: SOAK_S/3 thousand short-lived processes
+#                   (200 000) per front end and key, on the host
 #   make ethoswd    the C front end on libbpf: build/ethoswd (see src/ethoswd.h)
 #   make ethoswd-asan  the same under AddressSanitizer + UBSan: build/ethoswd-asan
 #   make install    ethoswd, its systemd unit and /etc/default/ethoswd (as root)
@@ -51,7 +53,7 @@ bench: progs
 # The soak (tests/soak): host first, then the debian guest; both always run.
 SOAK_S ?= 600
 SOAK_VM_S ?= 120
-soak: progs
+soak: progs ethoswd
 	@fail=0; \
 	SOAK_S=$(SOAK_S) $(PYTEST) -q -s tests/soak || fail=1; \
 	$(VM_RUN) --kernel debian --timeout 1800 --env SOAK_S=$(SOAK_VM_S) -- \

@@ -11,6 +11,7 @@ and the PROC_EXIT event hands over the share of a process that exited.
 
 import os
 import pwd
+from collections import OrderedDict
 
 from .policy import KEY_NAMES
 from .safetext import name_fields
@@ -59,11 +60,14 @@ def user_name(uid):
 
 
 class Names:
-    """Readable names of budgets, looked up once each."""
+    """Readable names of budgets (users and cgroups, and the users of
+    budgets' UIDs), looked up once each while they are in use; trim()
+    forgets the oldest lookups, so that a host whose cgroups come and go
+    for months keeps a bounded cache."""
 
     def __init__(self, key):
         self.key = key
-        self._cache = {}
+        self._cache = OrderedDict()
 
     def _cgroup_path(self, cgid):
         root = cgroup2_root()
@@ -82,6 +86,8 @@ class Names:
     def name(self, key, ident_id):
         """'alice' for a UID, '/system.slice/x.service' for a cgroup ID;
         None for the other keys or when the ID no longer resolves."""
+        if key not in ("uid", "cgroup"):
+            return None
         if (key, ident_id) in self._cache:
             return self._cache[key, ident_id]
         name = None
@@ -99,6 +105,12 @@ class Names:
         if ("user", uid) not in self._cache:
             self._cache["user", uid] = user_name(uid)
         return self._cache["user", uid]
+
+    def trim(self, limit):
+        """Forget the oldest lookups beyond `limit` (src/session.c: the
+        same limit, at the same point)."""
+        while len(self._cache) > limit:
+            self._cache.popitem(last=False)
 
 
 def share_row(tgid, share, state):

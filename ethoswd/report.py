@@ -14,6 +14,7 @@ import json
 import sys
 import time
 
+from .exited import KEEP
 from .safetext import cell, escape, one_line, raw_name
 
 TABLE_ROWS = 20
@@ -90,6 +91,13 @@ def _budget_line(r, window):
         _n(r["total"], 9),
         _n(r["allowed"], 9), _n(r["limited"], 9), r["state"][:7],
         _n(len(r["pids"]), 5))
+
+
+def _not_listed_text(nl):
+    """'5 exited processes' or '2 ended budgets, 5 exited processes'."""
+    if "budgets" not in nl:
+        return "%d exited processes" % nl["processes"]
+    return "%d ended budgets, %d exited processes" % (nl["budgets"], nl["processes"])
 
 
 def _who(r):
@@ -172,24 +180,31 @@ class Reporter:
                          % (len(rows) - TABLE_ROWS))
         self._emit({}, lines + [""])
 
-    def summary(self, rows, health, seconds, procs=None):
-        tot = {k: sum(r[k] for r in rows)
+    def summary(self, rows, health, seconds, procs=None, not_listed=None):
+        """not_listed (ethoswd/exited.py): the rows of exited processes
+        left out; the totals and the count include them."""
+        nl = not_listed or {}
+        what = "processes" if procs is None else "budgets"
+        tot = {k: sum(r[k] for r in rows) + nl.get(k, 0)
                for k in ("total", "allowed", "limited", "limited_windows")}
         if self.as_json:
+            extra = {} if not_listed is None else {"not_listed": not_listed}
             self._emit(dict(event="summary", seconds=round(seconds, 3),
-                            health=health, **self._budgets(rows, procs), **tot),
-                       None)
+                            health=health, **self._budgets(rows, procs), **tot,
+                            **extra), None)
             return
         rows = sorted(rows, key=lambda r: (-r["total"], r.get("pid") or r.get("id"),
                                            r.get("key", ""), r.get("uid") or 0))
-        what = "processes" if procs is None else "budgets"
         head = HEAD if procs is None else _budget_head(rows)
         lines = ["", "Summary: %.1f s, %d %s, %s calls" % (
-                     seconds, len(rows), what, _n(tot["total"], 20)),
+                     seconds, len(rows) + nl.get(what, 0), what, _n(tot["total"], 20)),
                  "         %s allowed, %s limited in %s windows" % (
                      _n(tot["allowed"], 20), _n(tot["limited"], 20),
-                     _n(tot["limited_windows"], 20)),
-                 head]
+                     _n(tot["limited_windows"], 20))]
+        if nl.get("processes") or nl.get("budgets"):
+            lines.append("         %s not listed (the newest %d are)" % (
+                _not_listed_text(nl), KEEP))
+        lines.append(head)
         for r in rows[:TABLE_ROWS]:
             lines.append(_line(r, "-"))
         if any(health.values()):

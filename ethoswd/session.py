@@ -11,6 +11,10 @@ cgroup with a shared key, whose row lists the processes charged to it.
 Shared budgets are known by budgets.ident() (key, id, uid): a row's key
 is the one its budget really has, "process" where the caller fell back to
 a budget of its own (the root cgroup, UID 0).
+Rows of exited processes are kept in ethoswd/exited.py (by the same
+idents): the newest WD_EXITED_ROWS, older ones folded into the summary's
+not_listed counts, so that memory and the cost of a table stay bounded
+however long it runs.
 """
 
 import os
@@ -19,6 +23,7 @@ import time
 
 from .abi import DEFS
 from .budgets import Names, group_shares, ident as budget_ident, share_row
+from .exited import KEEP, Exited
 from .safetext import name_fields
 
 NS_PER_MS = 1000000
@@ -50,8 +55,7 @@ class Session:
         self.window_ns = opts.window_ms * NS_PER_MS
         self.limited = {}    # budget id -> end of its last limited window (ns)
         self.stopped = {}    # tgid -> when to SIGCONT it (ns), throttle only
-        self.gone = {}       # budget id -> final row of an ended budget
-        self.gone_shares = {}  # tgid -> final share of an exited process
+        self.exited = Exited(self.shared)  # rows of ended budgets, exited processes
         self.last_total = {}
         self.health = {name: 0 for name in HEALTH_NAMES.values()}
         self.stop_reason = None
@@ -89,11 +93,15 @@ class Session:
                    state=state or self._state(ident, pids))
         return row
 
-    def _shares(self):
-        live = [share_row(tgid, v, "STOPPED" if tgid in self.stopped else "ok")
+    def _live_shares(self):
+        return [share_row(tgid, v, "STOPPED" if tgid in self.stopped else "ok")
                 for tgid, v in self.probe.shares().items()]
-        seen = {r["pid"] for r in live}
-        return live + [r for t, r in self.gone_shares.items() if t not in seen]
+
+    def _shares(self, live=None):
+        """Every process share: the live ones, then the kept shares of
+        exited processes whose PID is not live again."""
+        live = self._live_shares() if live is None else live
+        return live + self.exited.shares_besides({r["pid"] for r in live})
 
     def live_rows(self):
         """Rows of the budgets in the map now."""
@@ -138,11 +146,10 @@ class Session:
                                self.action)
         elif e.kind == DEFS["WD_EV_PROC_EXIT"]:
             self._forget_stopped(tgid)
-            state = "exited"
-            self.gone_shares[tgid] = dict(
+            self.exited.exited(tgid, dict(
                 pid=tgid, budget=ident[1], budget_key=ident[0], budget_uid=ident[2],
                 allowed=e.allowed, limited=e.limited,
-                total=e.allowed + e.limited, state=state, **name_fields(e.comm))
+                total=e.allowed + e.limited, state="exited", **name_fields(e.comm)))
         elif e.kind == DEFS["WD_EV_EXIT"]:
             was_limited = e.limited_windows > 0
             self.limited.pop(ident, None)
@@ -150,7 +157,7 @@ class Session:
             shares = group_shares(self._shares()).get(ident) if self.shared else None
             row = self._row(ident, e.comm, window, e.allowed, e.limited,
                             e.limited_windows, state="exited", shares=shares)
-            self.gone[ident] = row
+            self.exited.ended(ident, row)
             if was_limited:
                 self.rep.exited(row)
 
@@ -171,13 +178,15 @@ class Session:
                     self.guardian.resumed(tgid)
 
     def _clear_due(self, now_ns):
+        rows = None
         for tgid, end in list(self.limited.items()):
             # A whole window after the last limited one without a new LIMIT.
             if now_ns >= end + self.window_ns:
                 del self.limited[tgid]
-                rows = [r for r in self.live_rows() if self._ident(r) == tgid]
-                if rows:
-                    self.rep.clear(rows[0])
+                if rows is None:    # one snapshot of the map for this pass
+                    rows = {self._ident(r): r for r in self.live_rows()}
+                if tgid in rows:
+                    self.rep.clear(rows[tgid])
 
     def _check_health(self):
         for slot, count in self.probe.health().items():
@@ -217,6 +226,7 @@ class Session:
                 rows = self.live_rows()
                 self.rep.table(rows, dict(self.health), self.process_rows())
                 self.last_total = {self._ident(r): r["total"] for r in rows}
+                self.names.trim(2 * KEEP + len(rows))
                 next_table += interval_ns * max(1, (now - next_table) // interval_ns + 1)
             if end is not None and now >= end:
                 self.stop_reason = "duration"
@@ -234,17 +244,19 @@ class Session:
         throttled, print the summary."""
         self.probe.poll(0)
         self._check_health()
-        rows = {self._ident(r): r for r in self.live_rows()}
-        for ident, row in self.gone.items():
-            rows.setdefault(ident, row)
-        procs = self.process_rows()
+        live = self._live_shares() if self.shared else []
+        procs = self._shares(live) if self.shared else None
+        rows, folded = self.exited.summary_rows(
+            self.live_rows(), self._ident, group_shares(procs) if self.shared else {})
+        # Kept shares of exited processes whose PID is live again.
+        hidden = len({r["pid"] for r in live} & set(self.exited.shares))
         # Detach (and release the module) first: a process resumed while
         # attached could be stopped again by an event this loop would
         # never see.
         self.probe.close()
         if self.action == "throttle":
             pids = set(self.stopped)
-            for r in rows.values():
+            for r in rows:
                 if r["limited_windows"]:
                     pids.update(r.get("pids") or [r.get("pid")])
             for tgid in pids:
@@ -253,5 +265,5 @@ class Session:
                 except (ProcessLookupError, TypeError):
                     pass
         self.stopped.clear()
-        self.rep.summary(list(rows.values()), dict(self.health),
-                         time.monotonic() - self.started, procs)
+        self.rep.summary(rows, dict(self.health), time.monotonic() - self.started,
+                         procs, self.exited.not_listed(folded, hidden))

@@ -56,7 +56,7 @@ struct wd_comm {
 BPF_ARRAY(wd_config, struct wd_config, 1);
 WD_DYN_HASH(wd_state, struct wd_key, struct wd_value, WD_MAX_PIDS);
 BPF_PERCPU_ARRAY(wd_health, __u64, WD_H_SLOTS);
-BPF_RINGBUF_OUTPUT(wd_events, 16);
+BPF_RINGBUF_OUTPUT(wd_events, WD_EVENT_PAGES);
 WD_DYN_HASH(wd_member, __u32, struct wd_member, WD_SIZE(WD_ON_MEMBERS, WD_MAX_PIDS));
 /* LRU: a per-process share is bookkeeping, never a reason to miss a call. */
 WD_LRU_HASH(wd_procs, __u32, struct wd_proc, WD_SIZE(WD_SHARED, WD_MAX_PIDS));

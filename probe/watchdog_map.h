@@ -81,6 +81,17 @@
 #define WD_EV_PROC_EXIT 3 /* a process of a shared budget exited */
 /* throttle: another process of a shared budget was stopped in that window */
 #define WD_EV_STOPPED	4
+/* Pages of the event ring buffer (wd_events): 1 MiB, about 11 900 events.
+ * A churning host (thousands of short-lived processes a second, each
+ * leaving an exit event) fills 64 KiB in about 0.1 s, less than a busy
+ * front end may wait for a CPU; events that do not fit are counted
+ * (WD_H_EVENTS_LOST) and reported. */
+#define WD_EVENT_PAGES	256
+/* Front ends only: rows of exited processes (ended budgets, and shares of
+ * exited processes with a shared key) kept for the tables and the summary,
+ * the most recent ones; older ones are folded into the summary's
+ * not_listed counts, so a long-running watchdog's memory stays bounded. */
+#define WD_EXITED_ROWS	1000
 
 /* Slots of the per-CPU health counters (map wd_health). */
 #define WD_H_MAP_FULL	  0 /* calls not tracked: the state map was full */

@@ -270,9 +270,17 @@ void wd_report_exited(struct wd_report *r, const struct wd_row *row);
  * wd_report_table() sorts rows in place; wd_report_summary() does not. */
 void wd_report_table(struct wd_report *r, struct wd_row *rows, int n,
 		     const struct wd_health_counts *h, const struct wd_share *procs, int nprocs);
+/* The rows of exited processes a summary leaves out (exited.c): its
+ * totals and its count include them; NULL leaves not_listed out. */
+struct wd_not_listed {
+	__u64 budgets;	 /* shared key: ended budgets */
+	__u64 processes; /* exited processes (their rows with the process key,
+			    their shares with a shared key) */
+	__u64 total, allowed, limited, limited_windows;
+};
 void wd_report_summary(struct wd_report *r, struct wd_row *rows, int n,
 		       const struct wd_health_counts *h, double seconds,
-		       const struct wd_share *procs, int nprocs);
+		       const struct wd_share *procs, int nprocs, const struct wd_not_listed *nl);
 
 /* ---- -u USER, the command's file, the child's pre-exec steps (runas.c) --- */
 /* -u USER (a name or numeric UID of the user database): 0, or -1 with

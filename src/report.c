@@ -527,9 +527,24 @@ void wd_report_table(struct wd_report *r, struct wd_row *rows, int n,
 	emit_lines(r, &l);
 }
 
+static char *not_listed_json(const struct wd_not_listed *nl, bool is_shared)
+{
+	struct wd_json *j = wj_new();
+
+	if (is_shared)
+		wj_u64(j, "budgets", nl->budgets);
+	wj_u64(j, "processes", nl->processes);
+	wj_u64(j, "total", nl->total);
+	wj_u64(j, "allowed", nl->allowed);
+	wj_u64(j, "limited", nl->limited);
+	wj_u64(j, "limited_windows", nl->limited_windows);
+	return wj_end(j);
+}
+
 static void summary_json(struct wd_report *r, const struct wd_row *rows, int n,
 			 const struct wd_health_counts *h, double seconds,
-			 const struct wd_share *procs, int nprocs, const __u64 tot[4])
+			 const struct wd_share *procs, int nprocs, const __u64 tot[4],
+			 const struct wd_not_listed *nl)
 {
 	struct wd_json *rec = wj_new();
 
@@ -541,13 +556,16 @@ static void summary_json(struct wd_report *r, const struct wd_row *rows, int n,
 	wj_u64(rec, "allowed", tot[1]);
 	wj_u64(rec, "limited", tot[2]);
 	wj_u64(rec, "limited_windows", tot[3]);
+	if (nl)
+		wj_take(rec, "not_listed", not_listed_json(nl, procs != NULL));
 	wd_emit(r, rec, NULL, 0);
 }
 
 static void summary_text(struct wd_report *r, const struct wd_row *rows, int n,
 			 const struct wd_health_counts *h, double seconds, bool is_shared,
-			 const __u64 tot[4])
+			 const __u64 tot[4], const struct wd_not_listed *nl)
 {
+	static const struct wd_not_listed none;
 	const struct wd_row **order = wd_xmalloc((n + 1) * sizeof(*order));
 	struct lines l = { 0 };
 	char buf[512], a[32], b[32], c[32];
@@ -558,10 +576,25 @@ static void summary_text(struct wd_report *r, const struct wd_row *rows, int n,
 	if (n)
 		qsort(order, n, sizeof(*order), by_total);
 	add_line(&l, "%s", "");
-	add_line(&l, "Summary: %.1f s, %d %s, %s calls", seconds, n,
+	if (!nl)
+		nl = &none;
+	add_line(&l, "Summary: %.1f s, %llu %s, %s calls", seconds,
+		 (unsigned long long)n + (is_shared ? nl->budgets : nl->processes),
 		 is_shared ? "budgets" : "processes", wd_num(tot[0], 20, a, 32));
 	add_line(&l, "         %s allowed, %s limited in %s windows", wd_num(tot[1], 20, a, 32),
 		 wd_num(tot[2], 20, b, 32), wd_num(tot[3], 20, c, 32));
+	if (nl->processes || nl->budgets) {
+		if (is_shared)
+			add_line(&l,
+				 "         %llu ended budgets, %llu exited processes not listed "
+				 "(the newest %d are)",
+				 (unsigned long long)nl->budgets, (unsigned long long)nl->processes,
+				 WD_EXITED_ROWS);
+		else
+			add_line(&l,
+				 "         %llu exited processes not listed (the newest %d are)",
+				 (unsigned long long)nl->processes, WD_EXITED_ROWS);
+	}
 	head_line(is_shared, order, true, n, buf, sizeof(buf));
 	add_line(&l, "%s", buf);
 	for (i = 0; i < n && i < TABLE_ROWS; i++)
@@ -578,7 +611,7 @@ static void summary_text(struct wd_report *r, const struct wd_row *rows, int n,
 
 void wd_report_summary(struct wd_report *r, struct wd_row *rows, int n,
 		       const struct wd_health_counts *h, double seconds,
-		       const struct wd_share *procs, int nprocs)
+		       const struct wd_share *procs, int nprocs, const struct wd_not_listed *nl)
 {
 	__u64 tot[4] = { 0 };
 	int i;
@@ -589,8 +622,14 @@ void wd_report_summary(struct wd_report *r, struct wd_row *rows, int n,
 		tot[2] += rows[i].limited;
 		tot[3] += rows[i].limited_windows;
 	}
+	if (nl) {
+		tot[0] += nl->total;
+		tot[1] += nl->allowed;
+		tot[2] += nl->limited;
+		tot[3] += nl->limited_windows;
+	}
 	if (r->json)
-		summary_json(r, rows, n, h, seconds, procs, nprocs, tot);
+		summary_json(r, rows, n, h, seconds, procs, nprocs, tot, nl);
 	else
-		summary_text(r, rows, n, h, seconds, procs != NULL, tot);
+		summary_text(r, rows, n, h, seconds, procs != NULL, tot, nl);
 }

@@ -174,6 +174,8 @@ static void cmd_report(bool json)
 		{ 7, 7, WD_KEY_PROCESS, 0, 3, 0, "own", "ok" },
 	};
 	struct wd_row rows[25], tree[3], lim;
+	struct wd_not_listed nl = { 0, 199001, 400002, 400000, 2, 1 },
+			     nl_tree = { 3, 7, 9, 8, 1, 1 };
 	int i;
 
 	memset(rows, 0, sizeof(rows));
@@ -198,7 +200,8 @@ static void cmd_report(bool json)
 	wd_report_exited(&r, &rows[0]);
 	wd_warn(&r, "a warning\nwith a break");
 	wd_report_table(&r, rows, 25, &h, NULL, 0);
-	wd_report_summary(&r, rows, 3, &h2, 12.34567, NULL, 0);
+	wd_report_summary(&r, rows, 3, &h2, 12.34567, NULL, 0, NULL);
+	wd_report_summary(&r, rows, 3, &h, 3600.0, NULL, 0, &nl);
 	tree[0] = (struct wd_row){ .shared = true,
 				   .key = WD_KEY_TREE,
 				   .id = 300,
@@ -236,7 +239,10 @@ static void cmd_report(bool json)
 	wd_report_limit(&r, &tree[1], 16, 500, "throttle");
 	wd_report_table(&r, tree + 1, 1, &h, sh + 3, 1);
 	wd_report_table(&r, tree, 3, &h, sh, 4);
-	wd_report_summary(&r, tree, 3, &h, 1.0, sh, 4);
+	wd_report_summary(&r, tree, 3, &h, 1.0, sh, 4, NULL);
+	wd_report_summary(&r, tree, 3, &h, 1.0, sh, 4, &nl_tree);
+	nl_tree = (struct wd_not_listed){ .processes = 5 };
+	wd_report_summary(&r, tree, 3, &h, 1.0, sh, 4, &nl_tree);
 	wd_report_table(&r, tree, 0, &h, sh, 0);
 }
 

@@ -238,3 +238,48 @@ cmd = "free"
             for seg in got.segments()}
     assert uids == {"fp": {65534}, "cat": {0}, "free": {0}}, uids
     assert [seg["user"] for seg in got.segments()] == ["nobody", None, None]
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_sweep_kills_a_run_with_its_children_and_cleans_up(tmp_path):
+    """A timeout kills the whole run (the shell and the `sleep` it started,
+    which used to keep running under PID 1), and so does the end of a run
+    (what it left behind); the scratch directory is gone afterwards."""
+    pids = tmp_path / "pids"
+    corpus = tmp_path / "c.toml"
+    corpus.write_text('''
+[[program]]
+name = "hang"
+class = "everyday"
+cmd = "sleep 300 & echo $! >>%s; sleep 300"
+timeout = 1
+[[program]]
+name = "leave"
+class = "everyday"
+cmd = "sleep 300 & echo $! >>%s"
+''' % (pids, pids))
+    before = set(os.listdir("/tmp"))
+    t = time.monotonic()
+    r = subprocess.run([wdrun.PYTHON, str(wdrun.WATCHDOG), "sweep", str(corpus),
+                        "-o", str(tmp_path / "out"), "--json", "--no-plots",
+                        "--max-calls", "16", "--window-ms", "500"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - t < 60
+    left = [int(p) for p in pids.read_text().split()]
+    assert len(left) == 2
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in left) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in left if _alive(p)]
+    res = json.load(open(tmp_path / "out" / "results.json"))
+    runs = {p["name"]: p["runs"][0] for p in res["programs"]}
+    assert runs["hang"]["timed_out"] and not runs["leave"]["timed_out"]
+    assert not [d for d in set(os.listdir("/tmp")) - before if d.startswith("wd-sweep-")]

@@ -269,6 +269,9 @@ def _py_report(as_json):
     rows = sorted(rows, key=lambda r: (-r["activity"], -r["total"], r["pid"]))
     rep.summary(rows[:3], {"map_full": 1, "contended": 2, "events_lost": 3,
                            "targets_full": 0}, 12.34567)
+    rep.summary(rows[:3], dict(HEALTH0), 3600.0, None,
+                {"processes": 199001, "total": 400002, "allowed": 400000, "limited": 2,
+                 "limited_windows": 1})
     shares = [_share(300, 50, 5, b"root\x1b[2J", "ok"),
               _share(301, 7000000, 0, b"child", "STOPPED"),
               _share(302, 1, 0, b"caf\xc3\xa9", "exited"),
@@ -294,6 +297,12 @@ def _py_report(as_json):
     rep.table(tree[1:2], dict(HEALTH0), shares[3:])
     rep.table(tree, dict(HEALTH0), shares)
     rep.summary(tree, dict(HEALTH0), 1.0, shares)
+    rep.summary(tree, dict(HEALTH0), 1.0, shares,
+                {"budgets": 3, "processes": 7, "total": 9, "allowed": 8, "limited": 1,
+                 "limited_windows": 1})
+    rep.summary(tree, dict(HEALTH0), 1.0, shares,
+                {"budgets": 0, "processes": 5, "total": 0, "allowed": 0, "limited": 0,
+                 "limited_windows": 0})
     rep.table([], dict(HEALTH0), [])
     return out.getvalue()
 
