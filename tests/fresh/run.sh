@@ -50,7 +50,7 @@ in_root() {
         mount -t tmpfs -o mode=0755 run "$d/run"
         exec chroot "$d" /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
             PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-            /bin/sh -c "cd $0 && exec \"\$@\"" "$@"' "$CLONE" "$DIR" "$@"
+            /bin/sh -c "cd $0 && exec \"\$@\"" sh "$@"' "$CLONE" "$DIR" "$@"
 }
 
 setup() {
