@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+import probed
 import wdrun
 
 
@@ -67,18 +68,34 @@ def test_kernel_thread_is_never_limited():
     refuse(["-p", "2"], expect="pid 2 is a kernel thread")
 
 
-def test_kprobe_backend_names_the_missing_feature():
-    refuse(["--backend", "kprobe"], expect="backend kprobe is not available on this "
-           "kernel: kprobes: kernel built without CONFIG_KPROBES")
+def _starts(args, backend, action):
+    """A run of args on no process of ours starts with this backend and action."""
+    res = wdrun.run(args + ["--comm", "no_such_comm_x", "--duration", "0.3"])
+    assert res.rc == 0, res.stderr
+    assert (res.start["backend"], res.start["action"]) == (backend, action), res.start
 
 
-def test_lsm_backend_names_the_missing_feature():
-    refuse(["--backend", "lsm"], expect="backend lsm is not available on this kernel: "
-           "BPF-LSM program load: EPERM")
+@pytest.mark.parametrize("backend", probed.PREFERENCE)
+def test_backend_refused_with_its_missing_feature_or_used(backend):
+    """Where the kernel's features (tests/probed.py) lack one the backend
+    needs, --backend is refused naming that feature; elsewhere it is used."""
+    problem = probed.missing(backend)
+    if problem:
+        refuse(["--backend", backend], expect="backend %s is not available on this kernel: %s"
+               % (backend, problem))
+    else:
+        _starts(["--backend", backend, "--action", "monitor"], backend, "monitor")
 
 
-def test_deny_impossible_on_this_kernel():
-    refuse(["--action", "deny"], expect="--action deny is not possible on this kernel")
+def test_deny_refused_or_given_the_strongest_deny_backend():
+    """--action deny: refused, naming both deny backends' missing features,
+    where neither works; else run on the strongest that does."""
+    backend = probed.deny_backend()
+    if backend is None:
+        refuse(["--action", "deny"], expect="--action deny is not possible on this kernel: "
+               "lsm: %s; kprobe: %s" % (probed.missing("lsm"), probed.missing("kprobe")))
+    else:
+        _starts(["--action", "deny"], backend, "deny")
 
 
 def test_not_root():
