@@ -44,6 +44,9 @@ in_root() {
     cp -L /etc/resolv.conf "$DIR/etc/resolv.conf"
     unshare --mount --propagation private -- /bin/sh -ec '
         d=$1; shift
+        # The root a mount of its own, as on a machine: the tests own mount
+        # namespaces (unshare --propagation private) need "/" to be one.
+        mount --bind "$d" "$d"
         mount -t proc proc "$d/proc"
         mount --rbind /sys "$d/sys"
         mount --rbind /dev "$d/dev"
@@ -71,6 +74,9 @@ setup() {
         debootstrap --variant=minbase bookworm "$DIR" >"$DIR.debootstrap.log" 2>&1 \
             || fail "debootstrap (see $DIR.debootstrap.log)"
     fi
+    # debootstrap's and the cached tarball's top directory come from mktemp
+    # (0700): a machine's / is 0755, and the tests run programs as nobody.
+    chmod 0755 "$DIR"
     touch "$DIR/$MARK"
     say "$(chroot "$DIR" dpkg-query -W -f='.\n' | wc -l) packages in the fresh root"
     # A clone as `git clone` makes it: tracked files only, of HEAD.
