@@ -7,6 +7,9 @@
 #   make lint       flake8 over the Python (.flake8), clang-format over the C
 #                   (.clang-format); `make format` rewrites the C
 #   make test-host  BPF tests on the running kernel (root)
+#   make fresh-check  install + lint + unit + some host tests in a fresh Debian 12
+#                   minbase chroot (tests/fresh/run.sh): does install.sh --tests
+#                   bring everything? (root; not part of ./test.sh)
 #   make vm-test    the VM suite in every kernel (see vm/Makefile.inc)
 #   make bench      overhead / start-up / scaling benchmarks (root)
 #   make soak       64 aggressive + 64 normal readers: SOAK_S s on the host
@@ -39,6 +42,8 @@ C_FILES = $(shell git ls-files 'probe/*.[ch]' 'src/*.[ch]' 'tests/progs/*.[ch]' 
 
 lint:
 	$(PY) -m flake8
+	@test -n "$(C_FILES)" || { echo "lint: no C files: git ls-files found none" \
+	    "(is git installed? ./install.sh --tests)" >&2; exit 1; }
 	clang-format --dry-run --Werror $(C_FILES)
 
 format:
@@ -46,6 +51,9 @@ format:
 
 test-host: progs
 	$(PYTEST) -q tests/host
+
+fresh-check:
+	tests/fresh/run.sh
 
 bench: progs
 	$(MAKE) -C bench run
@@ -117,6 +125,6 @@ install: $(BUILD)/ethoswd
 	test -e $(DESTDIR)/etc/default/ethoswd || \
 	    install -D -m 0644 packaging/ethoswd.default $(DESTDIR)/etc/default/ethoswd
 
-.PHONY: all progs run test test-unit lint format test-host bench soak clean ethoswd ethoswd-asan install
+.PHONY: all progs run test test-unit lint format test-host fresh-check bench soak clean ethoswd ethoswd-asan install
 
 -include vm/Makefile.inc

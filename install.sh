@@ -6,8 +6,10 @@
 #   ./install.sh --ethoswd  + what `make ethoswd` builds with: clang, llvm,
 #                             bpftool, libbpf-dev (ethoswd itself then runs
 #                             with libbpf1 and the kernel's BTF only)
-#   ./install.sh --tests    + the test suites: pytest, flake8, gcc, bpftool,
-#                             the ethoswd build tools, systemd-analyze
+#   ./install.sh --tests    + everything ./test.sh's suites use: pytest, gcc,
+#                             bpftool, systemd-analyze, the ethoswd build
+#                             tools, lint's flake8, clang-format and git, and
+#                             python3-matplotlib (the sweep test's plots)
 #   ./install.sh --vm       + the QEMU bed: qemu, busybox, kernel build deps
 #   ./install.sh --research + what `watchdog.py sweep research/corpus.toml`
 #                             runs and plots: the corpus's Debian packages,
@@ -52,7 +54,12 @@ if ! grep -q '^ID=debian' /etc/os-release 2>/dev/null; then
 fi
 
 RUNTIME_PKGS="python3 python3-bpfcc bpfcc-tools libbpf1 linux-headers-amd64 kmod"
-TEST_PKGS="python3-pytest python3-flake8 gcc make libc6-dev bpftool util-linux procps systemd strace"
+# Every package a test or test.sh step uses: a fresh Debian 12 minbase has
+# none of these (tests/fresh/run.sh checks it; `make fresh-check`).  lint:
+# flake8, clang-format, git (its list of C files); test_record's sweep:
+# python3-matplotlib (the plots); test_parity: strace.
+TEST_PKGS="python3-pytest python3-flake8 clang-format git gcc make libc6-dev bpftool
+ util-linux procps systemd python3-matplotlib strace"
 ETHOSWD_PKGS="clang llvm bpftool libbpf-dev gcc make libc6-dev"
 # research/corpus.toml: fingerprinting tools, everyday programs, plots;
 # research/jitter/run.py --everyday also times node, tar, sha256sum.

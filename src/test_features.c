@@ -331,7 +331,15 @@ int main(int argc, char **argv)
 	static struct wd_opts o;
 	struct wd_features f;
 	struct wd_report r = { .json = false, .out = stdout };
+	char notes[4][128];
+	int n;
 
+	/* As main.c's choose(): mount tracefs, debugfs and securityfs where
+	 * absent, then probe (on a freshly booted machine tracefs may not be
+	 * mounted yet). The notes go to stderr, as the front ends' do. */
+	n = wd_mount_pseudo(notes, 4);
+	for (int i = 0; i < n; i++)
+		fprintf(stderr, "test_features: %s\n", notes[i]);
 	wd_features_probe(&f, true);
 	o.policy.profile = "seed";
 	o.policy.max_calls = WD_DEFAULT_MAX_CALLS;

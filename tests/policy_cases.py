@@ -123,8 +123,13 @@ def tree_key(args, action, detach):
 
 
 def _as_user(uid, argv):
-    return ["setpriv", "--reuid", str(uid), "--regid", str(uid),
-            "--clear-groups"] + argv
+    """argv run as uid.  The checkout may sit where uid cannot look (a clone
+    in /root, 0700): a root shell enters the program's directory first, and
+    setpriv runs it from there by a relative path."""
+    where, name = os.path.split(str(argv[0]))
+    return ["/bin/sh", "-c", 'cd "$0" && exec "$@"', where,
+            "setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups",
+            "./" + name] + [str(a) for a in argv[1:]]
 
 
 def uid_key(args, action):

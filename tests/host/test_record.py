@@ -219,6 +219,8 @@ cmd = "free"
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert [x["program"] for x in lines if x.get("phase") == "done"] == ["fp", "cat", "free"]
     files = lines[-1]["files"]
+    assert "shares_png" in files and "peaks_png" in files, \
+        "no plots (python3-matplotlib: ./install.sh --tests): %s" % r.stderr
     for name in ("csv", "json", "summary", "recording", "shares_png", "peaks_png"):
         assert os.path.getsize(files[name]) > 0, name
     res = json.load(open(files["json"]))

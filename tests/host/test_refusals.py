@@ -4,15 +4,18 @@ headers.  Each is one stderr line, exit status 2, and
 nothing attached (checked by the conftest fixture after every test)."""
 
 import os
+import shutil
 import subprocess
+import tempfile
 
 import pytest
 
+import probed
 import wdrun
 
 
-def refuse(args, *, cmd=None, expect, preexec=None):
-    argv = wdrun.argv0() + args
+def refuse(args, *, cmd=None, expect, preexec=None, argv0=None):
+    argv = (argv0 or wdrun.argv0()) + args
     if cmd:
         argv += ["--"] + cmd
     r = subprocess.run(argv, capture_output=True, text=True, timeout=120,
@@ -68,26 +71,56 @@ def test_kernel_thread_is_never_limited():
     refuse(["-p", "2"], expect="pid 2 is a kernel thread")
 
 
-def test_kprobe_backend_names_the_missing_feature():
-    refuse(["--backend", "kprobe"], expect="backend kprobe is not available on this "
-           "kernel: kprobes: kernel built without CONFIG_KPROBES")
+def _starts(args, backend, action):
+    """A run of args on no process of ours starts with this backend and action."""
+    res = wdrun.run(args + ["--comm", "no_such_comm_x", "--duration", "0.3"])
+    assert res.rc == 0, res.stderr
+    assert (res.start["backend"], res.start["action"]) == (backend, action), res.start
 
 
-def test_lsm_backend_names_the_missing_feature():
-    refuse(["--backend", "lsm"], expect="backend lsm is not available on this kernel: "
-           "BPF-LSM program load: EPERM")
+@pytest.mark.parametrize("backend", probed.PREFERENCE)
+def test_backend_refused_with_its_missing_feature_or_used(backend):
+    """Where the kernel's features (tests/probed.py) lack one the backend
+    needs, --backend is refused naming that feature; elsewhere it is used."""
+    problem = probed.missing(backend)
+    if problem:
+        refuse(["--backend", backend], expect="backend %s is not available on this kernel: %s"
+               % (backend, problem))
+    else:
+        _starts(["--backend", backend, "--action", "monitor"], backend, "monitor")
 
 
-def test_deny_impossible_on_this_kernel():
-    refuse(["--action", "deny"], expect="--action deny is not possible on this kernel")
+def test_deny_refused_or_given_the_strongest_deny_backend():
+    """--action deny: refused, naming both deny backends' missing features,
+    where neither works; else run on the strongest that does."""
+    backend = probed.deny_backend()
+    if backend is None:
+        refuse(["--action", "deny"], expect="--action deny is not possible on this kernel: "
+               "lsm: %s; kprobe: %s" % (probed.missing("lsm"), probed.missing("kprobe")))
+    else:
+        _starts(["--action", "deny"], backend, "deny")
 
 
 def test_not_root():
     def drop():
         os.setgid(65534)
         os.setuid(65534)
-    refuse(["--action", "monitor"], preexec=drop,
-           expect="missing capabilities in the effective set (uid 65534): CAP_BPF")
+    # The front end as nobody can reach it: the checkout may sit where
+    # nobody cannot look (a clone in /root, mode 0700).
+    tmp = tempfile.mkdtemp(prefix="wd-nobody-", dir="/tmp")
+    try:
+        os.chmod(tmp, 0o755)
+        if wdrun.frontend() == "ethoswd":
+            argv0 = [shutil.copy2(wdrun.ETHOSWD, tmp)]
+        else:
+            for d in ("ethoswd", "probe"):     # the package; the headers it reads
+                shutil.copytree(wdrun.REPO / d, os.path.join(tmp, d),
+                                ignore=shutil.ignore_patterns("__pycache__"))
+            argv0 = [wdrun.PYTHON, shutil.copy2(wdrun.WATCHDOG, tmp)]
+        refuse(["--action", "monitor"], preexec=drop, argv0=argv0,
+               expect="missing capabilities in the effective set (uid 65534): CAP_BPF")
+    finally:
+        shutil.rmtree(tmp)
 
 
 @pytest.mark.frontends("watchdog.py")   # ethoswd has no BCC to miss
@@ -103,12 +136,15 @@ def test_no_bcc():
 def test_no_kernel_headers():
     # Hide /lib/modules in a private mount namespace: headers vanish for
     # this one run only.  watchdog.py needs them for BCC's compiler and
-    # refuses; ethoswd carries its compiled probe and must run without.
+    # refuses, unless the kernel carries its own (CONFIG_IKHEADERS=y, or
+    # its kheaders module already loaded: /sys/kernel/kheaders.tar.xz);
+    # ethoswd carries its compiled probe and must run without.
+    kheaders = os.path.exists("/sys/kernel/kheaders.tar.xz")
     r = subprocess.run(["unshare", "-m", "sh", "-c",
                         "mount -t tmpfs none /lib/modules && exec \"$@\"", "sh"] +
                        wdrun.argv0() + ["--action", "monitor", "--", "true"],
                        capture_output=True, text=True, timeout=60)
-    if wdrun.frontend() == "ethoswd":
+    if wdrun.frontend() == "ethoswd" or kheaders:
         assert r.returncode == 0, r.stderr
         assert "stopped: command exited (status 0)" in r.stderr, r.stderr
         return

@@ -104,10 +104,14 @@ def test_window_zero_and_u32_wrap_follow_the_probe():
     early = [Record(5 * replay.MS, 1, 1, 1, 0, 0, PROC, 0, 0)]
     assert [(w.start_ms, w.calls) for w in
             replay.windows(early, "process", ALL, 100)[1]] == [(0, 1)]
-    # Across the 2^32 ms wrap, 50 ms later is the same window.
+    # Across the 2^32 ms wrap, 50 ms later is the same window, and a call
+    # 200 ms later opens the next one at its time mod 2^32 (the probe keeps
+    # a 32-bit window start): 2^32 - 20 + 200 -> 180.
     wrap = (1 << 32) - 20
-    recs = [Record(t * replay.MS, 1, 1, 1, 0, 0, PROC, 0, 0) for t in (wrap, wrap + 50)]
-    assert [w.calls for w in replay.windows(recs, "process", ALL, 100)[1]] == [2]
+    recs = [Record(t * replay.MS, 1, 1, 1, 0, 0, PROC, 0, 0)
+            for t in (wrap, wrap + 50, wrap + 200)]
+    assert [(w.start_ms, w.calls) for w in replay.windows(recs, "process", ALL, 100)[1]] == \
+        [(wrap, 2), (180, 1)]
 
 
 def test_grid_reports_every_point():
