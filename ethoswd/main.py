@@ -61,6 +61,11 @@ def print_features(feats, rep, pol):
     rep._emit({}, out)
 
 
+# What throttle does to a process it cannot keep stopped (probe/limiter.h).
+ESCALATION = ("throttle escalates to kill: a process that another one resumes "
+              "(SIGCONT) during its throttled window is killed at its next counted call")
+
+
 def _summary_line(feats):
     parts = []
     for b in features.BACKENDS:
@@ -126,6 +131,8 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
                   timings):
     rep.info(_summary_line(feats))
     rep.info("backend %s, action %s: %s" % (backend, action, why))
+    if action == "throttle":
+        rep.info(ESCALATION)
     pol = opts.policy
     rep.info("policy %s: limit %d calls / %d ms %s; counting %s"
              % (pol.profile, opts.max_calls, opts.window_ms, pol.describe_key(),
@@ -149,7 +156,7 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
              % tuple(timings[k] for k in ("total", "features", "import",
                                           "compile", "load_attach")),
              event="start", frontend="watchdog.py", backend=backend, action=action,
-             reason=why,
+             reason=why, escalation=ESCALATION if action == "throttle" else None,
              kernel=feats.kernel,
              backends={b: feats.backend_problem(b) for b in features.BACKENDS},
              max_calls=opts.max_calls, window_ms=opts.window_ms,
@@ -200,7 +207,7 @@ def main(argv=None, launched=None):
         from .session import Session
         timings["import"] = time.monotonic() - t
         environment.require_headers()
-        offsets = feats.offsets(backend, opts.policy)
+        offsets = feats.offsets(backend, opts.policy, action)
         uring_tp = feats.uring.detail if feats.uring else None
         flags = cflags(backend, action, os.getpid(), opts.pid or opts.command,
                        opts.comm, opts.exclude_comm, opts.map_size, offsets,

@@ -1,7 +1,7 @@
 """The running watchdog: events, throttle timers, tables, clean shutdown.
 
-Session.run() polls the ring buffer for LIMIT, STOPPED and EXIT events,
-resumes throttled processes when their window ends, prints a table every
+Session.run() polls the ring buffer for LIMIT, STOPPED, ESCALATE and EXIT
+events, resumes throttled processes when their window ends, prints a table every
 interval, and stops on SIGINT/SIGTERM, the end of --duration, the exit
 of the launched command, or the exit of every -p process.  finish()
 resumes anything still stopped and detaches the probe.
@@ -22,7 +22,8 @@ NS_PER_MS = 1000000
 HEALTH_NAMES = {DEFS["WD_H_MAP_FULL"]: "map_full",
                 DEFS["WD_H_CONTENDED"]: "contended",
                 DEFS["WD_H_EVENTS_LOST"]: "events_lost",
-                DEFS["WD_H_TARGETS_FULL"]: "targets_full"}
+                DEFS["WD_H_TARGETS_FULL"]: "targets_full",
+                DEFS["WD_H_STOPS_FULL"]: "stops_full"}
 HEALTH_HELP = {
     "map_full": "calls from processes the full PID map could not track "
                 "were NOT limited; raise --map-size",
@@ -32,6 +33,8 @@ HEALTH_HELP = {
                    "missing",
     "targets_full": "children of target processes could not be recorded as "
                     "targets and are NOT limited",
+    "stops_full": "stopped processes could not be recorded as stopped: a SIGCONT "
+                  "from another process is NOT escalated for them; raise --map-size",
 }
 
 
@@ -131,6 +134,13 @@ class Session:
                 self.rep.limit(row,
                                self.opts.max_calls, self.opts.window_ms,
                                self.action)
+        elif e.kind == DEFS["WD_EV_ESCALATE"]:
+            # Killed by the probe: nothing left to resume.
+            self._forget_stopped(tgid)
+            row = self._row(ident, e.comm, window, e.allowed, e.limited,
+                            e.limited_windows, state="killed")
+            self.rep.escalate(row, tgid, e.why == DEFS["WD_STOP_RESUMED"],
+                              e.by_pid, e.by_code, e.by_comm)
         elif e.kind == DEFS["WD_EV_PROC_EXIT"]:
             self._forget_stopped(tgid)
             state = "exited"

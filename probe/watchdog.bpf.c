@@ -313,6 +313,43 @@ int lsm__file_permission(unsigned long long *ctx)
 }
 #endif
 
+#if WD_BUILD(WD_ACTION == WD_ACT_THROTTLE)
+/*
+ * Raw tracepoint signal_generate(sig, info, task, group, result), attached
+ * with throttle only: it fires for every signal generated, in the sending
+ * task, once the kernel has acted on it.  For SIGCONT that means the
+ * target's process is already resumed (prepare_signal() runs first,
+ * whether the signal is then ignored, blocked or queued, so `result` is
+ * not looked at), but its threads cannot run yet: the sender still holds
+ * the target's siglock, which each needs on its way out of the stop, so
+ * the mark wd_resumed() makes is there before any of them calls again.
+ * `task` is the thread the signal was sent to; SIGCONT to any thread
+ * resumes its whole process, so the mark goes to task->tgid.  The raw
+ * tracepoint rather than the signal:signal_generate event because the
+ * event's record has only the thread's pid.
+ */
+WD_SEC("raw_tp/signal_generate")
+int wd_sigcont(unsigned long long *ctx)
+{
+	/* ctx holds the arguments as u64s; a read at a constant index is what
+	 * the verifier accepts (the kernel checks at attach that it reads no
+	 * further than the tracepoint's five). */
+	if ((int)ctx[0] != WD_SIGCONT)
+		return 0;
+	/* info and task are plain numbers to the verifier here: helper reads.
+	 * info may be one of two special values instead of a pointer, turned
+	 * into codes as the tracepoint's own record does: SEND_SIG_NOINFO (0,
+	 * SI_USER) and SEND_SIG_PRIV (1, SI_KERNEL). */
+	__u64 info = ctx[1];
+	int code = info == 0 ? WD_SI_USER :
+		   info == 1 ? WD_SI_KERNEL :
+			       (int)wd_peek((const void *)info, WD_OFF_SIGINFO_CODE);
+
+	wd_resumed((__u32)wd_peek((const void *)ctx[2], WD_OFF_TASK_TGID), code);
+	return 0;
+}
+#endif
+
 /*
  * sched:sched_process_exit: when a thread-group leader exits, hand its
  * final counts to the front end and drop its entries, so a later process
@@ -326,6 +363,9 @@ int wd_exit(void *ctx)
 
 	if ((__u32)id != tgid)
 		return 0;
+	/* A later process with this PID must not inherit a stop or its mark. */
+	if (WD_ACTION == WD_ACT_THROTTLE)
+		wd_delete(wd_stops, &tgid);
 	if (!WD_SHARED) {
 		struct wd_key key = { .id = tgid };
 		struct wd_value *v = wd_lookup(wd_state, &key);

@@ -22,6 +22,12 @@
 
 static char last_error[1024];
 
+/* What throttle does to a process it cannot keep stopped (probe/limiter.h;
+ * main.py ESCALATION). */
+#define ESCALATION                                                                  \
+	"throttle escalates to kill: a process that another one resumes (SIGCONT) " \
+	"during its throttled window is killed at its next counted call"
+
 int wd_fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -238,6 +244,7 @@ static struct wd_json *start_record(struct run *r, struct wd_route *routes, doub
 	wj_str(j, "backend", wd_backend_name(r->backend));
 	wj_str(j, "action", wd_action_name(r->action));
 	wj_str(j, "reason", r->why);
+	wj_str(j, "escalation", r->action == WD_ACT_THROTTLE ? ESCALATION : NULL);
 	wj_str(j, "kernel", r->feats.kernel);
 	for (int i = 0; i < WD_NBACKENDS; i++) {
 		const char *p = wd_backend_problem(&r->feats, i);
@@ -286,6 +293,8 @@ static void report_start(struct run *r, double launched)
 	wd_info(&r->rep, NULL, "%s", buf);
 	wd_info(&r->rep, NULL, "backend %s, action %s: %s", wd_backend_name(r->backend),
 		wd_action_name(r->action), r->why);
+	if (r->action == WD_ACT_THROTTLE)
+		wd_info(&r->rep, NULL, "%s", ESCALATION);
 	wd_policy_describe_count(p, count, sizeof(count));
 	wd_info(&r->rep, NULL, "policy %s: limit %llu calls / %llu ms %s; counting %s", p->profile,
 		(unsigned long long)p->max_calls, (unsigned long long)p->window_ms,

@@ -2,8 +2,8 @@
 /*
  * session.c - the running watchdog (ethoswd/session.py and budgets.py).
  *
- * wd_session_run() polls the ring buffer for LIMIT, STOPPED, EXIT and
- * PROC_EXIT events, resumes throttled processes when their window ends,
+ * wd_session_run() polls the ring buffer for LIMIT, STOPPED, ESCALATE, EXIT
+ * and PROC_EXIT events, resumes throttled processes when their window ends,
  * prints a table every interval, and stops on SIGINT/SIGTERM, the end of
  * --duration, the exit of the launched command, or the exit of every -p
  * process.  wd_session_finish() detaches first, then resumes anything
@@ -422,6 +422,20 @@ static void on_proc_exit(struct wd_session *s, const struct wd_event *e)
 	s->gone_shares[s->ngone_shares++] = sh;
 }
 
+/* Throttle escalated to kill (probe/limiter.h wd_escalate): nothing left
+ * to resume; report who was killed and who resumed it. */
+static void on_escalate(struct wd_session *s, const struct wd_event *e)
+{
+	struct wd_row r;
+
+	forget_stopped(s, e->tgid);
+	event_row(s, e, &r);
+	r.state = "killed";
+	wd_report_escalate(s->rep, &r, e->tgid, e->why == WD_STOP_RESUMED, e->by_pid, e->by_code,
+			   e->by_comm);
+	free(r.shares);
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct wd_session *s = ctx;
@@ -432,6 +446,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	memcpy(&e, data, sizeof(e));
 	if (e.kind == WD_EV_LIMIT || e.kind == WD_EV_STOPPED)
 		on_limit(s, &e);
+	else if (e.kind == WD_EV_ESCALATE)
+		on_escalate(s, &e);
 	else if (e.kind == WD_EV_PROC_EXIT)
 		on_proc_exit(s, &e);
 	else if (e.kind == WD_EV_EXIT)
@@ -502,6 +518,10 @@ static const struct {
 	  "children of target processes could not be recorded as targets "
 	  "and are NOT limited",
 	  offsetof(struct wd_health_counts, targets_full) },
+	{ "stops_full",
+	  "stopped processes could not be recorded as stopped: a SIGCONT from another "
+	  "process is NOT escalated for them; raise --map-size",
+	  offsetof(struct wd_health_counts, stops_full) },
 };
 
 static void check_health(struct wd_session *s)

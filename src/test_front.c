@@ -126,7 +126,7 @@ static int cmd_parse(int argc, char **argv)
 static void cmd_report(bool json)
 {
 	struct wd_report r = { json, stdout };
-	struct wd_health_counts h = { 0 }, h2 = { 1, 2, 3, 0 };
+	struct wd_health_counts h = { 0 }, h2 = { 1, 2, 3, 0, 0 };
 	struct wd_share sh[3] = {
 		{ 300, 300, 50, 5, "root\033[2J", "ok" },
 		{ 301, 300, 7000000, 0, "child", "STOPPED" },
@@ -155,6 +155,8 @@ static void cmd_report(bool json)
 	wd_report_limit(&r, &lim, 100, 500, "deny");
 	wd_report_clear(&r, &rows[1]);
 	wd_report_exited(&r, &rows[0]);
+	wd_report_escalate(&r, &rows[5], 105, true, 4321, 0, "\033]0;x\aevil");
+	wd_report_escalate(&r, &rows[7], 107, false, 0, 0, "");
 	wd_warn(&r, "a warning\nwith a break");
 	wd_report_table(&r, rows, 25, &h, NULL, 0);
 	wd_report_summary(&r, rows, 3, &h2, 12.34567, NULL, 0);
@@ -177,6 +179,7 @@ static void cmd_report(bool json)
 				   .window_start_ms = -1 };
 	wd_report_limit(&r, &tree[1], 16, 500, "throttle");
 	wd_report_exited(&r, &tree[0]);
+	wd_report_escalate(&r, &tree[0], 301, true, 0, -2, "");
 	wd_report_table(&r, tree, 2, &h, sh, 3);
 	wd_report_summary(&r, tree, 2, &h, 1.0, sh, 3);
 	wd_report_table(&r, tree, 0, &h, sh, 0);

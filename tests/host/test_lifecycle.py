@@ -30,13 +30,14 @@ def test_start_record_tells_backend_action_reason_and_timings():
                                  if wdrun.frontend() == "watchdog.py" else
                                  {"total", "features", "load", "attach"})
     # read family, sendfile64/splice/copy_file_range, the io_uring submit
-    # tracepoint, and process exit
+    # tracepoint, process exit, and throttle's SIGCONT watch
     points = {a.rsplit(":", 1)[1] for a in s["attached"]}
     assert {"sys_enter_read", "sys_enter_pread64", "sys_enter_readv",
             "sys_enter_preadv", "sys_enter_preadv2", "sys_enter_sendfile64",
             "sys_enter_splice", "sys_enter_copy_file_range",
-            "sched_process_exit"} <= points, points
-    assert len(s["attached"]) == 10, s["attached"]
+            "sched_process_exit", "signal_generate"} <= points, points
+    assert len(s["attached"]) == 11, s["attached"]
+    assert s["escalation"].startswith("throttle escalates to kill"), s
 
 
 def test_sigkill_of_the_watchdog_leaves_nothing_attached(report):

@@ -193,7 +193,8 @@ def test_help_and_version(front):
 
 # ---- report ----------------------------------------------------------------
 
-HEALTH0 = {"map_full": 0, "contended": 0, "events_lost": 0, "targets_full": 0}
+HEALTH0 = {"map_full": 0, "contended": 0, "events_lost": 0, "targets_full": 0,
+           "stops_full": 0}
 
 
 def _share(pid, allowed, limited, comm, state):
@@ -220,11 +221,13 @@ def _py_report(as_json):
     rep.limit(dict(rows[5], window_start_ms=4000000000), 100, 500, "deny")
     rep.clear(rows[1])
     rep.exited(rows[0])
+    rep.escalate(rows[5], 105, True, 4321, 0, b"\x1b]0;x\x07evil")
+    rep.escalate(rows[7], 107, False)
     rep.warn("a warning\nwith a break")
     rep.table(rows, dict(HEALTH0))
     rows = sorted(rows, key=lambda r: (-r["activity"], -r["total"], r["pid"]))
     rep.summary(rows[:3], {"map_full": 1, "contended": 2, "events_lost": 3,
-                           "targets_full": 0}, 12.34567)
+                           "targets_full": 0, "stops_full": 0}, 12.34567)
     shares = [_share(300, 50, 5, b"root\x1b[2J", "ok"),
               _share(301, 7000000, 0, b"child", "STOPPED"),
               _share(302, 1, 0, b"caf\xc3\xa9", "exited")]
@@ -238,6 +241,7 @@ def _py_report(as_json):
     tree[1].update(safetext.name_fields(b""))
     rep.limit(tree[1], 16, 500, "throttle")
     rep.exited(tree[0])
+    rep.escalate(tree[0], 301, True, 0, -2, b"")
     rep.table(tree, dict(HEALTH0), shares)
     rep.summary(tree, dict(HEALTH0), 1.0, shares)
     rep.table([], dict(HEALTH0), [])
