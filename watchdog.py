@@ -7,7 +7,8 @@
 #                    [--backend B] [--action A] [-p PID] [--comm NAME]
 #                    [--exclude-comm NAME] [--exclude-exe PATH] [-i SECONDS]
 #                    [--duration SECONDS] [--map-size N] [--json]
-#                    [--probe-features] [-- CMD [ARGS...]]
+#                    [--state-file PATH] [--probe-features] [-- CMD [ARGS...]]
+#        watchdog.py --resume-stopped PATH [--json]
 #
 # Counts each process's read-family calls (read, pread64, readv, preadv,
 # preadv2) in a BPF hash map keyed by PID, over a fixed window; a call over

@@ -183,6 +183,17 @@ def subcommand(argv, launched):
     return mod.main(argv[1:], launched)
 
 
+def resume_stopped(path, rep):
+    """--resume-stopped: resume what a killed watchdog's state file lists."""
+    from .stopfile import resume
+    resumed, skipped = resume(path)
+    listed = len(resumed) + len(skipped)
+    rep.info("resumed %d of %d processes listed in %s; %d skipped (gone, or the PID "
+             "is another process's now)" % (len(resumed), listed, path, len(skipped)),
+             event="resume", file=path, resumed=resumed, skipped=skipped)
+    return 0
+
+
 def main(argv=None, launched=None):
     """parse -> check and choose -> compile and attach -> run -> detach."""
     launched = launched or time.monotonic()
@@ -193,6 +204,8 @@ def main(argv=None, launched=None):
     try:
         opts = cli.parse(argv)
         rep = Reporter(as_json=opts.json)
+        if opts.resume_stopped is not None:
+            return resume_stopped(opts.resume_stopped, rep)
         t = time.monotonic()
         feats, backend, action, why = _choose(opts, rep)
         timings = {"features": time.monotonic() - t}
@@ -216,6 +229,10 @@ def main(argv=None, launched=None):
             print("// cflags: " + " ".join(flags) + " -DWD_GUARD_TGID=...")
             print(source_text())
             return 0
+        stopfile = None
+        if opts.state_file:
+            from .stopfile import StopFile
+            stopfile = StopFile(opts.state_file)
         if action == "throttle":
             guardian = Guardian()
             flags.append("-DWD_GUARD_TGID=%d" % guardian.pid)
@@ -223,7 +240,7 @@ def main(argv=None, launched=None):
             child = GatedChild(opts.command)
         probe = _build_and_attach(bcc, flags, opts, backend, action, uring_tp,
                                   opts.pid + ([child.pid] if child else []))
-        session = Session(probe, rep, opts, action, child, guardian)
+        session = Session(probe, rep, opts, action, child, guardian, stopfile)
         timings.update(compile=probe.compile_s, load_attach=probe.attach_s,
                        total=time.monotonic() - launched)
         _report_start(rep, opts, feats, backend, action, why, probe, child, timings)

@@ -41,9 +41,11 @@ HEALTH_HELP = {
 class Session:
     """State the front end keeps while the probe runs."""
 
-    def __init__(self, probe, reporter, opts, action, child=None, guardian=None):
+    def __init__(self, probe, reporter, opts, action, child=None, guardian=None,
+                 stopfile=None):
         self.probe, self.rep, self.opts, self.action = probe, reporter, opts, action
         self.child, self.guardian = child, guardian
+        self.stopfile = stopfile   # --state-file (stopfile.StopFile) or None
         self.key = opts.policy.key
         self.shared = self.key != "process"
         self.names = Names(self.key)
@@ -124,6 +126,8 @@ class Session:
             if self.action == "throttle":
                 if tgid not in self.stopped and self.guardian:
                     self.guardian.stopped(tgid)
+                if tgid not in self.stopped and self.stopfile:
+                    self.stopfile.add(tgid)
                 self.stopped[tgid] = end
             if first and e.kind == DEFS["WD_EV_LIMIT"]:
                 shares = group_shares(self._shares()).get(ident) if self.shared else None
@@ -159,8 +163,21 @@ class Session:
                 self.rep.exited(row)
 
     def _forget_stopped(self, tgid):
-        if self.stopped.pop(tgid, None) is not None and self.guardian:
+        if self.stopped.pop(tgid, None) is not None:
+            self._unlist(tgid)
+
+    def _unlist(self, tgid):
+        """A stopped process was resumed or is gone: off the guardian's
+        list and the state file."""
+        if self.guardian:
             self.guardian.resumed(tgid)
+        if self.stopfile:
+            self.stopfile.remove(tgid)
+
+    def _flush_stopfile(self):
+        problem = self.stopfile.flush() if self.stopfile else None
+        if problem:
+            self.rep.warn(problem)
 
     # -- timers -------------------------------------------------------
     def _resume_due(self, now_ns):
@@ -171,8 +188,7 @@ class Session:
                     os.kill(tgid, signal.SIGCONT)
                 except ProcessLookupError:
                     pass
-                if self.guardian:
-                    self.guardian.resumed(tgid)
+                self._unlist(tgid)
 
     def _clear_due(self, now_ns):
         for tgid, end in list(self.limited.items()):
@@ -215,6 +231,7 @@ class Session:
             self.probe.poll(int(self._next_wake(next_table, end)))
             now = time.monotonic_ns()
             self._resume_due(now)
+            self._flush_stopfile()
             self._clear_due(now)
             if now >= next_table:
                 self._check_health()
@@ -257,5 +274,8 @@ class Session:
                 except (ProcessLookupError, TypeError):
                     pass
         self.stopped.clear()
+        if self.stopfile:
+            self.stopfile.clear()
+            self._flush_stopfile()
         self.rep.summary(list(rows.values()), dict(self.health),
                          time.monotonic() - self.started, procs)

@@ -100,8 +100,10 @@ struct wd_opts {
 	double duration_s; /* --duration, 0: none */
 	bool json;
 	bool probe_features;
-	__u32 map_size; /* --map-size, default WD_MAX_PIDS */
-	char **command; /* after "--", NULL-terminated, or NULL */
+	__u32 map_size;		    /* --map-size, default WD_MAX_PIDS */
+	const char *state_file;	    /* --state-file PATH, or NULL */
+	const char *resume_stopped; /* --resume-stopped PATH, or NULL */
+	char **command;		    /* after "--", NULL-terminated, or NULL */
 	int ncommand;
 	struct wd_policy policy;
 };

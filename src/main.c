@@ -18,6 +18,7 @@
 #include "ethoswd.h"
 #include "loader.h"
 #include "session.h"
+#include "stopfile.h"
 #include "wdfeatures.h"
 
 static char last_error[1024];
@@ -60,6 +61,7 @@ struct run {
 	struct wd_probe_cfg cfg;
 	struct wd_child child;
 	struct wd_guardian guardian;
+	struct wd_stopfile stopfile; /* --state-file */
 	bool loaded;
 	int backend, action;
 	char why[1024];
@@ -136,6 +138,8 @@ static int build_and_attach(struct run *r)
 {
 	double t0;
 
+	if (r->o.state_file && wd_stopfile_open(&r->stopfile, r->o.state_file))
+		return -1;
 	if (r->action == WD_ACT_THROTTLE && wd_guardian_start(&r->guardian))
 		return -1;
 	for (int i = 0; i < r->o.npid; i++)
@@ -339,9 +343,9 @@ static void report_start(struct run *r, double launched)
 /* Run the session to its end; the exit status. */
 static int run_session(struct run *r, double launched)
 {
-	struct wd_session *s = wd_session_new(&r->probe, &r->rep, &r->o, r->action,
-					      r->o.ncommand ? &r->child : NULL,
-					      r->guardian.pid > 0 ? &r->guardian : NULL);
+	struct wd_session *s = wd_session_new(
+		&r->probe, &r->rep, &r->o, r->action, r->o.ncommand ? &r->child : NULL,
+		r->guardian.pid > 0 ? &r->guardian : NULL, r->o.state_file ? &r->stopfile : NULL);
 	char reason[128];
 	struct wd_json *rec;
 
@@ -367,6 +371,7 @@ static void cleanup(struct run *r)
 		wd_probe_close(&r->probe);
 	wd_child_abort(&r->child);
 	wd_guardian_close(&r->guardian);
+	wd_stopfile_free(&r->stopfile);
 	wd_features_free(&r->feats);
 	wd_opts_free(&r->o);
 }
@@ -401,7 +406,13 @@ int main(int argc, char **argv)
 		return 0;
 	r.rep.json = r.o.json;
 	r.rep.out = stdout;
-	if (rc == 0 && choose(&r) == 0) {
+	if (rc == 0 && r.o.resume_stopped) {
+		rc = wd_resume_stopped(r.o.resume_stopped, &r.rep);
+		if (rc == 0) {
+			cleanup(&r);
+			return 0;
+		}
+	} else if (rc == 0 && choose(&r) == 0) {
 		if (r.o.probe_features) {
 			rc = wd_print_features(&r.feats, &r.o, &r.rep);
 			cleanup(&r);

@@ -26,6 +26,7 @@
 #include <bpf/libbpf.h>
 
 #include "session.h"
+#include "stopfile.h"
 #include "watchdog.skel.h"
 
 #define NS_PER_MS 1000000ULL
@@ -88,6 +89,7 @@ struct wd_session {
 	bool shared;
 	struct wd_child *child;
 	struct wd_guardian *guardian;
+	struct wd_stopfile *stopfile; /* --state-file, or NULL */
 	struct ring_buffer *rb;
 	struct idmap limited;	 /* budget id -> end of last limited window (ns) */
 	struct idmap stopped;	 /* tgid -> when to SIGCONT it (ns) */
@@ -332,10 +334,28 @@ static __u64 window_end_ns(struct wd_session *s, __u32 start_ms32)
 	return (start_ms + s->o->policy.window_ms) * NS_PER_MS;
 }
 
+/* A stopped process was resumed or is gone: off the guardian's list and
+ * the state file. */
+static void unlist(struct wd_session *s, __u32 tgid)
+{
+	if (s->guardian)
+		wd_guardian_resumed(s->guardian, tgid);
+	if (s->stopfile)
+		wd_stopfile_remove(s->stopfile, tgid);
+}
+
 static void forget_stopped(struct wd_session *s, __u32 tgid)
 {
-	if (idmap_del(&s->stopped, tgid) && s->guardian)
-		wd_guardian_resumed(s->guardian, tgid);
+	if (idmap_del(&s->stopped, tgid))
+		unlist(s, tgid);
+}
+
+static void flush_stopfile(struct wd_session *s)
+{
+	const char *problem = s->stopfile ? wd_stopfile_flush(s->stopfile) : NULL;
+
+	if (problem)
+		wd_warn(s->rep, problem);
 }
 
 /* A row from an event's counts (the budget may be gone from the map). */
@@ -365,6 +385,8 @@ static void on_limit(struct wd_session *s, const struct wd_event *e)
 	if (s->action == WD_ACT_THROTTLE) {
 		if (!idmap_find(&s->stopped, e->tgid) && s->guardian)
 			wd_guardian_stopped(s->guardian, e->tgid);
+		if (!idmap_find(&s->stopped, e->tgid) && s->stopfile)
+			wd_stopfile_add(s->stopfile, e->tgid);
 		idmap_set(&s->stopped, e->tgid, end);
 	}
 	if (!first || e->kind != WD_EV_LIMIT)
@@ -466,8 +488,7 @@ static void resume_due(struct wd_session *s, __u64 now)
 		idmap_del(&s->stopped, e.id);
 		i--;
 		kill((pid_t)e.id, SIGCONT);
-		if (s->guardian)
-			wd_guardian_resumed(s->guardian, e.id);
+		unlist(s, e.id);
 	}
 }
 
@@ -551,7 +572,7 @@ static void check_health(struct wd_session *s)
 /* ---- the loop ------------------------------------------------------------- */
 struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
 				  const struct wd_opts *o, int action, struct wd_child *child,
-				  struct wd_guardian *guardian)
+				  struct wd_guardian *guardian, struct wd_stopfile *stopfile)
 {
 	struct wd_session *s = calloc(1, sizeof(*s));
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -566,6 +587,7 @@ struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
 	s->shared = s->key != WD_KEY_PROCESS;
 	s->child = child;
 	s->guardian = guardian;
+	s->stopfile = stopfile;
 	s->started = mono_ns() / 1e9;
 	s->rb = ring_buffer__new(bpf_map__fd(probe->skel->maps.wd_events), on_event, s, NULL);
 	if (!s->rb) {
@@ -648,6 +670,7 @@ const char *wd_session_run(struct wd_session *s)
 		ring_buffer__poll(s->rb, next_wake_ms(s, next_table, end));
 		now = mono_ns();
 		resume_due(s, now);
+		flush_stopfile(s);
 		clear_due(s, now);
 		if (now >= next_table) {
 			table(s);
@@ -692,6 +715,10 @@ void wd_session_finish(struct wd_session *s)
 	wd_probe_close(s->probe);
 	if (s->action == WD_ACT_THROTTLE)
 		resume_all(s, rows, n);
+	if (s->stopfile) {
+		wd_stopfile_clear(s->stopfile);
+		flush_stopfile(s);
+	}
 	wd_report_summary(s->rep, rows, n, &s->health, mono_ns() / 1e9 - s->started, procs, nprocs);
 	free(procs);
 	free_rows(rows, n);

@@ -93,6 +93,8 @@ static char *opts_json(const struct wd_opts *o)
 	wj_bool(j, "json", o->json);
 	wj_bool(j, "probe_features", o->probe_features);
 	wj_u64(j, "map_size", o->map_size);
+	wj_str(j, "state_file", o->state_file);
+	wj_str(j, "resume_stopped", o->resume_stopped);
 	wd_policy_describe_count(&o->policy, buf, sizeof(buf));
 	wj_str(j, "describe_count", buf);
 	wj_str(j, "describe_key", wd_policy_describe_key(&o->policy));

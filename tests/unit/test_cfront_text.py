@@ -130,6 +130,7 @@ def _py_parse(argv):
          "exclude_comm": a.exclude_comm, "command": a.command,
          "interval": a.interval, "duration": a.duration, "json": a.json,
          "probe_features": a.probe_features, "map_size": a.map_size,
+         "state_file": a.state_file, "resume_stopped": a.resume_stopped,
          "describe_count": p.describe_count(), "describe_key": p.describe_key(),
          "needs_btf": p.needs_btf}
     return "OK " + json.dumps(d, sort_keys=True)
@@ -156,7 +157,10 @@ BAD_ARGS = [s.split() for s in (
     "--max-calls 5 --max-calls 0", "-p 1 -p x", "--count files --file /nonexistent",
     "--exclude-exe /etc/passwd", "--exclude-exe /nonexistent", "--exclude-exe /etc",
     "--count fs:0x", "--count fs:0x_", "--max-calls 99999999999999999999999999",
-    "--max-calls '5'", "--comm it's", "--pid=", "-p=", "-i=x")]
+    "--max-calls '5'", "--comm it's", "--pid=", "-p=", "-i=x",
+    "--resume-stopped /run/x --max-calls 5", "--resume-stopped /x -- ls",
+    "--res /x -i 1", "--resume-stopped= ", "--state-file=", "--resume-stopped",
+    "--resume-stopped /x --state-file /y", "--ebpf --resume-stopped /x")]
 GOOD_ARGS = [s.split() for s in (
     "", "--json", "--max-calls +5 --window-ms 200", "-p5 -p 6", "-p=7", "-i=2.5",
     "--comm -5", "--json --json", "--duration 1e7", "-i 1_0.5", "--max-calls 007",
@@ -172,7 +176,9 @@ GOOD_ARGS = [s.split() for s in (
     "--map-size 4194304 --window-ms 86400000 --max-calls 4000000000",
     "--ebpf --probe-features", "-i inFinity", "--duration 1E3", "-i 5.",
     "--count fs:0x_1f", "--count ' all '", "-h", "--help", "-hp5", "--foo -h",
-    "--max-calls 0 -h", "--hel", "-p 1 -h -- ls")]
+    "--max-calls 0 -h", "--hel", "-p 1 -h -- ls",
+    "--resume-stopped /run/ethoswd/stopped", "--json --resume-stopped=/x --json",
+    "--res /x", "--state-file /run/ethoswd/stopped --max-calls 5", "--st /x")]
 
 
 @pytest.mark.parametrize("argv", BAD_ARGS + GOOD_ARGS,
