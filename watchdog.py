@@ -7,7 +7,9 @@
 #                    [--backend B] [--action A] [-p PID] [-u USER] [--comm NAME]
 #                    [--exclude-comm NAME] [--exclude-exe PATH] [-i SECONDS]
 #                    [--duration SECONDS] [--map-size N] [--json]
-#                    [--probe-features] [--version] [-- CMD [ARGS...]]
+#                    [--state-file PATH] [--probe-features] [--version]
+#                    [-- CMD [ARGS...]]
+#        watchdog.py --resume-stopped PATH [--json]
 #
 # Counts each process's read-family calls (read, pread64, readv, preadv,
 # preadv2) in a BPF hash map keyed by PID, over a fixed window; a call over

@@ -57,6 +57,14 @@ class Proc(ct.Structure):
                 ("key_uid", ct.c_uint32), ("key_kind", ct.c_uint32)]
 
 
+class Stop(ct.Structure):
+    """struct wd_stop."""
+    _fields_ = [("state", ct.c_uint64), ("stop_ns", ct.c_uint64),
+                ("stop_win", ct.c_uint32), ("by_pid", ct.c_uint32),
+                ("by_code", ct.c_int32), ("by_comm", ct.c_char * COMM_LEN),
+                ("pad", ct.c_uint32)]
+
+
 class File(ct.Structure):
     """struct wd_file."""
     _fields_ = [("dev", ct.c_uint64), ("ino", ct.c_uint64)]
@@ -85,7 +93,9 @@ class Event(ct.Structure):
                 ("key", ct.c_uint64),
                 ("allowed", ct.c_uint64), ("limited", ct.c_uint64),
                 ("limited_windows", ct.c_uint64), ("comm", ct.c_char * COMM_LEN),
-                ("key_uid", ct.c_uint32), ("key_kind", ct.c_uint32)]
+                ("key_uid", ct.c_uint32), ("key_kind", ct.c_uint32),
+                ("why", ct.c_uint32), ("by_pid", ct.c_uint32), ("by_code", ct.c_int32),
+                ("by_comm", ct.c_char * COMM_LEN), ("pad2", ct.c_uint32)]
 
 
 class Record(ct.LittleEndianStructure):
@@ -104,5 +114,5 @@ RECORD_FORMAT = "<QIIIIQIBBH"
 
 # Every struct of the header and its mirror (tests/unit/test_layout.py).
 STRUCTS = {"wd_key": Key, "wd_value": Value, "wd_member": Member,
-           "wd_proc": Proc, "wd_file": File, "wd_config": Config,
+           "wd_proc": Proc, "wd_stop": Stop, "wd_file": File, "wd_config": Config,
            "wd_settings": Settings, "wd_event": Event, "wd_record": Record}

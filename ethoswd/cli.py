@@ -152,10 +152,26 @@ def build_parser():
                    help="print what this kernel supports and exit")
     p.add_argument("--map-size", default=str(DEFS["WD_MAX_PIDS"]), metavar="N",
                    help="processes the PID map can track (default %(default)s)")
+    p.add_argument("--state-file", metavar="PATH",
+                   help="keep the processes throttle stopped in PATH (PID and "
+                        "start time), for --resume-stopped")
+    p.add_argument("--resume-stopped", metavar="PATH",
+                   help="resume the processes a --state-file lists (if still the "
+                        "same process), remove it and exit")
     p.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--version", action="version", version="%(prog)s " + VERSION,
                    help="print the version and exit")
     return p
+
+
+def _given(argv, extra):
+    """The destinations of the options argv gives (defaults left out)."""
+    parser = build_parser()
+    if extra:
+        extra(parser)
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
 
 
 def parse(argv, extra=None):
@@ -173,6 +189,12 @@ def parse(argv, extra=None):
         extra(parser)
     a = parser.parse_args(argv)
     a.command = command
+    if a.resume_stopped is not None and (command or _given(argv, extra) - {
+            "resume_stopped", "json"}):
+        raise SetupError("--resume-stopped takes no other options than --json")
+    for name, val in (("--state-file", a.state_file), ("--resume-stopped", a.resume_stopped)):
+        if val is not None and not val:
+            raise SetupError("%s needs a path" % name)
     if a.max_calls is not None:
         a.max_calls = _whole("--max-calls", a.max_calls, 1,
                              DEFS["WD_MAX_CALLS_LIMIT"],

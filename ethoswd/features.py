@@ -62,6 +62,11 @@ URING_CLASS_OFFSETS = {"WD_OFF_IO_KIOCB_FLAGS": ("io_kiocb", "flags"),
 EXE_OFFSETS = dict(_FILE_ID_OFFSETS,
                    WD_OFF_TASK_MM=("task_struct", "mm"),
                    WD_OFF_MM_EXE_FILE=("mm_struct", "exe_file"))
+# Throttle's escalation (probe/limiter.h, wd_resumed and wd_escalate): the
+# signalled thread's process, the signal's si_code, and when a thread began.
+SIGCONT_OFFSETS = {"WD_OFF_TASK_TGID": ("task_struct", "tgid"),
+                   "WD_OFF_SIGINFO_CODE": ("kernel_siginfo", "si_code"),
+                   "WD_OFF_TASK_START_TIME": ("task_struct", "start_time")}
 
 
 def tracefs_root():
@@ -210,6 +215,29 @@ def _probe_override_path():
                    "bpf_override_return; fix: sysctl debug.kprobes-optimization=0")
 
 
+def _probe_sigcont(btf):
+    """Throttle holds against SIGCONT only if the probe sees every SIGCONT
+    (raw tracepoint signal_generate) and can tell whose process it resumes
+    (task_struct.tgid and the signal's si_code, from BTF; task_struct.
+    start_time too, for threads made after a stop)."""
+    name = "throttle escalation (SIGCONT)"
+    root = tracefs_root()
+    if root is None or not os.path.isdir(os.path.join(root, "events/signal/signal_generate")):
+        return Feature(name, False, "no tracepoint signal/signal_generate")
+    feat = _load(name, B.PROG_RAW_TRACEPOINT, B.RET0)
+    if not feat:
+        return Feature(name, False, "raw tracepoint program load: %s" % feat.detail)
+    if btf is None:
+        return Feature(name, False, "no kernel BTF (to find a signalled thread's process)")
+    try:
+        for where in SIGCONT_OFFSETS.values():
+            btf.offset(*where)
+    except LookupError as e:
+        return Feature(name, False, str(e))
+    return Feature(name, True, "raw tracepoint signal_generate: a process another one "
+                   "resumes during its throttled window is killed")
+
+
 def _probe_active_lsm():
     path = "/sys/kernel/security/lsm"
     try:
@@ -286,6 +314,7 @@ class Features:
             except OSError as e:
                 self.btf_feature = Feature("kernel BTF", False, str(e))
         self.uring_ops = uring_read_ops(self.btf)
+        self.sigcont = _probe_sigcont(self.btf)
         self.lsm_active = _probe_active_lsm()
         self.lsm_load = _probe_lsm_load(self.btf)
         problem = self.file_offsets_problem()
@@ -298,7 +327,7 @@ class Features:
                 self.tracepoints, self.uring, self.cgroup2, self.send_signal,
                 self.send_signal_thread, self.kprobes, self.override,
                 self.error_injection, self.override_path, self.btf_feature,
-                self.lsm_active, self.lsm_load, self.file_lookup]
+                self.lsm_active, self.lsm_load, self.file_lookup, self.sigcont]
 
     def _first_missing(self, feats):
         for f in feats:
@@ -324,14 +353,21 @@ class Features:
         if action == "deny" and backend == "tracepoint":
             return ("deny needs a backend that can fail a call (kprobe or "
                     "lsm); a tracepoint can only count and signal")
-        if action in ("throttle", "kill"):
+        if action == "throttle":
+            # A throttle that SIGCONT from another process undoes would not
+            # hold: no throttle without the watch that escalates to kill.
+            return self._first_missing([self.send_signal, self.send_signal_thread,
+                                        self.sigcont])
+        if action == "kill":
             return self._first_missing([self.send_signal, self.send_signal_thread])
         return None
 
-    def offsets(self, backend, policy=None):
-        """Struct offsets the probe reads for this backend and policy, from
-        this kernel's BTF; SetupError naming what is missing."""
+    def offsets(self, backend, policy=None, action=None):
+        """Struct offsets the probe reads for this backend, policy and
+        action, from this kernel's BTF; SetupError naming what is missing."""
         want = dict(LSM_OFFSETS) if backend == "lsm" else {}
+        if action == "throttle" and self.btf is not None:
+            want.update(SIGCONT_OFFSETS)   # checked by action_problem()
         classes = policy is not None and policy.needs_btf and not policy.counts_all
         if policy is not None and policy.needs_btf:
             if classes:
@@ -469,9 +505,10 @@ def choose(feats, backend, action):
                              % (action, chosen, problem))
         return chosen, action, "; ".join(why + ["action requested"])
     for act in ACTIONS:
+        if act == "kill":   # never auto's choice: auto fails calls or stops
+            continue        # processes, it does not kill them
         problem = feats.action_problem(chosen, act)
         if not problem:
             break
-        if act != "kill":   # kill is never auto's choice over throttle
-            why.append("%s impossible: %s" % (act, problem))
+        why.append("%s impossible: %s" % (act, problem))
     return chosen, act, "; ".join(why)

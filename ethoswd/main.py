@@ -63,6 +63,11 @@ def print_features(feats, rep, pol):
     rep._emit({}, out)
 
 
+# What throttle does to a process it cannot keep stopped (probe/limiter.h).
+ESCALATION = ("throttle escalates to kill: a process that another one resumes "
+              "(SIGCONT) during its throttled window is killed at its next counted call")
+
+
 def _summary_line(feats):
     parts = []
     for b in features.BACKENDS:
@@ -132,6 +137,8 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
                   timings):
     rep.info(_summary_line(feats))
     rep.info("backend %s, action %s: %s" % (backend, action, why))
+    if action == "throttle":
+        rep.info(ESCALATION)
     pol = opts.policy
     rep.info("policy %s: limit %d calls / %d ms %s; counting %s"
              % (pol.profile, opts.max_calls, opts.window_ms, pol.describe_key(),
@@ -156,7 +163,7 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
              % tuple(timings[k] for k in ("total", "features", "import",
                                           "compile", "load_attach")),
              event="start", frontend="watchdog.py", backend=backend, action=action,
-             reason=why,
+             reason=why, escalation=ESCALATION if action == "throttle" else None,
              kernel=feats.kernel,
              backends={b: feats.backend_problem(b) for b in features.BACKENDS},
              max_calls=opts.max_calls, window_ms=opts.window_ms,
@@ -184,6 +191,17 @@ def subcommand(argv, launched):
     return mod.main(argv[1:], launched)
 
 
+def resume_stopped(path, rep):
+    """--resume-stopped: resume what a killed watchdog's state file lists."""
+    from .stopfile import resume
+    resumed, skipped = resume(path)
+    listed = len(resumed) + len(skipped)
+    rep.info("resumed %d of %d processes listed in %s; %d skipped (gone, or the PID "
+             "is another process's now)" % (len(resumed), listed, path, len(skipped)),
+             event="resume", file=path, resumed=resumed, skipped=skipped)
+    return 0
+
+
 def main(argv=None, launched=None):
     """parse -> check and choose -> compile and attach -> run -> detach."""
     launched = launched or time.monotonic()
@@ -194,6 +212,8 @@ def main(argv=None, launched=None):
     try:
         opts = cli.parse(argv)
         rep = Reporter(as_json=opts.json)
+        if opts.resume_stopped is not None:
+            return resume_stopped(opts.resume_stopped, rep)
         t = time.monotonic()
         feats, backend, action, why = _choose(opts, rep)
         timings = {"features": time.monotonic() - t}
@@ -208,7 +228,7 @@ def main(argv=None, launched=None):
         from .session import Session
         timings["import"] = time.monotonic() - t
         environment.require_headers()
-        offsets = feats.offsets(backend, opts.policy)
+        offsets = feats.offsets(backend, opts.policy, action)
         uring_tp = feats.uring.detail if feats.uring else None
         flags = cflags(backend, action, os.getpid(), opts.pid or opts.command,
                        opts.comm, opts.exclude_comm, opts.map_size, offsets,
@@ -217,6 +237,10 @@ def main(argv=None, launched=None):
             print("// cflags: " + " ".join(flags) + " -DWD_GUARD_TGID=...")
             print(source_text())
             return 0
+        stopfile = None
+        if opts.state_file:
+            from .stopfile import StopFile
+            stopfile = StopFile(opts.state_file)
         if action == "throttle":
             guardian = Guardian()
             flags.append("-DWD_GUARD_TGID=%d" % guardian.pid)
@@ -226,7 +250,7 @@ def main(argv=None, launched=None):
         uids = {child.pid: opts.user.uid if opts.user else 0} if child else {}
         probe = _build_and_attach(bcc, flags, opts, backend, action, uring_tp,
                                   opts.pid + ([child.pid] if child else []), uids)
-        session = Session(probe, rep, opts, action, child, guardian)
+        session = Session(probe, rep, opts, action, child, guardian, stopfile)
         timings.update(compile=probe.compile_s, load_attach=probe.attach_s,
                        total=time.monotonic() - launched)
         _report_start(rep, opts, feats, backend, action, why, probe, child, timings)

@@ -104,10 +104,11 @@ def attach_points(flags, uring_tp=None, fnname=lambda s: "__x64_sys_" + s):
     """What a probe built with these cflags attaches, in order:
     [(label, kind, where, function name)].  Only the programs the flags
     compile in: the backend's (WD_BACKEND_*; with an enforcing WD_ACTION,
-    not monitor, the kprobe backend's io_uring_setup refusal when WD_URING), wd_exit, the
-    fork hook with WD_FILTER_TARGETS and the io_uring submit hook with
-    WD_URING (uring_tp names its tracepoint).  fnname: a syscall's kernel
-    function name (BPF.get_syscall_fnname)."""
+    not monitor, the kprobe backend's io_uring_setup refusal when WD_URING),
+    wd_exit, the fork hook with WD_FILTER_TARGETS, throttle's SIGCONT watch
+    and the io_uring submit hook with WD_URING (uring_tp names its
+    tracepoint).  fnname: a syscall's kernel function name
+    (BPF.get_syscall_fnname)."""
     backend = _flag_value(flags, "WD_BACKEND_", None)
     action = int(_flag_value(flags, "WD_ACTION=", DEFS["WD_ACT_MONITOR"]))
     uring = "-DWD_URING" in flags
@@ -119,6 +120,9 @@ def attach_points(flags, uring_tp=None, fnname=lambda s: "__x64_sys_" + s):
                     "wd_newtask"))
     out.append(("tracepoint:sched:sched_process_exit", "tracepoint",
                 "sched:sched_process_exit", "wd_exit"))
+    if action == DEFS["WD_ACT_THROTTLE"]:
+        out.append(("raw_tracepoint:signal_generate", "raw", "signal_generate",
+                    "wd_sigcont"))
     routes = READ_SYSCALLS + tuple(COPY_SYSCALLS)
     if backend == "tracepoint":
         for s in routes:
@@ -286,6 +290,8 @@ class Probe:
             for label, kind, where, fn in self.programs(backend, uring_tp):
                 if kind == "tracepoint":
                     b.attach_tracepoint(tp=where.encode(), fn_name=fn.encode())
+                elif kind == "raw":
+                    b.attach_raw_tracepoint(tp=where.encode(), fn_name=fn.encode())
                 elif kind == "kprobe":
                     b.attach_kprobe(event=where.encode(), fn_name=fn.encode())
                 elif kind == "lsm":
@@ -308,6 +314,8 @@ class Probe:
             kind, where, fn = self._links.pop()
             if kind == "tracepoint":
                 b.detach_tracepoint(tp=where.encode())
+            elif kind == "raw":
+                b.detach_raw_tracepoint(tp=where.encode())
             elif kind == "kprobe":
                 b.detach_kprobe(event=where.encode())
             elif kind == "lsm":

@@ -15,9 +15,12 @@ import sys
 import time
 
 from .exited import KEEP
-from .safetext import cell, escape, one_line, raw_name
+from .safetext import cell, escape, name_fields, one_line, raw_name
 
 TABLE_ROWS = 20
+# si_code values the kernel sets for kill(), tgkill() and pidfd_send_signal()
+# without a siginfo (SI_USER, SI_TKILL): then the sender is the caller.
+SENDER_KNOWN_CODES = (0, -6)
 HEAD = "%7s %-16s %8s %11s %11s %11s %-8s" % (
     "PID", "COMM", "WINDOW", "TOTAL", "ALLOWED", "LIMITED", "STATE")
 
@@ -150,6 +153,37 @@ class Reporter:
                    "%s EXIT  %s allowed %s, limited %s"
                    % (_clock(), _who(row), _n(row["allowed"], 10),
                       _n(row["limited"], 10)))
+
+    def escalate(self, row, pid, resumed, by_pid=0, by_code=0, by_comm=b""):
+        """Throttle escalated to kill process `pid` (named as the row's
+        comm), which ran on during its throttled window.  resumed: by a
+        SIGCONT it did not get from the watchdog, sent by by_pid with
+        si_code by_code (the sender is known for kill/tgkill/
+        pidfd_send_signal; otherwise by_pid is only the task that was
+        running when it was generated); else it ran on although its
+        stop had been sent (discarded, as a tracer can)."""
+        where = ""
+        if "key" in row:
+            # The whole budget key: tree and cgroup budgets are per user.
+            user = ""
+            if row["key"] in ("tree", "cgroup"):
+                user = ", user %s" % escape(str(row.get("user") or row.get("uid")))
+            where = " (budget %s %d%s)" % (row["key"], row["id"], user)
+        record = dict(row, event="escalate", action="kill", pid=pid, resumed_by=None,
+                      reason="ran on during its throttled window although stopped "
+                             "(the stop was discarded, e.g. by a tracer)")
+        what = "ran on during its throttled window although stopped"
+        if resumed:
+            known = by_code in SENDER_KNOWN_CODES
+            record.update(reason="resumed during its throttled window",
+                          resumed_by=dict(pid=by_pid, si_code=by_code, sender_known=known,
+                                          **name_fields(by_comm)))
+            what = "resumed by %s during its throttled window" % (
+                "pid %d (%s)" % (by_pid, escape(by_comm)) if known else
+                "a SIGCONT with si_code %d (sender unknown; pid %d (%s) was running)"
+                % (by_code, by_pid, escape(by_comm)))
+        self._emit(record, "%s KILL  %7d %s%s %s -> killed"
+                   % (_clock(), pid, _comm(row), where, what))
 
     def warn(self, text, **record):
         self._emit(dict(event="warning", message=text, **record),

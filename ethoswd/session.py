@@ -1,7 +1,7 @@
 """The running watchdog: events, throttle timers, tables, clean shutdown.
 
-Session.run() polls the ring buffer for LIMIT, STOPPED and EXIT events,
-resumes throttled processes when their window ends, prints a table every
+Session.run() polls the ring buffer for LIMIT, STOPPED, ESCALATE and EXIT
+events, resumes throttled processes when their window ends, prints a table every
 interval, and stops on SIGINT/SIGTERM, the end of --duration, the exit
 of the launched command, or the exit of every -p process.  finish()
 resumes anything still stopped and detaches the probe.
@@ -30,7 +30,8 @@ NS_PER_MS = 1000000
 HEALTH_NAMES = {DEFS["WD_H_MAP_FULL"]: "map_full",
                 DEFS["WD_H_CONTENDED"]: "contended",
                 DEFS["WD_H_EVENTS_LOST"]: "events_lost",
-                DEFS["WD_H_TARGETS_FULL"]: "targets_full"}
+                DEFS["WD_H_TARGETS_FULL"]: "targets_full",
+                DEFS["WD_H_STOPS_FULL"]: "stops_full"}
 HEALTH_HELP = {
     "map_full": "calls from processes the full PID map could not track "
                 "were NOT limited; raise --map-size",
@@ -40,15 +41,19 @@ HEALTH_HELP = {
                    "missing",
     "targets_full": "children of target processes could not be recorded as "
                     "targets and are NOT limited",
+    "stops_full": "stopped processes could not be recorded as stopped: a SIGCONT "
+                  "from another process is NOT escalated for them; raise --map-size",
 }
 
 
 class Session:
     """State the front end keeps while the probe runs."""
 
-    def __init__(self, probe, reporter, opts, action, child=None, guardian=None):
+    def __init__(self, probe, reporter, opts, action, child=None, guardian=None,
+                 stopfile=None):
         self.probe, self.rep, self.opts, self.action = probe, reporter, opts, action
         self.child, self.guardian = child, guardian
+        self.stopfile = stopfile   # --state-file (stopfile.StopFile) or None
         self.key = opts.policy.key
         self.shared = self.key != "process"
         self.names = Names(self.key)
@@ -134,6 +139,8 @@ class Session:
             if self.action == "throttle":
                 if tgid not in self.stopped and self.guardian:
                     self.guardian.stopped(tgid)
+                if tgid not in self.stopped and self.stopfile:
+                    self.stopfile.add(tgid)
                 self.stopped[tgid] = end
             if first and e.kind == DEFS["WD_EV_LIMIT"]:
                 shares = group_shares(self._shares()).get(ident) if self.shared else None
@@ -144,6 +151,15 @@ class Session:
                 self.rep.limit(row,
                                self.opts.max_calls, self.opts.window_ms,
                                self.action)
+        elif e.kind == DEFS["WD_EV_ESCALATE"]:
+            # Killed by the probe: nothing left to resume.
+            self._forget_stopped(tgid)
+            # The row of its budget (the whole key), as for LIMIT.
+            shares = group_shares(self._shares()).get(ident) if self.shared else None
+            row = self._row(ident, e.comm, window, e.allowed, e.limited,
+                            e.limited_windows, state="killed", shares=shares)
+            self.rep.escalate(row, tgid, e.why == DEFS["WD_STOP_RESUMED"],
+                              e.by_pid, e.by_code, e.by_comm)
         elif e.kind == DEFS["WD_EV_PROC_EXIT"]:
             self._forget_stopped(tgid)
             self.exited.exited(tgid, dict(
@@ -162,8 +178,21 @@ class Session:
                 self.rep.exited(row)
 
     def _forget_stopped(self, tgid):
-        if self.stopped.pop(tgid, None) is not None and self.guardian:
+        if self.stopped.pop(tgid, None) is not None:
+            self._unlist(tgid)
+
+    def _unlist(self, tgid):
+        """A stopped process was resumed or is gone: off the guardian's
+        list and the state file."""
+        if self.guardian:
             self.guardian.resumed(tgid)
+        if self.stopfile:
+            self.stopfile.remove(tgid)
+
+    def _flush_stopfile(self):
+        problem = self.stopfile.flush() if self.stopfile else None
+        if problem:
+            self.rep.warn(problem)
 
     # -- timers -------------------------------------------------------
     def _resume_due(self, now_ns):
@@ -174,8 +203,7 @@ class Session:
                     os.kill(tgid, signal.SIGCONT)
                 except ProcessLookupError:
                     pass
-                if self.guardian:
-                    self.guardian.resumed(tgid)
+                self._unlist(tgid)
 
     def _clear_due(self, now_ns):
         rows = None
@@ -220,6 +248,7 @@ class Session:
             self.probe.poll(int(self._next_wake(next_table, end)))
             now = time.monotonic_ns()
             self._resume_due(now)
+            self._flush_stopfile()
             self._clear_due(now)
             if now >= next_table:
                 self._check_health()
@@ -265,5 +294,8 @@ class Session:
                 except (ProcessLookupError, TypeError):
                     pass
         self.stopped.clear()
+        if self.stopfile:
+            self.stopfile.clear()
+            self._flush_stopfile()
         self.rep.summary(rows, dict(self.health), time.monotonic() - self.started,
                          procs, self.exited.not_listed(folded, hidden))

@@ -39,7 +39,7 @@
  */
 static __always_inline int wd_kprobe_src(struct pt_regs *ctx, int fd_arg)
 {
-	struct wd_caller c = {};
+	struct wd_caller c = { .fails = 1 };
 
 	if (!wd_caller(&c))
 		return 0;
@@ -158,11 +158,6 @@ int wd_tp_fd1(struct wd_sys_enter *ctx)
 #define WD_REQ_F_FIXED_FILE	    1	       /* req->flags: fd is a registered-file index */
 #define WD_SPLICE_F_FD_IN_FIXED	    (1U << 31) /* likewise for a splice's source */
 
-/* Threads that submitted a request past the limit, with the start of
- * that window (throttle only: wd_uring_unstoppable).  LRU: the entry of a
- * thread that died goes when room is needed. */
-WD_LRU_HASH(wd_uring_over, __u32, __u32, WD_SIZE(WD_ACTION == WD_ACT_THROTTLE, 10240));
-
 /* The start of io_uring:io_uring_submit_sqe (6.1) / io_uring_submit_req
  * (6.4 on): the same up to the opcode in both; later fields moved. */
 struct wd_uring_submit {
@@ -212,40 +207,16 @@ static __always_inline int wd_uring_in_class(const void *req, __u8 op)
 }
 
 /*
- * Throttle, after a request past the limit.  SIGSTOP takes effect when a
- * thread returns to user space, so a request already handed to the kernel
- * runs whatever the signal, and so does the rest of a batch one
- * io_uring_enter() submitted; an SQPOLL thread (a kernel-side thread of
- * the process) does not stop at all.  A thread's first request past the
- * limit in a window is the one call past the limit throttle allows any
- * thread; a second one in the same window proves the thread did not stop,
- * so the process is killed.
- */
-static __always_inline void wd_uring_unstoppable(struct wd_caller *c)
-{
-	struct wd_value *v = c->v ? c->v : wd_lookup(wd_state, &c->key);
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u32 start, *seen;
-
-	/* The verifier wants the NULL check; the budget was just charged. */
-	if (!v)
-		return;
-	start = *(volatile __u64 *)&v->window >> 32;
-	seen = wd_lookup(wd_uring_over, &tid);
-	if (seen && *seen == start) {
-		bpf_send_signal(WD_SIGKILL);
-		return;
-	}
-	wd_update(wd_uring_over, &tid, &start);
-}
-
-/*
  * io_uring:io_uring_submit_{sqe,req}: fires once per request, in the task
  * that submits it (io_uring_enter, or the ring's SQPOLL thread, which is a
  * thread of the same process), after its prep and before it is issued.
  * A request that moves a file's bytes counts as one read call of its
  * submitter.  The request itself cannot be failed from here (see
- * wd_kprobe_uring_setup for the kprobe backend's refusal).
+ * wd_kprobe_uring_setup for the kprobe backend's refusal).  Under
+ * throttle a stop cannot hold back requests already handed to the kernel
+ * (the rest of a batch, an SQPOLL thread's): wd_charge's escalation
+ * (limiter.h, wd_escalate) kills the process when a submitting thread
+ * goes past the limit twice in one window, as it does for any thread.
  */
 WD_SEC("tracepoint")
 int wd_uring_submit(struct wd_uring_submit *ctx)
@@ -257,8 +228,7 @@ int wd_uring_submit(struct wd_uring_submit *ctx)
 		return 0;
 	if (WD_ON_CLASS && !wd_uring_in_class((const void *)ctx->req, op))
 		return 0;
-	if (wd_charge(&c) && WD_ACTION == WD_ACT_THROTTLE)
-		wd_uring_unstoppable(&c);
+	wd_charge(&c);
 	return 0;
 }
 #endif
@@ -350,7 +320,7 @@ int lsm__file_permission(unsigned long long *ctx)
 	const void *file = (const void *)ctx[0];
 	int mask = (int)ctx[1];
 	int ret = (int)ctx[2];
-	struct wd_caller c = {};
+	struct wd_caller c = { .fails = 1 };
 	int route;
 
 	/* An earlier BPF-LSM program already refused: keep its answer. */
@@ -384,6 +354,43 @@ int lsm__file_permission(unsigned long long *ctx)
 }
 #endif
 
+#if WD_BUILD(WD_ACTION == WD_ACT_THROTTLE)
+/*
+ * Raw tracepoint signal_generate(sig, info, task, group, result), attached
+ * with throttle only: it fires for every signal generated, in the sending
+ * task, once the kernel has acted on it.  For SIGCONT that means the
+ * target's process is already resumed (prepare_signal() runs first,
+ * whether the signal is then ignored, blocked or queued, so `result` is
+ * not looked at), but its threads cannot run yet: the sender still holds
+ * the target's siglock, which each needs on its way out of the stop, so
+ * the mark wd_resumed() makes is there before any of them calls again.
+ * `task` is the thread the signal was sent to; SIGCONT to any thread
+ * resumes its whole process, so the mark goes to task->tgid.  The raw
+ * tracepoint rather than the signal:signal_generate event because the
+ * event's record has only the thread's pid.
+ */
+WD_SEC("raw_tp/signal_generate")
+int wd_sigcont(unsigned long long *ctx)
+{
+	/* ctx holds the arguments as u64s; a read at a constant index is what
+	 * the verifier accepts (the kernel checks at attach that it reads no
+	 * further than the tracepoint's five). */
+	if ((int)ctx[0] != WD_SIGCONT)
+		return 0;
+	/* info and task are plain numbers to the verifier here: helper reads.
+	 * info may be one of two special values instead of a pointer, turned
+	 * into codes as the tracepoint's own record does: SEND_SIG_NOINFO (0,
+	 * SI_USER) and SEND_SIG_PRIV (1, SI_KERNEL). */
+	__u64 info = ctx[1];
+	int code = info == 0 ? WD_SI_USER :
+		   info == 1 ? WD_SI_KERNEL :
+			       (int)wd_peek((const void *)info, WD_OFF_SIGINFO_CODE);
+
+	wd_resumed((__u32)wd_peek((const void *)ctx[2], WD_OFF_TASK_TGID), code);
+	return 0;
+}
+#endif
+
 /*
  * sched:sched_process_exit: when a thread-group leader exits, hand its
  * final counts to the front end and drop its entries, so a later process
@@ -401,6 +408,9 @@ int wd_exit(void *ctx)
 
 	if ((__u32)id != tgid)
 		return 0;
+	/* A later process with this PID must not inherit a stop or its mark. */
+	if (WD_ACTION == WD_ACT_THROTTLE)
+		wd_delete(wd_stops, &tgid);
 	/* Its share of a shared budget first: the front end lists it under
 	 * the budget's final row, which may end below. */
 	struct wd_proc *p = WD_SHARED ? wd_lookup(wd_procs, &tgid) : NULL;

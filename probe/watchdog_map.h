@@ -81,7 +81,11 @@
 #define WD_EV_PROC_EXIT 3 /* a process of a shared budget exited */
 /* throttle: another process of a shared budget was stopped in that window */
 #define WD_EV_STOPPED	4
-/* Pages of the event ring buffer (wd_events): 1 MiB, about 11 900 events.
+/* throttle: a process that ran on during its throttled window (resumed by
+ * another process's SIGCONT, or its stop discarded) was killed */
+#define WD_EV_ESCALATE	5
+/* Pages of the event ring buffer (wd_events): 1 MiB, about 9 300 events
+ * (104 bytes each, with the ring's 8-byte header).
  * A churning host (thousands of short-lived processes a second, each
  * leaving an exit event) fills 64 KiB in about 0.1 s, less than a busy
  * front end may wait for a CPU; events that do not fit are counted
@@ -99,7 +103,10 @@
 #define WD_H_CONTENDED	  1
 #define WD_H_EVENTS_LOST  2 /* ring buffer full: an event was dropped */
 #define WD_H_TARGETS_FULL 3 /* a target's child could not get an entry */
-#define WD_H_SLOTS	  4
+/* throttle: a stopped process could not get a wd_stops entry, so a SIGCONT
+ * from another process would not be escalated for it */
+#define WD_H_STOPS_FULL	  4
+#define WD_H_SLOTS	  5
 
 /* The recorder (WD_RECORD): pages of its ring buffer (64 MiB: about
  * 1.4 million records, several seconds of calls at full speed).  Records
@@ -166,6 +173,31 @@ struct wd_proc {
 	__u32 key_kind; /* ... and wd_key.kind */
 };
 
+/*
+ * A process throttle stopped (map wd_stops, keyed by TGID): the window of
+ * its last stop and whether another process resumed it before that window
+ * ended (probe/limiter.h, wd_sigcont).  `state` packs the window start (ms,
+ * as in wd_value.window) and the WD_STOP_* bits into one word, so that a
+ * compare-and-swap moves both at once.
+ */
+struct wd_stop {
+	__u64 state;		   /* (window_start_ms << 32) | WD_STOP_* */
+	__u64 stop_ns;		   /* when its stop in window stop_win was sent
+					      (bpf_ktime_get_ns; ~0: not yet) */
+	__u32 stop_win;		   /* the window start stop_ns belongs to */
+	__u32 by_pid;		   /* the SIGCONT's sender: the process running
+					      when it was generated */
+	__s32 by_code;		   /* its si_code: SI_USER 0, SI_TKILL -6, ... */
+	char by_comm[WD_COMM_LEN]; /* the sender's command name */
+	__u32 pad;
+};
+#define WD_STOP_RESUMED	  1 /* resumed by another process in that window */
+#define WD_STOP_REPORTED  2 /* killed for it, and reported once */
+/* it ran on in the window of its stop with no SIGCONT seen: a thread
+ * called again after its own stop, or a thread made after the process's
+ * stop called at all; the stop was discarded (a tracer can) */
+#define WD_STOP_UNSTOPPED 4
+
 /* A file by device and inode, as the kernel numbers them (dev_t is
  * MAJOR << 20 | MINOR): maps wd_files (--file) and wd_exe_out
  * (--exclude-exe).  A hard link or a bind mount has the same pair. */
@@ -215,6 +247,13 @@ struct wd_event {
 	char comm[WD_COMM_LEN];
 	__u32 key_uid;	/* wd_key.uid of the budget */
 	__u32 key_kind; /* wd_key.kind of the budget */
+	/* WD_EV_ESCALATE: why (WD_STOP_RESUMED or WD_STOP_UNSTOPPED) and, for
+	 * RESUMED, who sent the SIGCONT (struct wd_stop); 0 otherwise */
+	__u32 why;
+	__u32 by_pid;
+	__s32 by_code;
+	char by_comm[WD_COMM_LEN];
+	__u32 pad2;
 };
 
 /*

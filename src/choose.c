@@ -183,14 +183,18 @@ const char *wd_backend_problem(const struct wd_features *f, int backend)
 
 const char *wd_action_problem(const struct wd_features *f, int backend, int action)
 {
-	static const int signals[] = { WD_F_SEND_SIGNAL, WD_F_SEND_SIGNAL_THREAD };
+	/* A throttle that SIGCONT from another process undoes would not hold:
+	 * no throttle without the watch that escalates to kill. */
+	static const int signals[] = { WD_F_SEND_SIGNAL, WD_F_SEND_SIGNAL_THREAD, WD_F_SIGCONT };
 	static char buf[2][640];
 
 	if (action == WD_ACT_DENY && backend == WD_BACKEND_TRACEPOINT)
 		return "deny needs a backend that can fail a call (kprobe or lsm); "
 		       "a tracepoint can only count and signal";
-	if (action == WD_ACT_THROTTLE || action == WD_ACT_KILL)
-		return first_missing(f, signals, 2, buf[action == WD_ACT_KILL], sizeof(buf[0]));
+	if (action == WD_ACT_THROTTLE)
+		return first_missing(f, signals, 3, buf[0], sizeof(buf[0]));
+	if (action == WD_ACT_KILL)
+		return first_missing(f, signals, 2, buf[1], sizeof(buf[0]));
 	return NULL;
 }
 
@@ -285,11 +289,14 @@ int wd_choose(const struct wd_features *f, int backend, int action, int *out_bac
 	}
 	for (size_t i = 0; i < NELEMS(wd_action_order); i++) {
 		action = wd_action_order[i];
+		/* Never auto's choice: auto fails calls or stops processes, it
+		 * does not kill them. */
+		if (action == WD_ACT_KILL)
+			continue;
 		problem = wd_action_problem(f, chosen, action);
 		if (!problem)
 			break;
-		if (action != WD_ACT_KILL) /* never auto's choice over throttle */
-			wd_cat(why, len, "; %s impossible: %s", wd_action_name(action), problem);
+		wd_cat(why, len, "; %s impossible: %s", wd_action_name(action), problem);
 	}
 	*out_backend = chosen, *out_action = action;
 	return 0;

@@ -110,9 +110,11 @@ struct wd_opts {
 	double duration_s; /* --duration, 0: none */
 	bool json;
 	bool probe_features;
-	bool ebpf;	/* hidden: print the probe's settings and exit */
-	__u32 map_size; /* --map-size, default WD_MAX_PIDS */
-	char **command; /* after "--", NULL-terminated, or NULL */
+	bool ebpf;		    /* hidden: print the probe's settings and exit */
+	__u32 map_size;		    /* --map-size, default WD_MAX_PIDS */
+	const char *state_file;	    /* --state-file PATH, or NULL */
+	const char *resume_stopped; /* --resume-stopped PATH, or NULL */
+	char **command;		    /* after "--", NULL-terminated, or NULL */
 	int ncommand;
 	struct wd_user user; /* -u USER */
 	struct wd_policy policy;
@@ -258,13 +260,19 @@ struct wd_row {
 };
 
 struct wd_health_counts { /* names as in session.py HEALTH_NAMES */
-	__u64 map_full, contended, events_lost, targets_full;
+	__u64 map_full, contended, events_lost, targets_full, stops_full;
 };
 
 void wd_report_limit(struct wd_report *r, const struct wd_row *row, __u64 max_calls,
 		     __u64 window_ms, const char *action);
 void wd_report_clear(struct wd_report *r, const struct wd_row *row);
 void wd_report_exited(struct wd_report *r, const struct wd_row *row);
+/* Throttle escalated to kill process pid (named as row->comm), which ran
+ * on during its throttled window: resumed by a SIGCONT from by_pid
+ * (by_comm) with si_code by_code, or (!resumed) a thread called again
+ * although its stop had been sent (report.py Reporter.escalate). */
+void wd_report_escalate(struct wd_report *r, const struct wd_row *row, __u32 pid, bool resumed,
+			__u32 by_pid, int by_code, const char *by_comm);
 /* procs: every process share with a shared key (non-NULL even when
  * nprocs is 0: it selects the budget layout); NULL with the process key.
  * wd_report_table() sorts rows in place; wd_report_summary() does not. */

@@ -51,6 +51,7 @@ static const char *const feature_names[WD_NFEATURES] = {
 	[WD_F_LSM_ACTIVE] = "BPF-LSM active",
 	[WD_F_LSM_LOAD] = "BPF-LSM program load",
 	[WD_F_FILE_LOOKUP] = "file and executable via BTF",
+	[WD_F_SIGCONT] = "throttle escalation (SIGCONT)",
 };
 
 /* Read-family syscalls, then the copy syscalls (features.py READ_SYSCALLS
@@ -700,6 +701,50 @@ static void probe_lsm_load(struct wd_features *f)
 		       "programs");
 }
 
+/*
+ * Throttle holds against SIGCONT only if the probe sees every SIGCONT (raw
+ * tracepoint signal_generate) and can tell whose process it resumes
+ * (task_struct.tgid and the signal's si_code, from BTF; task_struct.
+ * start_time too, for threads made after a stop): features.py
+ * _probe_sigcont.
+ */
+static void probe_sigcont(struct wd_features *f)
+{
+	static const char *const members[][2] = { { "task_struct", "tgid" },
+						  { "kernel_siginfo", "si_code" },
+						  { "task_struct", "start_time" } };
+	struct wd_feature *ft = &f->feat[WD_F_SIGCONT];
+	const struct bpf_insn code[] = { MOV64_IMM(0, 0), EXIT() };
+	const char *root = tracefs_root();
+	char err[256];
+
+	if (!root || !dir_under(root, "events/signal/signal_generate")) {
+		set(ft, false, "no tracepoint signal/signal_generate");
+		return;
+	}
+	probe_load(ft, BPF_PROG_TYPE_RAW_TRACEPOINT, code, NELEMS(code), 0, 0);
+	if (!ft->ok) {
+		char detail[sizeof(ft->detail)];
+
+		snprintf(detail, sizeof(detail), "%s", ft->detail);
+		set(ft, false, "raw tracepoint program load: %s", detail);
+		return;
+	}
+	if (!f->btf) {
+		set(ft, false, "no kernel BTF (to find a signalled thread's process)");
+		return;
+	}
+	for (size_t i = 0; i < NELEMS(members); i++) {
+		if (wd_btf_offset(f, members[i][0], members[i][1], err, sizeof(err)) < 0) {
+			set(ft, false, "%s", err);
+			return;
+		}
+	}
+	set(ft, true,
+	    "raw tracepoint signal_generate: a process another one resumes during its "
+	    "throttled window is killed");
+}
+
 /* ---- probing ---------------------------------------------------------- */
 
 static void probe_bpf(struct wd_features *f)
@@ -744,6 +789,7 @@ int wd_features_probe(struct wd_features *f, bool all)
 		set(&ft[WD_F_OVERRIDE_PATH], false, "not probed: kprobe lacks an earlier need");
 	probe_btf(f);
 	probe_uring_ops(f);
+	probe_sigcont(f);
 	probe_active_lsm(&ft[WD_F_LSM_ACTIVE]);
 	probe_lsm_load(f);
 	if (wd_file_offsets_problem(f, problem, sizeof(problem)))

@@ -89,6 +89,7 @@ static void choose_programs(struct watchdog_bpf *s, const struct wd_probe_cfg *c
 	bpf_program__set_autoload(s->progs.wd_exit, true);
 	bpf_program__set_autoload(s->progs.wd_newtask, c->targets);
 	bpf_program__set_autoload(s->progs.wd_uring_submit, uring);
+	bpf_program__set_autoload(s->progs.wd_sigcont, c->action == WD_ACT_THROTTLE);
 	switch (c->backend) {
 	case WD_BACKEND_TRACEPOINT:
 		bpf_program__set_autoload(s->progs.wd_tracepoint, true);
@@ -126,7 +127,8 @@ static int size_maps(struct watchdog_bpf *s, const struct wd_probe_cfg *c)
 		{ s->maps.wd_fs, c->count_fs ? 64 : 1 },
 		{ s->maps.wd_files, c->count_files ? WD_MAX_FILES : 1 },
 		{ s->maps.wd_once, c->backend == WD_BACKEND_LSM ? 10240 : 1 },
-		{ s->maps.wd_uring_over, c->action == WD_ACT_THROTTLE ? 10240 : 1 },
+		{ s->maps.wd_stops, c->action == WD_ACT_THROTTLE ? c->map_size : 1 },
+		{ s->maps.wd_over, c->action == WD_ACT_THROTTLE ? c->map_size : 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
@@ -409,6 +411,11 @@ int wd_probe_attach(struct wd_probe *p, const struct wd_probe_cfg *c)
 		err = attach_tp(p, s->progs.wd_newtask, "task:task_newtask");
 	if (!err)
 		err = attach_tp(p, s->progs.wd_exit, "sched:sched_process_exit");
+	if (!err && c->action == WD_ACT_THROTTLE)
+		err = keep(
+			p,
+			bpf_program__attach_raw_tracepoint(s->progs.wd_sigcont, "signal_generate"),
+			"raw_tracepoint", "signal_generate");
 	if (!err)
 		err = c->backend == WD_BACKEND_LSM ? attach_lsm(p) : attach_routes(p, c);
 	if (!err && c->uring_tp && c->backend != WD_BACKEND_LSM)
@@ -475,4 +482,5 @@ void wd_probe_health(struct wd_probe *p, struct wd_health_counts *h)
 	h->contended = sum[WD_H_CONTENDED];
 	h->events_lost = sum[WD_H_EVENTS_LOST];
 	h->targets_full = sum[WD_H_TARGETS_FULL];
+	h->stops_full = sum[WD_H_STOPS_FULL];
 }

@@ -20,6 +20,7 @@
 #include "ethoswd.h"
 #include "loader.h"
 #include "session.h"
+#include "stopfile.h"
 #include "wdfeatures.h"
 
 static char last_error[1024];
@@ -33,6 +34,12 @@ static void on_startup_sigint(int sig)
 	(void)sig;
 	interrupted = 1;
 }
+
+/* What throttle does to a process it cannot keep stopped (probe/limiter.h;
+ * main.py ESCALATION). */
+#define ESCALATION                                                                  \
+	"throttle escalates to kill: a process that another one resumes (SIGCONT) " \
+	"during its throttled window is killed at its next counted call"
 
 int wd_fail(const char *fmt, ...)
 {
@@ -66,6 +73,7 @@ struct run {
 	struct wd_probe_cfg cfg;
 	struct wd_child child;
 	struct wd_guardian guardian;
+	struct wd_stopfile stopfile; /* --state-file */
 	bool loaded;
 	int backend, action;
 	char why[1024];
@@ -181,6 +189,8 @@ static int build_and_attach(struct run *r)
 {
 	double t0;
 
+	if (r->o.state_file && wd_stopfile_open(&r->stopfile, r->o.state_file))
+		return -1;
 	if (r->action == WD_ACT_THROTTLE && wd_guardian_start(&r->guardian))
 		return -1;
 	for (int i = 0; i < r->o.npid; i++) {
@@ -299,6 +309,7 @@ static struct wd_json *start_record(struct run *r, struct wd_route *routes, doub
 	wj_str(j, "backend", wd_backend_name(r->backend));
 	wj_str(j, "action", wd_action_name(r->action));
 	wj_str(j, "reason", r->why);
+	wj_str(j, "escalation", r->action == WD_ACT_THROTTLE ? ESCALATION : NULL);
 	wj_str(j, "kernel", r->feats.kernel);
 	for (int i = 0; i < WD_NBACKENDS; i++) {
 		const char *p = wd_backend_problem(&r->feats, i);
@@ -351,6 +362,8 @@ static void report_start(struct run *r, double launched)
 	wd_info(&r->rep, NULL, "%s", buf);
 	wd_info(&r->rep, NULL, "backend %s, action %s: %s", wd_backend_name(r->backend),
 		wd_action_name(r->action), r->why);
+	if (r->action == WD_ACT_THROTTLE)
+		wd_info(&r->rep, NULL, "%s", ESCALATION);
 	wd_policy_describe_count(p, count, sizeof(count));
 	wd_info(&r->rep, NULL, "policy %s: limit %llu calls / %llu ms %s; counting %s", p->profile,
 		(unsigned long long)p->max_calls, (unsigned long long)p->window_ms,
@@ -396,9 +409,9 @@ static void report_start(struct run *r, double launched)
 /* Run the session to its end; the exit status. */
 static int run_session(struct run *r, double launched)
 {
-	struct wd_session *s = wd_session_new(&r->probe, &r->rep, &r->o, r->action,
-					      r->o.ncommand ? &r->child : NULL,
-					      r->guardian.pid > 0 ? &r->guardian : NULL);
+	struct wd_session *s = wd_session_new(
+		&r->probe, &r->rep, &r->o, r->action, r->o.ncommand ? &r->child : NULL,
+		r->guardian.pid > 0 ? &r->guardian : NULL, r->o.state_file ? &r->stopfile : NULL);
 	char reason[128];
 	struct wd_json *rec;
 
@@ -436,6 +449,7 @@ static void cleanup(struct run *r)
 		wd_probe_close(&r->probe);
 	wd_child_abort(&r->child);
 	wd_guardian_close(&r->guardian);
+	wd_stopfile_free(&r->stopfile);
 	wd_features_free(&r->feats);
 	wd_opts_free(&r->o);
 }
@@ -474,7 +488,13 @@ int main(int argc, char **argv)
 		return 0;
 	r.rep.json = r.o.json;
 	r.rep.out = stdout;
-	if (rc == 0 && choose(&r) == 0 && !interrupted) {
+	if (rc == 0 && r.o.resume_stopped) {
+		rc = wd_resume_stopped(r.o.resume_stopped, &r.rep);
+		if (rc == 0) {
+			cleanup(&r);
+			return 0;
+		}
+	} else if (rc == 0 && choose(&r) == 0 && !interrupted) {
 		if (r.o.probe_features) {
 			rc = wd_print_features(&r.feats, &r.o, &r.rep);
 			cleanup(&r);

@@ -67,6 +67,11 @@ static const char help_text[] =
 	"  --json                one JSON object per line instead of tables\n"
 	"  --probe-features      print what this kernel supports and exit\n"
 	"  --map-size N          processes the PID map can track (default 65536)\n"
+	"  --state-file PATH     keep the processes throttle stopped in PATH (PID and\n"
+	"                        start time), for --resume-stopped\n"
+	"  --resume-stopped PATH\n"
+	"                        resume the processes a --state-file lists (if still\n"
+	"                        the same process), remove it and exit\n"
 	"  --version             print the version and exit\n"
 	"\n"
 	"examples:\n"
@@ -110,6 +115,8 @@ enum opt_id {
 	O_JSON,
 	O_PROBE_FEATURES,
 	O_MAP_SIZE,
+	O_STATE_FILE,
+	O_RESUME_STOPPED,
 	O_EBPF,
 	O_VERSION,
 	O_N
@@ -146,6 +153,8 @@ static const struct optdef optdefs[O_N] = {
 	[O_JSON] = { NULL, "--json", false, NULL },
 	[O_PROBE_FEATURES] = { NULL, "--probe-features", false, NULL },
 	[O_MAP_SIZE] = { NULL, "--map-size", true, NULL },
+	[O_STATE_FILE] = { NULL, "--state-file", true, NULL },
+	[O_RESUME_STOPPED] = { NULL, "--resume-stopped", true, NULL },
 	[O_EBPF] = { NULL, "--ebpf", false, NULL },	  /* hidden, as in cli.py */
 	[O_VERSION] = { NULL, "--version", false, NULL }, /* ethoswd only */
 };
@@ -641,6 +650,23 @@ static void free_raw(struct raw *raw)
 	free(raw->extras.v);
 }
 
+/* --resume-stopped takes no other option than --json (cli.py: options
+ * given, defaults aside), and neither path option an empty path. */
+static int resume_alone(struct wd_opts *o, const struct raw *raw)
+{
+	o->state_file = raw->val[O_STATE_FILE];
+	o->resume_stopped = raw->val[O_RESUME_STOPPED];
+	for (int i = 0; o->resume_stopped && i < O_N; i++)
+		if (i != O_RESUME_STOPPED && i != O_JSON &&
+		    (raw->val[i] || raw->list[i].n || raw->flag[i] || o->ncommand))
+			return wd_fail("--resume-stopped takes no other options than --json");
+	if (o->state_file && !*o->state_file)
+		return wd_fail("--state-file needs a path");
+	if (o->resume_stopped && !*o->resume_stopped)
+		return wd_fail("--resume-stopped needs a path");
+	return 0;
+}
+
 /* The words before "--" as argparse takes them, then the checks. */
 static int parse_raw(int n, char **args, struct wd_opts *o, struct raw *raw)
 {
@@ -661,6 +687,8 @@ static int parse_raw(int n, char **args, struct wd_opts *o, struct raw *raw)
 		free(b.p);
 		return -1;
 	}
+	if (resume_alone(o, raw))
+		return -1;
 	o->policy.profile =
 		raw->val[O_PROFILE] ? profiles[index_of(profiles, raw->val[O_PROFILE])] : "seed";
 	if (raw->val[O_BACKEND])

@@ -292,6 +292,7 @@ static char *health_json(const struct wd_health_counts *h)
 	wj_u64(j, "contended", h ? h->contended : 0);
 	wj_u64(j, "events_lost", h ? h->events_lost : 0);
 	wj_u64(j, "targets_full", h ? h->targets_full : 0);
+	wj_u64(j, "stops_full", h ? h->stops_full : 0);
 	return wj_end(j);
 }
 
@@ -421,6 +422,78 @@ void wd_report_exited(struct wd_report *r, const struct wd_row *row)
 		 who(row, w, sizeof(w)), wd_num(row->allowed, 10, a, 32),
 		 wd_num(row->limited, 10, b, 32));
 	emit1(r, event_rec("exit", row), line);
+}
+
+/* si_code values the kernel sets for kill(), tgkill() and pidfd_send_signal()
+ * without a siginfo (SI_USER, SI_TKILL): then the sender is the caller
+ * (report.py SENDER_KNOWN_CODES). */
+static bool sender_known(int code)
+{
+	return code == 0 || code == -6;
+}
+
+/* s escaped (safetext.escape), malloc'ed. */
+static char *escaped_name(const char *s)
+{
+	size_t n = strnlen(s, WD_COMM_LEN);
+	char *out = wd_xmalloc(4 * n + 1);
+
+	return wd_escape(s, n, out, 4 * n + 1);
+}
+
+void wd_report_escalate(struct wd_report *r, const struct wd_row *row, __u32 pid, bool resumed,
+			__u32 by_pid, int by_code, const char *by_comm)
+{
+	struct wd_json *rec = event_rec("escalate", row), *by;
+	char line[1024], clk[16], name[64], where[512] = "", user[300] = "", what[320], *by_name;
+
+	wj_str(rec, "action", "kill");
+	wj_u64(rec, "pid", pid);
+	wj_null(rec, "resumed_by");
+	wj_str(rec, "reason",
+	       "ran on during its throttled window although stopped (the stop was "
+	       "discarded, e.g. by a tracer)");
+	snprintf(what, sizeof(what), "ran on during its throttled window although stopped");
+	if (resumed) {
+		by = wj_new();
+		by_name = escaped_name(by_comm);
+		wj_str(rec, "reason", "resumed during its throttled window");
+		wj_u64(by, "pid", by_pid);
+		wj_int(by, "si_code", by_code);
+		wj_bool(by, "sender_known", sender_known(by_code));
+		name_fields(by, by_comm);
+		wj_take(rec, "resumed_by", wj_end(by));
+		if (sender_known(by_code))
+			snprintf(what, sizeof(what),
+				 "resumed by pid %u (%s) during its throttled window", by_pid,
+				 by_name);
+		else
+			snprintf(
+				what, sizeof(what),
+				"resumed by a SIGCONT with si_code %d (sender unknown; pid %u (%s) "
+				"was running) during its throttled window",
+				by_code, by_pid, by_name);
+		free(by_name);
+	}
+	if (shared(row)) {
+		/* The whole budget key: tree and cgroup budgets are per user
+		 * (report.py escalate). */
+		if (row->key == WD_KEY_TREE || row->key == WD_KEY_CGROUP) {
+			char uid[16], *esc;
+			const char *u = row->user ? row->user : uid;
+
+			snprintf(uid, sizeof(uid), "%u", row->uid);
+			esc = wd_xmalloc(4 * strlen(u) + 1);
+			wd_escape(u, strlen(u), esc, 4 * strlen(u) + 1);
+			snprintf(user, sizeof(user), ", user %s", esc);
+			free(esc);
+		}
+		snprintf(where, sizeof(where), " (budget %s %llu%s)", wd_key_name(row->key),
+			 (unsigned long long)row->id, user);
+	}
+	snprintf(line, sizeof(line), "%s KILL  %7u %s%s %s -> killed", clock_now(clk), pid,
+		 comm_cell(row->comm, 16, name, sizeof(name)), where, what);
+	emit1(r, rec, line);
 }
 
 /* ---- table and summary -------------------------------------------------- */
@@ -599,12 +672,14 @@ static void summary_text(struct wd_report *r, const struct wd_row *rows, int n,
 	add_line(&l, "%s", buf);
 	for (i = 0; i < n && i < TABLE_ROWS; i++)
 		add_line(&l, "%s", row_line(order[i], "-", buf, sizeof(buf)));
-	if (h && (h->contended || h->events_lost || h->map_full || h->targets_full))
+	if (h &&
+	    (h->contended || h->events_lost || h->map_full || h->targets_full || h->stops_full))
 		add_line(&l,
 			 "health: contended %llu, events_lost %llu, map_full %llu, "
-			 "targets_full %llu",
+			 "stops_full %llu, targets_full %llu",
 			 (unsigned long long)h->contended, (unsigned long long)h->events_lost,
-			 (unsigned long long)h->map_full, (unsigned long long)h->targets_full);
+			 (unsigned long long)h->map_full, (unsigned long long)h->stops_full,
+			 (unsigned long long)h->targets_full);
 	emit_lines(r, &l);
 	free(order);
 }

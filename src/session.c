@@ -2,8 +2,8 @@
 /*
  * session.c - the running watchdog (ethoswd/session.py and budgets.py).
  *
- * wd_session_run() polls the ring buffer for LIMIT, STOPPED, EXIT and
- * PROC_EXIT events, resumes throttled processes when their window ends,
+ * wd_session_run() polls the ring buffer for LIMIT, STOPPED, ESCALATE, EXIT
+ * and PROC_EXIT events, resumes throttled processes when their window ends,
  * prints a table every interval, and stops on SIGINT/SIGTERM, the end of
  * --duration, the exit of the launched command, or the exit of every -p
  * process.  wd_session_finish() detaches first, then resumes anything
@@ -34,6 +34,7 @@
 #include "idmap.h"
 #include "names.h"
 #include "session.h"
+#include "stopfile.h"
 #include "watchdog.skel.h"
 
 #define NS_PER_MS 1000000ULL
@@ -46,6 +47,7 @@ struct wd_session {
 	bool shared;
 	struct wd_child *child;
 	struct wd_guardian *guardian;
+	struct wd_stopfile *stopfile; /* --state-file, or NULL */
 	struct ring_buffer *rb;
 	struct idmap limited;	 /* budget -> end of last limited window (ns) */
 	struct idmap stopped;	 /* wd_pid_key(tgid) -> when to SIGCONT it (ns) */
@@ -301,10 +303,28 @@ static __u64 window_end_ns(struct wd_session *s, __u32 start_ms32)
 	return (start_ms + s->o->policy.window_ms) * NS_PER_MS;
 }
 
+/* A stopped process was resumed or is gone: off the guardian's list and
+ * the state file. */
+static void unlist(struct wd_session *s, __u32 tgid)
+{
+	if (s->guardian)
+		wd_guardian_resumed(s->guardian, tgid);
+	if (s->stopfile)
+		wd_stopfile_remove(s->stopfile, tgid);
+}
+
 static void forget_stopped(struct wd_session *s, __u32 tgid)
 {
-	if (idmap_del(&s->stopped, wd_pid_key(tgid)) && s->guardian)
-		wd_guardian_resumed(s->guardian, tgid);
+	if (idmap_del(&s->stopped, wd_pid_key(tgid)))
+		unlist(s, tgid);
+}
+
+static void flush_stopfile(struct wd_session *s)
+{
+	const char *problem = s->stopfile ? wd_stopfile_flush(s->stopfile) : NULL;
+
+	if (problem)
+		wd_warn(s->rep, problem);
 }
 
 /* The budget of an event, as the map keys it. */
@@ -346,6 +366,8 @@ static void on_limit(struct wd_session *s, const struct wd_event *e)
 	if (s->action == WD_ACT_THROTTLE) {
 		if (!idmap_find(&s->stopped, wd_pid_key(e->tgid)) && s->guardian)
 			wd_guardian_stopped(s->guardian, e->tgid);
+		if (!idmap_find(&s->stopped, wd_pid_key(e->tgid)) && s->stopfile)
+			wd_stopfile_add(s->stopfile, e->tgid);
 		idmap_set(&s->stopped, wd_pid_key(e->tgid), end);
 	}
 	if (!first || e->kind != WD_EV_LIMIT)
@@ -387,6 +409,20 @@ static void on_proc_exit(struct wd_session *s, const struct wd_event *e)
 	wd_exited_exited(&s->exited, &sh);
 }
 
+/* Throttle escalated to kill (probe/limiter.h wd_escalate): nothing left
+ * to resume; report who was killed and who resumed it. */
+static void on_escalate(struct wd_session *s, const struct wd_event *e)
+{
+	struct wd_row r;
+
+	forget_stopped(s, e->tgid);
+	event_row(s, e, &r);
+	r.state = "killed";
+	wd_report_escalate(s->rep, &r, e->tgid, e->why == WD_STOP_RESUMED, e->by_pid, e->by_code,
+			   e->by_comm);
+	free(r.shares);
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct wd_session *s = ctx;
@@ -397,6 +433,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	memcpy(&e, data, sizeof(e));
 	if (e.kind == WD_EV_LIMIT || e.kind == WD_EV_STOPPED)
 		on_limit(s, &e);
+	else if (e.kind == WD_EV_ESCALATE)
+		on_escalate(s, &e);
 	else if (e.kind == WD_EV_PROC_EXIT)
 		on_proc_exit(s, &e);
 	else if (e.kind == WD_EV_EXIT)
@@ -415,8 +453,7 @@ static void resume_due(struct wd_session *s, __u64 now)
 		idmap_del(&s->stopped, e.id);
 		i--;
 		kill((pid_t)e.id.id, SIGCONT);
-		if (s->guardian)
-			wd_guardian_resumed(s->guardian, e.id.id);
+		unlist(s, e.id.id);
 	}
 }
 
@@ -470,6 +507,10 @@ static const struct {
 	  "children of target processes could not be recorded as targets "
 	  "and are NOT limited",
 	  offsetof(struct wd_health_counts, targets_full) },
+	{ "stops_full",
+	  "stopped processes could not be recorded as stopped: a SIGCONT from another "
+	  "process is NOT escalated for them; raise --map-size",
+	  offsetof(struct wd_health_counts, stops_full) },
 };
 
 static void check_health(struct wd_session *s)
@@ -499,7 +540,7 @@ static void check_health(struct wd_session *s)
 /* ---- the loop ------------------------------------------------------------- */
 struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
 				  const struct wd_opts *o, int action, struct wd_child *child,
-				  struct wd_guardian *guardian)
+				  struct wd_guardian *guardian, struct wd_stopfile *stopfile)
 {
 	struct wd_session *s = calloc(1, sizeof(*s));
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -514,6 +555,7 @@ struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
 	s->shared = s->key != WD_KEY_PROCESS;
 	s->child = child;
 	s->guardian = guardian;
+	s->stopfile = stopfile;
 	s->started = mono_ns() / 1e9;
 	/* A table's large buffers (its shares, its JSON) are mmap'ed and given
 	 * back when freed.  A fixed threshold turns off glibc's moving one,
@@ -606,6 +648,7 @@ const char *wd_session_run(struct wd_session *s)
 		ring_buffer__poll(s->rb, next_wake_ms(s, next_table, end));
 		now = mono_ns();
 		resume_due(s, now);
+		flush_stopfile(s);
 		clear_due(s, now);
 		if (now >= next_table) {
 			table(s);
@@ -651,6 +694,10 @@ void wd_session_finish(struct wd_session *s)
 	wd_probe_close(s->probe);
 	if (s->action == WD_ACT_THROTTLE)
 		resume_all(s, rows, n);
+	if (s->stopfile) {
+		wd_stopfile_clear(s->stopfile);
+		flush_stopfile(s);
+	}
 	wd_report_summary(s->rep, rows, n, &s->health, mono_ns() / 1e9 - s->started, procs, nprocs,
 			  &nl);
 	free(procs);

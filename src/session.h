@@ -11,9 +11,12 @@
 
 struct wd_session;
 
+struct wd_stopfile;
+
+/* stopfile: --state-file's, or NULL. */
 struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
 				  const struct wd_opts *o, int action, struct wd_child *child,
-				  struct wd_guardian *guardian);
+				  struct wd_guardian *guardian, struct wd_stopfile *stopfile);
 /* Run until a stop condition; the reason ("SIGINT", "duration", ...). */
 const char *wd_session_run(struct wd_session *s);
 /* Drain events, close the probe, resume what was throttled, print the

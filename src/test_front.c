@@ -96,6 +96,8 @@ static char *opts_json(const struct wd_opts *o)
 	wj_bool(j, "json", o->json);
 	wj_bool(j, "probe_features", o->probe_features);
 	wj_u64(j, "map_size", o->map_size);
+	wj_str(j, "state_file", o->state_file);
+	wj_str(j, "resume_stopped", o->resume_stopped);
 	wd_policy_describe_count(&o->policy, buf, sizeof(buf));
 	wj_str(j, "describe_count", buf);
 	wj_str(j, "describe_key", wd_policy_describe_key(&o->policy));
@@ -166,7 +168,7 @@ static void cmd_privileges(void)
 static void cmd_report(bool json)
 {
 	struct wd_report r = { json, stdout };
-	struct wd_health_counts h = { 0 }, h2 = { 1, 2, 3, 0 };
+	struct wd_health_counts h = { 0 }, h2 = { 1, 2, 3, 0, 0 };
 	struct wd_share sh[4] = {
 		{ 300, 300, WD_KEY_TREE, 0, 50, 5, "root\033[2J", "ok" },
 		{ 301, 300, WD_KEY_TREE, 0, 7000000, 0, "child", "STOPPED" },
@@ -198,6 +200,8 @@ static void cmd_report(bool json)
 	wd_report_limit(&r, &lim, 100, 500, "deny");
 	wd_report_clear(&r, &rows[1]);
 	wd_report_exited(&r, &rows[0]);
+	wd_report_escalate(&r, &rows[5], 105, true, 4321, 0, "\033]0;x\aevil");
+	wd_report_escalate(&r, &rows[7], 107, false, 0, 0, "");
 	wd_warn(&r, "a warning\nwith a break");
 	wd_report_table(&r, rows, 25, &h, NULL, 0);
 	wd_report_summary(&r, rows, 3, &h2, 12.34567, NULL, 0, NULL);
@@ -236,6 +240,7 @@ static void cmd_report(bool json)
 	snprintf(tree[1].comm, WD_COMM_LEN, "%s", "own");
 	wd_report_limit(&r, &tree[2], 16, 500, "throttle");
 	wd_report_exited(&r, &tree[0]);
+	wd_report_escalate(&r, &tree[0], 301, true, 0, -2, "");
 	wd_report_limit(&r, &tree[1], 16, 500, "throttle");
 	wd_report_table(&r, tree + 1, 1, &h, sh + 3, 1);
 	wd_report_table(&r, tree, 3, &h, sh, 4);

@@ -45,6 +45,7 @@ enum wd_feature_id {
 	WD_F_LSM_ACTIVE,
 	WD_F_LSM_LOAD,
 	WD_F_FILE_LOOKUP,
+	WD_F_SIGCONT,
 	WD_NFEATURES
 };
 

@@ -30,6 +30,10 @@ NEEDS = {"tracepoint": COMMON,
                              "error injection on read syscalls", "override takes effect"),
          "lsm": COMMON + ("kernel BTF", "BPF-LSM active", "BPF-LSM program load")}
 SIGNALS = ("bpf_send_signal", "bpf_send_signal_thread")
+# Throttle holds against SIGCONT only with this watch (a raw tracepoint on
+# signal_generate, and BTF for the signalled thread's process); without it
+# throttle is refused.
+ESCALATION = "throttle escalation (SIGCONT)"
 READS = ("read", "pread64", "readv", "preadv", "preadv2")
 COPIES = ("sendfile64", "splice", "copy_file_range")
 
@@ -72,6 +76,11 @@ def _check_files(feats):
     }
     for name, fact in facts.items():
         assert feats[name]["ok"] == fact, (name, feats[name], "the files say", fact)
+    # The escalation needs the signal_generate tracepoint and BTF (and a
+    # raw tracepoint program load, which no file tells).
+    if feats[ESCALATION]["ok"]:
+        assert facts["kernel BTF"] and bool(tracefs) and os.path.isdir(
+            tracefs + "/events/signal/signal_generate"), feats[ESCALATION]
 
 
 def ok(name):
@@ -93,17 +102,25 @@ def backends():
     return [b for b in PREFERENCE if missing(b) is None]
 
 
+def throttle_holds():
+    """Throttle can hold against SIGCONT here (raw tracepoint + BTF)."""
+    return ok(ESCALATION)
+
+
 def actions(backend):
-    """The backend's actions here, in ACTIONS order."""
+    """The backend's actions here, in ACTIONS order (throttle only where it
+    can escalate: without that it is refused)."""
     signals = all(ok(s) for s in SIGNALS)
     return [a for a in ACTIONS
             if not (a == "deny" and backend == "tracepoint") and
-            not (a in ("throttle", "kill") and not signals)]
+            not (a in ("throttle", "kill") and not signals) and
+            not (a == "throttle" and not throttle_holds())]
 
 
 def auto():
     """(backend, action) auto picks: the strongest backend, its strongest
-    action (kill is never auto's choice over throttle)."""
+    action (kill is never auto's choice: without deny or throttle, auto
+    monitors)."""
     backend = backends()[0]
     return backend, [a for a in actions(backend) if a != "kill"][0]
 
@@ -114,18 +131,23 @@ def deny_backend():
 
 
 def attach_points(backend, action, targets=False):
-    """The last part of each attach point ("sys_enter_read",
-    "file_permission"...) a run with this backend and action must have:
-    the read routes, the exit tracepoint, the fork hook with targets, the
-    io_uring submit tracepoint where there is one (not on lsm, which sees
-    io_uring reads at file_permission)."""
+    """The last part of every attach point ("sys_enter_read",
+    "file_permission"...) a run with this backend and action has, exactly:
+    the read routes, the exit tracepoint, the fork hook with targets,
+    throttle's SIGCONT watch (raw tracepoint signal_generate), the kprobe
+    backend's io_uring_setup refusal when it enforces, and the io_uring
+    submit tracepoint where there is one (not on lsm, which sees io_uring
+    reads at file_permission).  Each is attached once, so its size is the
+    number of attach points (11 for tracepoint + throttle with io_uring)."""
     uring = features()["io_uring submit tracepoint"]
     points = {"sched_process_exit"} | ({"task_newtask"} if targets else set())
+    if action == "throttle":
+        points.add("signal_generate")
     if backend == "tracepoint":
         points |= {"sys_enter_" + s for s in READS + COPIES}
     elif backend == "kprobe":
         points |= {"__x64_sys_" + s for s in READS + COPIES}
-        if uring["ok"] and action == "deny":
+        if uring["ok"] and action != "monitor":
             points.add("__x64_sys_io_uring_setup")
     else:
         points |= {"file_permission", "__x64_sys_sendfile64", "__x64_sys_copy_file_range"}
@@ -134,8 +156,10 @@ def attach_points(backend, action, targets=False):
     return points
 
 
-def attach_kinds(backend):
+def attach_kinds(backend, action=None):
     """The kinds ("tracepoint", "kprobe", ...) a backend's attach points
-    are of: its own and the exit/fork/io_uring tracepoints."""
-    return {"tracepoint": {"tracepoint"}, "kprobe": {"kprobe", "tracepoint"},
-            "lsm": {"lsm", "fentry", "tracepoint"}}[backend]
+    are of: its own, the exit/fork/io_uring tracepoints and, under
+    throttle, the raw tracepoint of the SIGCONT watch."""
+    kinds = {"tracepoint": {"tracepoint"}, "kprobe": {"kprobe", "tracepoint"},
+             "lsm": {"lsm", "fentry", "tracepoint"}}[backend]
+    return kinds | ({"raw_tracepoint"} if action == "throttle" else set())

@@ -59,7 +59,7 @@ def prefix():
 # tests/unit/test_probe_programs.py checks every program Probe attaches is here.
 PROG_NAMES = ("wd_tracepoint", "wd_tp_fd1", "wd_kprobe", "wd_kprobe_fd1",
               "wd_kprobe_uring", "wd_uring_submit", "wd_exit", "lsm__file_permi",
-              "wd_newtask", "file_permission", "kfunc____x64_sy",
+              "wd_newtask", "wd_sigcont", "file_permission", "kfunc____x64_sy",
               "__x64_sys_sendf", "__x64_sys_copy_")
 
 

@@ -31,7 +31,7 @@ CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOUR
 # Feature indexes (Features.all() order) flipped together before the
 # decisions are compared: "-" is the kernel as probed.
 SPECS = ["-", "15", "9,10,11,12", "9,10,11,12,15", "7", "8", "7,8", "4", "0",
-         "5", "6", "13", "14", "3,15", "9,10,11,12,8"]
+         "5", "6", "13", "14", "3,15", "9,10,11,12,8", "17", "9,10,11,12,15,17"]
 BACKENDS = ("lsm", "kprobe", "tracepoint")
 ACTIONS = ("deny", "throttle", "kill", "monitor")
 KEYS = ("process", "tree", "uid", "cgroup")

@@ -46,12 +46,18 @@ def test_start_record_tells_backend_action_reason_and_timings():
                                  {"total", "features", "load", "attach"})
     # The backend's hooks on every read route (read family, sendfile64/
     # splice/copy_file_range), process exit, the io_uring submit tracepoint
-    # where the backend needs it; nothing of another backend's kind.
+    # where the backend needs it, throttle's SIGCONT watch: exactly those
+    # (tests/probed.py: 11 for tracepoint + throttle with io_uring), and
+    # nothing of another backend's kind.
     points = {a.rsplit(":", 1)[1] for a in s["attached"]}
-    assert probed.attach_points(backend, action) <= points, (points, s["attached"])
+    assert points == probed.attach_points(backend, action), (points, s["attached"])
+    assert len(s["attached"]) == len(probed.attach_points(backend, action)), s["attached"]
     kinds = {a.split(":", 1)[0] for a in s["attached"]}
-    assert kinds <= probed.attach_kinds(backend), s["attached"]
-    assert len(set(s["attached"])) == len(s["attached"]), s["attached"]
+    assert kinds <= probed.attach_kinds(backend, action), s["attached"]
+    if action == "throttle":
+        assert s["escalation"].startswith("throttle escalates to kill"), s
+    else:
+        assert s["escalation"] is None, s
 
 
 def test_sigkill_of_the_watchdog_leaves_nothing_attached(report):

@@ -28,7 +28,8 @@ every second (-i 1) runs the per-table code often.  Pass when:
            churn reported no failed child;
   listed   at most WD_EXITED_ROWS exited processes are listed, and those
            listed plus `not_listed` make PROCS;
-  health   no map_full, targets_full, events_lost or contended count.
+  health   every counter listed (stops_full too), none counted: no map_full,
+           targets_full, events_lost, contended or stops_full.
 
 Prints a table and a verdict; --result FILE writes the figures as JSON.
 Exit status 0 when every check passed, 1 otherwise.
@@ -49,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 import readers  # noqa: E402
 import wdrun  # noqa: E402
 from ethoswd.abi import DEFS  # noqa: E402
-from procinfo import cpu_s, hwm_kb, rss_kb, write_verdict  # noqa: E402
+from procinfo import cpu_s, health_ok, hwm_kb, rss_kb, write_verdict  # noqa: E402
 
 KEEP = DEFS["WD_EXITED_ROWS"]
 CHURN = readers.BIN_DIR / "churn"
@@ -188,7 +189,7 @@ def soak(procs, key, frontend, out, jobs=8, reads=2, interval=1, backend="auto")
         fails.append("%d exited processes listed (at most %d), not_listed %s, want %d in all"
                      % (len(listed), KEEP, not_listed, procs))
     health = summ.get("health") or {}
-    checks["health"] = bool(health) and not any(health.values())
+    checks["health"] = health_ok(health)
     if not checks["health"]:
         fails.append("health counters: %s" % health)
     rss = rss_figures(samples, sampler.warm_at, sampler.peak_warm)

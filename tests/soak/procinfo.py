@@ -8,6 +8,15 @@ import json
 import os
 import subprocess
 
+# The summary's health counters, as both front ends name them (session.py
+# HEALTH_NAMES, session.c health_slots): a soak wants every one, at 0.
+HEALTH_COUNTERS = {"map_full", "contended", "events_lost", "targets_full", "stops_full"}
+
+
+def health_ok(health):
+    """Every counter listed, and none counted."""
+    return set(health) == HEALTH_COUNTERS and not any(health.values())
+
 
 def status_field(pid, name):
     try:

@@ -33,7 +33,8 @@ Pass when:
             watchdog is still attached and its last interval record;
   stopped   no process of the soak is left stopped (state T) after the
             watchdog exits, and no normal reader was ever seen stopped;
-  health    no map_full, targets_full, events_lost or contended count;
+  health    every counter listed (stops_full too), none counted: no map_full,
+            targets_full, events_lost, contended or stops_full;
   detached  every BPF program and map the watchdog held is gone after it exits.
 
 Prints a table and a verdict; --result FILE writes the figures as JSON.
@@ -55,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import readers  # noqa: E402
 import wdrun  # noqa: E402
 from procinfo import (bpf_ids, bpftool_json, cpu_s, dump_keys, find_map,  # noqa: E402
-                      guardian_of, rss_kb, rss_verdict, status_field,
+                      guardian_of, health_ok, rss_kb, rss_verdict, status_field,
                       write_verdict)
 
 MAX_CALLS, WINDOW_MS, INTERVAL = 100, 500, 5
@@ -292,7 +293,7 @@ def soak(seconds, n_aggr, n_norm, action, backend, out, normal_rate, nice=None):
         fails.append("processes left stopped: %s" % left_stopped)
 
     health = res.summary["health"] if res.events("summary") else {}
-    checks["health"] = bool(health) and not any(health.values())
+    checks["health"] = health_ok(health)
     if not checks["health"]:
         fails.append("health counters: %s" % health)
 

@@ -131,6 +131,7 @@ def _py_parse(argv):
          "exclude_comm": a.exclude_comm, "command": a.command,
          "interval": a.interval, "duration": a.duration, "json": a.json,
          "probe_features": a.probe_features, "map_size": a.map_size,
+         "state_file": a.state_file, "resume_stopped": a.resume_stopped,
          "describe_count": p.describe_count(), "describe_key": p.describe_key(),
          "needs_btf": p.needs_btf,
          "user": a.user.as_dict() if a.user else None}
@@ -161,7 +162,11 @@ BAD_ARGS = [s.split() for s in (
     "--max-calls '5'", "--comm it's", "--pid=", "-p=", "-i=x", "-i 1_0.5",
     "--count fs:0x_1f", "--count fs:0x123456789", "-i 0.05", "-i -nan", "--version=1",
     "-u nobody", "-p 1 -u nobody", "-u no-such-user-h4 -- ls", "-u 99999999999 -- ls",
-    "--user= -- ls", "-u -- ls", "-u 4294967295 -- ls")]
+    "--user= -- ls", "-u -- ls", "-u 4294967295 -- ls",
+    "--resume-stopped /run/x --max-calls 5", "--resume-stopped /x -- ls",
+    "--res /x -i 1", "--resume-stopped= ", "--state-file=", "--resume-stopped",
+    "--resume-stopped /x --state-file /y", "--ebpf --resume-stopped /x",
+    "--resume-stopped /x -u nobody")]
 GOOD_ARGS = [s.split() for s in (
     "", "--json", "--max-calls +5 --window-ms 200", "-p5 -p 6", "-p=7", "-i=2.5",
     "--comm -5", "--json --json", "--duration 1e7", "-i 0.1", "--max-calls 007",
@@ -179,7 +184,10 @@ GOOD_ARGS = [s.split() for s in (
     "--count fs:0x0001f", "--count ' all '", "-h", "--help", "-hp5", "--foo -h",
     "--max-calls 0 -h", "--hel", "-p 1 -h -- ls",
     "-u nobody -- ls", "-u 65534 -- true", "--user=root -- ls", "-unobody -- ls",
-    "--us daemon -- ls")]
+    "--us daemon -- ls",
+    "--resume-stopped /run/ethoswd/stopped", "--json --resume-stopped=/x --json",
+    "--res /x", "--state-file /run/ethoswd/stopped --max-calls 5", "--st /x",
+    "--state-file /run/ethoswd/stopped -u nobody -- ls")]
 
 
 @pytest.mark.parametrize("argv", BAD_ARGS + GOOD_ARGS,
@@ -236,7 +244,8 @@ def test_privilege_refusals_like_environment_py(front):
 
 # ---- report ----------------------------------------------------------------
 
-HEALTH0 = {"map_full": 0, "contended": 0, "events_lost": 0, "targets_full": 0}
+HEALTH0 = {"map_full": 0, "contended": 0, "events_lost": 0, "targets_full": 0,
+           "stops_full": 0}
 
 
 def _share(pid, allowed, limited, comm, state, budget=("tree", 300, 0)):
@@ -264,11 +273,13 @@ def _py_report(as_json):
     rep.limit(dict(rows[5], window_start_ms=4000000000), 100, 500, "deny")
     rep.clear(rows[1])
     rep.exited(rows[0])
+    rep.escalate(rows[5], 105, True, 4321, 0, b"\x1b]0;x\x07evil")
+    rep.escalate(rows[7], 107, False)
     rep.warn("a warning\nwith a break")
     rep.table(rows, dict(HEALTH0))
     rows = sorted(rows, key=lambda r: (-r["activity"], -r["total"], r["pid"]))
     rep.summary(rows[:3], {"map_full": 1, "contended": 2, "events_lost": 3,
-                           "targets_full": 0}, 12.34567)
+                           "targets_full": 0, "stops_full": 0}, 12.34567)
     rep.summary(rows[:3], dict(HEALTH0), 3600.0, None,
                 {"processes": 199001, "total": 400002, "allowed": 400000, "limited": 2,
                  "limited_windows": 1})
@@ -293,6 +304,7 @@ def _py_report(as_json):
     tree = [tree[0], tree[2], tree[1]]   # in the order the table sorts them
     rep.limit(tree[2], 16, 500, "throttle")
     rep.exited(tree[0])
+    rep.escalate(tree[0], 301, True, 0, -2, b"")
     rep.limit(tree[1], 16, 500, "throttle")
     rep.table(tree[1:2], dict(HEALTH0), shares[3:])
     rep.table(tree, dict(HEALTH0), shares)
