@@ -9,44 +9,17 @@ the PROC_EXIT event hands over the share of a process that exited.
 import os
 import pwd
 
+from .cgnames import CgroupNames
 from .safetext import name_fields
-
-CGROUP2_MAGIC_TYPE = "cgroup2"
-
-
-def cgroup2_root():
-    """Mount point of the cgroup v2 hierarchy, or None."""
-    try:
-        with open("/proc/self/mounts") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) > 2 and parts[2] == CGROUP2_MAGIC_TYPE:
-                    return parts[1]
-    except OSError:
-        pass
-    return None
 
 
 class Names:
     """Readable names of budget IDs, looked up once each."""
 
-    def __init__(self, key):
+    def __init__(self, key, cgroups=None):
         self.key = key
+        self.cgroups = cgroups or CgroupNames()
         self._cache = {}
-
-    def _cgroup_path(self, cgid):
-        root = cgroup2_root()
-        if root is None:
-            return None
-        # A cgroup's ID is its directory's inode number in cgroup2.
-        for top, dirs, _files in os.walk(root):
-            try:
-                if os.stat(top).st_ino == cgid:
-                    return "/" + os.path.relpath(top, root).lstrip(".")
-            except OSError:
-                continue
-            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(top, d))]
-        return None
 
     def name(self, ident):
         """'alice' for a UID, '/system.slice/x.service' for a cgroup ID;
@@ -60,16 +33,20 @@ class Names:
             except KeyError:
                 name = None
         elif self.key == "cgroup":
-            name = self._cgroup_path(ident)
+            cg = self.cgroups.by_id(ident)
+            # JSON text: invalid UTF-8 as U+FFFD (the exact bytes are in
+            # the row's cgroup_hex, which the text table shows)
+            name = os.fsencode(cg.path).decode("utf-8", "replace") if cg else None
         self._cache[ident] = name
         return name
 
 
-def share_row(tgid, share, state):
-    """One process's share of a shared budget."""
+def share_row(tgid, share, state, where=None):
+    """One process's share of a shared budget; where: its cgroup's row
+    members (cgnames.fields())."""
     return dict(pid=tgid, budget=share.key, allowed=share.allowed,
                 limited=share.limited, total=share.allowed + share.limited,
-                state=state, **name_fields(share.comm))
+                state=state, **name_fields(share.comm), **(where or {}))
 
 
 def group_shares(shares):

@@ -62,11 +62,14 @@ def _budget_head(key):
 
 
 def _budget_name(r, width=16):
-    """A user or cgroup path (escaped, its tail kept), else the command
-    name that opened the window (escaped, cut like COMM)."""
+    """A container's ID (its head, as `podman ps` shows it), a user or
+    cgroup path (escaped, its tail kept), else the command name that
+    opened the window (escaped, cut like COMM)."""
+    if r.get("key") == "cgroup" and r.get("container_runtime"):
+        return r["container_id"][:width].ljust(width)
     if not r.get("name"):
         return cell(raw_name(r), width)
-    text = escape(r["name"])
+    text = escape(raw_name(r, "cgroup") if "cgroup_hex" in r else r["name"])
     return (text if len(text) <= width else "..." + text[3 - width:]).ljust(width)
 
 
@@ -79,9 +82,13 @@ def _budget_line(r, window):
 
 
 def _who(r):
-    """'1234 comm' or 'tree:1234 comm' for event lines."""
+    """'1234 comm', '1234 comm [podman 3f2a1b4c5d6e]' (a process in a
+    container) or 'tree:1234 comm' for event lines."""
     if "key" in r:
         return "%-13s %s" % ("%s:%s" % (r["key"], _n(r["id"], 6)), _budget_name(r, 10))
+    if r.get("container_runtime"):
+        return "%7d %s [%s %s]" % (r["pid"], _comm(r), r["container_runtime"],
+                                   r["container_id"][:12])
     return "%7d %s" % (r["pid"], _comm(r))
 
 

@@ -14,6 +14,7 @@ import os
 import signal
 import time
 
+from . import cgnames
 from .abi import DEFS
 from .budgets import Names, group_shares, share_row
 from .safetext import name_fields
@@ -43,7 +44,9 @@ class Session:
         self.child, self.guardian = child, guardian
         self.key = opts.policy.key
         self.shared = self.key != "process"
-        self.names = Names(self.key)
+        self.cgroups = cgnames.CgroupNames()
+        self.names = Names(self.key, self.cgroups)
+        self.metrics = None  # ethoswd.metrics.Metrics: set_metrics()
         self.window_ns = opts.window_ms * NS_PER_MS
         self.limited = {}    # budget id -> end of its last limited window (ns)
         self.stopped = {}    # tgid -> when to SIGCONT it (ns), throttle only
@@ -57,7 +60,20 @@ class Session:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
 
+    def set_metrics(self, metrics):
+        """Serve and write metrics (ethoswd/metrics.py) from this session."""
+        self.metrics = metrics
+        metrics.names = self.cgroups
+        metrics.rep = self.rep
+
     # -- rows ---------------------------------------------------------
+    def _where(self, pid, budget):
+        """The cgroup members of a process's row: its budget's cgroup with
+        the cgroup key, else the process's own."""
+        if self.key == "cgroup":
+            return cgnames.fields(self.cgroups.by_id(budget))
+        return cgnames.fields(self.cgroups.of_pid(pid))
+
     def _state(self, ident, pids=()):
         if ident in self.stopped or any(p in self.stopped for p in pids):
             return "STOPPED"
@@ -75,6 +91,8 @@ class Session:
                "limited_windows": limited_windows,
                "activity": total - self.last_total.get(ident, 0)}
         row.update(name_fields(raw_comm))    # comm, and comm_hex if unclean
+        if not self.shared or self.key == "cgroup":
+            row.update(self._where(ident, ident))
         if not self.shared:
             row.update(pid=ident, state=state or self._state(ident))
             return row
@@ -86,7 +104,8 @@ class Session:
         return row
 
     def _shares(self):
-        live = [share_row(tgid, v, "STOPPED" if tgid in self.stopped else "ok")
+        live = [share_row(tgid, v, "STOPPED" if tgid in self.stopped else "ok",
+                          self._where(tgid, v.key))
                 for tgid, v in self.probe.shares().items()]
         seen = {r["pid"] for r in live}
         return live + [r for t, r in self.gone_shares.items() if t not in seen]
@@ -136,7 +155,9 @@ class Session:
             state = "exited"
             self.gone_shares[tgid] = dict(
                 pid=tgid, budget=ident, allowed=e.allowed, limited=e.limited,
-                total=e.allowed + e.limited, state=state, **name_fields(e.comm))
+                total=e.allowed + e.limited, state=state, **name_fields(e.comm),
+                **self._where(tgid, ident))
+            self.cgroups.forget_pid(tgid)
         elif e.kind == DEFS["WD_EV_EXIT"]:
             was_limited = e.limited_windows > 0
             self.limited.pop(ident, None)
@@ -144,6 +165,10 @@ class Session:
             shares = group_shares(self._shares()).get(ident) if self.shared else None
             row = self._row(ident, e.comm, window, e.allowed, e.limited,
                             e.limited_windows, state="exited", shares=shares)
+            if self.metrics:
+                self.metrics.retire(ident, e.allowed, e.limited, e.limited_windows)
+            if not self.shared:
+                self.cgroups.forget_pid(tgid)
             self.gone[ident] = row
             if was_limited:
                 self.rep.exited(row)
@@ -203,6 +228,8 @@ class Session:
                if self.opts.duration else None)
         while self.stop_reason is None:
             self.probe.poll(int(self._next_wake(next_table, end)))
+            if self.metrics:
+                self.metrics.beat()
             now = time.monotonic_ns()
             self._resume_due(now)
             self._clear_due(now)
@@ -211,6 +238,8 @@ class Session:
                 rows = self.live_rows()
                 self.rep.table(rows, dict(self.health), self.process_rows())
                 self.last_total = {self._ident(r): r["total"] for r in rows}
+                if self.metrics:
+                    self.metrics.write_file()
                 next_table += interval_ns * max(1, (now - next_table) // interval_ns + 1)
             if end is not None and now >= end:
                 self.stop_reason = "duration"
@@ -232,6 +261,8 @@ class Session:
         for ident, row in self.gone.items():
             rows.setdefault(ident, row)
         procs = self.process_rows()
+        if self.metrics:
+            self.metrics.close()    # the last file; the maps close next
         # Detach (and release the module) first: a process resumed while
         # attached could be stopped again by an event this loop would
         # never see.
@@ -247,5 +278,6 @@ class Session:
                 except (ProcessLookupError, TypeError):
                     pass
         self.stopped.clear()
+        self.cgroups.close()
         self.rep.summary(list(rows.values()), dict(self.health),
                          time.monotonic() - self.started, procs)

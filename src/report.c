@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cgname.h"
 #include "ethoswd.h"
 
 #define TABLE_ROWS 20
@@ -73,6 +74,11 @@ static char *budget_name(const struct wd_row *r, int width, char *buf, size_t le
 	char *esc;
 	size_t n, cap;
 
+	if (r->key == WD_KEY_CGROUP && r->cg && r->cg->runtime) {
+		/* a container: the head of its ID, as `podman ps` shows it */
+		snprintf(buf, len, "%-*.*s", width, width, r->cg->container_id);
+		return buf;
+	}
 	if (!r->name || !*r->name)
 		return comm_cell(r->comm, width, buf, len);
 	n = strlen(r->name);
@@ -96,6 +102,9 @@ static char *who(const struct wd_row *r, char *buf, size_t len)
 	if (!shared(r)) {
 		snprintf(buf, len, "%7llu %s", (unsigned long long)r->id,
 			 comm_cell(r->comm, 16, name, sizeof(name)));
+		if (r->cg && r->cg->runtime) /* " [podman 3f2a1b4c5d6e]" */
+			snprintf(buf + strlen(buf), len - strlen(buf), " [%s %.12s]",
+				 r->cg->runtime, r->cg->container_id);
 		return buf;
 	}
 	snprintf(tag, sizeof(tag), "%s:%s", wd_key_name(r->key),
@@ -150,17 +159,17 @@ static void head_line(bool is_shared, const struct wd_row *rows, int n, char *bu
 
 /* ---- JSON rows ---------------------------------------------------------- */
 
-/* safetext.name_fields(): comm, and comm_hex when the raw name is not
- * clean printable UTF-8. */
-static void name_fields(struct wd_json *j, const char *comm)
+/* safetext.name_fields(raw, key): key, and key_hex when the raw text is
+ * not clean printable UTF-8. */
+static void text_fields(struct wd_json *j, const char *key, const char *text, size_t n)
 {
-	const unsigned char *s = (const unsigned char *)comm;
-	size_t n = strnlen(comm, WD_COMM_LEN), i = 0, k;
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i = 0, k;
 	bool clean = true;
-	char hex[2 * WD_COMM_LEN + 1];
+	char *hex, hkey[32];
 	long cp;
 
-	wj_strn(j, "comm", comm, n);
+	wj_strn(j, key, text, n);
 	while (i < n) {
 		k = wd_utf8_next(s + i, n - i, &cp);
 		clean &= wd_printable(cp);
@@ -168,10 +177,35 @@ static void name_fields(struct wd_json *j, const char *comm)
 	}
 	if (clean)
 		return;
+	hex = wd_xmalloc(2 * n + 1);
 	for (i = 0; i < n; i++)
 		snprintf(hex + 2 * i, 3, "%02x", s[i]);
 	hex[2 * n] = '\0';
-	wj_str(j, "comm_hex", hex);
+	snprintf(hkey, sizeof(hkey), "%s_hex", key);
+	wj_str(j, hkey, hex);
+	free(hex);
+}
+
+static void name_fields(struct wd_json *j, const char *comm)
+{
+	text_fields(j, "comm", comm, strnlen(comm, WD_COMM_LEN));
+}
+
+/* cgnames.fields(): the cgroup's path and, for a container, its runtime,
+ * ID and pod UID; "cgroup": null when it did not resolve. */
+static void cgroup_fields(struct wd_json *j, const struct wd_cgroup *cg)
+{
+	if (!cg) {
+		wj_null(j, "cgroup");
+		return;
+	}
+	text_fields(j, "cgroup", cg->path, strlen(cg->path));
+	if (!cg->runtime)
+		return;
+	wj_str(j, "container_runtime", cg->runtime);
+	wj_str(j, "container_id", cg->container_id);
+	if (cg->pod_uid[0])
+		wj_str(j, "pod_uid", cg->pod_uid);
 }
 
 static char *share_json(const struct wd_share *s)
@@ -185,6 +219,7 @@ static char *share_json(const struct wd_share *s)
 	wj_u64(j, "total", s->allowed + s->limited);
 	wj_str(j, "state", s->state);
 	name_fields(j, s->comm);
+	cgroup_fields(j, s->cg);
 	return wj_end(j);
 }
 
@@ -214,6 +249,8 @@ static void row_members(struct wd_json *j, const struct wd_row *r)
 	name_fields(j, r->comm);
 	if (r->window_start_ms >= 0)
 		wj_int(j, "window_start_ms", r->window_start_ms);
+	if (!shared(r) || r->key == WD_KEY_CGROUP)
+		cgroup_fields(j, r->cg);
 	if (!shared(r)) {
 		wj_u64(j, "pid", r->id);
 		return;

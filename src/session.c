@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <stddef.h>
-#include <ftw.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +24,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "cgname.h"
+#include "metrics.h"
 #include "session.h"
 #include "watchdog.skel.h"
 
@@ -98,6 +99,8 @@ struct wd_session {
 	int ngone_shares;
 	struct names *names;
 	int nnames;
+	struct wd_cgnames *cg;	    /* cgroup paths and containers (cgname.c) */
+	struct wd_metrics *metrics; /* --metrics-file/--metrics-listen, or NULL */
 	struct wd_health_counts health;
 	const char *stop_reason;
 	char reason_buf[64];
@@ -121,44 +124,6 @@ static __u64 mono_ns(void)
 }
 
 /* ---- names of shared budgets (budgets.py Names) --------------------------- */
-static __u64 cg_want;
-static char cg_found[4096];
-static const char *cg_root;
-
-static int cg_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)ftw;
-	if (flag == FTW_D && (__u64)st->st_ino == cg_want) {
-		/* A cgroup's ID is its directory's inode number in cgroup2. */
-		snprintf(cg_found, sizeof(cg_found), "/%s",
-			 path[strlen(cg_root)] ? path + strlen(cg_root) + 1 : "");
-		return 1;
-	}
-	return 0;
-}
-
-static char *cgroup_path(__u64 id)
-{
-	char line[4096], dev[256], mnt[4096], type[64];
-	FILE *f = fopen("/proc/self/mounts", "re");
-	char *out = NULL;
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%255s %4095s %63s", dev, mnt, type) == 3 &&
-		    !strcmp(type, "cgroup2")) {
-			cg_want = id;
-			cg_root = mnt;
-			cg_found[0] = 0;
-			if (nftw(mnt, cg_visit, 16, FTW_PHYS) == 1)
-				out = strdup(cg_found);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	return out;
-}
-
 static const char *budget_name(struct wd_session *s, __u64 id)
 {
 	for (int i = 0; i < s->nnames; i++)
@@ -171,7 +136,9 @@ static const char *budget_name(struct wd_session *s, __u64 id)
 
 		name = pw ? strdup(pw->pw_name) : NULL;
 	} else if (s->key == WD_KEY_CGROUP) {
-		name = cgroup_path(id);
+		const struct wd_cgroup *cg = wd_cgroup_by_id(s->cg, id);
+
+		name = cg ? strdup(cg->path) : NULL;
 	}
 	s->names = realloc(s->names, (s->nnames + 1) * sizeof(*s->names));
 	if (!s->names)
@@ -201,6 +168,15 @@ static int share_cmp(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
+/* The cgroup a process's row names: its budget's with the cgroup key,
+ * else the process's own (read once while it is listed). */
+static const struct wd_cgroup *where(struct wd_session *s, __u32 pid, __u64 budget)
+{
+	if (s->key == WD_KEY_CGROUP)
+		return wd_cgroup_by_id(s->cg, budget);
+	return wd_cgroup_of_pid(s->cg, pid);
+}
+
 /* Every process share: live ones from wd_procs, then exited ones. */
 static struct wd_share *all_shares(struct wd_session *s, int *n)
 {
@@ -222,6 +198,7 @@ static struct wd_share *all_shares(struct wd_session *s, int *n)
 					    .limited = v.limited,
 					    .state = idmap_find(&s->stopped, key) ? "STOPPED" :
 										    "ok" };
+		out[k].cg = where(s, key, v.key);
 		memcpy(out[k++].comm, v.comm, WD_COMM_LEN);
 	}
 	if (!out || !(out = realloc(out, (k + s->ngone_shares + 1) * sizeof(*out))))
@@ -276,6 +253,8 @@ static void make_row(struct wd_session *s, struct wd_row *r, __u64 id, const str
 		r->name = budget_name(s, id);
 		r->shares = group_of(all, nall, id, &r->nshares);
 	}
+	if (!s->shared || s->key == WD_KEY_CGROUP)
+		r->cg = where(s, id, id);
 	r->state = state_of(s, id, r->shares, r->nshares);
 }
 
@@ -385,6 +364,9 @@ static void on_exit_event(struct wd_session *s, const struct wd_event *e)
 	forget_stopped(s, e->tgid);
 	event_row(s, e, &r);
 	r.state = "exited";
+	wd_metrics_retire(s->metrics, e->key, e->allowed, e->limited, e->limited_windows);
+	if (!s->shared)
+		wd_cgroup_forget_pid(s->cg, e->tgid);
 	for (int i = 0; i < s->ngone; i++) {
 		if (s->gone[i].id == r.id) {
 			free(s->gone[i].shares);
@@ -409,6 +391,8 @@ static void on_proc_exit(struct wd_session *s, const struct wd_event *e)
 			       .state = "exited" };
 
 	forget_stopped(s, e->tgid);
+	sh.cg = where(s, e->tgid, e->key);
+	wd_cgroup_forget_pid(s->cg, e->tgid);
 	memcpy(sh.comm, e->comm, WD_COMM_LEN);
 	for (int i = 0; i < s->ngone_shares; i++) {
 		if (s->gone_shares[i].pid == sh.pid) {
@@ -547,8 +531,10 @@ struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
 	s->child = child;
 	s->guardian = guardian;
 	s->started = mono_ns() / 1e9;
+	s->cg = wd_cgnames_new();
 	s->rb = ring_buffer__new(bpf_map__fd(probe->skel->maps.wd_events), on_event, s, NULL);
 	if (!s->rb) {
+		wd_cgnames_free(s->cg);
 		free(s);
 		wd_fail("could not open the event ring buffer: %s", strerror(errno));
 		return NULL;
@@ -558,6 +544,20 @@ struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	return s;
+}
+
+static void gauges(void *ctx, __u64 *budgets_limited, __u64 *stopped)
+{
+	struct wd_session *s = ctx;
+
+	*budgets_limited = s->limited.n;
+	*stopped = s->stopped.n;
+}
+
+void wd_session_set_metrics(struct wd_session *s, struct wd_metrics *m)
+{
+	s->metrics = m;
+	wd_metrics_bind_session(m, s->cg, gauges, s, s->rep);
 }
 
 static int next_wake_ms(struct wd_session *s, __u64 next_table, __u64 end)
@@ -625,12 +625,13 @@ const char *wd_session_run(struct wd_session *s)
 	__u64 end = s->o->duration_s > 0 ? now + (__u64)(s->o->duration_s * 1e9) : 0;
 
 	while (!s->stop_reason) {
-		ring_buffer__poll(s->rb, next_wake_ms(s, next_table, end));
+		wd_metrics_wait(s->metrics, s->rb, next_wake_ms(s, next_table, end));
 		now = mono_ns();
 		resume_due(s, now);
 		clear_due(s, now);
 		if (now >= next_table) {
 			table(s);
+			wd_metrics_write_file(s->metrics);
 			next_table += interval * ((now - next_table) / interval + 1);
 		}
 		check_stop(s, now, end);
@@ -666,6 +667,7 @@ void wd_session_finish(struct wd_session *s)
 	rows = live_rows(s, &n, true);
 	if (s->shared)
 		procs = all_shares(s, &nprocs);
+	wd_metrics_stop(s->metrics); /* the last file; the maps close next */
 	/* Detach (and release the object) first: a process resumed while
 	 * attached could be stopped again by an event never read. */
 	ring_buffer__free(s->rb);
@@ -685,5 +687,6 @@ void wd_session_finish(struct wd_session *s)
 	free(s->limited.v);
 	free(s->stopped.v);
 	free(s->last_total.v);
+	wd_cgnames_free(s->cg);
 	free(s);
 }
