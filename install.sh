@@ -4,10 +4,12 @@
 #
 #   ./install.sh            the watchdog: BCC (python3-bpfcc), libbpf, headers
 #   ./install.sh --ethoswd  + what `make ethoswd` builds with: clang, llvm,
-#                             bpftool, libbpf-dev (ethoswd itself then runs
-#                             with libbpf1 and the kernel's BTF only)
+#                             bpftool, libbpf-dev, libmicrohttpd-dev (ethoswd
+#                             itself then runs with libbpf1, libmicrohttpd12
+#                             and the kernel's BTF only)
 #   ./install.sh --tests    + the test suites: pytest, flake8, gcc, bpftool,
-#                             the ethoswd build tools, systemd-analyze
+#                             the ethoswd build tools, systemd-analyze,
+#                             prometheus and prometheus-node-exporter
 #   ./install.sh --vm       + the QEMU bed: qemu, busybox, kernel build deps
 #   ./install.sh --research + what `watchdog.py sweep research/corpus.toml`
 #                             runs and plots: the corpus's Debian packages,
@@ -37,7 +39,7 @@ for arg in "$@"; do
         --container) want_container=1 ;;
         --no-headers) headers=0 ;;
         --headers-only) packages=0 ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option '$arg' (use --ethoswd, --tests, --vm, --research, --container, --no-headers, --headers-only)" >&2; exit 2 ;;
     esac
 done
@@ -49,9 +51,15 @@ if ! grep -q '^ID=debian' /etc/os-release 2>/dev/null; then
     echo "install.sh: warning: written for Debian 12; continuing" >&2
 fi
 
-RUNTIME_PKGS="python3 python3-bpfcc bpfcc-tools libbpf1 linux-headers-amd64 kmod"
-TEST_PKGS="python3-pytest python3-flake8 gcc make libc6-dev bpftool util-linux procps systemd strace"
-ETHOSWD_PKGS="clang llvm bpftool libbpf-dev gcc make libc6-dev"
+# python3-prometheus-client: watchdog.py's --metrics-file/--metrics-listen
+# (imported only then); libmicrohttpd12: ethoswd's HTTP metrics.
+RUNTIME_PKGS="python3 python3-bpfcc bpfcc-tools libbpf1 libmicrohttpd12 python3-prometheus-client
+ linux-headers-amd64 kmod"
+# prometheus, prometheus-node-exporter: tests/host/test_metrics.py scrapes
+# the watchdog with a real Prometheus on localhost.
+TEST_PKGS="python3-pytest python3-flake8 gcc make libc6-dev bpftool util-linux procps systemd strace
+ prometheus prometheus-node-exporter"
+ETHOSWD_PKGS="clang llvm bpftool libbpf-dev libmicrohttpd-dev gcc make libc6-dev"
 # research/corpus.toml: fingerprinting tools, everyday programs, plots.
 RESEARCH_PKGS="python3-matplotlib gcc make libc6-dev lshw neofetch virt-what inxi
  pciutils util-linux procps systemd dmidecode git xz-utils perl apt"

@@ -149,7 +149,7 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
     rep.info("attached %d programs: %s" % (len(probe.attached),
                                            ", ".join(probe.attached)))
     if metrics:
-        rep.info(metrics.describe())
+        rep.info(metrics.start_line())
     rep.info("start-up %.3f s (features %.3f, import %.3f, compile %.3f, "
              "load+attach %.3f); enforcing, Ctrl-C to stop"
              % tuple(timings[k] for k in ("total", "features", "import",

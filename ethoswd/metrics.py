@@ -210,7 +210,7 @@ class Metrics:
         with self._lock:
             self.probe = None
 
-    def describe(self):
+    def start_line(self):
         """The start-up line: where the metrics go."""
         parts = []
         if self.opts.metrics_file:
@@ -295,10 +295,6 @@ class Metrics:
             snap["cgroups"] = rows
         return snap
 
-    def collect(self):
-        """prometheus_client's collector protocol: read when scraped."""
-        return families(self.snapshot())
-
     # -- outputs ------------------------------------------------------
     def write_file(self):
         """The exposition to --metrics-file: PATH.PID.tmp, then rename."""
@@ -344,10 +340,20 @@ class Metrics:
         return [body] if environ.get("REQUEST_METHOD") != "HEAD" else [b""]
 
 
+class _Live:
+    """The collector: a snapshot of the maps each time it is collected."""
+
+    def __init__(self, metrics):
+        self.metrics = metrics
+
+    def collect(self):
+        return families(self.metrics.snapshot())
+
+
 def _registry(metrics):
     core, _ = import_client()
     reg = core.CollectorRegistry(auto_describe=False)
-    reg.register(metrics)
+    reg.register(_Live(metrics))
     return reg
 
 
