@@ -68,11 +68,13 @@ static int check_file(const char *path)
 {
 	char *tmp, *esc, *dir, *escdir, *slash;
 	size_t n = strlen(path);
+	int err;
 	FILE *f;
 
 	if (asprintf(&tmp, "%s.%d.check", path, getpid()) < 0)
 		abort();
 	f = fopen(tmp, "we");
+	err = errno;
 	if (f) {
 		fclose(f);
 		unlink(tmp);
@@ -95,7 +97,7 @@ static int check_file(const char *path)
 	esc = wd_xmalloc(4 * n + 1);
 	escdir = wd_xmalloc(4 * strlen(dir) + 1);
 	wd_fail("--metrics-file %s: cannot write in %s: %s", wd_escape(path, n, esc, 4 * n + 1),
-		wd_escape(dir, strlen(dir), escdir, 4 * strlen(dir) + 1), strerror(errno));
+		wd_escape(dir, strlen(dir), escdir, 4 * strlen(dir) + 1), strerror(err));
 	free(esc);
 	free(escdir);
 	free(dir);
