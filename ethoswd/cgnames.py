@@ -5,7 +5,8 @@ The probe keys a cgroup budget by the cgroup v2 ID, which is the inode
 number of the cgroup's directory.  CgroupNames resolves an ID once and
 caches the answer: open_by_handle_at() on the cgroup2 mount with the ID as
 a kernfs file handle (FILEID_KERNFS: the 8-byte ID) opens the directory
-without a walk (about 10-150 us here), and /proc/self/fd gives its path.
+without a walk (7 us here, path included, against 16-20 ms for one nftw
+walk of this machine's 305 cgroups), and /proc/self/fd gives its path.
 Where the handle is refused (no CAP_DAC_READ_SEARCH), a walk of the
 cgroup2 tree fills the cache with every directory, at most once a second.
 A process's cgroup is the "0::" line of /proc/PID/cgroup, read once per
