@@ -159,3 +159,29 @@ def test_watchdog_py_names_the_missing_client(tmp_path):
     assert res.stderr == "watchdog: error: --metrics-file and --metrics-listen need Python's " \
         "prometheus_client: apt-get install python3-prometheus-client (./install.sh " \
         "installs it)\n"
+
+
+def test_ipv6_endpoint_and_file_while_running(tmp_path):
+    """[::1]:PORT serves /healthz and /metrics while the watchdog runs,
+    and the file is there from the start (before the first interval)."""
+    import socket
+    import time
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+    path = tmp_path / "m.prom"
+    run = wdrun.Watchdog(["--action", "monitor", "-i", "30", "--metrics-file", str(path),
+                          "--metrics-listen", "[::1]:%d" % port], cmd=["sleep", "3"])
+    try:
+        run.wait_started()
+        first = path.read_text()
+        health = http_get("http://[::1]:%d/healthz" % port)
+        scrape = http_get("http://[::1]:%d/metrics" % port)
+        time.sleep(0.1)
+        res = run.finish()
+    finally:
+        run.kill()
+    assert res.rc == 0, res.stderr
+    assert 'ethos_watchdog_info{action="monitor",' in first
+    assert health == (200, b"ok\n")
+    assert scrape[0] == 200 and b"# TYPE ethos_calls_allowed_total counter\n" in scrape[1]

@@ -122,3 +122,15 @@ def test_http_endpoint(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.prom"]
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
+
+
+def test_http_endpoint_on_ipv6_loopback():
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+    m, probe = _metrics(["--metrics-listen", "[::1]:%d" % port])
+    probe.set(5, 10, 3)
+    status, _, body = _get("http://[::1]:%d/metrics" % port)
+    assert status == 200 and b"ethos_calls_limited_total 3.0\n" in body
+    assert m.start_line() == "metrics: serving http://[::1]:%d/metrics and /healthz" % port
+    m.close()
