@@ -7,6 +7,8 @@
 #                    [--backend B] [--action A] [-p PID] [-u USER] [--comm NAME]
 #                    [--exclude-comm NAME] [--exclude-exe PATH] [-i SECONDS]
 #                    [--duration SECONDS] [--map-size N] [--json]
+#                    [--metrics-file PATH] [--metrics-listen ADDR:PORT]
+#                    [--metrics-per-cgroup N]
 #                    [--probe-features] [--version] [-- CMD [ARGS...]]
 #
 # Counts each process's read-family calls (read, pread64, readv, preadv,

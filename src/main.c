@@ -19,6 +19,7 @@
 
 #include "ethoswd.h"
 #include "loader.h"
+#include "metrics.h"
 #include "session.h"
 #include "wdfeatures.h"
 
@@ -66,6 +67,7 @@ struct run {
 	struct wd_probe_cfg cfg;
 	struct wd_child child;
 	struct wd_guardian guardian;
+	struct wd_metrics *metrics; /* --metrics-file/--metrics-listen, or NULL */
 	bool loaded;
 	int backend, action;
 	char why[1024];
@@ -180,7 +182,13 @@ static void print_ebpf(struct run *r)
 static int build_and_attach(struct run *r)
 {
 	double t0;
+	bool failed;
 
+	/* The metrics file's directory and the HTTP port: refused before
+	 * anything is attached. */
+	r->metrics = wd_metrics_open(&r->o, &failed);
+	if (failed)
+		return -1;
 	if (r->action == WD_ACT_THROTTLE && wd_guardian_start(&r->guardian))
 		return -1;
 	for (int i = 0; i < r->o.npid; i++) {
@@ -206,6 +214,8 @@ static int build_and_attach(struct run *r)
 		return -1;
 	wd_probe_drop_exited(&r->probe, r->targets, r->uids, r->ntargets);
 	r->t_attach = now_s() - t0;
+	wd_metrics_start(r->metrics, &r->probe, wd_backend_name(r->backend),
+			 wd_action_name(r->action));
 	return 0;
 }
 
@@ -385,6 +395,12 @@ static void report_start(struct run *r, double launched)
 		off += snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? ", " : "",
 				r->probe.attached[i]);
 	wd_info(&r->rep, NULL, "attached %d programs: %s", r->probe.nlinks, buf);
+	if (r->metrics) {
+		char *what = wd_metrics_describe(r->metrics);
+
+		wd_info(&r->rep, NULL, "%s", what);
+		free(what);
+	}
 	double total = now_s() - launched;
 
 	wd_info(&r->rep, start_record(r, routes, total),
@@ -404,6 +420,7 @@ static int run_session(struct run *r, double launched)
 
 	if (!s)
 		return -1;
+	wd_session_set_metrics(s, r->metrics);
 	if (interrupted) /* before the session's handler: its stop now */
 		raise(SIGINT);
 	report_start(r, launched);
@@ -434,6 +451,8 @@ static void cleanup(struct run *r)
 {
 	if (r->loaded)
 		wd_probe_close(&r->probe);
+	wd_metrics_free(r->metrics);
+	r->metrics = NULL;
 	wd_child_abort(&r->child);
 	wd_guardian_close(&r->guardian);
 	wd_features_free(&r->feats);

@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from ethoswd import cli, environment as env, safetext
+from ethoswd import cgnames, cli, environment as env, safetext
 from ethoswd.errors import SetupError
 from ethoswd.report import Reporter, _n
 
@@ -131,6 +131,9 @@ def _py_parse(argv):
          "exclude_comm": a.exclude_comm, "command": a.command,
          "interval": a.interval, "duration": a.duration, "json": a.json,
          "probe_features": a.probe_features, "map_size": a.map_size,
+         "metrics_file": a.metrics_file,
+         "metrics_listen": "%s %d" % a.metrics_listen if a.metrics_listen else None,
+         "metrics_per_cgroup": a.metrics_per_cgroup or 0,
          "describe_count": p.describe_count(), "describe_key": p.describe_key(),
          "needs_btf": p.needs_btf,
          "user": a.user.as_dict() if a.user else None}
@@ -161,7 +164,18 @@ BAD_ARGS = [s.split() for s in (
     "--max-calls '5'", "--comm it's", "--pid=", "-p=", "-i=x", "-i 1_0.5",
     "--count fs:0x_1f", "--count fs:0x123456789", "-i 0.05", "-i -nan", "--version=1",
     "-u nobody", "-p 1 -u nobody", "-u no-such-user-h4 -- ls", "-u 99999999999 -- ls",
-    "--user= -- ls", "-u -- ls", "-u 4294967295 -- ls")]
+    "--user= -- ls", "-u -- ls", "-u 4294967295 -- ls",
+    "--metrics-listen 9100", "--metrics-listen :9100", "--metrics-listen localhost:9100",
+    "--metrics-listen 127.0.0.1:0", "--metrics-listen 127.0.0.1:65536",
+    "--metrics-listen 127.0.0.01:80", "--metrics-listen 1.2.3:80",
+    "--metrics-listen ::1:80", "--metrics-listen [1.2.3.4]:80", "--metrics-listen [::1]]:80",
+    "--metrics-listen [::1]:", "--metrics-listen [::1]:8x", "--metrics-listen [fe80::1%lo]:80",
+    "--metrics-listen 127.0.0.1:99999999999999999999999", "--metrics-file=",
+    "--metrics-per-cgroup 5", "--metrics-per-cgroup 0 --metrics-file m.prom",
+    "--metrics-per-cgroup 1001 --metrics-file m.prom",
+    "--metrics-per-cgroup 5 --metrics-file m.prom",
+    "--metrics-per-cgroup 5 --metrics-file m.prom --key uid",
+    "--metrics-listen x --metrics-per-cgroup 0", "--metr 5")]
 GOOD_ARGS = [s.split() for s in (
     "", "--json", "--max-calls +5 --window-ms 200", "-p5 -p 6", "-p=7", "-i=2.5",
     "--comm -5", "--json --json", "--duration 1e7", "-i 0.1", "--max-calls 007",
@@ -179,7 +193,12 @@ GOOD_ARGS = [s.split() for s in (
     "--count fs:0x0001f", "--count ' all '", "-h", "--help", "-hp5", "--foo -h",
     "--max-calls 0 -h", "--hel", "-p 1 -h -- ls",
     "-u nobody -- ls", "-u 65534 -- true", "--user=root -- ls", "-unobody -- ls",
-    "--us daemon -- ls")]
+    "--us daemon -- ls",
+    "--metrics-file /tmp/x.prom --metrics-listen 127.0.0.1:9100",
+    "--metrics-listen [::1]:9100 --key cgroup --metrics-per-cgroup 1000",
+    "--metrics-listen=0.0.0.0:00080", "--metrics-listen [::ffff:1.2.3.4]:1",
+    "--profile fingerprint --metrics-file m.prom --metrics-per-cgroup 3",
+    "--metrics-f m.prom --metrics-l 127.0.0.1:1")]
 
 
 @pytest.mark.parametrize("argv", BAD_ARGS + GOOD_ARGS,
@@ -239,10 +258,16 @@ def test_privilege_refusals_like_environment_py(front):
 HEALTH0 = {"map_full": 0, "contended": 0, "events_lost": 0, "targets_full": 0}
 
 
-def _share(pid, allowed, limited, comm, state, budget=("tree", 300, 0)):
+CONTAINER = "0123456789abcdef" * 4
+BOX = cgnames.make("/libpod_parent/libpod-" + CONTAINER)
+ODD = cgnames.make(os.fsdecode(b"/we\xffird/\x1b[2J"))
+
+
+def _share(pid, allowed, limited, comm, state, budget=("tree", 300, 0), cg=None):
     return dict(pid=pid, budget=budget[1], budget_key=budget[0], budget_uid=budget[2],
                 allowed=allowed, limited=limited,
-                total=allowed + limited, state=state, **safetext.name_fields(comm))
+                total=allowed + limited, state=state, **safetext.name_fields(comm),
+                **cgnames.fields(cg))
 
 
 def _py_report(as_json):
@@ -255,13 +280,14 @@ def _py_report(as_json):
         row = {"pid": 100 + i, "window": i * 7, "allowed": i * 1000003,
                "limited": i % 3, "limited_windows": i % 2, "activity": i % 4,
                "state": "ok"}
-        row.update(safetext.name_fields(comm))
+        row.update(safetext.name_fields(comm), cgroup=None)
         rows.append(row)
     rows[3]["allowed"] = 123456789012345
     rows[4]["state"] = "LIMITED"
     for r in rows:
         r["total"] = r["allowed"] + r["limited"]
-    rep.limit(dict(rows[5], window_start_ms=4000000000), 100, 500, "deny")
+    rep.limit(dict(rows[5], window_start_ms=4000000000, **cgnames.fields(BOX)), 100, 500,
+              "deny")
     rep.clear(rows[1])
     rep.exited(rows[0])
     rep.warn("a warning\nwith a break")
@@ -304,6 +330,19 @@ def _py_report(as_json):
                 {"budgets": 0, "processes": 5, "total": 0, "allowed": 0, "limited": 0,
                  "limited_windows": 0})
     rep.table([], dict(HEALTH0), [])
+    shares = [_share(300, 50, 5, b"root\x1b[2J", "ok", ("cgroup", 4242, 0), BOX),
+              _share(301, 7000000, 0, b"child", "STOPPED", ("cgroup", 77, 1000), ODD),
+              _share(302, 1, 0, b"caf\xc3\xa9", "exited", ("cgroup", 77, 1000), ODD)]
+    cgrows = [dict(key="cgroup", id=4242, uid=0, user="root", name=BOX.path, window=0,
+                   allowed=16, limited=300, total=316, limited_windows=3, activity=0,
+                   state="LIMITED", pids=[300], processes=shares[:1],
+                   **safetext.name_fields(b""), **cgnames.fields(BOX)),
+              dict(key="cgroup", id=77, uid=1000, user=None, name="/we\ufffdird/\x1b[2J",
+                   window=0, allowed=5, limited=0, total=5, limited_windows=0, activity=0,
+                   state="ok", pids=[301, 302], processes=shares[1:],
+                   **safetext.name_fields(b""), **cgnames.fields(ODD))]
+    rep.limit(cgrows[0], 16, 500, "monitor")
+    rep.table(cgrows, dict(HEALTH0), shares)
     return out.getvalue()
 
 
