@@ -74,9 +74,10 @@ clean:
 	rm -rf $(BUILD)
 
 # ---- ethoswd: the probe compiled once (CO-RE), a skeleton, a C program ----
-# Build needs (Debian 12): clang, llvm, bpftool, libbpf-dev, and this
-# machine's BTF for vmlinux.h.  Run-time needs: libbpf1 and the running
-# kernel's BTF; no compiler, no headers.
+# Build needs (Debian 12): clang, llvm, bpftool, libbpf-dev, libmicrohttpd-dev
+# and this machine's BTF for vmlinux.h.  Run-time needs: libbpf1,
+# libmicrohttpd12 (--metrics-listen) and the running kernel's BTF; no
+# compiler, no headers.
 BUILD ?= build
 CC ?= gcc
 BPF_CLANG ?= clang
@@ -103,11 +104,12 @@ $(BUILD)/watchdog.skel.h: $(BUILD)/watchdog.bpf.o
 	bpftool gen skeleton $< name watchdog_bpf > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/ethoswd: $(ETHOSWD_SRC) $(wildcard src/*.h) $(BUILD)/watchdog.skel.h
-	$(CC) $(ETHOSWD_CFLAGS) -iquote src -iquote $(BUILD) $(ETHOSWD_SRC) -lbpf -o $@
+	$(CC) $(ETHOSWD_CFLAGS) -iquote src -iquote $(BUILD) $(ETHOSWD_SRC) -lbpf -lmicrohttpd -lm \
+	    -o $@
 
 $(BUILD)/ethoswd-asan: $(ETHOSWD_SRC) $(wildcard src/*.h) $(BUILD)/watchdog.skel.h
 	$(CC) $(ETHOSWD_CFLAGS) $(SANITIZE) -iquote src -iquote $(BUILD) $(ETHOSWD_SRC) \
-	    -lbpf -o $@
+	    -lbpf -lmicrohttpd -lm -o $@
 
 # Checks the cut CO-RE BTF against the whole one (tests/host/test_cfront_minbtf.py).
 $(BUILD)/test_minbtf: src/test_minbtf.c src/minbtf.c src/kbtf.c src/text.c $(wildcard src/*.h) \

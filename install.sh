@@ -4,12 +4,14 @@
 #
 #   ./install.sh            the watchdog: BCC (python3-bpfcc), libbpf, headers
 #   ./install.sh --ethoswd  + what `make ethoswd` builds with: clang, llvm,
-#                             bpftool, libbpf-dev (ethoswd itself then runs
-#                             with libbpf1 and the kernel's BTF only)
+#                             bpftool, libbpf-dev, libmicrohttpd-dev (ethoswd
+#                             itself then runs with libbpf1, libmicrohttpd12
+#                             and the kernel's BTF only)
 #   ./install.sh --tests    + everything ./test.sh's suites use: pytest, gcc,
 #                             bpftool, systemd-analyze, the ethoswd build
-#                             tools, lint's flake8, clang-format and git, and
-#                             python3-matplotlib (the sweep test's plots)
+#                             tools, lint's flake8, clang-format and git,
+#                             python3-matplotlib (the sweep test's plots),
+#                             prometheus and prometheus-node-exporter
 #   ./install.sh --vm       + the QEMU bed: qemu, busybox, kernel build deps
 #   ./install.sh --research + what `watchdog.py sweep research/corpus.toml`
 #                             runs and plots: the corpus's Debian packages,
@@ -41,7 +43,7 @@ for arg in "$@"; do
         --container) want_container=1 ;;
         --no-headers) headers=0 ;;
         --headers-only) packages=0 ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option '$arg' (use --ethoswd, --tests, --vm, --research, --container, --no-headers, --headers-only)" >&2; exit 2 ;;
     esac
 done
@@ -53,14 +55,19 @@ if ! grep -q '^ID=debian' /etc/os-release 2>/dev/null; then
     echo "install.sh: warning: written for Debian 12; continuing" >&2
 fi
 
-RUNTIME_PKGS="python3 python3-bpfcc bpfcc-tools libbpf1 linux-headers-amd64 kmod"
+# python3-prometheus-client: watchdog.py's --metrics-file/--metrics-listen
+# (imported only then); libmicrohttpd12: ethoswd's HTTP metrics.
+RUNTIME_PKGS="python3 python3-bpfcc bpfcc-tools libbpf1 libmicrohttpd12 python3-prometheus-client
+ linux-headers-amd64 kmod"
 # Every package a test or test.sh step uses: a fresh Debian 12 minbase has
 # none of these (tests/fresh/run.sh checks it; `make fresh-check`).  lint:
 # flake8, clang-format, git (its list of C files); test_record's sweep:
-# python3-matplotlib (the plots); test_parity: strace.
+# python3-matplotlib (the plots); test_parity: strace; tests/host/
+# test_metrics.py: prometheus, prometheus-node-exporter (it scrapes the
+# watchdog with a real Prometheus on localhost).
 TEST_PKGS="python3-pytest python3-flake8 clang-format git gcc make libc6-dev bpftool
- util-linux procps systemd python3-matplotlib strace"
-ETHOSWD_PKGS="clang llvm bpftool libbpf-dev gcc make libc6-dev"
+ util-linux procps systemd python3-matplotlib strace prometheus prometheus-node-exporter"
+ETHOSWD_PKGS="clang llvm bpftool libbpf-dev libmicrohttpd-dev gcc make libc6-dev"
 # research/corpus.toml: fingerprinting tools, everyday programs, plots;
 # research/jitter/run.py --everyday also times node, tar, sha256sum.
 RESEARCH_PKGS="python3-matplotlib gcc make libc6-dev lshw neofetch virt-what inxi

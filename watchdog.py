@@ -7,8 +7,9 @@
 #                    [--backend B] [--action A] [-p PID] [-u USER] [--comm NAME]
 #                    [--exclude-comm NAME] [--exclude-exe PATH] [-i SECONDS]
 #                    [--duration SECONDS] [--map-size N] [--json]
-#                    [--state-file PATH] [--probe-features] [--version]
-#                    [-- CMD [ARGS...]]
+#                    [--state-file PATH] [--metrics-file PATH]
+#                    [--metrics-listen ADDR:PORT] [--metrics-per-cgroup N]
+#                    [--probe-features] [--version] [-- CMD [ARGS...]]
 #        watchdog.py --resume-stopped PATH [--json]
 #
 # Counts each process's read-family calls (read, pread64, readv, preadv,

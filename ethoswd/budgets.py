@@ -13,23 +13,9 @@ import os
 import pwd
 from collections import OrderedDict
 
+from .cgnames import CgroupNames
 from .policy import KEY_NAMES
 from .safetext import name_fields
-
-CGROUP2_MAGIC_TYPE = "cgroup2"
-
-
-def cgroup2_root():
-    """Mount point of the cgroup v2 hierarchy, or None."""
-    try:
-        with open("/proc/self/mounts") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) > 2 and parts[2] == CGROUP2_MAGIC_TYPE:
-                    return parts[1]
-    except OSError:
-        pass
-    return None
 
 
 def ident(kind, ident_id, uid):
@@ -63,40 +49,28 @@ class Names:
     """Readable names of budgets (users and cgroups, and the users of
     budgets' UIDs), looked up once each while they are in use; trim()
     forgets the oldest lookups, so that a host whose cgroups come and go
-    for months keeps a bounded cache."""
+    for months keeps a bounded cache.  Cgroups are cgnames.CgroupNames's
+    (one cache of them, shared with the rows' cgroup members and the
+    metrics); users are cached here."""
 
-    def __init__(self, key):
+    def __init__(self, key, cgroups=None):
         self.key = key
-        self._cache = OrderedDict()
-
-    def _cgroup_path(self, cgid):
-        root = cgroup2_root()
-        if root is None:
-            return None
-        # A cgroup's ID is its directory's inode number in cgroup2.
-        for top, dirs, _files in os.walk(root):
-            try:
-                if os.stat(top).st_ino == cgid:
-                    return "/" + os.path.relpath(top, root).lstrip(".")
-            except OSError:
-                continue
-            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(top, d))]
-        return None
+        self.cgroups = cgroups or CgroupNames()
+        self._cache = OrderedDict()     # ("uid" or "user", uid) -> name
 
     def name(self, key, ident_id):
         """'alice' for a UID, '/system.slice/x.service' for a cgroup ID;
         None for the other keys or when the ID no longer resolves."""
-        if key not in ("uid", "cgroup"):
+        if key == "cgroup":
+            cg = self.cgroups.by_id(ident_id)
+            # JSON text: invalid UTF-8 as U+FFFD (the exact bytes are in
+            # the row's cgroup_hex, which the text table shows)
+            return os.fsencode(cg.path).decode("utf-8", "replace") if cg else None
+        if key != "uid":
             return None
-        if (key, ident_id) in self._cache:
-            return self._cache[key, ident_id]
-        name = None
-        if key == "uid":
-            name = user_name(ident_id)
-        elif key == "cgroup":
-            name = self._cgroup_path(ident_id)
-        self._cache[key, ident_id] = name
-        return name
+        if (key, ident_id) not in self._cache:
+            self._cache[key, ident_id] = user_name(ident_id)
+        return self._cache[key, ident_id]
 
     def user(self, uid):
         """The user name of a budget's UID (None: unknown, or no UID)."""
@@ -107,19 +81,21 @@ class Names:
         return self._cache["user", uid]
 
     def trim(self, limit):
-        """Forget the oldest lookups beyond `limit` (src/session.c: the
-        same limit, at the same point)."""
+        """Forget the oldest lookups beyond `limit`, of users and of
+        cgroups (src/session.c: the same limit, at the same point)."""
         while len(self._cache) > limit:
             self._cache.popitem(last=False)
+        self.cgroups.trim(limit)
 
 
-def share_row(tgid, share, state):
-    """One process's share of a shared budget."""
+def share_row(tgid, share, state, where=None):
+    """One process's share of a shared budget; where: its cgroup's row
+    members (cgnames.fields())."""
     key, bid, uid = ident(share.key_kind, share.key, share.key_uid)
     return dict(pid=tgid, budget=bid, budget_key=key, budget_uid=uid,
                 allowed=share.allowed, limited=share.limited,
                 total=share.allowed + share.limited,
-                state=state, **name_fields(share.comm))
+                state=state, **name_fields(share.comm), **(where or {}))
 
 
 def share_ident(row):

@@ -93,6 +93,46 @@ def _at_most(values, what, noun):
     return values
 
 
+# --metrics-listen: a numeric address (no name lookup) and a port.
+_LISTEN = re.compile(r"([0-9.]+|\[[0-9A-Fa-f:.]+\]):([0-9]+)", re.A)
+METRICS_SERIES_MAX = 1000
+
+
+def metrics_listen(text):
+    """(address, port) of --metrics-listen ADDR:PORT; as opts.c."""
+    import ipaddress
+    m = _LISTEN.fullmatch(text)
+    ok = m is not None
+    if ok:
+        addr, port = m.group(1).strip("[]"), int(m.group(2))
+        try:
+            ip = ipaddress.ip_address(addr)
+            ok = (ip.version == 6) == m.group(1).startswith("[") and 0 < port < 65536
+        except ValueError:
+            ok = False
+    if not ok:
+        raise SetupError("--metrics-listen %r is not ADDR:PORT: an IPv4 address or "
+                         "[IPv6] address, a colon and a port 1-65535" % text)
+    return addr, port
+
+
+def _metrics(a):
+    """Checks of the metrics options, after the policy (the key) is known."""
+    if a.metrics_listen is not None:
+        a.metrics_listen = metrics_listen(a.metrics_listen)
+    if a.metrics_file is not None and not a.metrics_file:
+        raise SetupError("--metrics-file needs a file name")
+    if a.metrics_per_cgroup is None:
+        return
+    a.metrics_per_cgroup = _whole("--metrics-per-cgroup", a.metrics_per_cgroup, 1,
+                                  METRICS_SERIES_MAX, "label sets")
+    if not (a.metrics_file or a.metrics_listen):
+        raise SetupError("--metrics-per-cgroup needs --metrics-file or --metrics-listen")
+    if a.policy.key != "cgroup":
+        raise SetupError("--metrics-per-cgroup labels cgroup budgets: it needs --key "
+                         "cgroup (the key here is %s)" % a.policy.key)
+
+
 def build_parser():
     p = _Parser(prog="watchdog.py",
                 description="Rate-limit read() bursts per process with eBPF.",
@@ -158,6 +198,15 @@ def build_parser():
     p.add_argument("--resume-stopped", metavar="PATH",
                    help="resume the processes a --state-file lists (if still the "
                         "same process), remove it and exit")
+    p.add_argument("--metrics-file", metavar="PATH",
+                   help="write Prometheus metrics to PATH every interval (a temporary "
+                        "file, then rename), for node_exporter's textfile collector")
+    p.add_argument("--metrics-listen", metavar="ADDR:PORT",
+                   help="serve Prometheus metrics on http://ADDR:PORT/metrics, and "
+                        "/healthz (ADDR: an IPv4 address or [IPv6])")
+    p.add_argument("--metrics-per-cgroup", metavar="N",
+                   help="with --key cgroup: a series per cgroup for the first N "
+                        "cgroups seen (path, container), the rest summed as other")
     p.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--version", action="version", version="%(prog)s " + VERSION,
                    help="print the version and exit")
@@ -225,4 +274,5 @@ def parse(argv, extra=None):
     if a.action == "deny" and a.backend == "tracepoint":
         raise SetupError("--action deny needs a backend that can fail a call "
                          "(kprobe or lsm); tracepoint can only count and signal")
+    _metrics(a)
     return a

@@ -134,7 +134,7 @@ def _build_and_attach(bcc, flags, opts, backend, action, uring_tp, targets, uids
 
 
 def _report_start(rep, opts, feats, backend, action, why, probe, child,
-                  timings):
+                  timings, metrics=None):
     rep.info(_summary_line(feats))
     rep.info("backend %s, action %s: %s" % (backend, action, why))
     if action == "throttle":
@@ -158,6 +158,8 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
     rep.info("targets: %s" % _describe_targets(opts, child))
     rep.info("attached %d programs: %s" % (len(probe.attached),
                                            ", ".join(probe.attached)))
+    if metrics:
+        rep.info(metrics.start_line())
     rep.info("start-up %.3f s (features %.3f, import %.3f, compile %.3f, "
              "load+attach %.3f); enforcing, Ctrl-C to stop"
              % tuple(timings[k] for k in ("total", "features", "import",
@@ -208,7 +210,7 @@ def main(argv=None, launched=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in SUBCOMMANDS:
         return subcommand(argv, launched)
-    child = probe = guardian = None
+    child = probe = guardian = metrics = None
     try:
         opts = cli.parse(argv)
         rep = Reporter(as_json=opts.json)
@@ -241,6 +243,12 @@ def main(argv=None, launched=None):
         if opts.state_file:
             from .stopfile import StopFile
             stopfile = StopFile(opts.state_file)
+        if opts.metrics_file or opts.metrics_listen:
+            from .metrics import Metrics
+            metrics = Metrics(opts, {
+                "version": cli.VERSION, "frontend": "watchdog.py", "backend": backend,
+                "action": action, "profile": opts.policy.profile, "key": opts.policy.key,
+                "count": opts.policy.count})
         if action == "throttle":
             guardian = Guardian()
             flags.append("-DWD_GUARD_TGID=%d" % guardian.pid)
@@ -251,9 +259,14 @@ def main(argv=None, launched=None):
         probe = _build_and_attach(bcc, flags, opts, backend, action, uring_tp,
                                   opts.pid + ([child.pid] if child else []), uids)
         session = Session(probe, rep, opts, action, child, guardian, stopfile)
+        if metrics:
+            session.set_metrics(metrics)
+            metrics.start(probe, len(probe.attached),
+                          lambda: (len(session.limited), len(session.stopped)))
         timings.update(compile=probe.compile_s, load_attach=probe.attach_s,
                        total=time.monotonic() - launched)
-        _report_start(rep, opts, feats, backend, action, why, probe, child, timings)
+        _report_start(rep, opts, feats, backend, action, why, probe, child, timings,
+                      metrics)
         if child:
             child.release()
         reason = session.run()
@@ -277,6 +290,8 @@ def main(argv=None, launched=None):
                          "attached\n")
         return 130
     finally:
+        if metrics is not None:
+            metrics.close()
         if probe is not None:
             probe.close()
         if child is not None:

@@ -77,14 +77,24 @@ def _budget_head(rows):
 def _budget_name(r, width=16):
     """A user or cgroup path, else the command name that opened the window,
     escaped, with the budget's user (tree, cgroup) or "(process)" after it;
-    its tail kept if too long.  A bare command name is cut like COMM."""
+    its tail kept if too long.  A bare command name is cut like COMM.  A
+    container's cgroup shows the head of its ID instead of the path (as
+    `podman ps` shows it), then the user."""
     if r["key"] in ("tree", "cgroup"):
         tag = " (%s)" % (r.get("user") or r.get("uid"))
     else:
         tag = " (process)" if r["key"] == "process" else ""
+    if r["key"] == "cgroup" and r.get("container_runtime"):
+        tag = escape(tag)
+        text = r["container_id"][:max(4, width - len(tag))] + tag
+        return text[:width].ljust(width)
     if not r.get("name") and not tag:
         return cell(raw_name(r), width)
-    text = escape(r["name"] if r.get("name") else raw_name(r)) + escape(tag)
+    if r.get("name"):
+        name = raw_name(r, "cgroup") if "cgroup_hex" in r else r["name"]
+    else:
+        name = raw_name(r)
+    text = escape(name) + escape(tag)
     return (text if len(text) <= width else "..." + text[3 - width:]).ljust(width)
 
 
@@ -104,9 +114,13 @@ def _not_listed_text(nl):
 
 
 def _who(r):
-    """'1234 comm' or 'tree:1234 comm' for event lines."""
+    """'1234 comm', '1234 comm [podman 3f2a1b4c5d6e]' (a process in a
+    container) or 'tree:1234 comm' for event lines."""
     if "key" in r:
         return "%-13s %s" % ("%s:%s" % (r["key"], _n(r["id"], 6)), _budget_name(r, 10))
+    if r.get("container_runtime"):
+        return "%7d %s [%s %s]" % (r["pid"], _comm(r), r["container_runtime"],
+                                   r["container_id"][:12])
     return "%7d %s" % (r["pid"], _comm(r))
 
 

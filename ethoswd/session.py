@@ -21,6 +21,7 @@ import os
 import signal
 import time
 
+from . import cgnames
 from .abi import DEFS
 from .budgets import Names, group_shares, ident as budget_ident, share_row
 from .exited import KEEP, Exited
@@ -56,7 +57,9 @@ class Session:
         self.stopfile = stopfile   # --state-file (stopfile.StopFile) or None
         self.key = opts.policy.key
         self.shared = self.key != "process"
-        self.names = Names(self.key)
+        self.cgroups = cgnames.CgroupNames()
+        self.names = Names(self.key, self.cgroups)
+        self.metrics = None  # ethoswd.metrics.Metrics: set_metrics()
         self.window_ns = opts.window_ms * NS_PER_MS
         self.limited = {}    # budget id -> end of its last limited window (ns)
         self.stopped = {}    # tgid -> when to SIGCONT it (ns), throttle only
@@ -69,7 +72,21 @@ class Session:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
 
+    def set_metrics(self, metrics):
+        """Serve and write metrics (ethoswd/metrics.py) from this session."""
+        self.metrics = metrics
+        metrics.names = self.cgroups
+        metrics.rep = self.rep
+
     # -- rows ---------------------------------------------------------
+    def _where(self, pid, ident=None):
+        """The cgroup members of a row: a cgroup budget's cgroup (ident
+        ("cgroup", id, uid)), else process pid's own (a process-key row, or
+        a share of a tree, uid or fallback budget)."""
+        if isinstance(ident, tuple) and ident[0] == "cgroup":
+            return cgnames.fields(self.cgroups.by_id(ident[1]))
+        return cgnames.fields(self.cgroups.of_pid(pid))
+
     def _state(self, ident, pids=()):
         if ident in self.stopped or any(p in self.stopped for p in pids):
             return "STOPPED"
@@ -88,18 +105,22 @@ class Session:
                "activity": total - self.last_total.get(ident, 0)}
         row.update(name_fields(raw_comm))    # comm, and comm_hex if unclean
         if not self.shared:
+            row.update(self._where(ident))
             row.update(pid=ident, state=state or self._state(ident))
             return row
         shares = shares or []
         pids = [s["pid"] for s in shares]
         key, bid, uid = ident
+        if key == "cgroup":
+            row.update(self._where(None, ident))
         row.update(key=key, id=bid, uid=uid, user=self.names.user(uid),
                    name=self.names.name(key, bid), pids=pids, processes=shares,
                    state=state or self._state(ident, pids))
         return row
 
     def _live_shares(self):
-        return [share_row(tgid, v, "STOPPED" if tgid in self.stopped else "ok")
+        return [share_row(tgid, v, "STOPPED" if tgid in self.stopped else "ok",
+                          self._where(tgid, budget_ident(v.key_kind, v.key, v.key_uid)))
                 for tgid, v in self.probe.shares().items()]
 
     def _shares(self, live=None):
@@ -165,7 +186,9 @@ class Session:
             self.exited.exited(tgid, dict(
                 pid=tgid, budget=ident[1], budget_key=ident[0], budget_uid=ident[2],
                 allowed=e.allowed, limited=e.limited,
-                total=e.allowed + e.limited, state="exited", **name_fields(e.comm)))
+                total=e.allowed + e.limited, state="exited", **name_fields(e.comm),
+                **self._where(tgid, ident)))
+            self.cgroups.forget_pid(tgid)
         elif e.kind == DEFS["WD_EV_EXIT"]:
             was_limited = e.limited_windows > 0
             self.limited.pop(ident, None)
@@ -174,6 +197,10 @@ class Session:
             row = self._row(ident, e.comm, window, e.allowed, e.limited,
                             e.limited_windows, state="exited", shares=shares)
             self.exited.ended(ident, row)
+            if self.metrics:
+                self.metrics.retire(ident, e.allowed, e.limited, e.limited_windows)
+            if not self.shared or ident[0] == "process":
+                self.cgroups.forget_pid(tgid)
             if was_limited:
                 self.rep.exited(row)
 
@@ -246,6 +273,8 @@ class Session:
                if self.opts.duration else None)
         while self.stop_reason is None:
             self.probe.poll(int(self._next_wake(next_table, end)))
+            if self.metrics:
+                self.metrics.beat()
             now = time.monotonic_ns()
             self._resume_due(now)
             self._flush_stopfile()
@@ -256,6 +285,8 @@ class Session:
                 self.rep.table(rows, dict(self.health), self.process_rows())
                 self.last_total = {self._ident(r): r["total"] for r in rows}
                 self.names.trim(2 * KEEP + len(rows))
+                if self.metrics:
+                    self.metrics.write_file()
                 next_table += interval_ns * max(1, (now - next_table) // interval_ns + 1)
             if end is not None and now >= end:
                 self.stop_reason = "duration"
@@ -279,6 +310,8 @@ class Session:
             self.live_rows(), self._ident, group_shares(procs) if self.shared else {})
         # Kept shares of exited processes whose PID is live again.
         hidden = len({r["pid"] for r in live} & set(self.exited.shares))
+        if self.metrics:
+            self.metrics.close()    # the last file; the maps close next
         # Detach (and release the module) first: a process resumed while
         # attached could be stopped again by an event this loop would
         # never see.
@@ -297,5 +330,6 @@ class Session:
         if self.stopfile:
             self.stopfile.clear()
             self._flush_stopfile()
+        self.cgroups.close()
         self.rep.summary(rows, dict(self.health), time.monotonic() - self.started,
                          procs, self.exited.not_listed(folded, hidden))

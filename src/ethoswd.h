@@ -37,10 +37,11 @@
 
 #include "../probe/watchdog_map.h"
 
-#define WD_PROG	     "ethoswd"
-#define WD_MAX_LIST  64	  /* entries of a repeatable option */
-#define WD_MAX_FS    64	  /* filesystems of a read class */
-#define WD_MAX_FILES 1024 /* --file entries (map wd_files) */
+#define WD_PROG		      "ethoswd"
+#define WD_MAX_LIST	      64   /* entries of a repeatable option */
+#define WD_MAX_FS	      64   /* filesystems of a read class */
+#define WD_MAX_FILES	      1024 /* --file entries (map wd_files) */
+#define WD_METRICS_SERIES_MAX 1000 /* --metrics-per-cgroup (cli.py METRICS_SERIES_MAX) */
 
 /* ---- errors (main.c) ---------------------------------------------------- */
 /* Store a one-line setup error (printf format); always returns -1. */
@@ -114,6 +115,10 @@ struct wd_opts {
 	__u32 map_size;		    /* --map-size, default WD_MAX_PIDS */
 	const char *state_file;	    /* --state-file PATH, or NULL */
 	const char *resume_stopped; /* --resume-stopped PATH, or NULL */
+	const char *metrics_file;   /* --metrics-file, or NULL */
+	char metrics_addr[64];	    /* --metrics-listen's address ("::1", no []) */
+	int metrics_port;	    /* --metrics-listen's port, 0: none */
+	int metrics_per_cgroup;	    /* --metrics-per-cgroup N, 0: none */
 	char **command;		    /* after "--", NULL-terminated, or NULL */
 	int ncommand;
 	struct wd_user user; /* -u USER */
@@ -232,14 +237,16 @@ void wd_emit(struct wd_report *r, struct wd_json *rec, const char *const *lines,
 /* Rows: one budget each (a process with the process key; a tree, user or
  * cgroup with a shared key, listing its processes' shares), carrying the
  * same fields as the Python rows (report.py), so text and JSON agree. */
+struct wd_cgroup;
 struct wd_share { /* one process's share of a shared budget */
 	__u32 pid;
 	__u64 budget;	  /* wd_key.id it was charged to, */
 	int budget_key;	  /* its kind (WD_KEY_*) */
 	__u32 budget_uid; /* and its uid (0 for WD_KEY_PROCESS) */
 	__u64 allowed, limited;
-	char comm[WD_COMM_LEN]; /* raw kernel bytes, NUL-padded */
-	const char *state;	/* "ok", "STOPPED", "exited" */
+	char comm[WD_COMM_LEN];	    /* raw kernel bytes, NUL-padded */
+	const char *state;	    /* "ok", "STOPPED", "exited" */
+	const struct wd_cgroup *cg; /* its cgroup (cgname.h), or NULL */
 };
 
 struct wd_row {
@@ -257,6 +264,9 @@ struct wd_row {
 	int nshares;		   /* shared key: the processes charged to it */
 	struct wd_share *shares;   /* sorted by total desc, then pid */
 	long long window_start_ms; /* LIMIT events only, else -1 */
+	/* A process row, or a budget row of the cgroup key: its cgroup
+	 * (cgname.h; NULL: it did not resolve).  Other rows: unused. */
+	const struct wd_cgroup *cg;
 };
 
 struct wd_health_counts { /* names as in session.py HEALTH_NAMES */

@@ -12,10 +12,13 @@
  * replaced by a newer one of the same key, is folded into the not_listed
  * counts, which the summary adds to its totals; a dropped share only
  * counts as a process not listed, since its calls are in its budget's row.
+ * A kept row or share owns copies of its names and cgroup record (the
+ * session's caches are trimmed).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgname.h"
 #include "exited.h"
 
 void wd_exited_init(struct wd_exited *x, bool shared)
@@ -35,6 +38,7 @@ static void fold(struct wd_exited *x, struct wd_row *r)
 	x->limited_windows += r->limited_windows;
 	free((char *)r->name);
 	free((char *)r->user);
+	wd_cgroup_free((struct wd_cgroup *)r->cg);
 }
 
 static const char *dup_or_null(const char *text)
@@ -58,13 +62,20 @@ void wd_exited_ended(struct wd_exited *x, const struct wd_row *r)
 	/* Its own copies: the session's name cache is trimmed. */
 	keep.name = dup_or_null(r->name);
 	keep.user = dup_or_null(r->user);
+	keep.cg = wd_cgroup_dup(r->cg);
 	if (wd_keep_put(&x->rows, wd_row_key(r), &keep, WD_EXITED_ROWS, &old))
 		fold(x, &old);
 }
 
 void wd_exited_exited(struct wd_exited *x, const struct wd_share *sh)
 {
-	x->shares_folded += wd_keep_put(&x->shares, wd_pid_key(sh->pid), sh, WD_EXITED_ROWS, NULL);
+	struct wd_share keep = *sh, old;
+
+	keep.cg = wd_cgroup_dup(sh->cg); /* its own copy, as a row's names */
+	if (wd_keep_put(&x->shares, wd_pid_key(sh->pid), &keep, WD_EXITED_ROWS, &old)) {
+		x->shares_folded++;
+		wd_cgroup_free((struct wd_cgroup *)old.cg);
+	}
 }
 
 void wd_exited_not_listed(const struct wd_exited *x, struct wd_not_listed *nl)
@@ -100,7 +111,11 @@ void wd_exited_free(struct wd_exited *x)
 
 		free((char *)r->name);
 		free((char *)r->user);
+		wd_cgroup_free((struct wd_cgroup *)r->cg);
 	}
+	for (int s = wd_keep_first(&x->shares); s >= 0; s = wd_keep_next(&x->shares, s))
+		wd_cgroup_free(
+			(struct wd_cgroup *)((struct wd_share *)wd_keep_at(&x->shares, s))->cg);
 	wd_keep_free(&x->rows);
 	wd_keep_free(&x->shares);
 }

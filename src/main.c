@@ -19,6 +19,7 @@
 
 #include "ethoswd.h"
 #include "loader.h"
+#include "metrics.h"
 #include "session.h"
 #include "stopfile.h"
 #include "wdfeatures.h"
@@ -74,6 +75,7 @@ struct run {
 	struct wd_child child;
 	struct wd_guardian guardian;
 	struct wd_stopfile stopfile; /* --state-file */
+	struct wd_metrics *metrics;  /* --metrics-file/--metrics-listen, or NULL */
 	bool loaded;
 	int backend, action;
 	char why[1024];
@@ -188,8 +190,14 @@ static void print_ebpf(struct run *r)
 static int build_and_attach(struct run *r)
 {
 	double t0;
+	bool failed;
 
 	if (r->o.state_file && wd_stopfile_open(&r->stopfile, r->o.state_file))
+		return -1;
+	/* The metrics file's directory and the HTTP port: refused before
+	 * anything is attached. */
+	r->metrics = wd_metrics_open(&r->o, &failed);
+	if (failed)
 		return -1;
 	if (r->action == WD_ACT_THROTTLE && wd_guardian_start(&r->guardian))
 		return -1;
@@ -216,6 +224,8 @@ static int build_and_attach(struct run *r)
 		return -1;
 	wd_probe_drop_exited(&r->probe, r->targets, r->uids, r->ntargets);
 	r->t_attach = now_s() - t0;
+	wd_metrics_start(r->metrics, &r->probe, wd_backend_name(r->backend),
+			 wd_action_name(r->action));
 	return 0;
 }
 
@@ -398,6 +408,12 @@ static void report_start(struct run *r, double launched)
 		off += snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? ", " : "",
 				r->probe.attached[i]);
 	wd_info(&r->rep, NULL, "attached %d programs: %s", r->probe.nlinks, buf);
+	if (r->metrics) {
+		char *what = wd_metrics_describe(r->metrics);
+
+		wd_info(&r->rep, NULL, "%s", what);
+		free(what);
+	}
 	double total = now_s() - launched;
 
 	wd_info(&r->rep, start_record(r, routes, total),
@@ -417,6 +433,7 @@ static int run_session(struct run *r, double launched)
 
 	if (!s)
 		return -1;
+	wd_session_set_metrics(s, r->metrics);
 	if (interrupted) /* before the session's handler: its stop now */
 		raise(SIGINT);
 	report_start(r, launched);
@@ -447,6 +464,8 @@ static void cleanup(struct run *r)
 {
 	if (r->loaded)
 		wd_probe_close(&r->probe);
+	wd_metrics_free(r->metrics);
+	r->metrics = NULL;
 	wd_child_abort(&r->child);
 	wd_guardian_close(&r->guardian);
 	wd_stopfile_free(&r->stopfile);

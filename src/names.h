@@ -5,6 +5,7 @@
 #ifndef ETHOSWD_NAMES_H
 #define ETHOSWD_NAMES_H
 
+#include "cgname.h"
 #include "ethoswd.h"
 #include "idmap.h"
 
@@ -12,8 +13,9 @@
 #define WD_NAME_USER (-1)
 
 struct wd_names {
-	/* {id, 0, kind} -> char * (NULL: does not resolve) */
+	/* {uid, 0, WD_KEY_UID} -> char * (NULL: does not resolve) */
 	struct wd_keep cache;
+	struct wd_cgnames *cg; /* cgroups: paths and containers (cgname.c) */
 };
 
 void wd_names_init(struct wd_names *nm);

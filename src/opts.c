@@ -14,6 +14,7 @@
  * wd_policy_resolve() as cli.parse() calls policy.resolve().
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,16 @@ static const char help_text[] =
 	"  --resume-stopped PATH\n"
 	"                        resume the processes a --state-file lists (if still\n"
 	"                        the same process), remove it and exit\n"
+	"  --metrics-file PATH   write Prometheus metrics to PATH every interval (a\n"
+	"                        temporary file, then rename), for node_exporter's\n"
+	"                        textfile collector\n"
+	"  --metrics-listen ADDR:PORT\n"
+	"                        serve Prometheus metrics on http://ADDR:PORT/metrics,\n"
+	"                        and /healthz (ADDR: an IPv4 address or [IPv6])\n"
+	"  --metrics-per-cgroup N\n"
+	"                        with --key cgroup: a series per cgroup for the first N\n"
+	"                        cgroups seen (path, container), the rest summed as\n"
+	"                        other\n"
 	"  --version             print the version and exit\n"
 	"\n"
 	"examples:\n"
@@ -117,6 +128,9 @@ enum opt_id {
 	O_MAP_SIZE,
 	O_STATE_FILE,
 	O_RESUME_STOPPED,
+	O_METRICS_FILE,
+	O_METRICS_LISTEN,
+	O_METRICS_PER_CGROUP,
 	O_EBPF,
 	O_VERSION,
 	O_N
@@ -155,6 +169,9 @@ static const struct optdef optdefs[O_N] = {
 	[O_MAP_SIZE] = { NULL, "--map-size", true, NULL },
 	[O_STATE_FILE] = { NULL, "--state-file", true, NULL },
 	[O_RESUME_STOPPED] = { NULL, "--resume-stopped", true, NULL },
+	[O_METRICS_FILE] = { NULL, "--metrics-file", true, NULL },
+	[O_METRICS_LISTEN] = { NULL, "--metrics-listen", true, NULL },
+	[O_METRICS_PER_CGROUP] = { NULL, "--metrics-per-cgroup", true, NULL },
 	[O_EBPF] = { NULL, "--ebpf", false, NULL },	  /* hidden, as in cli.py */
 	[O_VERSION] = { NULL, "--version", false, NULL }, /* ethoswd only */
 };
@@ -596,6 +613,75 @@ static int resolve(struct wd_opts *o, struct raw *raw)
 	return wd_policy_resolve(&o->policy, &a);
 }
 
+/* --metrics-listen ADDR:PORT: a numeric IPv4 address or [IPv6] address
+ * (no name lookup), a colon, a port 1-65535 (cli.py metrics_listen). */
+static int metrics_listen(const char *text, struct wd_opts *o)
+{
+	const char *colon, *p;
+	char addr[64], *r;
+	unsigned char bin[16];
+	bool v6 = text[0] == '[', ok = false;
+	size_t n;
+	unsigned long port = 0;
+
+	colon = v6 ? strstr(text, "]:") : strchr(text, ':');
+	if (colon) {
+		const char *a = text + v6;
+
+		n = colon - a;
+		ok = n > 0 && n < sizeof(addr) && colon[v6 + 1];
+		for (p = a; ok && p < colon; p++)
+			ok = is_digit(*p) || *p == '.' ||
+			     (v6 && (*p == ':' || strchr("abcdefABCDEF", *p)));
+		for (p = colon + v6 + 1; ok && *p; p++)
+			ok = is_digit(*p);
+		if (ok) {
+			memcpy(addr, a, n);
+			addr[n] = '\0';
+			errno = 0;
+			port = strtoul(colon + v6 + 1, NULL, 10);
+			ok = !errno && port > 0 && port < 65536 &&
+			     inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) == 1;
+		}
+	}
+	if (!ok) {
+		r = wd_repr_dup(text);
+		wd_fail("--metrics-listen %s is not ADDR:PORT: an IPv4 address or [IPv6] "
+			"address, a colon and a port 1-65535",
+			r);
+		free(r);
+		return -1;
+	}
+	snprintf(o->metrics_addr, sizeof(o->metrics_addr), "%s", addr);
+	o->metrics_port = port;
+	return 0;
+}
+
+/* Checks of the metrics options, after the policy (cli.py _metrics). */
+static int check_metrics(struct wd_opts *o, struct raw *raw)
+{
+	__u64 v;
+
+	if (raw->val[O_METRICS_LISTEN] && metrics_listen(raw->val[O_METRICS_LISTEN], o))
+		return -1;
+	if (raw->val[O_METRICS_FILE] && !raw->val[O_METRICS_FILE][0])
+		return wd_fail("--metrics-file needs a file name");
+	o->metrics_file = raw->val[O_METRICS_FILE];
+	if (!raw->val[O_METRICS_PER_CGROUP])
+		return 0;
+	if (whole("--metrics-per-cgroup", raw->val[O_METRICS_PER_CGROUP], 1, WD_METRICS_SERIES_MAX,
+		  "label sets", &v))
+		return -1;
+	o->metrics_per_cgroup = v;
+	if (!o->metrics_file && !o->metrics_port)
+		return wd_fail("--metrics-per-cgroup needs --metrics-file or --metrics-listen");
+	if (o->policy.key != WD_KEY_CGROUP)
+		return wd_fail("--metrics-per-cgroup labels cgroup budgets: it needs --key cgroup "
+			       "(the key here is %s)",
+			       wd_key_name(o->policy.key));
+	return 0;
+}
+
 static int check_values(struct wd_opts *o, struct raw *raw)
 {
 	struct wd_policy *p = &o->policy;
@@ -633,7 +719,7 @@ static int check_values(struct wd_opts *o, struct raw *raw)
 	if (o->action == WD_ACT_DENY && o->backend == WD_BACKEND_TRACEPOINT)
 		return wd_fail("--action deny needs a backend that can fail a call "
 			       "(kprobe or lsm); tracepoint can only count and signal");
-	return 0;
+	return check_metrics(o, raw);
 }
 
 static const int backend_ids[] = { WD_BACKEND_AUTO, WD_BACKEND_KPROBE, WD_BACKEND_LSM,

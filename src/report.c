@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cgname.h"
 #include "ethoswd.h"
 
 #define TABLE_ROWS 20
@@ -68,7 +69,8 @@ static char *comm_cell(const char *comm, int width, char *buf, size_t len)
 
 /* A user or cgroup path, else the command name that opened the window,
  * escaped, with the budget's user (tree, cgroup) or "(process)" after it;
- * its tail kept if too long.  A bare command name is cut like COMM
+ * its tail kept if too long.  A bare command name is cut like COMM.  A
+ * container's cgroup shows the head of its ID instead of the path
  * (report.py _budget_name). */
 static char *budget_name(const struct wd_row *r, int width, char *buf, size_t len)
 {
@@ -82,6 +84,19 @@ static char *budget_name(const struct wd_row *r, int width, char *buf, size_t le
 			snprintf(tag, sizeof(tag), " (%u)", r->uid);
 	} else if (r->key == WD_KEY_PROCESS) {
 		snprintf(tag, sizeof(tag), " (process)");
+	}
+	if (r->key == WD_KEY_CGROUP && r->cg && r->cg->runtime) {
+		/* A container: the head of its ID (as `podman ps` shows it),
+		 * then the user, cut to width. */
+		char etag[4 * sizeof(tag) + 1], text[sizeof(etag) + 65];
+		int head;
+
+		wd_escape(tag, strlen(tag), etag, sizeof(etag));
+		head = width - (int)strlen(etag);
+		snprintf(text, sizeof(text), "%.*s%s", head < 4 ? 4 : head, r->cg->container_id,
+			 etag);
+		snprintf(buf, len, "%-*.*s", width, width, text);
+		return buf;
 	}
 	if ((!r->name || !*r->name) && !*tag)
 		return comm_cell(r->comm, width, buf, len);
@@ -115,6 +130,9 @@ static char *who(const struct wd_row *r, char *buf, size_t len)
 	if (!shared(r)) {
 		snprintf(buf, len, "%7llu %s", (unsigned long long)r->id,
 			 comm_cell(r->comm, 16, name, sizeof(name)));
+		if (r->cg && r->cg->runtime) /* " [podman 3f2a1b4c5d6e]" */
+			snprintf(buf + strlen(buf), len - strlen(buf), " [%s %.12s]",
+				 r->cg->runtime, r->cg->container_id);
 		return buf;
 	}
 	snprintf(tag, sizeof(tag), "%s:%s", wd_key_name(r->key),
@@ -182,17 +200,17 @@ static void head_line(bool is_shared, const void *rows, bool ptrs, int n, char *
 
 /* ---- JSON rows ---------------------------------------------------------- */
 
-/* safetext.name_fields(): comm, and comm_hex when the raw name is not
- * clean printable UTF-8. */
-static void name_fields(struct wd_json *j, const char *comm)
+/* safetext.name_fields(raw, key): key, and key_hex when the raw text is
+ * not clean printable UTF-8. */
+static void text_fields(struct wd_json *j, const char *key, const char *text, size_t n)
 {
-	const unsigned char *s = (const unsigned char *)comm;
-	size_t n = strnlen(comm, WD_COMM_LEN), i = 0, k;
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i = 0, k;
 	bool clean = true;
-	char hex[2 * WD_COMM_LEN + 1];
+	char *hex, hkey[32];
 	long cp;
 
-	wj_strn(j, "comm", comm, n);
+	wj_strn(j, key, text, n);
 	while (i < n) {
 		k = wd_utf8_next(s + i, n - i, &cp);
 		clean &= wd_printable(cp);
@@ -200,10 +218,35 @@ static void name_fields(struct wd_json *j, const char *comm)
 	}
 	if (clean)
 		return;
+	hex = wd_xmalloc(2 * n + 1);
 	for (i = 0; i < n; i++)
 		snprintf(hex + 2 * i, 3, "%02x", s[i]);
 	hex[2 * n] = '\0';
-	wj_str(j, "comm_hex", hex);
+	snprintf(hkey, sizeof(hkey), "%s_hex", key);
+	wj_str(j, hkey, hex);
+	free(hex);
+}
+
+static void name_fields(struct wd_json *j, const char *comm)
+{
+	text_fields(j, "comm", comm, strnlen(comm, WD_COMM_LEN));
+}
+
+/* cgnames.fields(): the cgroup's path and, for a container, its runtime,
+ * ID and pod UID; "cgroup": null when it did not resolve. */
+static void cgroup_fields(struct wd_json *j, const struct wd_cgroup *cg)
+{
+	if (!cg) {
+		wj_null(j, "cgroup");
+		return;
+	}
+	text_fields(j, "cgroup", cg->path, strlen(cg->path));
+	if (!cg->runtime)
+		return;
+	wj_str(j, "container_runtime", cg->runtime);
+	wj_str(j, "container_id", cg->container_id);
+	if (cg->pod_uid[0])
+		wj_str(j, "pod_uid", cg->pod_uid);
 }
 
 static char *share_json(const struct wd_share *s)
@@ -222,6 +265,7 @@ static char *share_json(const struct wd_share *s)
 	wj_u64(j, "total", s->allowed + s->limited);
 	wj_str(j, "state", s->state);
 	name_fields(j, s->comm);
+	cgroup_fields(j, s->cg);
 	return wj_end(j);
 }
 
@@ -251,6 +295,8 @@ static void row_members(struct wd_json *j, const struct wd_row *r)
 	name_fields(j, r->comm);
 	if (r->window_start_ms >= 0)
 		wj_int(j, "window_start_ms", r->window_start_ms);
+	if (!shared(r) || r->key == WD_KEY_CGROUP)
+		cgroup_fields(j, r->cg);
 	if (!shared(r)) {
 		wj_u64(j, "pid", r->id);
 		return;

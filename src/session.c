@@ -16,7 +16,9 @@
  * older ones folded into the summary's not_listed counts), and every set
  * is an idmap (hashed, by the whole key), so memory stays bounded and each
  * event or table costs time in proportion to the live processes, however
- * long the watchdog runs.
+ * long the watchdog runs.  Rows of processes, and cgroup budgets' rows, name
+ * their cgroup (path, container runtime and ID: cgname.c, through
+ * names.c's cache); the metrics (metrics.c) are read in the same loop.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -30,8 +32,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "cgname.h"
 #include "exited.h"
 #include "idmap.h"
+#include "metrics.h"
 #include "names.h"
 #include "session.h"
 #include "stopfile.h"
@@ -49,11 +53,12 @@ struct wd_session {
 	struct wd_guardian *guardian;
 	struct wd_stopfile *stopfile; /* --state-file, or NULL */
 	struct ring_buffer *rb;
-	struct idmap limited;	 /* budget -> end of last limited window (ns) */
-	struct idmap stopped;	 /* wd_pid_key(tgid) -> when to SIGCONT it (ns) */
-	struct idmap last_total; /* budget -> total at the last table */
-	struct wd_exited exited; /* rows of ended budgets, exited processes */
-	struct wd_names names;	 /* users and cgroups of budgets */
+	struct idmap limited;	    /* budget -> end of last limited window (ns) */
+	struct idmap stopped;	    /* wd_pid_key(tgid) -> when to SIGCONT it (ns) */
+	struct idmap last_total;    /* budget -> total at the last table */
+	struct wd_exited exited;    /* rows of ended budgets, exited processes */
+	struct wd_names names;	    /* users and cgroups of budgets, processes' cgroups */
+	struct wd_metrics *metrics; /* --metrics-file/--metrics-listen, or NULL */
 	struct wd_health_counts health;
 	const char *stop_reason;
 	char reason_buf[64];
@@ -98,6 +103,16 @@ static int share_cmp(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
+/* The cgroup a row names: a cgroup budget's (kind WD_KEY_CGROUP), else
+ * process pid's own (a process-key row; a share of a tree, uid or
+ * fallback budget), read once while it is listed. */
+static const struct wd_cgroup *where(struct wd_session *s, __u32 pid, int kind, __u64 id)
+{
+	if (kind == WD_KEY_CGROUP)
+		return wd_cgroup_by_id(s->names.cg, id);
+	return wd_cgroup_of_pid(s->names.cg, pid);
+}
+
 /* Every process share: live ones from wd_procs, then the kept shares of
  * exited processes whose PID is not live again (*hidden counts those). */
 static struct wd_share *all_shares(struct wd_session *s, int *n, int *hidden)
@@ -125,6 +140,7 @@ static struct wd_share *all_shares(struct wd_session *s, int *n, int *hidden)
 					    .state = idmap_find(&s->stopped, wd_pid_key(key)) ?
 							     "STOPPED" :
 							     "ok" };
+		out[k].cg = where(s, key, (int)v.key_kind, v.key);
 		memcpy(out[k++].comm, v.comm, WD_COMM_LEN);
 		idmap_set(&live, wd_pid_key(key), 0);
 	}
@@ -232,6 +248,8 @@ static void make_row(struct wd_session *s, struct wd_row *r, const struct wd_key
 			r->user = wd_names_get(&s->names, WD_NAME_USER, k->uid);
 		r->shares = group_of(all, nall, k, &r->nshares);
 	}
+	if (!s->shared || r->key == WD_KEY_CGROUP)
+		r->cg = where(s, (__u32)k->id, r->key, k->id);
 	r->state = state_of(s, k, r->shares, r->nshares);
 }
 
@@ -389,9 +407,13 @@ static void on_exit_event(struct wd_session *s, const struct wd_event *e)
 	event_row(s, e, &r);
 	r.state = "exited";
 	wd_exited_ended(&s->exited, &r);
+	wd_metrics_retire(s->metrics, event_key(s, e), e->allowed, e->limited, e->limited_windows);
 	if (e->limited_windows > 0)
 		wd_report_exited(s->rep, &r);
 	free(r.shares);
+	/* After the last use of r.cg. */
+	if (!s->shared || e->key_kind == WD_KEY_PROCESS)
+		wd_cgroup_forget_pid(s->names.cg, e->tgid);
 }
 
 static void on_proc_exit(struct wd_session *s, const struct wd_event *e)
@@ -406,7 +428,9 @@ static void on_proc_exit(struct wd_session *s, const struct wd_event *e)
 
 	forget_stopped(s, e->tgid);
 	memcpy(sh.comm, e->comm, WD_COMM_LEN);
-	wd_exited_exited(&s->exited, &sh);
+	sh.cg = where(s, e->tgid, (int)e->key_kind, e->key);
+	wd_exited_exited(&s->exited, &sh); /* keeps a copy of sh.cg */
+	wd_cgroup_forget_pid(s->names.cg, e->tgid);
 }
 
 /* Throttle escalated to kill (probe/limiter.h wd_escalate): nothing left
@@ -566,6 +590,8 @@ struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
 	wd_names_init(&s->names);
 	s->rb = ring_buffer__new(bpf_map__fd(probe->skel->maps.wd_events), on_event, s, NULL);
 	if (!s->rb) {
+		wd_exited_free(&s->exited);
+		wd_names_free(&s->names);
 		free(s);
 		wd_fail("could not open the event ring buffer: %s", strerror(errno));
 		return NULL;
@@ -575,6 +601,20 @@ struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	return s;
+}
+
+static void gauges(void *ctx, __u64 *budgets_limited, __u64 *stopped)
+{
+	struct wd_session *s = ctx;
+
+	*budgets_limited = s->limited.n;
+	*stopped = s->stopped.n;
+}
+
+void wd_session_set_metrics(struct wd_session *s, struct wd_metrics *m)
+{
+	s->metrics = m;
+	wd_metrics_bind_session(m, s->names.cg, gauges, s, s->rep);
 }
 
 static int next_wake_ms(struct wd_session *s, __u64 next_table, __u64 end)
@@ -645,13 +685,14 @@ const char *wd_session_run(struct wd_session *s)
 	__u64 end = s->o->duration_s > 0 ? now + (__u64)(s->o->duration_s * 1e9) : 0;
 
 	while (!s->stop_reason) {
-		ring_buffer__poll(s->rb, next_wake_ms(s, next_table, end));
+		wd_metrics_wait(s->metrics, s->rb, next_wake_ms(s, next_table, end));
 		now = mono_ns();
 		resume_due(s, now);
 		flush_stopfile(s);
 		clear_due(s, now);
 		if (now >= next_table) {
 			table(s);
+			wd_metrics_write_file(s->metrics);
 			next_table += interval * ((now - next_table) / interval + 1);
 		}
 		check_stop(s, now, end);
@@ -688,6 +729,7 @@ void wd_session_finish(struct wd_session *s)
 	rows = live_rows(s, &n, &nl);
 	if (s->shared)
 		procs = all_shares(s, &nprocs, NULL);
+	wd_metrics_stop(s->metrics); /* the last file; the maps close next */
 	/* Detach (and release the object) first: a process resumed while
 	 * attached could be stopped again by an event never read. */
 	ring_buffer__free(s->rb);

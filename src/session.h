@@ -17,6 +17,9 @@ struct wd_stopfile;
 struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
 				  const struct wd_opts *o, int action, struct wd_child *child,
 				  struct wd_guardian *guardian, struct wd_stopfile *stopfile);
+/* Serve and write metrics from the loop (NULL: none); call before run. */
+struct wd_metrics;
+void wd_session_set_metrics(struct wd_session *s, struct wd_metrics *m);
 /* Run until a stop condition; the reason ("SIGINT", "duration", ...). */
 const char *wd_session_run(struct wd_session *s);
 /* Drain events, close the probe, resume what was throttled, print the

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "cgname.h"
 #include "ethoswd.h"
 
 static char last_error[1024];
@@ -98,6 +99,14 @@ static char *opts_json(const struct wd_opts *o)
 	wj_u64(j, "map_size", o->map_size);
 	wj_str(j, "state_file", o->state_file);
 	wj_str(j, "resume_stopped", o->resume_stopped);
+	wj_str(j, "metrics_file", o->metrics_file); /* null when NULL */
+	if (o->metrics_port) {
+		snprintf(buf, sizeof(buf), "%s %d", o->metrics_addr, o->metrics_port);
+		wj_str(j, "metrics_listen", buf);
+	} else {
+		wj_null(j, "metrics_listen");
+	}
+	wj_u64(j, "metrics_per_cgroup", o->metrics_per_cgroup);
 	wd_policy_describe_count(&o->policy, buf, sizeof(buf));
 	wj_str(j, "describe_count", buf);
 	wj_str(j, "describe_key", wd_policy_describe_key(&o->policy));
@@ -165,19 +174,25 @@ static void cmd_privileges(void)
 
 /* A fixed set of records: a process-key table and summary, events, and a
  * shared-key (tree) table with shares. */
+#define CONTAINER_ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 static void cmd_report(bool json)
 {
 	struct wd_report r = { json, stdout };
 	struct wd_health_counts h = { 0 }, h2 = { 1, 2, 3, 0, 0 };
 	struct wd_share sh[4] = {
-		{ 300, 300, WD_KEY_TREE, 0, 50, 5, "root\033[2J", "ok" },
-		{ 301, 300, WD_KEY_TREE, 0, 7000000, 0, "child", "STOPPED" },
-		{ 302, 300, WD_KEY_TREE, 0, 1, 0, "caf\xc3\xa9", "exited" },
-		{ 7, 7, WD_KEY_PROCESS, 0, 3, 0, "own", "ok" },
+		{ 300, 300, WD_KEY_TREE, 0, 50, 5, "root\033[2J", "ok", NULL },
+		{ 301, 300, WD_KEY_TREE, 0, 7000000, 0, "child", "STOPPED", NULL },
+		{ 302, 300, WD_KEY_TREE, 0, 1, 0, "caf\xc3\xa9", "exited", NULL },
+		{ 7, 7, WD_KEY_PROCESS, 0, 3, 0, "own", "ok", NULL },
 	};
-	struct wd_row rows[25], tree[3], lim;
+	struct wd_row rows[25], tree[3], lim, cgrows[2];
 	struct wd_not_listed nl = { 0, 199001, 400002, 400000, 2, 1 },
 			     nl_tree = { 3, 7, 9, 8, 1, 1 };
+	struct wd_cgroup box = { .path = "/libpod_parent/libpod-" CONTAINER_ID,
+				 .runtime = "podman",
+				 .container_id = CONTAINER_ID },
+			 odd = { .path = "/we\xffird/\033[2J" };
 	int i;
 
 	memset(rows, 0, sizeof(rows));
@@ -197,6 +212,7 @@ static void cmd_report(bool json)
 	rows[4].state = "LIMITED";
 	lim = rows[5];
 	lim.window_start_ms = 4000000000LL;
+	lim.cg = &box;
 	wd_report_limit(&r, &lim, 100, 500, "deny");
 	wd_report_clear(&r, &rows[1]);
 	wd_report_exited(&r, &rows[0]);
@@ -249,6 +265,40 @@ static void cmd_report(bool json)
 	nl_tree = (struct wd_not_listed){ .processes = 5 };
 	wd_report_summary(&r, tree, 3, &h, 1.0, sh, 4, &nl_tree);
 	wd_report_table(&r, tree, 0, &h, sh, 0);
+	/* the cgroup key: a container's budget and a hostile path's */
+	for (i = 0; i < 3; i++) {
+		sh[i].cg = i ? &odd : &box;
+		sh[i].budget_key = WD_KEY_CGROUP;
+		sh[i].budget = i ? 77 : 4242;
+		sh[i].budget_uid = i ? 1000 : 0;
+	}
+	cgrows[0] = (struct wd_row){ .shared = true,
+				     .key = WD_KEY_CGROUP,
+				     .id = 4242,
+				     .uid = 0,
+				     .user = "root",
+				     .allowed = 16,
+				     .limited = 300,
+				     .limited_windows = 3,
+				     .state = "LIMITED",
+				     .name = box.path,
+				     .cg = &box,
+				     .nshares = 1,
+				     .shares = sh,
+				     .window_start_ms = -1 };
+	cgrows[1] = (struct wd_row){ .shared = true,
+				     .key = WD_KEY_CGROUP,
+				     .id = 77,
+				     .uid = 1000,
+				     .allowed = 5,
+				     .state = "ok",
+				     .name = odd.path,
+				     .cg = &odd,
+				     .nshares = 2,
+				     .shares = sh + 1,
+				     .window_start_ms = -1 };
+	wd_report_limit(&r, &cgrows[0], 16, 500, "monitor");
+	wd_report_table(&r, cgrows, 2, &h, sh, 3);
 }
 
 static int failures;

@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from ethoswd import cli, environment as env, safetext
+from ethoswd import cgnames, cli, environment as env, safetext
 from ethoswd.errors import SetupError
 from ethoswd.report import Reporter, _n
 
@@ -132,6 +132,9 @@ def _py_parse(argv):
          "interval": a.interval, "duration": a.duration, "json": a.json,
          "probe_features": a.probe_features, "map_size": a.map_size,
          "state_file": a.state_file, "resume_stopped": a.resume_stopped,
+         "metrics_file": a.metrics_file,
+         "metrics_listen": "%s %d" % a.metrics_listen if a.metrics_listen else None,
+         "metrics_per_cgroup": a.metrics_per_cgroup or 0,
          "describe_count": p.describe_count(), "describe_key": p.describe_key(),
          "needs_btf": p.needs_btf,
          "user": a.user.as_dict() if a.user else None}
@@ -166,7 +169,18 @@ BAD_ARGS = [s.split() for s in (
     "--resume-stopped /run/x --max-calls 5", "--resume-stopped /x -- ls",
     "--res /x -i 1", "--resume-stopped= ", "--state-file=", "--resume-stopped",
     "--resume-stopped /x --state-file /y", "--ebpf --resume-stopped /x",
-    "--resume-stopped /x -u nobody")]
+    "--resume-stopped /x -u nobody",
+    "--metrics-listen 9100", "--metrics-listen :9100", "--metrics-listen localhost:9100",
+    "--metrics-listen 127.0.0.1:0", "--metrics-listen 127.0.0.1:65536",
+    "--metrics-listen 127.0.0.01:80", "--metrics-listen 1.2.3:80",
+    "--metrics-listen ::1:80", "--metrics-listen [1.2.3.4]:80", "--metrics-listen [::1]]:80",
+    "--metrics-listen [::1]:", "--metrics-listen [::1]:8x", "--metrics-listen [fe80::1%lo]:80",
+    "--metrics-listen 127.0.0.1:99999999999999999999999", "--metrics-file=",
+    "--metrics-per-cgroup 5", "--metrics-per-cgroup 0 --metrics-file m.prom",
+    "--metrics-per-cgroup 1001 --metrics-file m.prom",
+    "--metrics-per-cgroup 5 --metrics-file m.prom",
+    "--metrics-per-cgroup 5 --metrics-file m.prom --key uid",
+    "--metrics-listen x --metrics-per-cgroup 0", "--metr 5")]
 GOOD_ARGS = [s.split() for s in (
     "", "--json", "--max-calls +5 --window-ms 200", "-p5 -p 6", "-p=7", "-i=2.5",
     "--comm -5", "--json --json", "--duration 1e7", "-i 0.1", "--max-calls 007",
@@ -187,7 +201,12 @@ GOOD_ARGS = [s.split() for s in (
     "--us daemon -- ls",
     "--resume-stopped /run/ethoswd/stopped", "--json --resume-stopped=/x --json",
     "--res /x", "--state-file /run/ethoswd/stopped --max-calls 5", "--st /x",
-    "--state-file /run/ethoswd/stopped -u nobody -- ls")]
+    "--state-file /run/ethoswd/stopped -u nobody -- ls",
+    "--metrics-file /tmp/x.prom --metrics-listen 127.0.0.1:9100",
+    "--metrics-listen [::1]:9100 --key cgroup --metrics-per-cgroup 1000",
+    "--metrics-listen=0.0.0.0:00080", "--metrics-listen [::ffff:1.2.3.4]:1",
+    "--profile fingerprint --metrics-file m.prom --metrics-per-cgroup 3",
+    "--metrics-f m.prom --metrics-l 127.0.0.1:1")]
 
 
 @pytest.mark.parametrize("argv", BAD_ARGS + GOOD_ARGS,
@@ -248,10 +267,16 @@ HEALTH0 = {"map_full": 0, "contended": 0, "events_lost": 0, "targets_full": 0,
            "stops_full": 0}
 
 
-def _share(pid, allowed, limited, comm, state, budget=("tree", 300, 0)):
+CONTAINER = "0123456789abcdef" * 4
+BOX = cgnames.make("/libpod_parent/libpod-" + CONTAINER)
+ODD = cgnames.make(os.fsdecode(b"/we\xffird/\x1b[2J"))
+
+
+def _share(pid, allowed, limited, comm, state, budget=("tree", 300, 0), cg=None):
     return dict(pid=pid, budget=budget[1], budget_key=budget[0], budget_uid=budget[2],
                 allowed=allowed, limited=limited,
-                total=allowed + limited, state=state, **safetext.name_fields(comm))
+                total=allowed + limited, state=state, **safetext.name_fields(comm),
+                **cgnames.fields(cg))
 
 
 def _py_report(as_json):
@@ -264,13 +289,14 @@ def _py_report(as_json):
         row = {"pid": 100 + i, "window": i * 7, "allowed": i * 1000003,
                "limited": i % 3, "limited_windows": i % 2, "activity": i % 4,
                "state": "ok"}
-        row.update(safetext.name_fields(comm))
+        row.update(safetext.name_fields(comm), cgroup=None)
         rows.append(row)
     rows[3]["allowed"] = 123456789012345
     rows[4]["state"] = "LIMITED"
     for r in rows:
         r["total"] = r["allowed"] + r["limited"]
-    rep.limit(dict(rows[5], window_start_ms=4000000000), 100, 500, "deny")
+    rep.limit(dict(rows[5], window_start_ms=4000000000, **cgnames.fields(BOX)), 100, 500,
+              "deny")
     rep.clear(rows[1])
     rep.exited(rows[0])
     rep.escalate(rows[5], 105, True, 4321, 0, b"\x1b]0;x\x07evil")
@@ -316,6 +342,19 @@ def _py_report(as_json):
                 {"budgets": 0, "processes": 5, "total": 0, "allowed": 0, "limited": 0,
                  "limited_windows": 0})
     rep.table([], dict(HEALTH0), [])
+    shares = [_share(300, 50, 5, b"root\x1b[2J", "ok", ("cgroup", 4242, 0), BOX),
+              _share(301, 7000000, 0, b"child", "STOPPED", ("cgroup", 77, 1000), ODD),
+              _share(302, 1, 0, b"caf\xc3\xa9", "exited", ("cgroup", 77, 1000), ODD)]
+    cgrows = [dict(key="cgroup", id=4242, uid=0, user="root", name=BOX.path, window=0,
+                   allowed=16, limited=300, total=316, limited_windows=3, activity=0,
+                   state="LIMITED", pids=[300], processes=shares[:1],
+                   **safetext.name_fields(b""), **cgnames.fields(BOX)),
+              dict(key="cgroup", id=77, uid=1000, user=None, name="/we\ufffdird/\x1b[2J",
+                   window=0, allowed=5, limited=0, total=5, limited_windows=0, activity=0,
+                   state="ok", pids=[301, 302], processes=shares[1:],
+                   **safetext.name_fields(b""), **cgnames.fields(ODD))]
+    rep.limit(cgrows[0], 16, 500, "monitor")
+    rep.table(cgrows, dict(HEALTH0), shares)
     return out.getvalue()
 
 

@@ -29,7 +29,8 @@ def test_idmap(tmp_path_factory):
     assert gcc, "gcc is needed to build src/test_idmap.c"
     out = str(tmp_path_factory.mktemp("idmap") / "test_idmap")
     subprocess.run([gcc] + CFLAGS + ["-o", out] + [
-        os.path.join(SRC, f) for f in ("test_idmap.c", "idmap.c", "exited.c")], check=True)
+        os.path.join(SRC, f)
+        for f in ("test_idmap.c", "idmap.c", "exited.c", "cgname.c", "text.c")], check=True)
     return out
 
 

@@ -46,7 +46,21 @@ BAD = [
     ("--key", "--key"), ("--exclude-exe", "--exclude-exe"), ("--backend", "--backend"),
     ("--action", "--action"), ("-p", "-p/--pid"), ("--comm", "--comm"),
     ("--exclude-comm", "--exclude-comm"), ("-i", "-i/--interval"),
-    ("--duration", "--duration"), ("--map-size", "--map-size"))] + [
+    ("--duration", "--duration"), ("--map-size", "--map-size"),
+    ("--metrics-file", "--metrics-file"), ("--metrics-listen", "--metrics-listen"),
+    ("--metrics-per-cgroup", "--metrics-per-cgroup"))] + [
+    # metrics options
+    (["--metrics-listen", "localhost:9100"], "is not ADDR:PORT"),
+    (["--metrics-listen", "[::1]:0"], "is not ADDR:PORT"),
+    (["--metrics-listen", "1.2.3.4"], "is not ADDR:PORT"),
+    (["--metrics-file="], "--metrics-file needs a file name"),
+    (["--metrics-per-cgroup", "3"], "needs --metrics-file or --metrics-listen"),
+    (["--metrics-per-cgroup", "0", "--metrics-file", "m.prom"], "is too small"),
+    (["--metrics-per-cgroup", "3", "--metrics-file", "m.prom"],
+     "it needs --key cgroup (the key here is process)"),
+    (["--metrics", "m.prom"], "ambiguous option: --metrics could match --metrics-file, "
+     "--metrics-listen, --metrics-per-cgroup"),
+] + [
     # choices
     (["--profile", "x"], "invalid choice: 'x'"),
     (["--key", "nobody"], "invalid choice: 'nobody'"),

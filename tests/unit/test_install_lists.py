@@ -13,7 +13,8 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Python modules from outside the standard library, by Debian package.
 MODULE_PACKAGES = {"bcc": "python3-bpfcc", "pytest": "python3-pytest",
-                   "matplotlib": "python3-matplotlib", "flake8": "python3-flake8"}
+                   "matplotlib": "python3-matplotlib", "flake8": "python3-flake8",
+                   "prometheus_client": "python3-prometheus-client"}
 # Commands `make lint` runs, by Debian package.
 LINT_PACKAGES = {"flake8": "python3-flake8", "clang-format": "clang-format", "git": "git"}
 
