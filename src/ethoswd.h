@@ -104,6 +104,7 @@ struct wd_opts {
 	__u32 map_size; /* --map-size, default WD_MAX_PIDS */
 	char **command; /* after "--", NULL-terminated, or NULL */
 	int ncommand;
+	const char *config; /* --config FILE, or NULL */
 	struct wd_policy policy;
 };
 

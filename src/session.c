@@ -102,13 +102,40 @@ struct wd_session {
 	const char *stop_reason;
 	char reason_buf[64];
 	double started;
+	void (*reload)(void *); /* SIGHUP with --config */
+	void *reload_ctx;
 };
 
-static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_signal, got_hup;
 
 static void on_signal(int sig)
 {
 	got_signal = sig;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	got_hup = 1;
+}
+
+void wd_session_on_reload(struct wd_session *s, void (*fn)(void *), void *ctx)
+{
+	s->reload = fn;
+	s->reload_ctx = ctx;
+}
+
+/* The limit the probe holds now (a reload may have changed it). */
+static void probe_limits(struct wd_session *s, __u64 *max_calls, __u64 *window_ms)
+{
+	struct wd_config cfg = { .max_calls = s->o->policy.max_calls,
+				 .window_ms = s->o->policy.window_ms };
+	int zero = 0;
+
+	bpf_map__lookup_elem(s->probe->skel->maps.wd_config, &zero, sizeof(zero), &cfg, sizeof(cfg),
+			     0);
+	*max_calls = cfg.max_calls;
+	*window_ms = cfg.window_ms;
 }
 
 static __u64 mono_ns(void)
@@ -360,6 +387,7 @@ static void on_limit(struct wd_session *s, const struct wd_event *e)
 	__u64 end = window_end_ns(s, e->window_start_ms);
 	bool first = !idmap_find(&s->limited, e->key);
 	struct wd_row r;
+	__u64 max_calls, window_ms;
 
 	idmap_set(&s->limited, e->key, end);
 	if (s->action == WD_ACT_THROTTLE) {
@@ -372,8 +400,8 @@ static void on_limit(struct wd_session *s, const struct wd_event *e)
 	event_row(s, e, &r);
 	/* The probe's clock (ms mod 2^32): what a replay computes. */
 	r.window_start_ms = e->window_start_ms;
-	wd_report_limit(s->rep, &r, s->o->policy.max_calls, s->o->policy.window_ms,
-			wd_action_name(s->action));
+	probe_limits(s, &max_calls, &window_ms);
+	wd_report_limit(s->rep, &r, max_calls, window_ms, wd_action_name(s->action));
 	free(r.shares);
 }
 
@@ -557,6 +585,9 @@ struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (o->config)
+		sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	return s;
 }
 
@@ -606,7 +637,9 @@ static bool targets_alive(struct wd_session *s)
 static void check_stop(struct wd_session *s, __u64 now, __u64 end)
 {
 	if (got_signal) {
-		s->stop_reason = got_signal == SIGINT ? "SIGINT" : "SIGTERM";
+		s->stop_reason = got_signal == SIGINT ? "SIGINT" :
+				 got_signal == SIGHUP ? "SIGHUP" :
+							"SIGTERM";
 	} else if (end && now >= end) {
 		s->stop_reason = "duration";
 	} else if (s->child && wd_child_poll(s->child) >= 0) {
@@ -626,6 +659,10 @@ const char *wd_session_run(struct wd_session *s)
 
 	while (!s->stop_reason) {
 		ring_buffer__poll(s->rb, next_wake_ms(s, next_table, end));
+		if (got_hup && s->reload) {
+			got_hup = 0;
+			s->reload(s->reload_ctx);
+		}
 		now = mono_ns();
 		resume_due(s, now);
 		clear_due(s, now);
