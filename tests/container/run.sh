@@ -12,7 +12,10 @@
 #   5. inside, privileged, host PID namespace, host kernel interfaces mounted:
 #      (a) --probe-features exits 0 and reports the tracepoint backend available;
 #      (b) --action monitor --max-calls 50 --json -- aggressive_reader -n 200
-#          reports the reader's 200 calls: 50 allowed, 150 over the limit.
+#          reports the reader's 200 calls: 50 allowed, 150 over the limit;
+#   6. tests/container/kube_play.sh: deploy/kubernetes validated offline, and
+#      the DaemonSet's pod run by `podman kube play` (its own image target,
+#      ethoswd alone) counting a reader on the host.
 #
 # Prints timings; exits 0, or non-zero after one "container: FAIL: ..." line.
 # Logs go to $WD_TEST_OUT/container (default /tmp/ethos-watchdog-tests).
@@ -140,4 +143,8 @@ counts=$(/usr/bin/python3 -c 'import json, sys; s = json.loads(sys.argv[1]); pri
 echo "  | summary: total allowed limited = $counts"
 [ "$counts" = "200 50 150" ] || fail "monitored aggressive_reader -n 200: expected total 200, allowed 50, limited 150, got $counts"
 echo "container: monitored aggressive_reader: $(since "$t")"
+
+t=$(now)
+tests/container/kube_play.sh || fail "the Kubernetes pod under podman kube play (see $OUT/kube)"
+echo "container: kube play: $(since "$t")"
 echo "container: PASS"
