@@ -123,7 +123,12 @@ install: $(BUILD)/ethoswd
 	install -D -m 0755 $(BUILD)/ethoswd $(DESTDIR)$(PREFIX)/sbin/ethoswd
 	install -D -m 0644 packaging/ethoswd.service $(DESTDIR)$(SYSTEMD_DIR)/ethoswd.service
 	sed -i 's|@SBINDIR@|$(PREFIX)/sbin|' $(DESTDIR)$(SYSTEMD_DIR)/ethoswd.service
-	@# Keep an operator's own settings.
+	@# Keep an operator's own settings; one of the old ETHOSWD_OPTS="..."
+	@# kind (not TOML) is kept as ethoswd.old and replaced.
+	@if grep -qs '^ETHOSWD_OPTS=' $(DESTDIR)/etc/default/ethoswd; then \
+	    mv $(DESTDIR)/etc/default/ethoswd $(DESTDIR)/etc/default/ethoswd.old; \
+	    echo "install: /etc/default/ethoswd is now TOML (ethoswd --config); the old" \
+	         "ETHOSWD_OPTS file is /etc/default/ethoswd.old: carry its options over"; fi
 	test -e $(DESTDIR)/etc/default/ethoswd || \
 	    install -D -m 0644 packaging/ethoswd.default $(DESTDIR)/etc/default/ethoswd
 

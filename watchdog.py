@@ -2,8 +2,8 @@
 # watchdog.py  Rate-limit short bursts of read() per process with eBPF.
 #              For Linux, uses BCC, eBPF. Embedded C in probe/.
 #
-# USAGE: watchdog.py [-h] [--max-calls N] [--window-ms MS] [--profile P]
-#                    [--count CLASS] [--file PATH] [--key K]
+# USAGE: watchdog.py [-h] [--config FILE] [--max-calls N] [--window-ms MS]
+#                    [--profile P] [--count CLASS] [--file PATH] [--key K]
 #                    [--backend B] [--action A] [-p PID] [-u USER] [--comm NAME]
 #                    [--exclude-comm NAME] [--exclude-exe PATH] [-i SECONDS]
 #                    [--duration SECONDS] [--map-size N] [--json]
@@ -23,6 +23,7 @@
 # Licensed under the GNU General Public License, version 2.0.
 #
 # 25-Nov-2026  Ethos authors  Created this.
+# 03-Dec-2026  Ethos authors  --config FILE (TOML), re-read on SIGHUP.
 """Entry point: `./watchdog.py --help` (as root; `sudo ./watchdog.py` from another
 account). The code lives in ethoswd/."""
 

@@ -42,7 +42,8 @@ class Value(ct.Structure):
     _fields_ = [("window", ct.c_uint64), ("allowed", ct.c_uint64),
                 ("limited", ct.c_uint64), ("limited_windows", ct.c_uint64),
                 ("comm", ct.c_char * COMM_LEN), ("members", ct.c_uint64),
-                ("pid", ct.c_uint32), ("pad", ct.c_uint32)]
+                ("pid", ct.c_uint32), ("pad", ct.c_uint32),
+                ("reported", ct.c_uint64)]
 
 
 class Member(ct.Structure):

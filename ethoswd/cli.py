@@ -9,6 +9,7 @@ import argparse
 import os
 import re
 
+from . import config
 from .abi import COMM_MAX, DEFS, MAP_H  # noqa: F401  (MAP_H: for the tests)
 from .errors import SetupError
 from .policy import LIST_MAX, SPACE, resolve
@@ -139,6 +140,10 @@ def build_parser():
                 epilog=EXAMPLES,
                 formatter_class=argparse.RawDescriptionHelpFormatter,
                 usage="%(prog)s [options] [-- CMD [ARGS...]]")
+    p.add_argument("--config", metavar="FILE",
+                   help="read settings from this TOML file: the long options "
+                        "without '--' (max-calls = 50, comm = [\"x\"]); flags "
+                        "given here override it; SIGHUP re-reads it")
     p.add_argument("--max-calls", metavar="N",
                    help="counted calls allowed per window per budget (default %d; "
                         "fingerprint profile %d)" % (DEFS["WD_DEFAULT_MAX_CALLS"],
@@ -213,14 +218,26 @@ def build_parser():
     return p
 
 
-def _given(argv, extra):
-    """The destinations of the options argv gives (defaults left out)."""
-    parser = build_parser()
-    if extra:
-        extra(parser)
-    for action in parser._actions:
-        action.default = argparse.SUPPRESS
-    return set(vars(parser.parse_args(argv)))
+def _given(parser, argv):
+    """The dests the command line itself gave (parsed again, no defaults)."""
+    saved = [(act, act.default) for act in parser._actions]
+    for act, _ in saved:
+        act.default = argparse.SUPPRESS
+    try:
+        return set(vars(parser.parse_args(argv)))
+    finally:
+        for act, default in saved:
+            act.default = default
+
+
+def _merge_config(parser, argv, a):
+    """--config FILE: its settings where the command line gave none."""
+    actions = {o[2:]: act for act in parser._actions for o in act.option_strings
+               if o.startswith("--")}
+    given = _given(parser, argv)
+    for dest, value in config.settings(a.config, actions).items():
+        if dest not in given:
+            setattr(a, dest, value)
 
 
 def parse(argv, extra=None):
@@ -238,7 +255,9 @@ def parse(argv, extra=None):
         extra(parser)
     a = parser.parse_args(argv)
     a.command = command
-    if a.resume_stopped is not None and (command or _given(argv, extra) - {
+    if a.config is not None:
+        _merge_config(parser, argv, a)
+    if a.resume_stopped is not None and (command or _given(parser, argv) - {
             "resume_stopped", "json"}):
         raise SetupError("--resume-stopped takes no other options than --json")
     for name, val in (("--state-file", a.state_file), ("--resume-stopped", a.resume_stopped)):

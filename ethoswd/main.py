@@ -6,11 +6,12 @@ signal) and left the command running, unlimited; 2 for any SetupError
 (nothing left attached); 130 if interrupted during start-up.
 """
 
+import functools
 import os
 import sys
 import time
 
-from . import cli, environment, features
+from . import cli, environment, features, reload
 from .errors import SetupError
 from .report import Reporter
 from .safetext import escape, one_line
@@ -259,6 +260,8 @@ def main(argv=None, launched=None):
         probe = _build_and_attach(bcc, flags, opts, backend, action, uring_tp,
                                   opts.pid + ([child.pid] if child else []), uids)
         session = Session(probe, rep, opts, action, child, guardian, stopfile)
+        session.reloader = functools.partial(reload.apply, argv=argv, feats=feats,
+                                             backend=backend)
         if metrics:
             session.set_metrics(metrics)
             metrics.start(probe, len(probe.attached),

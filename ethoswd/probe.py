@@ -191,28 +191,63 @@ class Probe:
         """Write limits, filters and the policy's sets; call before attach().
         uids: {target: real UID it will run as} where /proc does not say it
         yet (the -- CMD child before it takes -u USER's ids)."""
-        cfg = self.bpf["wd_config"]
-        val = cfg[ct.c_int(0)]
-        val.max_calls, val.window_ms = max_calls, window_ms
-        cfg[ct.c_int(0)] = val
+        self.set_limits(max_calls, window_ms)
         self.key = policy.key if policy else "process"
         for tgid in targets:
             self.add_target(tgid, (uids or {}).get(tgid))
-        for table, names in (("wd_comm_in", comms), ("wd_comm_out", exclude)):
-            for name in names:
-                t = self.bpf[table]
-                key = t.Key()
-                key.name = name.encode()
-                t[key] = ct.c_ubyte(1)
+        self.set_names("wd_comm_in", (), comms)
+        self.set_names("wd_comm_out", (), exclude)
         if policy is None:
             return
         for magic in (policy.magics or {}).values():
             self.bpf["wd_fs"][ct.c_uint64(magic)] = ct.c_ubyte(1)
-        for table, ids in (("wd_files", policy.files),
-                           ("wd_exe_out", policy.exclude_exe)):
-            for fid in ids:
-                t = self.bpf[table]
-                t[t.Key(fid.dev, fid.ino)] = ct.c_ubyte(1)
+        self.set_files("wd_files", (), policy.files)
+        self.set_files("wd_exe_out", (), policy.exclude_exe)
+
+    def limits(self):
+        """(max_calls, window_ms) as the probe reads them now (wd_config)."""
+        val = self.bpf["wd_config"][ct.c_int(0)]
+        return val.max_calls, val.window_ms
+
+    def set_limits(self, max_calls, window_ms):
+        """Write the limit: the probe reads it at every counted call."""
+        cfg = self.bpf["wd_config"]
+        val = cfg[ct.c_int(0)]
+        val.max_calls, val.window_ms = max_calls, window_ms
+        cfg[ct.c_int(0)] = val
+
+    @staticmethod
+    def _steps(table, adds, drops):
+        """The order that is never laxer in between: an exclusion set
+        (*_out) loses its old entries first, a target set gains its new
+        ones first."""
+        steps = [(adds, True), (drops, False)]
+        return steps[::-1] if table.endswith("_out") else steps
+
+    def set_names(self, table, old, new):
+        """Make the set of command names in `table` (wd_comm_in/out) `new`."""
+        t = self.bpf[table]
+        for names, add in self._steps(table, new, set(old) - set(new)):
+            for name in names:
+                key = t.Key()
+                key.name = name.encode()
+                if add:
+                    t[key] = ct.c_ubyte(1)
+                else:
+                    del t[key]
+
+    def set_files(self, table, old, new):
+        """The same for files by device and inode (wd_files, wd_exe_out):
+        FileIds old -> new."""
+        t = self.bpf[table]
+        keep = {(f.dev, f.ino) for f in new}
+        drops = [f for f in old if (f.dev, f.ino) not in keep]
+        for files, add in self._steps(table, new, drops):
+            for f in files:
+                if add:
+                    t[t.Key(f.dev, f.ino)] = ct.c_ubyte(1)
+                else:
+                    del t[t.Key(f.dev, f.ino)]
 
     @staticmethod
     def _comm_of(tgid):

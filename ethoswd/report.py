@@ -152,7 +152,8 @@ class Reporter:
             sys.stderr.flush()
 
     def limit(self, row, max_calls, window_ms, action):
-        self._emit(dict(event="limit", action=action, **row),
+        self._emit(dict(event="limit", action=action, max_calls=max_calls,
+                        window_ms=window_ms, **row),
                    "%s LIMIT %s over %s calls in %s ms -> %s"
                    % (_clock(), _who(row), _n(max_calls, 6),
                       _n(window_ms, 5), action))

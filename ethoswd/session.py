@@ -68,9 +68,13 @@ class Session:
         self.health = {name: 0 for name in HEALTH_NAMES.values()}
         self.stop_reason = None
         self.started = time.monotonic()
+        # SIGHUP re-reads --config (reload.apply, set by main); without
+        # one it stops the watchdog like SIGTERM (a closed terminal).
+        self.reloader, self.reload_due = None, False
         # From here on SIGINT/SIGTERM end the loop and detach cleanly.
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGHUP, self._on_hup if opts.config else self._on_signal)
 
     def set_metrics(self, metrics):
         """Serve and write metrics (ethoswd/metrics.py) from this session."""
@@ -169,9 +173,8 @@ class Session:
                                 e.limited_windows, shares=shares)
                 # The probe's clock (ms mod 2^32): what a replay computes.
                 row["window_start_ms"] = e.window_start_ms
-                self.rep.limit(row,
-                               self.opts.max_calls, self.opts.window_ms,
-                               self.action)
+                # The limit the probe holds now (a reload may change it).
+                self.rep.limit(row, *self.probe.limits(), self.action)
         elif e.kind == DEFS["WD_EV_ESCALATE"]:
             # Killed by the probe: nothing left to resume.
             self._forget_stopped(tgid)
@@ -261,6 +264,13 @@ class Session:
     def _on_signal(self, signum, _frame):
         self.stop_reason = signal.Signals(signum).name
 
+    def _on_hup(self, _signum, _frame):
+        self.reload_due = True
+
+    def window_changed(self):
+        """A reload changed opts.window_ms: the timers follow it."""
+        self.window_ns = self.opts.window_ms * NS_PER_MS
+
     def _targets_alive(self):
         return any(os.path.isdir("/proc/%d" % p) for p in self.opts.pid)
 
@@ -275,6 +285,9 @@ class Session:
             self.probe.poll(int(self._next_wake(next_table, end)))
             if self.metrics:
                 self.metrics.beat()
+            if self.reload_due and self.reloader:
+                self.reload_due = False
+                self.reloader(self)
             now = time.monotonic_ns()
             self._resume_due(now)
             self._flush_stopfile()

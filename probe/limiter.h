@@ -589,6 +589,33 @@ static __always_inline void wd_resumed(__u32 tgid, int code)
 }
 
 /*
+ * Is this over-limit call the first of its window?  The count alone
+ * cannot say: "the call numbered max_calls + 1" is unique only while the
+ * limit stays, and a front end may lower it mid-window (SIGHUP reload),
+ * when the count has already passed the new limit + 1.  So the window's
+ * start is claimed in v->reported with a compare-and-swap: one call per
+ * window wins.  A call of an older window that lost the CPU in between
+ * never claims over a newer one (wrap-safe 32-bit difference).  The loop
+ * is unrolled to a fixed length, as in wd_count: no back-edge.
+ */
+static __always_inline int wd_first_over(struct wd_value *v, __u64 window)
+{
+	__u64 mine = 1ULL << 32 | window >> 32;
+
+#pragma unroll
+	for (int i = 0; i < WD_CAS_TRIES; i++) {
+		__u64 old = *(volatile __u64 *)&v->reported;
+
+		/* Claimed already: this window, or a later one. */
+		if ((old >> 32) && (__s32)((__u32)mine - (__u32)old) <= 0)
+			return 0;
+		if (__sync_val_compare_and_swap(&v->reported, old, mine) == old)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * Charge one call of a filtered caller to its budget.
  * Returns 1 if the backend must fail the call with -EPERM.
  */
@@ -644,10 +671,10 @@ static __always_inline int wd_charge(struct wd_caller *c)
 	if (WD_ACTION == WD_ACT_THROTTLE && wd_escalate(c, window, v, &st))
 		return 1;
 
-	/* The fetch-and-add hands out each number once per window, so exactly
-	 * one call per window sees max_calls + 1: it alone reports the window
-	 * and signals the whole process. */
-	if (n == cfg->max_calls + 1) {
+	/* The first over-limit call of a window alone reports it and signals
+	 * the whole process (with a steady limit, the call numbered
+	 * max_calls + 1; see wd_first_over for a limit changed mid-window). */
+	if (wd_first_over(v, window)) {
 		__sync_fetch_and_add(&v->limited_windows, 1);
 		wd_emit_budget(WD_EV_LIMIT, c->tgid, &c->key, window, v);
 		if (WD_SIGNAL)

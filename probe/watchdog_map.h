@@ -148,6 +148,7 @@ struct wd_value {
 					   a 32-bit value only with alu32) */
 	__u32 pid;		/* the process that opened the window */
 	__u32 pad;
+	__u64 reported; /* 1 << 32 | start_ms of the last window over (0: none) */
 };
 
 /* A target of a shared budget (WD_KEY != WD_KEY_PROCESS with targets):

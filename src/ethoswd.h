@@ -121,6 +121,7 @@ struct wd_opts {
 	int metrics_per_cgroup;	    /* --metrics-per-cgroup N, 0: none */
 	char **command;		    /* after "--", NULL-terminated, or NULL */
 	int ncommand;
+	const char *config;  /* --config FILE, or NULL */
 	struct wd_user user; /* -u USER */
 	struct wd_policy policy;
 };

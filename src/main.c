@@ -20,6 +20,7 @@
 #include "ethoswd.h"
 #include "loader.h"
 #include "metrics.h"
+#include "reload.h"
 #include "session.h"
 #include "stopfile.h"
 #include "wdfeatures.h"
@@ -82,6 +83,7 @@ struct run {
 	__u32 targets[WD_MAX_LIST + 1];
 	__u32 uids[WD_MAX_LIST + 1]; /* the real UID each target runs as */
 	int ntargets;
+	struct wd_reload reload; /* SIGHUP with --config */
 	double t_start, t_features, t_load, t_attach;
 };
 
@@ -436,6 +438,15 @@ static int run_session(struct run *r, double launched)
 	wd_session_set_metrics(s, r->metrics);
 	if (interrupted) /* before the session's handler: its stop now */
 		raise(SIGINT);
+	r->reload = (struct wd_reload){ .argc = r->reload.argc,
+					.argv = r->reload.argv,
+					.o = &r->o,
+					.probe = &r->probe,
+					.rep = &r->rep,
+					.feats = &r->feats,
+					.backend = r->backend,
+					.action = r->action };
+	wd_session_on_reload(s, wd_reload, &r->reload);
 	report_start(r, launched);
 	if (r->o.ncommand)
 		wd_child_release(&r->child);
@@ -503,6 +514,8 @@ int main(int argc, char **argv)
 			     argv[1], argv[1]);
 	else
 		rc = wd_opts_parse(argc, argv, &r.o);
+	r.reload.argc = argc;
+	r.reload.argv = argv;
 	if (rc > 0)
 		return 0;
 	r.rep.json = r.o.json;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "ethoswd.h"
 
 #define COMM_MAX     (WD_COMM_LEN - 1)
@@ -33,6 +34,9 @@ static const char help_text[] =
 	"\n"
 	"options:\n"
 	"  -h, --help            show this help message and exit\n"
+	"  --config FILE         read settings from this TOML file: the long options\n"
+	"                        without '--' (max-calls = 50, comm = [\"x\"]); flags\n"
+	"                        given here override it; SIGHUP re-reads it\n"
 	"  --max-calls N         counted calls allowed per window per budget (default\n"
 	"                        100; fingerprint profile 16)\n"
 	"  --window-ms MS        window length in milliseconds (default 500)\n"
@@ -108,6 +112,7 @@ static const char help_text[] =
 
 enum opt_id {
 	O_HELP,
+	O_CONFIG,
 	O_MAX_CALLS,
 	O_WINDOW_MS,
 	O_PROFILE,
@@ -149,6 +154,7 @@ struct optdef {
 
 static const struct optdef optdefs[O_N] = {
 	[O_HELP] = { "-h", "--help", false, NULL },
+	[O_CONFIG] = { NULL, "--config", true, NULL },
 	[O_MAX_CALLS] = { NULL, "--max-calls", true, NULL },
 	[O_WINDOW_MS] = { NULL, "--window-ms", true, NULL },
 	[O_PROFILE] = { NULL, "--profile", true, profiles },
@@ -222,7 +228,9 @@ struct raw {
 	const char *val[O_N];	  /* last value of a single-value option */
 	struct strlist list[O_N]; /* --file, --exclude-exe, -p, --comm, ... */
 	bool flag[O_N];
-	struct strlist extras; /* unrecognized words */
+	struct strlist extras;	 /* unrecognized words */
+	struct wd_cfg_file file; /* --config FILE: the values it gave point here */
+	bool given[O_N];	 /* on the command line (they override the file) */
 };
 
 static void list_add(struct strlist *l, const char *s)
@@ -731,6 +739,7 @@ static void free_raw(struct raw *raw)
 {
 	int i;
 
+	wd_config_free(&raw->file);
 	for (i = 0; i < O_N; i++)
 		free(raw->list[i].v);
 	free(raw->extras.v);
@@ -753,6 +762,36 @@ static int resume_alone(struct wd_opts *o, const struct raw *raw)
 	return 0;
 }
 
+/* --config FILE: a setting the command line did not give goes into raw
+ * as if it had (cli.py _merge_config); the texts live in raw->file. */
+static int set_from_file(void *ctx, int id, const char *const *vals, int n)
+{
+	struct raw *raw = ctx;
+
+	if (raw->given[id])
+		return 0;
+	if (!optdefs[id].arg)
+		raw->flag[id] = !strcmp(vals[0], "true");
+	else if (repeatable(id))
+		for (int i = 0; i < n; i++)
+			list_add(&raw->list[id], vals[i]);
+	else
+		raw->val[id] = vals[0];
+	return 0;
+}
+
+static int merge_config(struct raw *raw)
+{
+	struct wd_cfg_setting defs[O_N];
+
+	for (int i = 0; i < O_N; i++) {
+		raw->given[i] = raw->val[i] || raw->list[i].n || raw->flag[i];
+		defs[i] = (struct wd_cfg_setting){ optdefs[i].lng + 2, !optdefs[i].arg,
+						   repeatable(i), optdefs[i].choices };
+	}
+	return wd_config_apply(raw->val[O_CONFIG], &raw->file, defs, O_N, set_from_file, raw);
+}
+
 /* The words before "--" as argparse takes them, then the checks. */
 static int parse_raw(int n, char **args, struct wd_opts *o, struct raw *raw)
 {
@@ -773,6 +812,8 @@ static int parse_raw(int n, char **args, struct wd_opts *o, struct raw *raw)
 		free(b.p);
 		return -1;
 	}
+	if (raw->val[O_CONFIG] && merge_config(raw))
+		return -1;
 	if (resume_alone(o, raw))
 		return -1;
 	o->policy.profile =
@@ -781,6 +822,7 @@ static int parse_raw(int n, char **args, struct wd_opts *o, struct raw *raw)
 		o->backend = backend_ids[index_of(backends, raw->val[O_BACKEND])];
 	if (raw->val[O_ACTION])
 		o->action = action_ids[index_of(actions, raw->val[O_ACTION])];
+	o->config = raw->val[O_CONFIG];
 	o->json = raw->flag[O_JSON];
 	o->probe_features = raw->flag[O_PROBE_FEATURES];
 	o->ebpf = raw->flag[O_EBPF];

@@ -445,6 +445,8 @@ void wd_report_limit(struct wd_report *r, const struct wd_row *row, __u64 max_ca
 	char line[512], clk[16], w[128], a[32], b[32];
 
 	wj_str(rec, "action", action);
+	wj_u64(rec, "max_calls", max_calls);
+	wj_u64(rec, "window_ms", window_ms);
 	snprintf(line, sizeof(line), "%s LIMIT %s over %s calls in %s ms -> %s", clock_now(clk),
 		 who(row, w, sizeof(w)), wd_num(max_calls, 6, a, 32), wd_num(window_ms, 5, b, 32),
 		 action);

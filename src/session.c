@@ -63,13 +63,40 @@ struct wd_session {
 	const char *stop_reason;
 	char reason_buf[64];
 	double started;
+	void (*reload)(void *); /* SIGHUP with --config */
+	void *reload_ctx;
 };
 
-static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_signal, got_hup;
 
 static void on_signal(int sig)
 {
 	got_signal = sig;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	got_hup = 1;
+}
+
+void wd_session_on_reload(struct wd_session *s, void (*fn)(void *), void *ctx)
+{
+	s->reload = fn;
+	s->reload_ctx = ctx;
+}
+
+/* The limit the probe holds now (a reload may have changed it). */
+static void probe_limits(struct wd_session *s, __u64 *max_calls, __u64 *window_ms)
+{
+	struct wd_config cfg = { .max_calls = s->o->policy.max_calls,
+				 .window_ms = s->o->policy.window_ms };
+	int zero = 0;
+
+	bpf_map__lookup_elem(s->probe->skel->maps.wd_config, &zero, sizeof(zero), &cfg, sizeof(cfg),
+			     0);
+	*max_calls = cfg.max_calls;
+	*window_ms = cfg.window_ms;
 }
 
 static __u64 mono_ns(void)
@@ -379,6 +406,7 @@ static void on_limit(struct wd_session *s, const struct wd_event *e)
 	struct wd_key k = event_key(s, e);
 	bool first = !idmap_find(&s->limited, k);
 	struct wd_row r;
+	__u64 max_calls, window_ms;
 
 	idmap_set(&s->limited, k, end);
 	if (s->action == WD_ACT_THROTTLE) {
@@ -393,8 +421,8 @@ static void on_limit(struct wd_session *s, const struct wd_event *e)
 	event_row(s, e, &r);
 	/* The probe's clock (ms mod 2^32): what a replay computes. */
 	r.window_start_ms = e->window_start_ms;
-	wd_report_limit(s->rep, &r, s->o->policy.max_calls, s->o->policy.window_ms,
-			wd_action_name(s->action));
+	probe_limits(s, &max_calls, &window_ms);
+	wd_report_limit(s->rep, &r, max_calls, window_ms, wd_action_name(s->action));
 	free(r.shares);
 }
 
@@ -600,6 +628,9 @@ struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (o->config)
+		sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	return s;
 }
 
@@ -666,7 +697,9 @@ static bool targets_alive(struct wd_session *s)
 static void check_stop(struct wd_session *s, __u64 now, __u64 end)
 {
 	if (got_signal) {
-		s->stop_reason = got_signal == SIGINT ? "SIGINT" : "SIGTERM";
+		s->stop_reason = got_signal == SIGINT ? "SIGINT" :
+				 got_signal == SIGHUP ? "SIGHUP" :
+							"SIGTERM";
 	} else if (end && now >= end) {
 		s->stop_reason = "duration";
 	} else if (s->child && wd_child_poll(s->child) >= 0) {
@@ -686,6 +719,10 @@ const char *wd_session_run(struct wd_session *s)
 
 	while (!s->stop_reason) {
 		wd_metrics_wait(s->metrics, s->rb, next_wake_ms(s, next_table, end));
+		if (got_hup && s->reload) {
+			got_hup = 0;
+			s->reload(s->reload_ctx);
+		}
 		now = mono_ns();
 		resume_due(s, now);
 		flush_stopfile(s);

@@ -17,6 +17,9 @@
 #      --key cgroup over two containers of the image, one limited, one not,
 #      each budget named by its cgroup path, runtime and container ID
 #      (tests/container/test_names.py).
+#   7. tests/container/kube_play.sh: deploy/kubernetes validated offline, and
+#      the DaemonSet's pod run by `podman kube play` (its own image target,
+#      ethoswd alone) counting a reader on the host, /healthz answering.
 #
 # Prints timings; exits 0, or non-zero after one "container: FAIL: ..." line.
 # Logs go to $WD_TEST_OUT/container (default /tmp/ethos-watchdog-tests).
@@ -150,4 +153,8 @@ t=$(now)
     >"$OUT/names.log" 2>&1 || { tail -n 20 "$OUT/names.log" >&2; fail "two named containers (see $OUT/names.log)"; }
 grep -E '^ +budget |cgroups|passed' "$OUT/names.log" | sed 's/^/  | /'
 echo "container: two containers by name: $(since "$t")"
+
+t=$(now)
+tests/container/kube_play.sh || fail "the Kubernetes pod under podman kube play (see $OUT/kube)"
+echo "container: kube play: $(since "$t")"
 echo "container: PASS"

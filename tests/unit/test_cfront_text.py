@@ -22,8 +22,8 @@ from ethoswd.report import Reporter, _n
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SRC = os.path.join(ROOT, "src")
-SOURCES = ["test_front.c", "opts.c", "policy.c", "policy_json.c", "text.c", "report.c",
-           "sysenv.c", "runas.c"]
+SOURCES = ["test_front.c", "opts.c", "config.c", "policy.c", "policy_json.c", "text.c",
+           "report.c", "sysenv.c", "runas.c"]
 # -iquote, not -I: a src/ header named like a system one (features.h)
 # must not shadow glibc's.
 CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
@@ -369,3 +369,29 @@ def test_report_like_python(front, mode):
     py_out = _py_report(mode == "json")
     assert _no_clock(c_out).splitlines() == _no_clock(py_out).splitlines()
     assert _no_clock(c_out) == _no_clock(py_out)
+
+
+# ---- --config FILE: what both make of a file and the flags over it ----------
+
+CONFIG_CASES = [
+    ('max-calls = 7\nwindow-ms = 300\ncomm = ["a", "b"]\ncount = ["sysinfo", "fs:tmpfs"]\n'
+     'json = true\naction = "monitor"\ninterval = 0.5\n', []),
+    ('max-calls = 7\nwindow-ms = 300\ncomm = ["a", "b"]\naction = "monitor"\n',
+     ["--max-calls", "9", "--comm", "c", "--action=auto", "-i", "2"]),
+    ('profile = "fingerprint"\nexclude-exe = ["/bin/sh", "/bin/sh"]\nkey = "uid"\n',
+     ["--profile", "seed"]),
+    ('pid = [5, "+6"]\nexclude-comm = "x\\u00e9"\nduration = 1e3\nmap-size = 1024\n', []),
+    ('pid = [5]\n', ["--", "true"]),
+    ('json = false\nmax-calls = 0\n', ["--json", "--max-calls", "3"]),
+    ('max-calls = 0\n', []),
+    ('key = "tree"\n', ["--", "true"]),
+    ('bogus = 1\n', ["--max-calls", "3"]),
+]
+
+
+@pytest.mark.parametrize("text,argv", CONFIG_CASES, ids=range(len(CONFIG_CASES)))
+def test_parse_with_config_like_cli(front, tmp_path, text, argv):
+    f = tmp_path / "wd.toml"
+    f.write_text(text)
+    args = ["--config", str(f)] + argv
+    assert run(front, "parse", "ethoswd", *args) == _py_parse(args)

@@ -134,9 +134,10 @@ def _session_summary(key, feed):
     import signal
     from ethoswd.session import Session
     opts = SimpleNamespace(policy=SimpleNamespace(key=key), window_ms=500, max_calls=16,
-                           interval=1.0, duration=None, pid=[])
+                           interval=1.0, duration=None, pid=[], config=None)
     out = io.StringIO()
-    old = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    old = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM),
+           signal.getsignal(signal.SIGHUP))
     try:
         s = Session(FakeProbe(), Reporter(True, out), opts, "monitor")
         feed(s)
@@ -144,6 +145,7 @@ def _session_summary(key, feed):
     finally:
         signal.signal(signal.SIGINT, old[0])
         signal.signal(signal.SIGTERM, old[1])
+        signal.signal(signal.SIGHUP, old[2])
     return json.loads(out.getvalue().splitlines()[-1])
 
 

@@ -17,6 +17,7 @@ import time
 import pytest
 
 import parity
+import test_config
 import wdrun
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -309,3 +310,43 @@ def test_version_in_both():
         p = subprocess.run(parity.argv0(name) + ["--version"], capture_output=True,
                            text=True, timeout=60)
         assert (p.returncode, p.stdout, p.stderr) == (0, "%s 1.0\n" % name, ""), p
+
+
+# ---- --config FILE: the same files accepted and refused by both --------------
+
+@pytest.mark.parametrize("text,line", test_config.BAD + [
+    ("max-calls = 0\n", "--max-calls 0 is too small: it must be at least 1"),
+    ("interval = 1e-2\n", "--interval 1e-2 must be at least 0.1"),
+    ("comm = ['%s']\n" % ("x" * 16), "--comm 'xxxxxxxxxxxxxxxx' must be 1 to 15 bytes long"),
+    ("count = ['sysinfo', 'fs:nope']\n", "--count: unknown filesystem 'nope'")],
+    ids=[repr(t)[:40] for t, _ in test_config.BAD] + ["max0", "interval", "comm16", "fs"])
+def test_config_file_same_refusal(tmp_path, text, line):
+    f = tmp_path / "wd.toml"
+    f.write_bytes(text if isinstance(text, bytes) else text.encode())
+    got = parity.same_refusal(parity.answers(["--config", str(f)], wrap=parity.unprivileged()))
+    want = line if line.startswith("--") and "line" not in line.split(":")[0] else \
+        "--config %s: %s" % (f, line)
+    assert got.startswith(want), got
+
+
+GOOD_FILES = [
+    "", "# a comment\r\n\n", "max-calls = +5\nwindow-ms = 300 # ms\n",
+    'count = ["sysinfo", "fs:tmpfs"]\nkey = "cgroup"\n',
+    'comm = [\n  "a",  # one\n  \'b\\n\',\n]\nexclude-comm = "x"\njson = true\n',
+    "interval = 0.5\nduration = 1e3\naction = 'monitor'\nbackend = 'tracepoint'\n",
+    'profile = "fingerprint"\nexclude-exe = ["/bin/sh"]\nmap-size = 1024\n',
+    'comm = "caf\\u00e9"\n']
+
+
+@pytest.mark.parametrize("text", GOOD_FILES)
+def test_config_file_accepted_by_both(tmp_path, text):
+    f = tmp_path / "wd.toml"
+    f.write_text(text)
+    line = parity.same_refusal(parity.answers(["--config", str(f)], wrap=parity.unprivileged()))
+    assert "CAP_BPF" in line, line
+
+
+def test_config_file_missing_in_both():
+    line = parity.same_refusal(parity.answers(["--config", "/nonexistent/wd.toml"],
+                                              wrap=parity.unprivileged()))
+    assert line == "--config /nonexistent/wd.toml: No such file or directory"

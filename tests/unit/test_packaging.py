@@ -27,18 +27,41 @@ def test_install_puts_binary_unit_and_defaults(tmp_path):
     assert os.access(exe, os.X_OK)
     text = unit.read_text()
     assert ("ExecStart=/usr/local/sbin/ethoswd --state-file /run/ethoswd/stopped "
-            "$ETHOSWD_OPTS") in text
-    assert "EnvironmentFile=-/etc/default/ethoswd" in text
+            "--config /etc/default/ethoswd") in text
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in text
     assert "RestartPreventExitStatus=2" in text
-    assert 'ETHOSWD_OPTS="--profile fingerprint' in default.read_text()
+    assert 'profile = "fingerprint"\ninterval = 60\n' in default.read_text()
+
+
+def test_the_default_policy_file_is_read_by_both_front_ends(tmp_path):
+    """What `make install` puts in /etc/default/ethoswd is a --config file
+    both front ends take: the fingerprint profile, a table every 60 s."""
+    from ethoswd import cli
+    a = cli.parse(["--config", str(REPO / "packaging/ethoswd.default")])
+    assert (a.policy.profile, a.interval, a.policy.max_calls) == ("fingerprint", 60.0, 16)
+    front = subprocess.run(["setpriv", "--bounding-set", "-all", "--inh-caps", "-all",
+                            str(REPO / "build/ethoswd"), "--config",
+                            str(REPO / "packaging/ethoswd.default")],
+                           capture_output=True, text=True, timeout=60)
+    assert front.returncode == 2 and "CAP_BPF" in front.stderr, front    # read, then no caps
 
 
 def test_install_keeps_an_operators_defaults(tmp_path):
     default = tmp_path / "etc/default/ethoswd"
     default.parent.mkdir(parents=True)
+    default.write_text('max-calls = 7\n')
+    _install(tmp_path)
+    assert default.read_text() == 'max-calls = 7\n'
+
+
+def test_install_replaces_an_old_options_file(tmp_path):
+    """The ETHOSWD_OPTS file of earlier versions is not TOML: kept aside."""
+    default = tmp_path / "etc/default/ethoswd"
+    default.parent.mkdir(parents=True)
     default.write_text('ETHOSWD_OPTS="--max-calls 7"\n')
     _install(tmp_path)
-    assert default.read_text() == 'ETHOSWD_OPTS="--max-calls 7"\n'
+    assert (tmp_path / "etc/default/ethoswd.old").read_text() == 'ETHOSWD_OPTS="--max-calls 7"\n'
+    assert default.read_text() == (REPO / "packaging/ethoswd.default").read_text()
 
 
 def test_systemd_analyze_verify_accepts_the_unit(tmp_path):
