@@ -39,8 +39,11 @@
  */
 static __always_inline int wd_kprobe_src(struct pt_regs *ctx, int fd_arg)
 {
-	struct wd_caller c = { .fails = 1 };
+	struct wd_caller c = {};
 
+	/* A store, not an initializer: clang would copy a constant struct
+	 * from .rodata, which BCC does not load. */
+	c.fails = 1;
 	if (!wd_caller(&c))
 		return 0;
 	if (WD_ON_CLASS) {
@@ -320,12 +323,13 @@ int lsm__file_permission(unsigned long long *ctx)
 	const void *file = (const void *)ctx[0];
 	int mask = (int)ctx[1];
 	int ret = (int)ctx[2];
-	struct wd_caller c = { .fails = 1 };
+	struct wd_caller c = {};
 	int route;
 
 	/* An earlier BPF-LSM program already refused: keep its answer. */
 	if (ret)
 		return ret;
+	c.fails = 1; /* a store: see wd_kprobe_src */
 	/* Cheapest filters first: the checks below read kernel memory. */
 	if (!(mask & WD_MAY_READ) || !wd_caller(&c))
 		return 0;
