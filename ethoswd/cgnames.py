@@ -150,7 +150,7 @@ class CgroupNames:
                         os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_PATH", 0))
         if fd < 0:
             err = ctypes.get_errno()
-            if err in (2, 116):          # ENOENT, ESTALE: no such cgroup now
+            if err in (2, 20, 116):      # ENOENT, ENOTDIR, ESTALE: no such cgroup
                 return None
             self._open = None            # EPERM, EOPNOTSUPP...: walk instead
             return False

@@ -292,7 +292,7 @@ static int by_handle(struct wd_cgnames *c, __u64 id, char *out, size_t len)
 
 	fd = open_by_handle_at(c->mount_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_PATH);
 	if (fd < 0) {
-		if (errno == ENOENT || errno == ESTALE)
+		if (errno == ENOENT || errno == ESTALE || errno == ENOTDIR)
 			return 0;
 		c->handles = false; /* EPERM, EOPNOTSUPP...: walk instead */
 		return -1;

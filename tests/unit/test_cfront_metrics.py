@@ -158,14 +158,18 @@ def test_ids_resolve_like_python(drv):
 def test_trimmed_cache_resolves_again(drv):
     """The cgroup ID cache (idmap.c's wd_keep) trimmed to 3 entries, as the
     session trims it after a table: every ID still resolves to its path,
-    in both front ends; the Python cache holds 3 after its trim."""
+    in both front ends; the Python cache holds 3 after its trim.  The ID
+    of a cgroup's file (not a cgroup: ENOTDIR) resolves to nothing and
+    does not turn the file handles off."""
     root, dirs = _cgroup_dirs()
-    ids = [os.stat(d).st_ino for d in dirs] + [2 ** 62 + 12345]
-    want = ["/" if d == root else d[len(root):] for d in dirs] + ["-"]
+    not_a_cgroup = os.stat(os.path.join(root, "cgroup.procs")).st_ino
+    ids = [not_a_cgroup] + [os.stat(d).st_ino for d in dirs] + [2 ** 62 + 12345]
+    want = ["-"] + ["/" if d == root else d[len(root):] for d in dirs] + ["-"]
     assert run(drv, "trim", "3", *map(str, ids)).splitlines() == want
     py = cgnames.CgroupNames()
     for i in ids:
         py.by_id(i)
+    assert py._open is not None, "a file's ID turned the handles off"
     py.trim(3)
     assert len(py._by_id) == 3
     assert [c.path if c else "-" for c in map(py.by_id, ids)] == want
@@ -180,3 +184,36 @@ def test_process_cgroup_like_python(drv):
     py = cgnames.CgroupNames()
     assert py.of_pid(pid).path == want and py.of_pid(999999999) is None
     py.close()
+
+
+def test_cgroup_names_shared_with_a_thread():
+    """watchdog.py's metrics thread resolves cgroup IDs while the session
+    loop resolves, forgets and trims (CgroupNames's lock): two threads
+    hammering one cache with trims in between get every path right and
+    raise nothing."""
+    import threading
+    root, dirs = _cgroup_dirs()
+    ids = [os.stat(d).st_ino for d in dirs]
+    want = {i: ("/" if d == root else d[len(root):]) for i, d in zip(ids, dirs)}
+    py = cgnames.CgroupNames()
+    errors = []
+
+    def scrape():
+        try:
+            for _ in range(200):
+                for i in ids:
+                    cg = py.by_id(i)
+                    if cg is None or cg.path != want[i]:
+                        errors.append((i, cg))
+        except Exception as e:   # noqa: BLE001 - any error fails the test
+            errors.append(e)
+
+    t = threading.Thread(target=scrape)
+    t.start()
+    for n in range(200):
+        py.trim(n % 4)
+        py.of_pid(os.getpid())
+        py.forget_pid(os.getpid())
+    t.join()
+    py.close()
+    assert not errors, errors[:3]
