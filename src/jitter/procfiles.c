@@ -359,13 +359,12 @@ bool procfile_open(int nfd, const struct seccomp_notif *n, int dirfd, __u64 addr
 
 	if (read_path(tid, addr, path, sizeof(path)) || !path[0])
 		return false;
-	root = open_proc_link(tid, "root");
+	/* an absolute path starts at the caller's root, a relative one at its
+	 * working directory or dirfd; the root is needed for the slow walk */
 	snprintf(at, sizeof(at), "fd/%d", dirfd);
-	base = path[0] == '/' ? dup(root) : open_proc_link(tid, dirfd == AT_FDCWD ? "cwd" : at);
-	if (root < 0 || base < 0) {
-		fd = -1;
-		goto out;
-	}
+	base = open_proc_link(tid, path[0] == '/' ? "root" : dirfd == AT_FDCWD ? "cwd" : at);
+	if (base < 0)
+		return false;
 	if (path[0] == '/')
 		how.resolve |= RESOLVE_IN_ROOT;
 	/* Fast: the kernel resolves it (no magic links, so "self" cannot
@@ -377,13 +376,12 @@ bool procfile_open(int nfd, const struct seccomp_notif *n, int dirfd, __u64 addr
 	} else if (fd >= 0 || errno == ELOOP) {
 		if (fd >= 0)
 			close(fd);
-		fd = walk(root, base, path, tgid, tid, flags & O_NOFOLLOW);
+		root = path[0] == '/' ? dup(base) : open_proc_link(tid, "root");
+		fd = root >= 0 ? walk(root, base, path, tgid, tid, flags & O_NOFOLLOW) : -1;
+		if (root >= 0)
+			close(root);
 	}
-out:
-	if (root >= 0)
-		close(root);
-	if (base >= 0)
-		close(base);
+	close(base);
 	kind = fd >= 0 ? identify(fd, &fpid, &ftid) : PF_NONE;
 	/* the caller may have died and its TID been reused meanwhile */
 	if (kind != PF_NONE && ioctl(nfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &n->id))

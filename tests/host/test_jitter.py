@@ -10,6 +10,7 @@ nothing stopped).  The programs: tests/progs/clock_probe.c."""
 import math
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -191,3 +192,20 @@ def test_the_supervisor_killed_alone_kills_the_tree():
     os.kill(start["jitter"]["supervisor"], signal.SIGKILL)
     res = run.finish(timeout=30)
     assert res.rc == 128 + signal.SIGKILL, res.stderr
+
+
+@pytest.mark.frontends("ethoswd")
+def test_missing_supervisor_is_one_line_and_nothing_runs(tmp_path):
+    """ethoswd looks for ethos-clockd next to itself: without it, one line
+    naming the fix, status 2, the command never run, nothing attached."""
+    exe = tmp_path / "ethoswd"
+    exe.write_bytes(wdrun.ETHOSWD.read_bytes())
+    exe.chmod(0o755)
+    marker = tmp_path / "ran"
+    p = subprocess.run([str(exe), "--action", "monitor", "--jitter", "100us", "--",
+                        "/bin/sh", "-c", "touch %s" % marker],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr == ("ethoswd: error: --jitter needs %s/ethos-clockd: run make clockd "
+                        "(or ./install.sh)\n" % tmp_path)
+    assert not marker.exists()
