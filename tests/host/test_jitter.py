@@ -209,3 +209,22 @@ def test_missing_supervisor_is_one_line_and_nothing_runs(tmp_path):
     assert p.stderr == ("ethoswd: error: --jitter needs %s/ethos-clockd: run make clockd "
                         "(or ./install.sh)\n" % tmp_path)
     assert not marker.exists()
+
+
+def test_sigkill_of_the_watchdog_leaves_no_throttled_process_stopped(report):
+    """A reader the throttle stopped, then the watchdog killed: the tree
+    dies with the supervisor; nothing is left stopped."""
+    rep = report("agg")
+    run = wdrun.Watchdog(["--action", "throttle", "--max-calls", "100", "--window-ms", "60000",
+                          "--jitter", "100us"],
+                         aggressive_cmd(duration_ms=60000, report=rep, quiet=True))
+    pid = run.wait_started()["targets"][0]
+    deadline = time.monotonic() + 20
+    while wdrun.proc_state(pid) not in ("T", "t") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert wdrun.proc_state(pid) in ("T", "t"), "the reader was never stopped"
+    run.kill()
+    deadline = time.monotonic() + 10
+    while not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(pid), "state %s" % wdrun.proc_state(pid)
