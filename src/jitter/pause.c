@@ -73,13 +73,16 @@ static __u64 pause_read(struct task *t, int line, const struct wd_jclamp *c, __u
 	bool counted = t && !thread_sched(t, &run, &delay);
 	long long when;
 
-	own = now - (counted ? lag_of(t, mono, run, delay) * den / num : 0);
+	/* 128-bit products: a lag of hours in TSC cycles times 10^6 */
+	own = now -
+	      (counted ? (__u64)((unsigned __int128)lag_of(t, mono, run, delay) * den / num) : 0);
 	/* never before this thread's last switch point on this line (the
 	 * clocks are read a few ns apart: that must not repeat a reading) */
 	if (counted && t->line_set[line] && own < t->line_sw[line])
 		own = t->line_sw[line];
 	s = wd_jitter_next(c, own, &v);
-	when = (long long)mono + ((long long)s - (long long)now) * (long long)num / (long long)den;
+	when = (long long)mono + (long long)((__int128)((long long)s - (long long)now) *
+					     (long long)num / (long long)den);
 	if (floors[line].set && v < floors[line].v) {
 		v = floors[line].v;
 		s = floors[line].sw;
