@@ -7,19 +7,22 @@
 #                    [--backend B] [--action A] [-p PID] [-u USER] [--comm NAME]
 #                    [--exclude-comm NAME] [--exclude-exe PATH] [-i SECONDS]
 #                    [--duration SECONDS] [--map-size N] [--json]
-#                    [--probe-features] [--version] [-- CMD [ARGS...]]
+#                    [--probe-features] [--jitter GRAIN]
+#                    [--jitter-mode clamp|pause] [--version] [-- CMD [ARGS...]]
 #
 # Counts each process's read-family calls (read, pread64, readv, preadv,
 # preadv2) in a BPF hash map keyed by PID, over a fixed window; a call over
 # the limit fails with EPERM (kprobe/lsm backends), or the process is
 # stopped until its window ends, or killed.  --count, --key and --profile
 # choose which reads count and whose budget they use (a process tree, a
-# user, a cgroup).  See docs/watchdog_guide.md.
+# user, a cgroup).  --jitter clamps every clock the command's tree reads to
+# a keyed grain (docs/jitter.md).  See docs/watchdog_guide.md.
 #
 # Copyright 2026 The Ethos authors.
 # Licensed under the GNU General Public License, version 2.0.
 #
 # 25-Nov-2026  Ethos authors  Created this.
+# 03-Dec-2026  Ethos authors  --jitter GRAIN, --jitter-mode (launcher mode).
 """Entry point: `./watchdog.py --help` (as root; `sudo ./watchdog.py` from another
 account). The code lives in ethoswd/."""
 

@@ -133,7 +133,8 @@ def _py_parse(argv):
          "probe_features": a.probe_features, "map_size": a.map_size,
          "describe_count": p.describe_count(), "describe_key": p.describe_key(),
          "needs_btf": p.needs_btf,
-         "user": a.user.as_dict() if a.user else None}
+         "user": a.user.as_dict() if a.user else None,
+         "jitter": a.jitter, "jitter_mode": a.jitter_mode}
     return "OK " + json.dumps(d, sort_keys=True)
 
 
@@ -161,7 +162,14 @@ BAD_ARGS = [s.split() for s in (
     "--max-calls '5'", "--comm it's", "--pid=", "-p=", "-i=x", "-i 1_0.5",
     "--count fs:0x_1f", "--count fs:0x123456789", "-i 0.05", "-i -nan", "--version=1",
     "-u nobody", "-p 1 -u nobody", "-u no-such-user-h4 -- ls", "-u 99999999999 -- ls",
-    "--user= -- ls", "-u -- ls", "-u 4294967295 -- ls")]
+    "--user= -- ls", "-u -- ls", "-u 4294967295 -- ls",
+    "--jitter 100us", "--jitter 100 -- ls", "--jitter=", "--jitter 0ms -- ls",
+    "--jitter 999ns -- ls", "--jitter 1500ns -- ls", "--jitter 2s -- ls",
+    "--jitter 1001ms -- ls", "--jitter 99999999999999999999999us -- ls",
+    "--jitter 100uS -- ls", "--jitter ' 100us' -- ls", "--jitter-mode pause",
+    "--jitter-mode fast --jitter 1ms -- ls", "--jit 1ms -- ls", "-p 1 --jitter 1ms",
+    "--jitter -1us -- ls", "--jitter 1e3us -- ls", "--jitter=1ms --comm x",
+    "--jitter 100us -u nobody", "-u no-such-user-h4 --jitter 1ms -- ls")]
 GOOD_ARGS = [s.split() for s in (
     "", "--json", "--max-calls +5 --window-ms 200", "-p5 -p 6", "-p=7", "-i=2.5",
     "--comm -5", "--json --json", "--duration 1e7", "-i 0.1", "--max-calls 007",
@@ -179,7 +187,11 @@ GOOD_ARGS = [s.split() for s in (
     "--count fs:0x0001f", "--count ' all '", "-h", "--help", "-hp5", "--foo -h",
     "--max-calls 0 -h", "--hel", "-p 1 -h -- ls",
     "-u nobody -- ls", "-u 65534 -- true", "--user=root -- ls", "-unobody -- ls",
-    "--us daemon -- ls")]
+    "--us daemon -- ls",
+    "--jitter 100us -- ls", "--jitter=1ms --jitter-mode pause -- ls", "--jitter 1us -- ls",
+    "--jitter 1s -- ls", "--jitter 1000000us -- ls", "--jitter 1000ns -- ls",
+    "--jitter-mode=clamp --jitter 007us -- ls", "--jitter-m pause --jitter 10us -- ls",
+    "--jitter 100us -u nobody -- ls")]
 
 
 @pytest.mark.parametrize("argv", BAD_ARGS + GOOD_ARGS,
