@@ -18,11 +18,13 @@
 #                   (200 000) per front end and key, on the host
 #   make ethoswd    the C front end on libbpf: build/ethoswd (see src/ethoswd.h)
 #   make ethoswd-asan  the same under AddressSanitizer + UBSan: build/ethoswd-asan
+#   make clockd     build/ethos-clockd, the --jitter supervisor both front ends
+#                   start (src/jitter/; gcc and libc headers only)
 #   make install    ethoswd, its systemd unit and /etc/default/ethoswd (as root)
 PY ?= /usr/bin/python3
 PYTEST ?= $(PY) -m pytest
 
-all: progs
+all: progs clockd
 
 progs:
 	$(MAKE) -C tests/progs
@@ -33,7 +35,7 @@ run:
 test:
 	./test.sh
 
-test-unit: progs ethoswd
+test-unit: progs ethoswd clockd
 	$(PYTEST) -q tests/unit
 
 # Every tracked C file, for clang-format (config: .clang-format).
@@ -49,7 +51,7 @@ lint:
 format:
 	clang-format -i $(C_FILES)
 
-test-host: progs
+test-host: progs clockd
 	$(PYTEST) -q tests/host
 
 fresh-check:
@@ -87,8 +89,17 @@ ETHOSWD_SRC := $(filter-out src/test_%.c,$(wildcard src/*.c))
 PROBE_SRC := probe/watchdog.bpf.c $(wildcard probe/*.h)
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
-ethoswd: $(BUILD)/ethoswd
-ethoswd-asan: $(BUILD)/ethoswd-asan
+ethoswd: $(BUILD)/ethoswd $(BUILD)/ethos-clockd
+ethoswd-asan: $(BUILD)/ethoswd-asan $(BUILD)/ethos-clockd
+
+# The --jitter supervisor (src/jitter/clockd.h): its own program, found next
+# to ethoswd and in build/ by watchdog.py.  Needs gcc and libc headers only.
+CLOCKD_SRC := $(filter-out src/jitter/test_%.c,$(wildcard src/jitter/*.c))
+clockd: $(BUILD)/ethos-clockd
+
+$(BUILD)/ethos-clockd: $(CLOCKD_SRC) src/jitter/clockd.h probe/jitter_clamp.h
+	@mkdir -p $(BUILD)
+	$(CC) $(ETHOSWD_CFLAGS) -Iprobe -iquote src/jitter $(CLOCKD_SRC) -o $@
 
 $(BUILD)/vmlinux.h:
 	@mkdir -p $(BUILD)
@@ -119,8 +130,9 @@ $(BUILD)/test_minbtf: src/test_minbtf.c src/minbtf.c src/kbtf.c src/text.c $(wil
 
 PREFIX ?= /usr/local
 SYSTEMD_DIR ?= /etc/systemd/system
-install: $(BUILD)/ethoswd
+install: $(BUILD)/ethoswd $(BUILD)/ethos-clockd
 	install -D -m 0755 $(BUILD)/ethoswd $(DESTDIR)$(PREFIX)/sbin/ethoswd
+	install -D -m 0755 $(BUILD)/ethos-clockd $(DESTDIR)$(PREFIX)/sbin/ethos-clockd
 	install -D -m 0644 packaging/ethoswd.service $(DESTDIR)$(SYSTEMD_DIR)/ethoswd.service
 	sed -i 's|@SBINDIR@|$(PREFIX)/sbin|' $(DESTDIR)$(SYSTEMD_DIR)/ethoswd.service
 	@# Keep an operator's own settings; one of the old ETHOSWD_OPTS="..."
@@ -132,6 +144,7 @@ install: $(BUILD)/ethoswd
 	test -e $(DESTDIR)/etc/default/ethoswd || \
 	    install -D -m 0644 packaging/ethoswd.default $(DESTDIR)/etc/default/ethoswd
 
-.PHONY: all progs run test test-unit lint format test-host fresh-check bench soak clean ethoswd ethoswd-asan install
+.PHONY: all progs run test test-unit lint format test-host fresh-check bench soak clean ethoswd ethoswd-asan \
+	clockd install
 
 -include vm/Makefile.inc

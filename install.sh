@@ -2,7 +2,9 @@
 # install.sh - install what the watchdog needs on Debian 12 (run as root, or
 # with sudo in front from another account; it never calls sudo itself).
 #
-#   ./install.sh            the watchdog: BCC (python3-bpfcc), libbpf, headers
+#   ./install.sh            the watchdog: BCC (python3-bpfcc), libbpf, headers,
+#                             and build/ethos-clockd (--jitter's supervisor:
+#                             gcc, make, libc headers)
 #   ./install.sh --ethoswd  + what `make ethoswd` builds with: clang, llvm,
 #                             bpftool, libbpf-dev, libmicrohttpd-dev (ethoswd
 #                             itself then runs with libbpf1, libmicrohttpd12
@@ -62,9 +64,10 @@ if ! grep -q '^ID=debian' /etc/os-release 2>/dev/null; then
 fi
 
 # python3-prometheus-client: watchdog.py's --metrics-file/--metrics-listen
-# (imported only then); libmicrohttpd12: ethoswd's HTTP metrics.
+# (imported only then); libmicrohttpd12: ethoswd's HTTP metrics; gcc, make,
+# libc6-dev: build/ethos-clockd, --jitter's supervisor (built below).
 RUNTIME_PKGS="python3 python3-bpfcc bpfcc-tools libbpf1 libmicrohttpd12 python3-prometheus-client
- linux-headers-amd64 kmod"
+ linux-headers-amd64 kmod gcc make libc6-dev"
 # Every package a test or test.sh step uses: a fresh Debian 12 minbase has
 # none of these (tests/fresh/run.sh checks it; `make fresh-check`).  lint:
 # flake8, clang-format, git (its list of C files); test_record's sweep:
@@ -135,6 +138,11 @@ else
     [ -d "$common" ] && ln -sfn "$common" "/lib/modules/$rel/source"
     echo "install.sh: kernel $rel has no headers package; linked $build -> $hdr"
     echo "install.sh: (the probe takes struct offsets from BTF, so BCC's helper headers suffice)"
+fi
+
+# --jitter's supervisor (src/jitter/), when its sources are here.
+if [ "$packages" = 1 ] && [ -f src/jitter/clockd.h ]; then
+    make -s clockd
 fi
 
 # The test programs, when their sources are here (the Dockerfile runs this

@@ -9,7 +9,8 @@
 #                    [--duration SECONDS] [--map-size N] [--json]
 #                    [--state-file PATH] [--metrics-file PATH]
 #                    [--metrics-listen ADDR:PORT] [--metrics-per-cgroup N]
-#                    [--probe-features] [--version] [-- CMD [ARGS...]]
+#                    [--probe-features] [--jitter GRAIN]
+#                    [--jitter-mode clamp|pause] [--version] [-- CMD [ARGS...]]
 #        watchdog.py --resume-stopped PATH [--json]
 #
 # Counts each process's read-family calls (read, pread64, readv, preadv,
@@ -17,13 +18,15 @@
 # the limit fails with EPERM (kprobe/lsm backends), or the process is
 # stopped until its window ends, or killed.  --count, --key and --profile
 # choose which reads count and whose budget they use (a process tree, a
-# user, a cgroup).  See docs/watchdog_guide.md.
+# user, a cgroup).  --jitter clamps every clock the command's tree reads to
+# a keyed grain (docs/jitter.md).  See docs/watchdog_guide.md.
 #
 # Copyright 2026 The Ethos authors.
 # Licensed under the GNU General Public License, version 2.0.
 #
 # 25-Nov-2026  Ethos authors  Created this.
 # 03-Dec-2026  Ethos authors  --config FILE (TOML), re-read on SIGHUP.
+# 03-Dec-2026  Ethos authors  --jitter GRAIN, --jitter-mode (launcher mode).
 """Entry point: `./watchdog.py --help` (as root; `sudo ./watchdog.py` from another
 account). The code lives in ethoswd/."""
 

@@ -30,7 +30,14 @@ EXAMPLES = """examples:
                                          # count only /proc, /sys... reads, one
                                          # budget for the whole process tree
   ./watchdog.py --profile fingerprint    # system-wide, one budget per cgroup
+  ./watchdog.py --action monitor --jitter 100us -- ./bench.sh
+                                         # every clock of the command's tree
+                                         # clamped to a keyed 100 us grain
 """
+
+# --jitter GRAIN: units, and the bounds of probe/jitter_clamp.h (ns).
+GRAIN_UNITS = {"ns": 1, "us": 1000, "ms": 1000000, "s": 1000000000}
+GRAIN_MIN_NS, GRAIN_MAX_NS = 1000, 1000000000
 
 
 # The shortest --interval: a table every 0.1 s at most (watch(1)'s floor).
@@ -134,6 +141,24 @@ def _metrics(a):
                          "cgroup (the key here is %s)" % a.policy.key)
 
 
+def _grain(text):
+    """--jitter GRAIN: a whole number and a unit (ns, us, ms, s), in ns."""
+    m = re.fullmatch(r"([0-9]+)(ns|us|ms|s)", text)
+    if not m:
+        raise SetupError("--jitter %r is not a duration: give a whole number "
+                         "and a unit, e.g. 100us or 1ms" % text)
+    ns = int(m.group(1)) * GRAIN_UNITS[m.group(2)]
+    if ns < GRAIN_MIN_NS:
+        raise SetupError("--jitter %s is too small: it must be at least 1us, so "
+                         "that microsecond clocks carry whole grains" % text)
+    if ns > GRAIN_MAX_NS:
+        raise SetupError("--jitter %s is too large: pause holds a reader up to "
+                         "two grains, at most 1s" % text)
+    if ns % 1000:
+        raise SetupError("--jitter %s is not a whole number of microseconds" % text)
+    return ns
+
+
 def build_parser():
     p = _Parser(prog="watchdog.py",
                 description="Rate-limit read() bursts per process with eBPF.",
@@ -212,6 +237,13 @@ def build_parser():
     p.add_argument("--metrics-per-cgroup", metavar="N",
                    help="with --key cgroup: a series per cgroup for the first N "
                         "cgroups seen (path, container), the rest summed as other")
+    p.add_argument("--jitter", metavar="GRAIN",
+                   help="clamp every clock the command's tree reads to a keyed "
+                        "grain: 100us, 1ms (1us to 1s); needs -- CMD; see "
+                        "docs/jitter.md")
+    p.add_argument("--jitter-mode", choices=("clamp", "pause"),
+                   help="clamp (default): only the values; pause: also hold "
+                        "each read until the reading's switch point")
     p.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--version", action="version", version="%(prog)s " + VERSION,
                    help="print the version and exit")
@@ -287,6 +319,15 @@ def parse(argv, extra=None):
             raise SetupError("-u/--user runs the launched command as that user: "
                              "give -- CMD")
         a.user = lookup_user(a.user)
+    if a.jitter is not None:
+        a.jitter = _grain(a.jitter)
+        if not command:
+            raise SetupError("--jitter needs -- CMD: launcher mode is the one "
+                             "built (-p, --comm and system-wide come with the "
+                             "BPF modes)")
+    elif a.jitter_mode is not None:
+        raise SetupError("--jitter-mode needs --jitter GRAIN")
+    a.jitter_mode = a.jitter_mode or "clamp"
     a.exclude_exe = list(a.exclude_exe)
     a.policy = resolve(a)
     a.max_calls, a.window_ms = a.policy.max_calls, a.policy.window_ms

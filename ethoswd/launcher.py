@@ -5,8 +5,9 @@ finds the command's file as the user who will run it (ethoswd/runas.py)
 and tells the watchdog over a second pipe, so a command that cannot run
 is refused (SetupError, exit 2) before anything attaches.  Then it waits
 on the gate; the watchdog opens it once enforcement is live, and only
-then does the child take the command's user (-u) and exec the file
-(execv: no PATH search left, and no /bin/sh fallback).  If the watchdog
+then does the child make itself ready for --jitter (still root: the
+seccomp filter and PR_SET_TSC), take the command's user (-u) and exec
+the file (execv: no PATH search left, and no /bin/sh fallback).  If the watchdog
 fails before opening the gate, the child exits 127 without running
 anything.
 """
@@ -24,8 +25,9 @@ class GatedChild:
     """A forked child that execs `argv` (as `user`, a runas.RunAs, if
     given) when release() is called; SetupError if it cannot be run."""
 
-    def __init__(self, argv, user=None):
+    def __init__(self, argv, user=None, jitter=None):
         self.argv, self.user = argv, user
+        self._jitter = jitter  # a jitter.Supervisor: prepared at the gate
         rfd, self._wfd = os.pipe()
         report_r, report_w = os.pipe()
         self.pid = os.fork()
@@ -40,6 +42,8 @@ class GatedChild:
                 os._exit(127)
         os.close(rfd)
         os.close(report_w)
+        if jitter:
+            jitter.child_sock.close()  # the child's end
         self.status = None
         with os.fdopen(report_r, "rb") as f:
             verdict = f.read()
@@ -48,12 +52,29 @@ class GatedChild:
             raise SetupError(verdict.decode("utf-8", "surrogateescape")
                              or "the command's process ended before it was checked")
 
+    def _pre_exec(self):
+        """The steps other features take between the gate and the exec,
+        while this process is still the watchdog's (root), before -u's
+        drop of ids and capabilities (seccomp without no_new_privs needs
+        CAP_SYS_ADMIN): --jitter.  False: one failed and said why; the
+        command is not run."""
+        if self._jitter:
+            from . import jitter
+            try:
+                jitter.child_prepare(self._jitter.child_sock)
+            except OSError as e:
+                jitter.child_fail(e)
+                return False
+        return True
+
     def _run_child(self, rfd, report_w):
         # A Ctrl-C during the watchdog's start-up reaches the whole process
         # group; the watchdog handles it and closes the gate, so the waiting
         # child ignores it until it runs the command.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if self._jitter:
+            self._jitter.child_end()
         try:
             path = runas.resolve(self.argv[0], self.user)
         except (SetupError, OSError) as e:
@@ -62,7 +83,7 @@ class GatedChild:
         os.write(report_w, b"ok")
         os.close(report_w)
         go = os.read(rfd, 1)
-        if go != b"1":
+        if go != b"1" or not self._pre_exec():
             return
         try:
             runas.pre_exec(self.user)

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from . import cli, environment, features, reload
+from . import cli, environment, features, jitter, reload
 from .errors import SetupError
 from .report import Reporter
 from .safetext import escape, one_line
@@ -37,11 +37,13 @@ def print_features(feats, rep, pol):
     routes = {b: [{"route": r, "status": st, "how": how} for r, st, how in
                   features.routes(feats, b, info["actions"][0])]
               for b, info in backends.items() if info["actions"]}
+    clocks = jitter.coverage()
     if rep.as_json:
         rep._emit({"event": "features", "kernel": feats.kernel,
                    "features": {n: {"ok": ok == "yes", "detail": d}
                                 for n, ok, d in rows},
                    "backends": backends, "routes": routes,
+                   "jitter": jitter.features_json(clocks),
                    "auto": {"backend": choice[0], "action": choice[1],
                             "reason": choice[2]},
                    "policy": pol.as_dict()}, None)
@@ -56,6 +58,7 @@ def print_features(feats, rep, pol):
     for b, rows in routes.items():
         out += ["", "ROUTES with %s, %s:" % (b, backends[b]["actions"][0])]
         out += ["  %-38s %-20s %s" % (r["route"], r["status"], r["how"]) for r in rows]
+    out += jitter.features_lines(clocks)
     out += ["", "auto: %s" % ("backend %s, action %s (%s)" % choice
                               if choice[0] else choice[2]),
             "policy %s: %d calls / %d ms %s; counting %s" % (
@@ -135,7 +138,7 @@ def _build_and_attach(bcc, flags, opts, backend, action, uring_tp, targets, uids
 
 
 def _report_start(rep, opts, feats, backend, action, why, probe, child,
-                  timings, metrics=None):
+                  timings, metrics=None, sup=None):
     rep.info(_summary_line(feats))
     rep.info("backend %s, action %s: %s" % (backend, action, why))
     if action == "throttle":
@@ -157,6 +160,13 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
         elif status != "counted":
             rep.warn("%s: %s (%s)" % (route, status, how))
     rep.info("targets: %s" % _describe_targets(opts, child))
+    jit = None
+    if sup:
+        info, warn, jit = sup.start_lines(jitter.coverage() or [])
+        for line in info:
+            rep.info(line)
+        for line in warn:
+            rep.warn(line)
     rep.info("attached %d programs: %s" % (len(probe.attached),
                                            ", ".join(probe.attached)))
     if metrics:
@@ -170,7 +180,7 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
              kernel=feats.kernel,
              backends={b: feats.backend_problem(b) for b in features.BACKENDS},
              max_calls=opts.max_calls, window_ms=opts.window_ms,
-             policy=pol.as_dict(), attached=probe.attached,
+             policy=pol.as_dict(), jitter=jit, attached=probe.attached,
              routes=[{"route": r, "status": st, "how": how} for r, st, how in routes],
              targets=sorted(
                  opts.pid + ([child.pid] if child else [])),
@@ -211,7 +221,7 @@ def main(argv=None, launched=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in SUBCOMMANDS:
         return subcommand(argv, launched)
-    child = probe = guardian = metrics = None
+    child = probe = guardian = metrics = sup = None
     try:
         opts = cli.parse(argv)
         rep = Reporter(as_json=opts.json)
@@ -254,7 +264,11 @@ def main(argv=None, launched=None):
             guardian = Guardian()
             flags.append("-DWD_GUARD_TGID=%d" % guardian.pid)
         if opts.command:
-            child = GatedChild(opts.command, opts.user)
+            if opts.jitter:
+                sup = jitter.Supervisor(opts.jitter, opts.jitter_mode)
+            child = GatedChild(opts.command, opts.user, jitter=sup)
+            if sup:
+                sup.start(child.pid)
         # The child runs CMD as -u USER, or as root.
         uids = {child.pid: opts.user.uid if opts.user else 0} if child else {}
         probe = _build_and_attach(bcc, flags, opts, backend, action, uring_tp,
@@ -269,7 +283,7 @@ def main(argv=None, launched=None):
         timings.update(compile=probe.compile_s, load_attach=probe.attach_s,
                        total=time.monotonic() - launched)
         _report_start(rep, opts, feats, backend, action, why, probe, child, timings,
-                      metrics)
+                      metrics, sup)
         if child:
             child.release()
         reason = session.run()
@@ -301,3 +315,9 @@ def main(argv=None, launched=None):
             child.abort()
         if guardian is not None:
             guardian.close()
+        if sup is not None:
+            # "=": it serves the tree until the tree exits; if the command
+            # has, the supervisor ends too: reap it.
+            sup.close()
+            if child is not None and child.status is not None:
+                sup.wait(2)

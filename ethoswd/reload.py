@@ -93,7 +93,9 @@ def compare(old, new, running, chosen):
                           ("metrics-listen", *("%s %d" % o.metrics_listen if o.metrics_listen
                                                else "" for o in (old, new))),
                           ("metrics-per-cgroup", str(old.metrics_per_cgroup or 0),
-                           str(new.metrics_per_cgroup or 0))):
+                           str(new.metrics_per_cgroup or 0)),
+                          ("jitter", str(old.jitter or 0), str(new.jitter or 0)),
+                          ("jitter-mode", old.jitter_mode, new.jitter_mode)):
         diff(setting, a, b, FIXED)
     return changes, refused
 

@@ -124,6 +124,8 @@ struct wd_opts {
 	const char *config;  /* --config FILE, or NULL */
 	struct wd_user user; /* -u USER */
 	struct wd_policy policy;
+	__u64 jitter_ns;	 /* --jitter GRAIN, 0: none */
+	const char *jitter_mode; /* --jitter-mode: "clamp" (default) or "pause" */
 };
 
 /* Parse argv (argv[0] is the program); 0 ok, 1 --help/--version printed
@@ -341,6 +343,15 @@ struct wd_child {
  * PATH as user u, NULL: as root), which runs it as u once released; 0, or
  * -1 with wd_fail() (the command cannot run: nothing was started). */
 int wd_child_start(struct wd_child *c, char **argv, const struct wd_user *u);
+/* A step the child runs after the gate opens and before -u's drop and its
+ * exec: fn(arg), with the descriptor arg kept open for it; -1 keeps the
+ * command from running (exit 127).  --jitter: wd_jitter_child_prepare. */
+struct wd_child_hook {
+	int (*fn)(int arg);
+	int arg;
+};
+int wd_child_start_hooked(struct wd_child *c, char **argv, const struct wd_user *u,
+			  const struct wd_child_hook *hook);
 void wd_child_release(struct wd_child *c); /* let it exec the command */
 /* If never released: close the gate, reap the child, status 127.  A
  * released command is left running.  Safe on WD_CHILD_INIT. */
@@ -348,6 +359,42 @@ void wd_child_abort(struct wd_child *c);
 /* -1 while running, else the exit status (shell convention: 128+N for
  * signal N), also left in c->status. */
 int wd_child_poll(struct wd_child *c);
+
+/* --jitter GRAIN (jitter_launch.c): the clock supervisor ethos-clockd for
+ * the `-- CMD` child.  wd_jitter_open() before the child is forked (it
+ * keeps child_sock), wd_jitter_start() once it waits at the gate; the
+ * child calls wd_jitter_child_prepare(child_sock) just before its exec.
+ * Start from WD_JITTER_INIT. */
+struct wd_jitter {
+	pid_t pid;	/* ethos-clockd, -1 if not running (or reaped) */
+	int ctl_fd;	/* control pipe: "=" at a clean stop */
+	int sup_sock;	/* the supervisor's end of the socket, until started */
+	int child_sock; /* the child's end */
+	__u64 grain_ns;
+	const char *mode; /* "clamp" or "pause" */
+};
+
+#define WD_JITTER_INIT                                                                     \
+	{                                                                                  \
+		.pid = -1, .ctl_fd = -1, .sup_sock = -1, .child_sock = -1, .mode = "clamp" \
+	}
+
+const char *wd_clockd_path(char *buf, size_t len); /* next to this program */
+/* One line of `ethos-clockd --coverage` (jitter_report.c). */
+struct wd_jrow {
+	char source[160], status[24], how[160];
+};
+#define WD_JROWS_MAX 32
+/* The supervisor's table: the number of rows, -1 if it is missing. */
+int wd_clockd_coverage(struct wd_jrow *rows, int max);
+char *wd_jrows_json(const struct wd_jrow *rows, int n); /* [{source, status, how}] */
+int wd_jitter_open(struct wd_jitter *j);
+int wd_jitter_start(struct wd_jitter *j, pid_t child, unsigned *jfrac); /* J * 65536 */
+/* Clean: "=" (keep serving the tree until it exits); else just close (the
+ * supervisor ends, and the tree with it).  Safe on WD_JITTER_INIT. */
+void wd_jitter_close(struct wd_jitter *j, bool clean);
+void wd_jitter_wait(struct wd_jitter *j, int timeout_ms); /* its end, after CMD's */
+int wd_jitter_child_prepare(int sock);			  /* -1: said why */
 
 /* The guardian: a helper process that resumes the processes the watchdog
  * stopped (action throttle) if the watchdog dies while they are stopped.

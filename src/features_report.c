@@ -37,7 +37,7 @@ static void backend_info(const struct wd_features *f, int b, struct backend_info
 
 /* A growing list of text lines (malloc'ed each). */
 struct lines {
-	char *l[96];
+	char *l[128];
 	int n;
 };
 
@@ -82,8 +82,45 @@ static void text_backends(const struct wd_features *f, struct lines *ls,
 	}
 }
 
+/* The JITTER block (main.py: jitter.features_lines). */
+static void text_jitter(struct lines *ls, const struct wd_jrow *rows, int n)
+{
+	add(ls, "%s", "");
+	add(ls, "JITTER (--jitter GRAIN, launcher mode: -- CMD):");
+	add(ls, "  supervisor ethos-clockd: %s", n < 0 ? "missing (run make clockd)" : "available");
+	for (int i = 0; i < n; i++)
+		add(ls, "  %s: %s (%s)", rows[i].source, rows[i].status, rows[i].how);
+	add(ls, "  BPF modes (-p, --comm, system-wide): not built yet");
+}
+
+char *wd_jrows_json(const struct wd_jrow *rows, int n)
+{
+	struct wd_jarr *a = wja_new();
+
+	for (int i = 0; i < n; i++) {
+		struct wd_json *j = wj_new();
+
+		wj_str(j, "source", rows[i].source);
+		wj_str(j, "status", rows[i].status);
+		wj_str(j, "how", rows[i].how);
+		wja_take(a, wj_end(j));
+	}
+	return wja_end(a);
+}
+
+static char *jitter_json(const struct wd_jrow *rows, int n)
+{
+	struct wd_json *j = wj_new();
+
+	wj_bool(j, "supervisor", n >= 0);
+	wj_take(j, "launcher", wd_jrows_json(rows, n));
+	wj_str(j, "bpf", "not built yet");
+	return wj_end(j);
+}
+
 static void print_text(const struct wd_features *f, const struct wd_policy *p, struct wd_report *r,
-		       const struct backend_info *bi, bool chose, int cb, int ca, const char *why)
+		       const struct backend_info *bi, bool chose, int cb, int ca, const char *why,
+		       const struct wd_jrow *rows, int nrows)
 {
 	struct lines ls = { .n = 0 };
 	char count[1024];
@@ -95,6 +132,7 @@ static void print_text(const struct wd_features *f, const struct wd_policy *p, s
 		add(&ls, "%-34s %-4s %s", f->feat[i].name, f->feat[i].ok ? "yes" : "no",
 		    f->feat[i].detail);
 	text_backends(f, &ls, bi);
+	text_jitter(&ls, rows, nrows);
 	add(&ls, "%s", "");
 	if (chose)
 		add(&ls, "auto: backend %s, action %s (%s)", wd_backend_name(cb),
@@ -161,7 +199,8 @@ static char *backends_json(const struct backend_info *bi)
 }
 
 static void print_json(const struct wd_features *f, const struct wd_policy *p, struct wd_report *r,
-		       const struct backend_info *bi, bool chose, int cb, int ca, const char *why)
+		       const struct backend_info *bi, bool chose, int cb, int ca, const char *why,
+		       const struct wd_jrow *rows, int nrows)
 {
 	struct wd_json *rec = wj_new(), *feats = wj_new(), *aut = wj_new();
 
@@ -177,6 +216,7 @@ static void print_json(const struct wd_features *f, const struct wd_policy *p, s
 	wj_take(rec, "features", wj_end(feats));
 	wj_take(rec, "backends", backends_json(bi));
 	wj_take(rec, "routes", routes_json(f, bi));
+	wj_take(rec, "jitter", jitter_json(rows, nrows));
 	if (chose) {
 		wj_str(aut, "backend", wd_backend_name(cb));
 		wj_str(aut, "action", wd_action_name(ca));
@@ -195,6 +235,8 @@ static void print_json(const struct wd_features *f, const struct wd_policy *p, s
 int wd_print_features(const struct wd_features *f, const struct wd_opts *o, struct wd_report *r)
 {
 	struct backend_info bi[WD_NBACKENDS];
+	struct wd_jrow rows[WD_JROWS_MAX];
+	int nrows = wd_clockd_coverage(rows, WD_JROWS_MAX);
 	char why[2048];
 	int cb = -1, ca = -1;
 	bool chose;
@@ -203,8 +245,8 @@ int wd_print_features(const struct wd_features *f, const struct wd_opts *o, stru
 		backend_info(f, b, &bi[b]);
 	chose = !wd_choose(f, WD_BACKEND_AUTO, WD_ACT_AUTO, &cb, &ca, why, sizeof(why));
 	if (r->json)
-		print_json(f, &o->policy, r, bi, chose, cb, ca, why);
+		print_json(f, &o->policy, r, bi, chose, cb, ca, why, rows, nrows);
 	else
-		print_text(f, &o->policy, r, bi, chose, cb, ca, why);
+		print_text(f, &o->policy, r, bi, chose, cb, ca, why, rows, nrows);
 	return 0;
 }

@@ -191,16 +191,30 @@ static bool gate_opened(int rfd)
 	return n == 1 && go == '1';
 }
 
+/* The steps other features take in the command's process between the
+ * gate and the exec, while it is still the watchdog's (root, before -u's
+ * drop of ids and capabilities: seccomp without no_new_privs needs
+ * CAP_SYS_ADMIN): --jitter (jitter_launch.c).  -1 from one: it said why,
+ * the command is not run. */
+static int pre_exec(const struct wd_child_hook *hook)
+{
+	if (hook && hook->fn && hook->fn(hook->arg))
+		return -1;
+	return 0;
+}
+
 /*
  * The child: find the command's file as its user and tell the watchdog
  * ("ok", or the refusal) over `report`, wait at the gate, then the
- * pre-exec steps (runas.c wd_pre_exec: signals, -u) and execv() of that
- * file: no PATH search is left, and no /bin/sh fallback.
+ * features' steps (hook: --jitter), the pre-exec steps (runas.c
+ * wd_pre_exec: signals, -u) and execv() of that file: no PATH search is
+ * left, and no /bin/sh fallback.
  */
 static void __attribute__((noreturn))
-child_main(int rfd, int wfd, int report, const sigset_t *old, char **argv, const struct wd_user *u)
+child_main(int rfd, int wfd, int report, const sigset_t *old, char **argv, const struct wd_user *u,
+	   const struct wd_child_hook *hook)
 {
-	int err;
+	int err, keep[2] = { rfd, hook ? hook->arg : -1 };
 	char name[1024], path[4096], msg[8192];
 
 	/* A Ctrl-C during the watchdog's start-up reaches the whole process
@@ -217,8 +231,8 @@ child_main(int rfd, int wfd, int report, const sigset_t *old, char **argv, const
 	/* Everything close-on-exec would be gone at exec anyway; let go of it
 	 * now, so that a copy held while waiting (the guardian's pipe, the
 	 * probe's files) cannot hide the watchdog's death from others. */
-	close_inherited(&rfd, 1, true);
-	if (!gate_opened(rfd))
+	close_inherited(keep, 2, true);
+	if (!gate_opened(rfd) || pre_exec(hook))
 		_exit(127);
 	wd_one_line(argv[0], name, sizeof(name));
 	if (wd_pre_exec(u)) {
@@ -256,6 +270,12 @@ static int child_verdict(int fd)
 
 int wd_child_start(struct wd_child *c, char **argv, const struct wd_user *u)
 {
+	return wd_child_start_hooked(c, argv, u, NULL);
+}
+
+int wd_child_start_hooked(struct wd_child *c, char **argv, const struct wd_user *u,
+			  const struct wd_child_hook *hook)
+{
 	int fds[2], rep[2], err;
 	sigset_t old;
 
@@ -274,7 +294,7 @@ int wd_child_start(struct wd_child *c, char **argv, const struct wd_user *u)
 	c->pid = fork();
 	if (c->pid == 0) {
 		close(rep[0]);
-		child_main(fds[0], fds[1], rep[1], &old, argv, u);
+		child_main(fds[0], fds[1], rep[1], &old, argv, u, hook);
 	}
 	err = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -77,6 +77,10 @@ struct run {
 	struct wd_guardian guardian;
 	struct wd_stopfile stopfile; /* --state-file */
 	struct wd_metrics *metrics;  /* --metrics-file/--metrics-listen, or NULL */
+	struct wd_jitter jitter;
+	struct wd_jrow jrows[WD_JROWS_MAX];
+	int njrows;
+	unsigned jfrac; /* the supervisor's J * 65536 */
 	bool loaded;
 	int backend, action;
 	char why[1024];
@@ -208,7 +212,19 @@ static int build_and_attach(struct run *r)
 		r->targets[r->ntargets++] = r->o.pid[i];
 	}
 	if (r->o.ncommand) {
-		if (wd_child_start(&r->child, r->o.command, &r->o.user))
+		struct wd_child_hook hook = { wd_jitter_child_prepare, -1 };
+
+		if (r->o.jitter_ns) {
+			r->jitter.grain_ns = r->o.jitter_ns;
+			r->jitter.mode = r->o.jitter_mode;
+			if (wd_jitter_open(&r->jitter))
+				return -1;
+			hook.arg = r->jitter.child_sock;
+		}
+		if (wd_child_start_hooked(&r->child, r->o.command, &r->o.user,
+					  r->o.jitter_ns ? &hook : NULL))
+			return -1;
+		if (r->o.jitter_ns && wd_jitter_start(&r->jitter, r->child.pid, &r->jfrac))
 			return -1;
 		/* The child runs CMD as -u USER, or as root. */
 		r->uids[r->ntargets] = r->o.user.set ? r->o.user.uid : 0;
@@ -335,6 +351,18 @@ static struct wd_json *start_record(struct run *r, struct wd_route *routes, doub
 	wj_u64(j, "max_calls", r->o.policy.max_calls);
 	wj_u64(j, "window_ms", r->o.policy.window_ms);
 	wj_take(j, "policy", wd_policy_json(&r->o.policy));
+	if (r->o.jitter_ns) {
+		struct wd_json *jt = wj_new();
+
+		wj_u64(jt, "grain_ns", r->o.jitter_ns);
+		wj_str(jt, "mode", r->o.jitter_mode);
+		wj_u64(jt, "jfrac", r->jfrac);
+		wj_int(jt, "supervisor", r->jitter.pid);
+		wj_take(jt, "clocks", wd_jrows_json(r->jrows, r->njrows));
+		wj_take(j, "jitter", wj_end(jt));
+	} else {
+		wj_null(j, "jitter");
+	}
 	for (int i = 0; i < r->probe.nlinks; i++)
 		wja_str(att, r->probe.attached[i]);
 	wj_take(j, "attached", wja_end(att));
@@ -361,6 +389,37 @@ static struct wd_json *start_record(struct run *r, struct wd_route *routes, doub
 	wj_take(j, "startup", wj_end(t));
 	wj_str(j, "frontend", "ethoswd");
 	return j;
+}
+
+/* --jitter's start lines (main.py: jitter.Supervisor.start_lines). */
+static void report_jitter(struct run *r)
+{
+	struct wd_buf b = { 0 };
+	char *clamped;
+
+	r->njrows = wd_clockd_coverage(r->jrows, WD_JROWS_MAX);
+	if (r->njrows < 0)
+		r->njrows = 0;
+	wd_info(&r->rep, NULL,
+		"jitter: grain %llu ns, mode %s, J %.4g; ethos-clockd (pid %d) traces the "
+		"command and its children, with a secret drawn for this run",
+		(unsigned long long)r->o.jitter_ns, r->o.jitter_mode, r->jfrac / 65536.0,
+		(int)r->jitter.pid);
+	for (int i = 0; i < r->njrows; i++)
+		if (!strcmp(r->jrows[i].status, "clamped"))
+			wb_printf(&b, "%s%s", b.len ? "; " : "", r->jrows[i].source);
+	clamped = wb_take(&b);
+	wd_info(&r->rep, NULL, "clocks clamped: %s", clamped ? clamped : "");
+	free(clamped);
+	for (int i = 0; i < r->njrows; i++) {
+		char line[1024];
+
+		if (!strcmp(r->jrows[i].status, "clamped"))
+			continue;
+		snprintf(line, sizeof(line), "%s: %s (%s)", r->jrows[i].source, r->jrows[i].status,
+			 r->jrows[i].how);
+		wd_warn(&r->rep, line);
+	}
 }
 
 static void report_start(struct run *r, double launched)
@@ -404,6 +463,8 @@ static void report_start(struct run *r, double launched)
 	targets = describe_targets(r);
 	wd_info(&r->rep, NULL, "targets: %s", targets);
 	free(targets);
+	if (r->o.jitter_ns)
+		report_jitter(r);
 	off = 0;
 	buf[0] = 0;
 	for (int i = 0; i < r->probe.nlinks; i++)
@@ -479,6 +540,11 @@ static void cleanup(struct run *r)
 	r->metrics = NULL;
 	wd_child_abort(&r->child);
 	wd_guardian_close(&r->guardian);
+	/* "=": it serves the tree until the tree exits; if the command has,
+	 * the supervisor ends too: reap it. */
+	wd_jitter_close(&r->jitter, true);
+	if (r->child.done)
+		wd_jitter_wait(&r->jitter, 2000);
 	wd_stopfile_free(&r->stopfile);
 	wd_features_free(&r->feats);
 	wd_opts_free(&r->o);
@@ -497,7 +563,9 @@ static bool research_command(const char *word)
 
 int main(int argc, char **argv)
 {
-	static struct run r = { .child = WD_CHILD_INIT, .guardian = WD_GUARDIAN_INIT };
+	static struct run r = { .child = WD_CHILD_INIT,
+				.guardian = WD_GUARDIAN_INIT,
+				.jitter = WD_JITTER_INIT };
 	struct sigaction sa = { .sa_handler = on_startup_sigint, .sa_flags = SA_RESTART };
 	double launched = now_s();
 	int rc;

@@ -87,6 +87,12 @@ static const char help_text[] =
 	"                        with --key cgroup: a series per cgroup for the first N\n"
 	"                        cgroups seen (path, container), the rest summed as\n"
 	"                        other\n"
+	"  --jitter GRAIN        clamp every clock the command's tree reads to a keyed\n"
+	"                        grain: 100us, 1ms (1us to 1s); needs -- CMD; see\n"
+	"                        docs/jitter.md\n"
+	"  --jitter-mode {clamp,pause}\n"
+	"                        clamp (default): only the values; pause: also hold\n"
+	"                        each read until the reading's switch point\n"
 	"  --version             print the version and exit\n"
 	"\n"
 	"examples:\n"
@@ -104,6 +110,9 @@ static const char help_text[] =
 	"                                         # count only /proc, /sys... reads, one\n"
 	"                                         # budget for the whole process tree\n"
 	"  ethoswd --profile fingerprint          # system-wide, one budget per cgroup\n"
+	"  ethoswd --action monitor --jitter 100us -- ./bench.sh\n"
+	"                                         # every clock of the command's tree\n"
+	"                                         # clamped to a keyed 100 us grain\n"
 	"\n"
 	"ethoswd runs the watchdog only: the research commands record, replay,\n"
 	"export and sweep are in watchdog.py.\n";
@@ -136,6 +145,8 @@ enum opt_id {
 	O_METRICS_FILE,
 	O_METRICS_LISTEN,
 	O_METRICS_PER_CGROUP,
+	O_JITTER,
+	O_JITTER_MODE,
 	O_EBPF,
 	O_VERSION,
 	O_N
@@ -145,6 +156,7 @@ static const char *const profiles[] = { "seed", "fingerprint", NULL };
 static const char *const keys[] = { "process", "tree", "uid", "cgroup", NULL };
 static const char *const backends[] = { "auto", "kprobe", "lsm", "tracepoint", NULL };
 static const char *const actions[] = { "auto", "deny", "throttle", "kill", "monitor", NULL };
+static const char *const jitter_modes[] = { "clamp", "pause", NULL };
 
 struct optdef {
 	const char *shrt, *lng;
@@ -178,6 +190,8 @@ static const struct optdef optdefs[O_N] = {
 	[O_METRICS_FILE] = { NULL, "--metrics-file", true, NULL },
 	[O_METRICS_LISTEN] = { NULL, "--metrics-listen", true, NULL },
 	[O_METRICS_PER_CGROUP] = { NULL, "--metrics-per-cgroup", true, NULL },
+	[O_JITTER] = { NULL, "--jitter", true, NULL },
+	[O_JITTER_MODE] = { NULL, "--jitter-mode", true, jitter_modes },
 	[O_EBPF] = { NULL, "--ebpf", false, NULL },	  /* hidden, as in cli.py */
 	[O_VERSION] = { NULL, "--version", false, NULL }, /* ethoswd only */
 };
@@ -561,6 +575,60 @@ static int comm(const char *name, const char *text, char out[WD_COMM_LEN])
 	return 0;
 }
 
+/* --jitter GRAIN (cli.py _grain): a whole number and a unit, in ns; the
+ * bounds are probe/jitter_clamp.h's. */
+static int grain(const char *text, __u64 *ns)
+{
+	static const struct {
+		const char *unit;
+		__u64 ns;
+	} units[] = { { "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000 } };
+	size_t nd = strspn(text, "0123456789");
+	__u64 mul = 0, v;
+	char *r;
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (nd && !strcmp(text + nd, units[i].unit))
+			mul = units[i].ns;
+	if (!mul) {
+		r = wd_repr_dup(text);
+		wd_fail("--jitter %s is not a duration: give a whole number and a unit, "
+			"e.g. 100us or 1ms",
+			r);
+		free(r);
+		return -1;
+	}
+	errno = 0;
+	v = strtoull(text, NULL, 10);
+	if (v < 1000 && v * mul < 1000 && !errno) /* below 1 us */
+		return wd_fail("--jitter %s is too small: it must be at least 1us, so that "
+			       "microsecond clocks carry whole grains",
+			       text);
+	if (errno || v > 1000000000 / mul)
+		return wd_fail("--jitter %s is too large: pause holds a reader up to two "
+			       "grains, at most 1s",
+			       text);
+	*ns = v * mul;
+	if (*ns % 1000)
+		return wd_fail("--jitter %s is not a whole number of microseconds", text);
+	return 0;
+}
+
+static int check_jitter(struct wd_opts *o, struct raw *raw)
+{
+	o->jitter_mode = raw->val[O_JITTER_MODE] ?: "clamp";
+	if (raw->val[O_JITTER]) {
+		if (grain(raw->val[O_JITTER], &o->jitter_ns))
+			return -1;
+		if (!o->ncommand)
+			return wd_fail("--jitter needs -- CMD: launcher mode is the one built "
+				       "(-p, --comm and system-wide come with the BPF modes)");
+	} else if (raw->val[O_JITTER_MODE]) {
+		return wd_fail("--jitter-mode needs --jitter GRAIN");
+	}
+	return 0;
+}
+
 /* ---- cli.parse() -------------------------------------------------------- */
 
 /* The index of s in a NULL-terminated list of names, or -1. */
@@ -722,6 +790,8 @@ static int check_values(struct wd_opts *o, struct raw *raw)
 		if (wd_user_lookup(raw->val[O_USER], &o->user))
 			return -1;
 	}
+	if (check_jitter(o, raw))
+		return -1;
 	if (resolve(o, raw))
 		return -1;
 	if (o->action == WD_ACT_DENY && o->backend == WD_BACKEND_TRACEPOINT)

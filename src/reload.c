@@ -210,6 +210,9 @@ static void compare(struct diff *d, struct wd_opts *o, struct wd_opts *n, const 
 	cmp(d, "metrics-listen", listen_text(o), listen_text(n), FIXED, -1);
 	cmp(d, "metrics-per-cgroup", fmt("%d", o->metrics_per_cgroup),
 	    fmt("%d", n->metrics_per_cgroup), FIXED, -1);
+	cmp(d, "jitter", fmt("%llu", (unsigned long long)o->jitter_ns),
+	    fmt("%llu", (unsigned long long)n->jitter_ns), FIXED, -1);
+	cmp(d, "jitter-mode", strdup(o->jitter_mode), strdup(n->jitter_mode), FIXED, -1);
 }
 
 /* ---- the probe's sets (probe.py set_names / set_files) -------------------- */

@@ -125,6 +125,11 @@ static char *opts_json(const struct wd_opts *o)
 	} else {
 		wj_null(j, "user");
 	}
+	if (o->jitter_ns)
+		wj_u64(j, "jitter", o->jitter_ns);
+	else
+		wj_null(j, "jitter");
+	wj_str(j, "jitter_mode", o->jitter_mode);
 	return wj_end(j);
 }
 

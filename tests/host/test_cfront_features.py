@@ -25,7 +25,7 @@ pytestmark = pytest.mark.frontends("watchdog.py")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYTHON = "/usr/bin/python3"
 SOURCES = ["test_features.c", "features.c", "kbtf.c", "choose.c", "features_report.c",
-           "policy_json.c", "sysenv.c", "text.c"]
+           "policy_json.c", "sysenv.c", "text.c", "jitter_report.c"]
 CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE",
           "-I" + os.path.join(REPO, "src")]
 # Feature indexes (Features.all() order) flipped together before the
@@ -101,6 +101,11 @@ def _build(tmp_path):
     r = subprocess.run(["gcc"] + CFLAGS + ["-o", exe] + src + ["-lbpf"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    # Like ethoswd, the driver finds ethos-clockd next to itself (--jitter's
+    # block of --probe-features).
+    clockd = os.path.join(REPO, "build", "ethos-clockd")
+    assert os.access(clockd, os.X_OK), "%s is missing: run `make clockd`" % clockd
+    os.symlink(clockd, str(tmp_path / "ethos-clockd"))
     return exe
 
 

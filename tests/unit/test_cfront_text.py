@@ -137,7 +137,8 @@ def _py_parse(argv):
          "metrics_per_cgroup": a.metrics_per_cgroup or 0,
          "describe_count": p.describe_count(), "describe_key": p.describe_key(),
          "needs_btf": p.needs_btf,
-         "user": a.user.as_dict() if a.user else None}
+         "user": a.user.as_dict() if a.user else None,
+         "jitter": a.jitter, "jitter_mode": a.jitter_mode}
     return "OK " + json.dumps(d, sort_keys=True)
 
 
@@ -180,7 +181,14 @@ BAD_ARGS = [s.split() for s in (
     "--metrics-per-cgroup 1001 --metrics-file m.prom",
     "--metrics-per-cgroup 5 --metrics-file m.prom",
     "--metrics-per-cgroup 5 --metrics-file m.prom --key uid",
-    "--metrics-listen x --metrics-per-cgroup 0", "--metr 5")]
+    "--metrics-listen x --metrics-per-cgroup 0", "--metr 5",
+    "--jitter 100us", "--jitter 100 -- ls", "--jitter=", "--jitter 0ms -- ls",
+    "--jitter 999ns -- ls", "--jitter 1500ns -- ls", "--jitter 2s -- ls",
+    "--jitter 1001ms -- ls", "--jitter 99999999999999999999999us -- ls",
+    "--jitter 100uS -- ls", "--jitter ' 100us' -- ls", "--jitter-mode pause",
+    "--jitter-mode fast --jitter 1ms -- ls", "--jit 1ms -- ls", "-p 1 --jitter 1ms",
+    "--jitter -1us -- ls", "--jitter 1e3us -- ls", "--jitter=1ms --comm x",
+    "--jitter 100us -u nobody", "-u no-such-user-h4 --jitter 1ms -- ls")]
 GOOD_ARGS = [s.split() for s in (
     "", "--json", "--max-calls +5 --window-ms 200", "-p5 -p 6", "-p=7", "-i=2.5",
     "--comm -5", "--json --json", "--duration 1e7", "-i 0.1", "--max-calls 007",
@@ -206,7 +214,11 @@ GOOD_ARGS = [s.split() for s in (
     "--metrics-listen [::1]:9100 --key cgroup --metrics-per-cgroup 1000",
     "--metrics-listen=0.0.0.0:00080", "--metrics-listen [::ffff:1.2.3.4]:1",
     "--profile fingerprint --metrics-file m.prom --metrics-per-cgroup 3",
-    "--metrics-f m.prom --metrics-l 127.0.0.1:1")]
+    "--metrics-f m.prom --metrics-l 127.0.0.1:1",
+    "--jitter 100us -- ls", "--jitter=1ms --jitter-mode pause -- ls", "--jitter 1us -- ls",
+    "--jitter 1s -- ls", "--jitter 1000000us -- ls", "--jitter 1000ns -- ls",
+    "--jitter-mode=clamp --jitter 007us -- ls", "--jitter-m pause --jitter 10us -- ls",
+    "--jitter 100us -u nobody -- ls")]
 
 
 @pytest.mark.parametrize("argv", BAD_ARGS + GOOD_ARGS,

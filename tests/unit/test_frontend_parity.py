@@ -49,7 +49,8 @@ BAD = [
     ("--exclude-comm", "--exclude-comm"), ("-i", "-i/--interval"),
     ("--duration", "--duration"), ("--map-size", "--map-size"),
     ("--metrics-file", "--metrics-file"), ("--metrics-listen", "--metrics-listen"),
-    ("--metrics-per-cgroup", "--metrics-per-cgroup"))] + [
+    ("--metrics-per-cgroup", "--metrics-per-cgroup"), ("--jitter", "--jitter"),
+    ("--jitter-mode", "--jitter-mode"))] + [
     # metrics options
     (["--metrics-listen", "localhost:9100"], "is not ADDR:PORT"),
     (["--metrics-listen", "[::1]:0"], "is not ADDR:PORT"),
@@ -164,6 +165,22 @@ BAD = [
     (["--exclude-exe", "/etc/passwd"], "--exclude-exe /etc/passwd is not executable"),
     (["--exclude-exe", "/nonexistent"], "--exclude-exe /nonexistent: No such file"),
     (["--exclude-exe", "/etc"], "is not a regular file"),
+    # --jitter GRAIN: a whole number and a unit, 1us to 1s, with -- CMD
+    (["--jitter", "100", "--", "true"], "--jitter '100' is not a duration"),
+    (["--jitter", "1e3us", "--", "true"], "--jitter '1e3us' is not a duration"),
+    (["--jitter", "100uS", "--", "true"], "--jitter '100uS' is not a duration"),
+    (["--jitter", "\u0661us", "--", "true"], "is not a duration"),
+    (["--jitter", "999ns", "--", "true"], "--jitter 999ns is too small"),
+    (["--jitter", "1500ns", "--", "true"], "is not a whole number of microseconds"),
+    (["--jitter", "1001ms", "--", "true"], "--jitter 1001ms is too large"),
+    (["--jitter", "100us"], "--jitter needs -- CMD"),
+    (["--jitter", "1ms", "--comm", "x"], "--jitter needs -- CMD"),
+    (["--jitter-mode", "pause", "--", "true"], "--jitter-mode needs --jitter GRAIN"),
+    (["--jitter-mode", "fast"], "invalid choice: 'fast'"),
+    (["--jit", "1ms", "--", "true"], "ambiguous option: --jit could match"),
+    # with -u USER: -u's own checks come first
+    (["--jitter", "100us", "-u", "nobody"], "-u/--user runs the launched command"),
+    (["-u", "no-such-user-h8", "--jitter", "1ms", "--", "true"], "no such user"),
 ]
 
 
@@ -250,7 +267,9 @@ GOOD = _words("", "--max-calls +5", "--window-ms 007", "-i 0.1", "-i 3600", "-i 
               "--count fs:0x00000000", "--count sysinfo,fs:tmpfs",
               "--comm 123456789012345", "--map-size 4194304",
               "--max-calls 4000000000 --window-ms 86400000",
-              "--action monitor -- true") + [
+              "--action monitor -- true", "--jitter 100us -- true",
+              "--jitter 1s --jitter-mode pause -- true", "--jitter 1000ns -- true",
+              "--jitter 1ms -u nobody -- true") + [
     ["--max-calls", " 5\t"], ["--comm", "x" * 13 + "\u00e9"], ["--comm", b"\xff" * 15],
     ["-p", str(os.getpid())], ["-p", " +%d " % os.getpid()],
     ["-i", "\t2.5 "], ["--max-calls", "5\x1c"]]
@@ -293,6 +312,7 @@ def test_help_lists_the_same_options_metavars_and_defaults():
     py, c = _options(_help("watchdog.py")), _options(_help("ethoswd"))
     assert sorted(py) == sorted(c)
     assert "--version" in py and "--ebpf" not in py        # --ebpf is hidden in both
+    assert py["--jitter"][0] == "GRAIN" and py["--jitter-mode"][0] == "{clamp,pause}"
     for opt in py:
         assert py[opt] == c[opt], opt
     defaults = {o: re.findall(r"default[: ]\s*([^;,)]+)", h) for o, (_, h) in py.items()}

@@ -1,0 +1,199 @@
+#!/usr/bin/python3
+"""jitter_bench.py - what `--jitter GRAIN` costs (docs/jitter.md, "Numbers").
+
+    sudo /usr/bin/python3 bench/jitter_bench.py [--quick] [--rounds N] [--out DIR]
+
+Needs root, build/ethoswd and build/ethos-clockd (`make ethoswd`); it
+loads the watchdog's probe, so run it under wd-lock on a shared machine.
+Writes bench/results/jitter.md and jitter.json.
+
+1. Cost per clock read.  bench/bin/clock_bench KIND N writes one byte to
+   descriptor 3 before its loop of N reads and one after; this script
+   stamps both with its own clock, which no defence mediates.  Each round
+   runs every configuration once, in a fresh shuffled order: bare (no
+   watchdog), and `ethoswd --action monitor --jitter 100us --jitter-mode
+   clamp|pause -- clock_bench`.  The table gives the median over rounds of
+   ns per read, and of the added ns against the bare run of the same round.
+2. Everyday programs.  Each runs as `sh -c 'printf a >&3; CMD; printf b
+   >&3'` under the same three configurations, so the watchdog's own
+   start-up is not counted; the median wall time over rounds, and the
+   median of the per-round ratios against bare.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+ETHOSWD = os.path.join(REPO, "build", "ethoswd")
+CLOCK_BENCH = os.path.join(HERE, "bin", "clock_bench")
+GRAIN = "100us"
+MODES = ("bare", "clamp", "pause")
+KINDS = ("monotonic", "thread_cputime", "gettimeofday", "rdtsc", "schedstat")
+
+
+def wrap(mode, argv):
+    if mode == "bare":
+        return argv
+    return [ETHOSWD, "--action", "monitor", "--jitter", GRAIN, "--jitter-mode", mode,
+            "--"] + argv
+
+
+def stamped(argv, timeout=600):
+    """Run argv with a pipe as descriptor 3; the time between its two bytes
+    in seconds (our CLOCK_MONOTONIC), or raise with its stderr."""
+    r, w = os.pipe()
+    err = tempfile.TemporaryFile()
+    try:
+        pid = os.posix_spawn(argv[0], argv, os.environ,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, w, 3),
+                                           (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                                           (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
+        os.close(w)
+        w = None
+        stamps = []
+        deadline = time.monotonic() + timeout
+        while len(stamps) < 2 and time.monotonic() < deadline:
+            got = os.read(r, 1)
+            if not got:
+                break
+            stamps.append(time.monotonic())
+        _, status = os.waitpid(pid, 0)
+        if len(stamps) < 2 or os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise RuntimeError("%s: exit %s, %d stamps:\n%s" % (
+                " ".join(argv), os.waitstatus_to_exitcode(status), len(stamps),
+                err.read().decode(errors="replace")[-2000:]))
+        return stamps[1] - stamps[0]
+    finally:
+        os.close(r)
+        if w is not None:
+            os.close(w)
+        err.close()
+
+
+def per_read(rounds, quick):
+    """{kind: {mode: [ns per read, per round]}}."""
+    n = {"bare": 200000, "clamp": 4000, "pause": 1500}
+    if quick:
+        n = {m: v // 4 for m, v in n.items()}
+    out = {k: {m: [] for m in MODES} for k in KINDS}
+    for _ in range(rounds):
+        jobs = [(k, m) for k in KINDS for m in MODES]
+        random.shuffle(jobs)
+        for kind, mode in jobs:
+            s = stamped(wrap(mode, [CLOCK_BENCH, kind, str(n[mode])]))
+            out[kind][mode].append(s * 1e9 / n[mode])
+    return out
+
+
+def everyday_programs(tmp):
+    big = os.path.join(tmp, "64mib")
+    with open(big, "wb") as f:
+        f.write(os.urandom(1 << 20) * 64)
+    progs = {
+        "gcc -c": ["gcc", "-O2", "-c", "-o", os.path.join(tmp, "x.o"),
+                   os.path.join(REPO, "tests", "progs", "clock_probe.c")],
+        "git log": ["git", "-C", REPO, "log", "-n", "300", "--stat"],
+        "tar": ["tar", "cf", os.path.join(tmp, "t.tar"), "-C", REPO, "src", "probe",
+                "ethoswd"],
+        "sha256sum 64 MiB": ["sha256sum", big],
+        "python3 -c pass": ["/usr/bin/python3", "-c", "pass"],
+        "python3 timeit": ["/usr/bin/python3", "-m", "timeit", "-n", "300000", "pass"],
+    }
+    if shutil.which("node"):
+        progs["node loop"] = ["node", "-e", "let s = 0; for (let i = 0; i < 1e6; i++) s += i"]
+    return progs
+
+
+def everyday(rounds, tmp):
+    """{program: {mode: [seconds, per round]}}."""
+    progs = everyday_programs(tmp)
+    shell = 'printf a >&3; "$@" >/dev/null 2>&1; st=$?; printf b >&3; exit $st'
+    out = {p: {m: [] for m in MODES} for p in progs}
+    for _ in range(rounds):
+        jobs = [(p, m) for p in progs for m in MODES]
+        random.shuffle(jobs)
+        for prog, mode in jobs:
+            argv = ["/bin/sh", "-c", shell, "sh"] + progs[prog]
+            out[prog][mode].append(stamped(wrap(mode, argv)))
+    return out
+
+
+def _ratio(side, base):
+    return statistics.median(a / b for a, b in zip(side, base))
+
+
+def markdown(res):
+    lines = ["# --jitter: cost per clock read and everyday wall time", "",
+             "Machine: %s, %d CPUs; load average at start %s, at end %s; %s; grain %s; "
+             "%d rounds, configurations shuffled in each; the wrapper is `ethoswd "
+             "--action monitor --jitter %s --jitter-mode MODE --`."
+             % (res["kernel"], res["cpus"], " ".join(res["load_start"]),
+                " ".join(res["load_end"]), res["time"], GRAIN, res["rounds"], GRAIN), "",
+             "## Cost per clock read (ns)", "",
+             "| clock source | bare | clamp | added | pause | added |",
+             "|---|--:|--:|--:|--:|--:|"]
+    for kind, by in res["per_read"].items():
+        med = {m: statistics.median(v) for m, v in by.items()}
+        add = {m: statistics.median(a - b for a, b in zip(by[m], by["bare"]))
+               for m in ("clamp", "pause")}
+        lines.append("| %s | %.0f | %.0f | %.0f | %.0f | %.0f |"
+                     % (kind, med["bare"], med["clamp"], add["clamp"], med["pause"],
+                        add["pause"]))
+    lines += ["", "## Everyday programs: wall time (ms) and ratio against bare", "",
+              "| program | bare | clamp | x bare | pause | x bare |",
+              "|---|--:|--:|--:|--:|--:|"]
+    for prog, by in res["everyday"].items():
+        med = {m: statistics.median(v) * 1000 for m, v in by.items()}
+        lines.append("| %s | %.1f | %.1f | %.3f | %.1f | %.3f |"
+                     % (prog, med["bare"], med["clamp"], _ratio(by["clamp"], by["bare"]),
+                        med["pause"], _ratio(by["pause"], by["bare"])))
+    return "\n".join(lines) + "\n"
+
+
+def _load():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[:3]
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer reads and rounds")
+    p.add_argument("--rounds", type=int, default=0, help="rounds (default 5, quick 2)")
+    p.add_argument("--out", default=os.path.join(HERE, "results"))
+    a = p.parse_args(argv)
+    if os.geteuid() != 0:
+        sys.exit("jitter_bench.py: needs root (the watchdog loads BPF)")
+    for need in (ETHOSWD, CLOCK_BENCH):
+        if not os.access(need, os.X_OK):
+            sys.exit("jitter_bench.py: %s is missing: run make ethoswd and make -C bench"
+                     % need)
+    rounds = a.rounds or (2 if a.quick else 5)
+    res = {"kernel": os.uname().release, "cpus": os.cpu_count(), "rounds": rounds,
+           "time": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+           "load_start": _load(), "grain": GRAIN}
+    res["per_read"] = per_read(rounds, a.quick)
+    with tempfile.TemporaryDirectory() as tmp:
+        res["everyday"] = everyday(rounds, tmp)
+    res["load_end"] = _load()
+    os.makedirs(a.out, exist_ok=True)
+    text = markdown(res)
+    with open(os.path.join(a.out, "jitter.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(a.out, "jitter.json"), "w") as f:
+        json.dump(res, f, indent=1)
+        f.write("\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
