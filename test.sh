@@ -24,6 +24,13 @@ echo "=== install (./install.sh --tests --vm --container) ==="
 ./install.sh --tests --vm --container || { echo "test.sh: install failed" >&2; exit 2; }
 make -s progs ethoswd ethoswd-asan build/test_minbtf || { echo "test.sh: build failed" >&2; exit 2; }
 
+# The backend auto picks on this kernel (for the summary table): the host and
+# container suites run on it, and on tracepoint where a test names it.
+auto=$($PY watchdog.py --probe-features --json 2>/dev/null |
+    $PY -c 'import json, sys; print(json.load(sys.stdin)["auto"]["backend"])' 2>/dev/null) || auto="?"
+host_backends=tracepoint
+[ "$auto" = tracepoint ] || host_backends="tracepoint,$auto"
+
 echo "=== lint (flake8: .flake8; clang-format: .clang-format) ==="
 make -s lint && echo "lint: clean"
 lint_rc=$?
@@ -82,9 +89,9 @@ vm_specs+=(--vm "soak-debian|${release:-?}|$OUT/vm-soak.log|$rc")
 $PY tests/summarize.py \
     --status "lint|(none: flake8, clang-format)|-|$lint_rc" \
     --junit "unit|(none: pure logic)|-|$OUT/unit.xml" \
-    --junit "host|$(uname -r)|tracepoint|$OUT/host.xml" \
-    --junit "host-asan|$(uname -r)|tracepoint (ethoswd, ASan+UBSan)|$OUT/host-asan.xml" \
-    --status "container|$(uname -r)|tracepoint|$container_rc" \
+    --junit "host|$(uname -r)|$host_backends|$OUT/host.xml" \
+    --junit "host-asan|$(uname -r)|$host_backends (ethoswd, ASan+UBSan)|$OUT/host-asan.xml" \
+    --status "container|$(uname -r)|$auto|$container_rc" \
     --junit "soak|$(uname -r)|tracepoint|$OUT/soak-host.xml" \
     "${vm_specs[@]}"
 rc=$?

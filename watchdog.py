@@ -2,14 +2,18 @@
 # watchdog.py  Rate-limit short bursts of read() per process with eBPF.
 #              For Linux, uses BCC, eBPF. Embedded C in probe/.
 #
-# USAGE: watchdog.py [-h] [--max-calls N] [--window-ms MS] [--profile P]
-#                    [--count CLASS] [--file PATH] [--key K]
-#                    [--backend B] [--action A] [-p PID] [--comm NAME]
+# USAGE: watchdog.py [-h] [--config FILE] [--max-calls N] [--window-ms MS]
+#                    [--profile P] [--count CLASS] [--file PATH] [--key K]
+#                    [--backend B] [--action A] [-p PID] [-u USER] [--comm NAME]
 #                    [--exclude-comm NAME] [--exclude-exe PATH] [-i SECONDS]
 #                    [--duration SECONDS] [--map-size N] [--json]
+#                    [--state-file PATH] [--metrics-file PATH]
+#                    [--metrics-listen ADDR:PORT] [--metrics-per-cgroup N]
 #                    [--probe-features] [--jitter GRAIN]
 #                    [--jitter-mode clamp|pause]
-#                    [--jitter-via auto|launcher|write|quantize] [-- CMD [ARGS...]]
+#                    [--jitter-via auto|launcher|write|quantize] [--version]
+#                    [-- CMD [ARGS...]]
+#        watchdog.py --resume-stopped PATH [--json]
 #
 # Counts each process's read-family calls (read, pread64, readv, preadv,
 # preadv2) in a BPF hash map keyed by PID, over a fixed window; a call over
@@ -25,6 +29,7 @@
 # Licensed under the GNU General Public License, version 2.0.
 #
 # 25-Nov-2026  Ethos authors  Created this.
+# 03-Dec-2026  Ethos authors  --config FILE (TOML), re-read on SIGHUP.
 # 03-Dec-2026  Ethos authors  --jitter GRAIN, --jitter-mode (launcher mode).
 # 03-Dec-2026  Ethos authors  --jitter-via: the BPF modes (write, quantize).
 """Entry point: `./watchdog.py --help` (as root; `sudo ./watchdog.py` from another

@@ -34,7 +34,7 @@ PF_KTHREAD = DEFS["WD_PF_KTHREAD"]  # task flags bit of a kernel thread
 
 class Key(ct.Structure):
     """struct wd_key."""
-    _fields_ = [("id", ct.c_uint64)]
+    _fields_ = [("id", ct.c_uint64), ("uid", ct.c_uint32), ("kind", ct.c_uint32)]
 
 
 class Value(ct.Structure):
@@ -42,18 +42,28 @@ class Value(ct.Structure):
     _fields_ = [("window", ct.c_uint64), ("allowed", ct.c_uint64),
                 ("limited", ct.c_uint64), ("limited_windows", ct.c_uint64),
                 ("comm", ct.c_char * COMM_LEN), ("members", ct.c_uint64),
-                ("pid", ct.c_uint32), ("pad", ct.c_uint32)]
+                ("pid", ct.c_uint32), ("pad", ct.c_uint32),
+                ("reported", ct.c_uint64)]
 
 
 class Member(ct.Structure):
     """struct wd_member."""
-    _fields_ = [("root", ct.c_uint32), ("pad", ct.c_uint32)]
+    _fields_ = [("root", ct.c_uint32), ("uid", ct.c_uint32)]
 
 
 class Proc(ct.Structure):
     """struct wd_proc."""
     _fields_ = [("key", ct.c_uint64), ("allowed", ct.c_uint64),
-                ("limited", ct.c_uint64), ("comm", ct.c_char * COMM_LEN)]
+                ("limited", ct.c_uint64), ("comm", ct.c_char * COMM_LEN),
+                ("key_uid", ct.c_uint32), ("key_kind", ct.c_uint32)]
+
+
+class Stop(ct.Structure):
+    """struct wd_stop."""
+    _fields_ = [("state", ct.c_uint64), ("stop_ns", ct.c_uint64),
+                ("stop_win", ct.c_uint32), ("by_pid", ct.c_uint32),
+                ("by_code", ct.c_int32), ("by_comm", ct.c_char * COMM_LEN),
+                ("pad", ct.c_uint32)]
 
 
 class File(ct.Structure):
@@ -83,7 +93,10 @@ class Event(ct.Structure):
                 ("window_start_ms", ct.c_uint32), ("calls", ct.c_uint32),
                 ("key", ct.c_uint64),
                 ("allowed", ct.c_uint64), ("limited", ct.c_uint64),
-                ("limited_windows", ct.c_uint64), ("comm", ct.c_char * COMM_LEN)]
+                ("limited_windows", ct.c_uint64), ("comm", ct.c_char * COMM_LEN),
+                ("key_uid", ct.c_uint32), ("key_kind", ct.c_uint32),
+                ("why", ct.c_uint32), ("by_pid", ct.c_uint32), ("by_code", ct.c_int32),
+                ("by_comm", ct.c_char * COMM_LEN), ("pad2", ct.c_uint32)]
 
 
 class Record(ct.LittleEndianStructure):
@@ -102,5 +115,5 @@ RECORD_FORMAT = "<QIIIIQIBBH"
 
 # Every struct of the header and its mirror (tests/unit/test_layout.py).
 STRUCTS = {"wd_key": Key, "wd_value": Value, "wd_member": Member,
-           "wd_proc": Proc, "wd_file": File, "wd_config": Config,
+           "wd_proc": Proc, "wd_stop": Stop, "wd_file": File, "wd_config": Config,
            "wd_settings": Settings, "wd_event": Event, "wd_record": Record}

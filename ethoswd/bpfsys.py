@@ -15,7 +15,7 @@ import struct
 SYS_BPF = 321  # x86-64
 BPF_MAP_CREATE, BPF_PROG_LOAD = 0, 5
 
-PROG_KPROBE, PROG_TRACEPOINT, PROG_LSM = 2, 5, 29
+PROG_KPROBE, PROG_TRACEPOINT, PROG_RAW_TRACEPOINT, PROG_LSM = 2, 5, 17, 29
 ATTACH_LSM_MAC = 27
 MAP_HASH, MAP_RINGBUF = 1, 27
 
@@ -28,6 +28,7 @@ HELPER_TASK_PT_REGS = 175
 BTF_KIND_STRUCT, BTF_KIND_UNION = 4, 5
 BTF_KIND_TYPEDEF, BTF_KIND_VOLATILE, BTF_KIND_CONST = 8, 9, 10
 BTF_KIND_RESTRICT, BTF_KIND_FUNC, BTF_KIND_TYPE_TAG = 11, 12, 18
+BTF_KIND_ENUM = 6
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -105,6 +106,10 @@ class _BtfMember(ctypes.Structure):
                 ("offset", ctypes.c_uint32)]
 
 
+class _BtfEnum(ctypes.Structure):
+    _fields_ = [("name_off", ctypes.c_uint32), ("val", ctypes.c_int32)]
+
+
 class Btf:
     """The running kernel's BTF (/sys/kernel/btf/vmlinux) through libbpf."""
 
@@ -166,6 +171,17 @@ class Btf:
                 if inner:
                     return bits // 8 + inner[0], inner[1]
         return None
+
+    def enumerators(self, enum_name):
+        """The names of enum `enum_name`'s values (empty if no such enum)."""
+        tid = self.find(enum_name, BTF_KIND_ENUM)
+        if tid is None:
+            return set()
+        t = self._lib.btf__type_by_id(self._btf, tid).contents
+        base = ctypes.addressof(t) + ctypes.sizeof(_BtfType)
+        return {(self._lib.btf__name_by_offset(self._btf, _BtfEnum.from_address(
+            base + i * ctypes.sizeof(_BtfEnum)).name_off) or b"").decode()
+            for i in range(t.info & 0xFFFF)}
 
     def offset(self, struct_name, path):
         """Byte offset of a dotted member path, e.g. ('file', 'f_path.dentry')."""

@@ -6,12 +6,15 @@ Everything after `--` is the command to launch and limit.
 """
 
 import argparse
+import os
 import re
 
+from . import config
 from .abi import COMM_MAX, DEFS, MAP_H  # noqa: F401  (MAP_H: for the tests)
 from .errors import SetupError
 from .jitter_cover import check_via
-from .policy import resolve
+from .policy import LIST_MAX, SPACE, resolve
+from .runas import lookup_user
 
 EXAMPLES = """examples:
   ./watchdog.py                          # limit every process: 100 reads/500 ms
@@ -19,6 +22,7 @@ EXAMPLES = """examples:
   ./watchdog.py --max-calls 50 --window-ms 200 -- ./tests/progs/bin/aggressive_reader -n 500
                                          # launch a command, limit it and its children
   ./watchdog.py -p 1234 -p 1240          # limit two running processes
+  ./watchdog.py -u nobody -- lscpu       # run the command as user nobody
   ./watchdog.py --comm python3 --action monitor --json
                                          # count only, one JSON object per line
   ./watchdog.py --backend tracepoint --action throttle --duration 10
@@ -40,6 +44,11 @@ GRAIN_UNITS = {"ns": 1, "us": 1000, "ms": 1000000, "s": 1000000000}
 GRAIN_MIN_NS, GRAIN_MAX_NS = 1000, 1000000000
 
 
+# The shortest --interval: a table every 0.1 s at most (watch(1)'s floor).
+INTERVAL_MIN = 0.1
+VERSION = "1.0"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # argparse prints usage plus the error; we want one line, status 2.
@@ -47,9 +56,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _whole(name, text, lo, hi, what):
-    if not re.fullmatch(r"\+?\d+", text.strip()):
+    """A whole number: ASCII digits (no '_', no other script's digits),
+    an optional '+', ASCII white space around; as opts.c whole()."""
+    digits = text.strip(SPACE)
+    if not re.fullmatch(r"\+?[0-9]+", digits):
         raise SetupError("%s %r is not a whole number" % (name, text))
-    val = int(text)
+    val = int(digits)
     if val < lo:
         raise SetupError("%s %d is too small: it must be at least %d"
                          % (name, val, lo))
@@ -59,22 +71,78 @@ def _whole(name, text, lo, hi, what):
     return val
 
 
-def _seconds(name, text, hi):
-    try:
-        val = float(text)
-    except ValueError:
-        raise SetupError("%s %r is not a number of seconds" % (name, text)) from None
-    if not 0 < val <= hi or val != val:
+# float()'s syntax in ASCII, without '_': [sign] digits [. digits]
+# [e [sign] digits], or inf/infinity; NaN is not a number of seconds.
+_SECONDS = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                      r"|inf|infinity)", re.I | re.A)
+
+
+def _seconds(name, text, lo, hi):
+    """Seconds in lo..hi (lo 0: more than 0); as opts.c seconds()."""
+    if not _SECONDS.fullmatch(text.strip(SPACE)):
+        raise SetupError("%s %r is not a number of seconds" % (name, text))
+    val = float(text.strip(SPACE))
+    if lo and not lo <= val <= hi:
+        raise SetupError("%s %s must be at least %g and at most %g seconds"
+                         % (name, text, lo, hi))
+    if not 0 < val <= hi:
         raise SetupError("%s %s must be more than 0 and at most %g seconds"
                          % (name, text, hi))
     return val
 
 
 def _comm(name, text):
-    if not text or len(text.encode()) > COMM_MAX:
+    if not text or len(os.fsencode(text)) > COMM_MAX:
         raise SetupError("%s %r must be 1 to %d bytes long, the kernel's "
                          "command-name limit" % (name, text, COMM_MAX))
     return text
+
+
+def _at_most(values, what, noun):
+    """A repeatable option's values, at most LIST_MAX (the probe's maps)."""
+    if len(values) > LIST_MAX:
+        raise SetupError("%s: at most %d %s" % (what, LIST_MAX, noun))
+    return values
+
+
+# --metrics-listen: a numeric address (no name lookup) and a port.
+_LISTEN = re.compile(r"([0-9.]+|\[[0-9A-Fa-f:.]+\]):([0-9]+)", re.A)
+METRICS_SERIES_MAX = 1000
+
+
+def metrics_listen(text):
+    """(address, port) of --metrics-listen ADDR:PORT; as opts.c."""
+    import ipaddress
+    m = _LISTEN.fullmatch(text)
+    ok = m is not None
+    if ok:
+        addr, port = m.group(1).strip("[]"), int(m.group(2))
+        try:
+            ip = ipaddress.ip_address(addr)
+            ok = (ip.version == 6) == m.group(1).startswith("[") and 0 < port < 65536
+        except ValueError:
+            ok = False
+    if not ok:
+        raise SetupError("--metrics-listen %r is not ADDR:PORT: an IPv4 address or "
+                         "[IPv6] address, a colon and a port 1-65535" % text)
+    return addr, port
+
+
+def _metrics(a):
+    """Checks of the metrics options, after the policy (the key) is known."""
+    if a.metrics_listen is not None:
+        a.metrics_listen = metrics_listen(a.metrics_listen)
+    if a.metrics_file is not None and not a.metrics_file:
+        raise SetupError("--metrics-file needs a file name")
+    if a.metrics_per_cgroup is None:
+        return
+    a.metrics_per_cgroup = _whole("--metrics-per-cgroup", a.metrics_per_cgroup, 1,
+                                  METRICS_SERIES_MAX, "label sets")
+    if not (a.metrics_file or a.metrics_listen):
+        raise SetupError("--metrics-per-cgroup needs --metrics-file or --metrics-listen")
+    if a.policy.key != "cgroup":
+        raise SetupError("--metrics-per-cgroup labels cgroup budgets: it needs --key "
+                         "cgroup (the key here is %s)" % a.policy.key)
 
 
 def _grain(text):
@@ -101,6 +169,10 @@ def build_parser():
                 epilog=EXAMPLES,
                 formatter_class=argparse.RawDescriptionHelpFormatter,
                 usage="%(prog)s [options] [-- CMD [ARGS...]]")
+    p.add_argument("--config", metavar="FILE",
+                   help="read settings from this TOML file: the long options "
+                        "without '--' (max-calls = 50, comm = [\"x\"]); flags "
+                        "given here override it; SIGHUP re-reads it")
     p.add_argument("--max-calls", metavar="N",
                    help="counted calls allowed per window per budget (default %d; "
                         "fingerprint profile %d)" % (DEFS["WD_DEFAULT_MAX_CALLS"],
@@ -135,13 +207,17 @@ def build_parser():
     p.add_argument("-p", "--pid", action="append", default=[], metavar="PID",
                    help="limit this process and the children it starts "
                         "(repeatable)")
+    p.add_argument("-u", "--user", metavar="USER",
+                   help="run CMD as this user (name or UID), with its groups; "
+                        "needs -- CMD")
     p.add_argument("--comm", action="append", default=[], metavar="NAME",
                    help="limit only threads with this command name (repeatable)")
     p.add_argument("--exclude-comm", action="append", default=[], metavar="NAME",
                    help="never limit threads with this command name (repeatable; "
                         "spoofable: any process can rename itself)")
     p.add_argument("-i", "--interval", default="1", metavar="SECONDS",
-                   help="seconds between counter tables (default 1)")
+                   help="seconds between tables (default 1, at least %g)"
+                        % INTERVAL_MIN)
     p.add_argument("--duration", metavar="SECONDS",
                    help="run this long, then detach and exit")
     p.add_argument("--json", action="store_true",
@@ -150,6 +226,21 @@ def build_parser():
                    help="print what this kernel supports and exit")
     p.add_argument("--map-size", default=str(DEFS["WD_MAX_PIDS"]), metavar="N",
                    help="processes the PID map can track (default %(default)s)")
+    p.add_argument("--state-file", metavar="PATH",
+                   help="keep the processes throttle stopped in PATH (PID and "
+                        "start time), for --resume-stopped")
+    p.add_argument("--resume-stopped", metavar="PATH",
+                   help="resume the processes a --state-file lists (if still the "
+                        "same process), remove it and exit")
+    p.add_argument("--metrics-file", metavar="PATH",
+                   help="write Prometheus metrics to PATH every interval (a temporary "
+                        "file, then rename), for node_exporter's textfile collector")
+    p.add_argument("--metrics-listen", metavar="ADDR:PORT",
+                   help="serve Prometheus metrics on http://ADDR:PORT/metrics, and "
+                        "/healthz (ADDR: an IPv4 address or [IPv6])")
+    p.add_argument("--metrics-per-cgroup", metavar="N",
+                   help="with --key cgroup: a series per cgroup for the first N "
+                        "cgroups seen (path, container), the rest summed as other")
     p.add_argument("--jitter", metavar="GRAIN",
                    help="clamp every clock the targets read to a keyed grain: "
                         "100us, 1ms (1us to 1s); see docs/jitter.md")
@@ -161,7 +252,31 @@ def build_parser():
                         "the kernel allows bpf_probe_write_user, else quantize "
                         "(grains up to 100us); see docs/jitter_bpf.md")
     p.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--version", action="version", version="%(prog)s " + VERSION,
+                   help="print the version and exit")
     return p
+
+
+def _given(parser, argv):
+    """The dests the command line itself gave (parsed again, no defaults)."""
+    saved = [(act, act.default) for act in parser._actions]
+    for act, _ in saved:
+        act.default = argparse.SUPPRESS
+    try:
+        return set(vars(parser.parse_args(argv)))
+    finally:
+        for act, default in saved:
+            act.default = default
+
+
+def _merge_config(parser, argv, a):
+    """--config FILE: its settings where the command line gave none."""
+    actions = {o[2:]: act for act in parser._actions for o in act.option_strings
+               if o.startswith("--")}
+    given = _given(parser, argv)
+    for dest, value in config.settings(a.config, actions).items():
+        if dest not in given:
+            setattr(a, dest, value)
 
 
 def parse(argv, extra=None):
@@ -179,6 +294,14 @@ def parse(argv, extra=None):
         extra(parser)
     a = parser.parse_args(argv)
     a.command = command
+    if a.config is not None:
+        _merge_config(parser, argv, a)
+    if a.resume_stopped is not None and (command or _given(parser, argv) - {
+            "resume_stopped", "json"}):
+        raise SetupError("--resume-stopped takes no other options than --json")
+    for name, val in (("--state-file", a.state_file), ("--resume-stopped", a.resume_stopped)):
+        if val is not None and not val:
+            raise SetupError("%s needs a path" % name)
     if a.max_calls is not None:
         a.max_calls = _whole("--max-calls", a.max_calls, 1,
                              DEFS["WD_MAX_CALLS_LIMIT"],
@@ -188,14 +311,21 @@ def parse(argv, extra=None):
                              DEFS["WD_WINDOW_MS_LIMIT"], "one day")
     a.map_size = _whole("--map-size", a.map_size, 1, 1 << 22,
                         "4194304 entries")
-    a.interval = _seconds("--interval", a.interval, 3600)
+    a.interval = _seconds("--interval", a.interval, INTERVAL_MIN, 3600)
     if a.duration is not None:
-        a.duration = _seconds("--duration", a.duration, 10 ** 7)
-    a.pid = [_whole("--pid", p, 1, 4194304, "PID_MAX_LIMIT") for p in a.pid]
-    a.comm = [_comm("--comm", c) for c in a.comm]
-    a.exclude_comm = [_comm("--exclude-comm", c) for c in a.exclude_comm]
+        a.duration = _seconds("--duration", a.duration, 0, 10 ** 7)
+    a.pid = [_whole("--pid", p, 1, 4194304, "PID_MAX_LIMIT")
+             for p in _at_most(a.pid, "-p/--pid", "processes")]
+    a.comm = [_comm("--comm", c) for c in _at_most(a.comm, "--comm", "names")]
+    a.exclude_comm = [_comm("--exclude-comm", c) for c in
+                      _at_most(a.exclude_comm, "--exclude-comm", "names")]
     if a.pid and command:
         raise SetupError("use either -p/--pid or -- CMD, not both")
+    if a.user is not None:
+        if not command:
+            raise SetupError("-u/--user runs the launched command as that user: "
+                             "give -- CMD")
+        a.user = lookup_user(a.user)
     if a.jitter is not None:
         a.jitter = _grain(a.jitter)
     elif a.jitter_mode is not None:
@@ -212,4 +342,5 @@ def parse(argv, extra=None):
     if a.action == "deny" and a.backend == "tracepoint":
         raise SetupError("--action deny needs a backend that can fail a call "
                          "(kprobe or lsm); tracepoint can only count and signal")
+    _metrics(a)
     return a

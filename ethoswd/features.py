@@ -11,6 +11,7 @@ import os
 import platform
 
 from . import bpfsys as B
+from .environment import bpf_capable
 from .errors import SetupError
 
 BACKENDS = ("lsm", "kprobe", "tracepoint")      # auto's order of preference
@@ -24,6 +25,12 @@ COPY_SYSCALLS = {"sendfile64": 1, "splice": 0, "copy_file_range": 0}
 LSM_ONCE_SYSCALLS = ("sendfile64", "copy_file_range")
 # The tracepoint that sees each submitted io_uring request: renamed in 6.4.
 URING_TRACEPOINTS = ("io_uring/io_uring_submit_req", "io_uring/io_uring_submit_sqe")
+# io_uring's requests that read a file into memory, as the routes name them
+# (IORING_OP_*; the probe also counts SPLICE, watchdog.bpf.c wd_uring_reads).
+# The last two came later (READV_FIXED 6.15, READ_MULTISHOT 6.7): named only
+# where the kernel's enum io_uring_op has them.
+URING_READ_OPS = ("READ", "READV", "READ_FIXED", "READV_FIXED", "READ_MULTISHOT")
+URING_NEWER_OPS = ("READV_FIXED", "READ_MULTISHOT")
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 LSM_HOOK = "bpf_lsm_file_permission"
 # Struct members the probe reads (kernel_read.h), by -D name.
@@ -45,12 +52,21 @@ CLASS_OFFSETS = dict(_FILE_ID_OFFSETS,
                      WD_OFF_REGS_DI=("pt_regs", "di"),
                      WD_OFF_REGS_SI=("pt_regs", "si"))
 # With a read class, the io_uring shim finds a request's fd (and whether it
-# is a registered-file index) in the request itself.
+# is a registered-file index) in the request itself: a splice's source in
+# its command area (struct io_splice).
 URING_CLASS_OFFSETS = {"WD_OFF_IO_KIOCB_FLAGS": ("io_kiocb", "flags"),
-                       "WD_OFF_IO_KIOCB_CQE_FD": ("io_kiocb", "cqe.fd")}
+                       "WD_OFF_IO_KIOCB_CQE_FD": ("io_kiocb", "cqe.fd"),
+                       "WD_OFF_IO_KIOCB_CMD": ("io_kiocb", "cmd"),
+                       "WD_OFF_IO_SPLICE_FD_IN": ("io_splice", "splice_fd_in"),
+                       "WD_OFF_IO_SPLICE_FLAGS": ("io_splice", "flags")}
 EXE_OFFSETS = dict(_FILE_ID_OFFSETS,
                    WD_OFF_TASK_MM=("task_struct", "mm"),
                    WD_OFF_MM_EXE_FILE=("mm_struct", "exe_file"))
+# Throttle's escalation (probe/limiter.h, wd_resumed and wd_escalate): the
+# signalled thread's process, the signal's si_code, and when a thread began.
+SIGCONT_OFFSETS = {"WD_OFF_TASK_TGID": ("task_struct", "tgid"),
+                   "WD_OFF_SIGINFO_CODE": ("kernel_siginfo", "si_code"),
+                   "WD_OFF_TASK_START_TIME": ("task_struct", "start_time")}
 
 
 def tracefs_root():
@@ -137,6 +153,16 @@ def _probe_uring():
                    "no %s" % " or ".join(t.replace("/", ":") for t in URING_TRACEPOINTS))
 
 
+def uring_read_ops(btf):
+    """URING_READ_OPS this kernel has: the newer ones only if its BTF's enum
+    io_uring_op names them; without BTF, every one the probe counts."""
+    if btf is None:
+        return list(URING_READ_OPS)
+    have = btf.enumerators("io_uring_op")
+    return [op for op in URING_READ_OPS
+            if op not in URING_NEWER_OPS or "IORING_OP_" + op in have]
+
+
 def _probe_kprobes():
     if os.path.exists("/sys/bus/event_source/devices/kprobe/type"):
         return Feature("kprobes", True, "perf kprobe PMU")
@@ -189,6 +215,29 @@ def _probe_override_path():
                    "bpf_override_return; fix: sysctl debug.kprobes-optimization=0")
 
 
+def _probe_sigcont(btf):
+    """Throttle holds against SIGCONT only if the probe sees every SIGCONT
+    (raw tracepoint signal_generate) and can tell whose process it resumes
+    (task_struct.tgid and the signal's si_code, from BTF; task_struct.
+    start_time too, for threads made after a stop)."""
+    name = "throttle escalation (SIGCONT)"
+    root = tracefs_root()
+    if root is None or not os.path.isdir(os.path.join(root, "events/signal/signal_generate")):
+        return Feature(name, False, "no tracepoint signal/signal_generate")
+    feat = _load(name, B.PROG_RAW_TRACEPOINT, B.RET0)
+    if not feat:
+        return Feature(name, False, "raw tracepoint program load: %s" % feat.detail)
+    if btf is None:
+        return Feature(name, False, "no kernel BTF (to find a signalled thread's process)")
+    try:
+        for where in SIGCONT_OFFSETS.values():
+            btf.offset(*where)
+    except LookupError as e:
+        return Feature(name, False, str(e))
+    return Feature(name, True, "raw tracepoint signal_generate: a process another one "
+                   "resumes during its throttled window is killed")
+
+
 def _probe_active_lsm():
     path = "/sys/kernel/security/lsm"
     try:
@@ -217,8 +266,9 @@ def _probe_lsm_load(btf):
             B.insn(B.CALL, imm=B.HELPER_TASK_PT_REGS) + B.RET0)
     feat = _load("BPF-LSM program load", B.PROG_LSM, code,
                  attach_type=B.ATTACH_LSM_MAC, attach_btf_id=hook)
-    if not feat and feat.detail.startswith("EPERM") and os.geteuid() == 0:
-        feat.detail += " as root: the kernel's policy forbids BPF-LSM programs"
+    if not feat and feat.detail.startswith("EPERM") and bpf_capable():
+        feat.detail += (" with CAP_BPF and CAP_PERFMON: the kernel's policy forbids "
+                        "BPF-LSM programs")
     return feat
 
 
@@ -263,6 +313,8 @@ class Features:
                 self.btf_feature = Feature("kernel BTF", True, "/sys/kernel/btf/vmlinux")
             except OSError as e:
                 self.btf_feature = Feature("kernel BTF", False, str(e))
+        self.uring_ops = uring_read_ops(self.btf)
+        self.sigcont = _probe_sigcont(self.btf)
         self.lsm_active = _probe_active_lsm()
         self.lsm_load = _probe_lsm_load(self.btf)
         problem = self.file_offsets_problem()
@@ -275,7 +327,7 @@ class Features:
                 self.tracepoints, self.uring, self.cgroup2, self.send_signal,
                 self.send_signal_thread, self.kprobes, self.override,
                 self.error_injection, self.override_path, self.btf_feature,
-                self.lsm_active, self.lsm_load, self.file_lookup]
+                self.lsm_active, self.lsm_load, self.file_lookup, self.sigcont]
 
     def _first_missing(self, feats):
         for f in feats:
@@ -301,14 +353,21 @@ class Features:
         if action == "deny" and backend == "tracepoint":
             return ("deny needs a backend that can fail a call (kprobe or "
                     "lsm); a tracepoint can only count and signal")
-        if action in ("throttle", "kill"):
+        if action == "throttle":
+            # A throttle that SIGCONT from another process undoes would not
+            # hold: no throttle without the watch that escalates to kill.
+            return self._first_missing([self.send_signal, self.send_signal_thread,
+                                        self.sigcont])
+        if action == "kill":
             return self._first_missing([self.send_signal, self.send_signal_thread])
         return None
 
-    def offsets(self, backend, policy=None):
-        """Struct offsets the probe reads for this backend and policy, from
-        this kernel's BTF; SetupError naming what is missing."""
+    def offsets(self, backend, policy=None, action=None):
+        """Struct offsets the probe reads for this backend, policy and
+        action, from this kernel's BTF; SetupError naming what is missing."""
         want = dict(LSM_OFFSETS) if backend == "lsm" else {}
+        if action == "throttle" and self.btf is not None:
+            want.update(SIGCONT_OFFSETS)   # checked by action_problem()
         classes = policy is not None and policy.needs_btf and not policy.counts_all
         if policy is not None and policy.needs_btf:
             if classes:
@@ -346,12 +405,51 @@ class Features:
         return None
 
 
+# Routes whose row is the same on every backend and action: said at the
+# start, not warned about.
+GENERAL_ROUTES = ("tee, io_uring TEE", "io_uring URING_CMD", "mmap'ed file pages")
+
+
+def _uring_rows(feats, backend, action):
+    """The io_uring rows of routes(): reads, SPLICE, SQPOLL and batches."""
+    uring, tp = feats.uring, feats.uring.detail
+    reads = "io_uring " + ", ".join(feats.uring_ops)
+    names = (reads, "io_uring SPLICE", "io_uring SQPOLL, batched submissions")
+    if backend == "lsm":
+        return list(zip(names, ("counted",) * 3, (
+            "file_permission, inline or in an io-wq worker; a denied request "
+            "completes with -EPERM",
+            "file_permission of the source file, in the io-wq worker that runs it",
+            "each read is checked when it runs, in the SQPOLL thread too, so a "
+            "batch is limited read by read")))
+    if not uring:
+        return [(n, "out of reach", uring.detail) for n in names]
+    if backend == "kprobe" and action != "monitor":
+        return [(reads, "refused",
+                 "io_uring_setup fails with EPERM for targets (no error-injection "
+                 "point on an io_uring read); rings made before the start are "
+                 "counted at %s, not failed" % tp),
+                (names[1], "refused", "as the reads: no ring for targets"),
+                (names[2], "refused", "as the reads: no ring for targets")]
+    batch = {"throttle": ("killed", "SIGSTOP stops neither a batch already in the "
+                          "kernel nor an SQPOLL thread: a thread's second request "
+                          "past the limit in a window gets the process SIGKILL; "
+                          "the rest of that batch still runs"),
+             "kill": ("killed", "SIGKILL at the first request past the limit; the "
+                      "rest of that batch still runs")}.get(
+                          action, ("counted", "each request at %s" % tp))
+    return [(reads, "counted",
+             "each submitted request at %s, charged to its submitter" % tp),
+            (names[1], "counted", "each submitted request at %s; a read class "
+             "looks at its source (splice_fd_in)" % tp),
+            (names[2],) + batch]
+
+
 def routes(feats, backend, action):
     """What the backend does with each route that moves a file's bytes into
     a process: [(route, status, how)], status one of "counted" (and failed
-    with deny), "counted, not failed", "refused", "out of reach"."""
-    deny = action == "deny"
-    uring = feats.uring
+    with deny), "refused", "killed" (a signal cannot stop it: the process
+    is killed), "out of reach", "not a read"."""
     rows = [("read, pread64, readv, preadv, preadv2", "counted",
              {"lsm": "file_permission, by syscall number",
               "kprobe": "syscall entry", "tracepoint": "syscall entry"}[backend]),
@@ -360,25 +458,15 @@ def routes(feats, backend, action):
               "kprobe": "syscall entry (source fd: sendfile's 2nd argument)",
               "tracepoint": "syscall entry (source fd: sendfile's 2nd argument)"}
              [backend])]
-    if backend == "lsm":
-        rows.append(("io_uring READ, READV, READ_FIXED", "counted",
-                     "file_permission, inline or in an io-wq worker; a denied "
-                     "request completes with -EPERM"))
-    elif not uring:
-        rows.append(("io_uring READ, READV, READ_FIXED", "out of reach",
-                     uring.detail))
-    elif backend == "kprobe" and deny:
-        rows.append(("io_uring READ, READV, READ_FIXED", "refused",
-                     "io_uring_setup fails with EPERM for targets (no "
-                     "error-injection point on an io_uring read); rings made "
-                     "before the start are counted at %s, not failed" % uring.detail))
-    else:
-        rows.append(("io_uring READ, READV, READ_FIXED",
-                     "counted" if not deny else "counted, not failed",
-                     "each submitted request at %s, charged to its submitter"
-                     % uring.detail))
-    rows.append(("mmap'ed file pages", "out of reach",
-                 "page faults and plain loads: no call, no hook per read"))
+    rows += _uring_rows(feats, backend, action)
+    rows += [(GENERAL_ROUTES[0], "not a read",
+              "pipe to pipe only: copies buffers already in a pipe (put there by "
+              "a counted splice or by the process); reads no file"),
+             (GENERAL_ROUTES[1], "out of reach",
+              "a command to the file's driver (NVMe passthrough reads a device's "
+              "blocks), as ioctl() is; no read hook sees it"),
+             (GENERAL_ROUTES[2], "out of reach",
+              "page faults and plain loads: no call, no hook per read")]
     return rows
 
 
@@ -417,9 +505,10 @@ def choose(feats, backend, action):
                              % (action, chosen, problem))
         return chosen, action, "; ".join(why + ["action requested"])
     for act in ACTIONS:
+        if act == "kill":   # never auto's choice: auto fails calls or stops
+            continue        # processes, it does not kill them
         problem = feats.action_problem(chosen, act)
         if not problem:
             break
-        if act != "kill":   # kill is never auto's choice over throttle
-            why.append("%s impossible: %s" % (act, problem))
+        why.append("%s impossible: %s" % (act, problem))
     return chosen, act, "; ".join(why)

@@ -1,43 +1,63 @@
 """Launch `-- CMD` held at a gate until the probe is attached.
 
-The child is forked first so its PID can go into the target map, then
-waits on a pipe; the watchdog opens the gate once enforcement is live,
-and only then does the child exec the command.  If the watchdog fails
-before opening the gate, the child exits 127 without running anything.
+The child is forked first so its PID can go into the target map.  It
+finds the command's file as the user who will run it (ethoswd/runas.py)
+and tells the watchdog over a second pipe, so a command that cannot run
+is refused (SetupError, exit 2) before anything attaches.  Then it waits
+on the gate; the watchdog opens it once enforcement is live, and only
+then does the child make itself ready for --jitter (still root: the
+seccomp filter and PR_SET_TSC), take the command's user (-u) and exec
+the file (execv: no PATH search left, and no /bin/sh fallback).  If the watchdog
+fails before opening the gate, the child exits 127 without running
+anything.
 """
 
 import os
 import signal
 import sys
 
+from . import runas
+from .errors import SetupError
 from .safetext import one_line
 
 
 class GatedChild:
-    """A forked child that execs `argv` when release() is called."""
+    """A forked child that execs `argv` (as `user`, a runas.RunAs, if
+    given) when release() is called; SetupError if it cannot be run."""
 
-    def __init__(self, argv, jitter=None):
-        self.argv = argv
+    def __init__(self, argv, user=None, jitter=None):
+        self.argv, self.user = argv, user
         self._jitter = jitter  # a jitter.Supervisor: prepared at the gate
         rfd, self._wfd = os.pipe()
+        report_r, report_w = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
             # Never return into the caller: whatever happens here (an
             # OSError, a KeyboardInterrupt, any bug) ends in os._exit().
             try:
                 os.close(self._wfd)
-                self._run_child(rfd)
+                os.close(report_r)
+                self._run_child(rfd, report_w)
             finally:
                 os._exit(127)
         os.close(rfd)
+        os.close(report_w)
         if jitter:
             jitter.child_sock.close()  # the child's end
         self.status = None
+        with os.fdopen(report_r, "rb") as f:
+            verdict = f.read()
+        if verdict != b"ok":
+            self.abort()
+            raise SetupError(verdict.decode("utf-8", "surrogateescape")
+                             or "the command's process ended before it was checked")
 
     def _pre_exec(self):
         """The steps other features take between the gate and the exec,
-        while this process is still the watchdog's (root): --jitter.
-        False: one failed and said why; the command is not run."""
+        while this process is still the watchdog's (root), before -u's
+        drop of ids and capabilities (seccomp without no_new_privs needs
+        CAP_SYS_ADMIN): --jitter.  False: one failed and said why; the
+        command is not run."""
         if self._jitter:
             from . import jitter
             try:
@@ -47,7 +67,7 @@ class GatedChild:
                 return False
         return True
 
-    def _run_child(self, rfd):
+    def _run_child(self, rfd, report_w):
         # A Ctrl-C during the watchdog's start-up reaches the whole process
         # group; the watchdog handles it and closes the gate, so the waiting
         # child ignores it until it runs the command.
@@ -55,16 +75,25 @@ class GatedChild:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if self._jitter:
             self._jitter.child_end()
+        try:
+            path = runas.resolve(self.argv[0], self.user)
+        except (SetupError, OSError) as e:
+            os.write(report_w, str(e).encode("utf-8", "surrogateescape"))
+            return
+        os.write(report_w, b"ok")
+        os.close(report_w)
         go = os.read(rfd, 1)
         if go != b"1" or not self._pre_exec():
             return
-        # Python ignores SIGPIPE/SIGXFSZ; the command must not inherit that,
-        # nor the two ignored above.
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT,
-                    signal.SIGTERM):
-            signal.signal(sig, signal.SIG_DFL)
         try:
-            os.execvp(self.argv[0], self.argv)
+            runas.pre_exec(self.user)
+        except OSError as e:
+            sys.stderr.write("watchdog: cannot run %s as user %s: %s\n"
+                             % (one_line(self.argv[0]), one_line(self.user.name),
+                                e.strerror))
+            return
+        try:
+            os.execv(path, self.argv)
         except OSError as e:
             sys.stderr.write("watchdog: cannot run %s: %s\n"
                              % (one_line(self.argv[0]), e.strerror))

@@ -1,14 +1,17 @@
 """Top-down flow: parse, check, probe features, build, attach, run, detach.
 
-main() returns the process exit status: 0, the launched command's own
-status in `-- CMD` mode, or 2 for any SetupError (nothing left attached).
+main() returns the process exit status: 0; in `-- CMD` mode the launched
+command's own status, or 0 if the watchdog stopped first (--duration, a
+signal) and left the command running, unlimited; 2 for any SetupError
+(nothing left attached); 130 if interrupted during start-up.
 """
 
+import functools
 import os
 import sys
 import time
 
-from . import cli, environment, features, jitter, jitter_cover
+from . import cli, environment, features, jitter, jitter_cover, reload
 from .errors import SetupError
 from .report import Reporter
 from .safetext import escape, one_line
@@ -66,6 +69,11 @@ def print_features(feats, rep, pol):
     rep._emit({}, out)
 
 
+# What throttle does to a process it cannot keep stopped (probe/limiter.h).
+ESCALATION = ("throttle escalates to kill: a process that another one resumes "
+              "(SIGCONT) during its throttled window is killed at its next counted call")
+
+
 def _summary_line(feats):
     parts = []
     for b in features.BACKENDS:
@@ -77,8 +85,10 @@ def _summary_line(feats):
 def _describe_targets(opts, child):
     what = []
     if child:
-        what.append("command '%s' (pid %d) and its children" % (
-            escape(" ".join(opts.command)), child.pid))
+        what.append("command '%s' (pid %d)%s and its children" % (
+            escape(" ".join(opts.command)), child.pid,
+            " as user %s (uid %d)" % (escape(opts.user.name), opts.user.uid)
+            if opts.user else ""))
     if opts.pid:
         what.append("pid %s and their children" % ",".join(map(str, opts.pid)))
     if opts.comm:
@@ -95,23 +105,29 @@ def _describe_targets(opts, child):
 
 
 def _choose(opts, rep):
-    """Check the environment and the kernel; (features, backend, action, why)."""
-    environment.require_root()
+    """Check the targets, the privileges and the kernel; (features,
+    backend, action, why)."""
+    for pid in opts.pid:
+        environment.check_target_pid(pid)
+    environment.require_privileges()
     for note in environment.mount_pseudo_filesystems():
         rep.info(note)
     feats = features.Features()
     if opts.probe_features:
         return feats, None, None, None
     backend, action, why = features.choose(feats, opts.backend, opts.action)
+    environment.require_privileges(action)
     problem = features.key_problem(feats, opts.policy.key)
     if problem:
         raise SetupError(problem)
-    for pid in opts.pid:
-        environment.check_target_pid(pid)
     if opts.jitter:
         from .jitter_bpf import probe_write
-        ok, detail = (True, "") if opts.jitter_via == "launcher" else probe_write()
-        opts.jitter_via, opts.jitter_why = jitter_cover.choose_via(
+        # The launcher needs no probe (-- CMD with auto, or asked for).
+        launcher = opts.jitter_via == "launcher" or (opts.jitter_via == "auto" and opts.command)
+        ok, detail = (True, "") if launcher else probe_write()
+        # opts.jitter_via stays as asked (a reload compares it); jitter_run
+        # is the mode this run got.
+        opts.jitter_run, opts.jitter_why = jitter_cover.choose_via(
             opts.jitter, opts.jitter_mode, opts.jitter_via, opts.command, ok, detail)
     return feats, backend, action, why
 
@@ -119,20 +135,20 @@ def _choose(opts, rep):
 def _start_bpf_jitter(bcc, opts, feats, child):
     """--jitter in a BPF mode: its own program, next to the limiter's."""
     from .jitter_bpf import BpfJitter
-    jb = BpfJitter(bcc, opts.jitter, opts.jitter_mode, opts.jitter_via,
+    jb = BpfJitter(bcc, opts.jitter, opts.jitter_mode, opts.jitter_run,
                    opts.jitter_why, feats.btf)
     jb.start(os.getpid(), opts.pid + ([child.pid] if child else []), opts.comm,
              opts.exclude_comm)
     return jb
 
 
-def _build_and_attach(bcc, flags, opts, backend, action, uring_tp, targets):
+def _build_and_attach(bcc, flags, opts, backend, action, uring_tp, targets, uids):
     """Compile, fill the maps, attach: the Probe, or SetupError."""
     from .probe import Probe
     try:
         probe = Probe(bcc, flags)
         probe.configure(opts.max_calls, opts.window_ms, targets,
-                        opts.comm, opts.exclude_comm, opts.policy)
+                        opts.comm, opts.exclude_comm, opts.policy, uids)
         probe.attach(backend, uring_tp)
         probe.drop_exited(targets)
         return probe
@@ -143,9 +159,11 @@ def _build_and_attach(bcc, flags, opts, backend, action, uring_tp, targets):
 
 
 def _report_start(rep, opts, feats, backend, action, why, probe, child,
-                  timings, sup=None, jb=None):
+                  timings, metrics=None, sup=None, jb=None):
     rep.info(_summary_line(feats))
     rep.info("backend %s, action %s: %s" % (backend, action, why))
+    if action == "throttle":
+        rep.info(ESCALATION)
     pol = opts.policy
     rep.info("policy %s: limit %d calls / %d ms %s; counting %s"
              % (pol.profile, opts.max_calls, opts.window_ms, pol.describe_key(),
@@ -156,8 +174,9 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
     rep.info("routes counted: %s" % "; ".join(
         r for r, st, _ in routes if st == "counted"))
     for route, status, how in routes:
-        # mmap is out of reach everywhere (guide, section 2): said, not warned.
-        if route.startswith("mmap"):
+        # A row the same on every backend (mmap, tee, URING_CMD: guide,
+        # section 2) is said, not warned.
+        if route in features.GENERAL_ROUTES:
             rep.info("%s: %s (%s)" % (route, status, how))
         elif status != "counted":
             rep.warn("%s: %s (%s)" % (route, status, how))
@@ -172,12 +191,14 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
             rep.warn(line)
     rep.info("attached %d programs: %s" % (len(probe.attached),
                                            ", ".join(probe.attached)))
+    if metrics:
+        rep.info(metrics.start_line())
     rep.info("start-up %.3f s (features %.3f, import %.3f, compile %.3f, "
              "load+attach %.3f); enforcing, Ctrl-C to stop"
              % tuple(timings[k] for k in ("total", "features", "import",
                                           "compile", "load_attach")),
              event="start", frontend="watchdog.py", backend=backend, action=action,
-             reason=why,
+             reason=why, escalation=ESCALATION if action == "throttle" else None,
              kernel=feats.kernel,
              backends={b: feats.backend_problem(b) for b in features.BACKENDS},
              max_calls=opts.max_calls, window_ms=opts.window_ms,
@@ -185,6 +206,7 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
              routes=[{"route": r, "status": st, "how": how} for r, st, how in routes],
              targets=sorted(
                  opts.pid + ([child.pid] if child else [])),
+             user=opts.user.name if opts.user else None,
              startup={k: round(v, 4) for k, v in timings.items()})
 
 
@@ -204,16 +226,29 @@ def subcommand(argv, launched):
     return mod.main(argv[1:], launched)
 
 
+def resume_stopped(path, rep):
+    """--resume-stopped: resume what a killed watchdog's state file lists."""
+    from .stopfile import resume
+    resumed, skipped = resume(path)
+    listed = len(resumed) + len(skipped)
+    rep.info("resumed %d of %d processes listed in %s; %d skipped (gone, or the PID "
+             "is another process's now)" % (len(resumed), listed, path, len(skipped)),
+             event="resume", file=path, resumed=resumed, skipped=skipped)
+    return 0
+
+
 def main(argv=None, launched=None):
     """parse -> check and choose -> compile and attach -> run -> detach."""
     launched = launched or time.monotonic()
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in SUBCOMMANDS:
         return subcommand(argv, launched)
-    child = probe = guardian = sup = jb = None
+    child = probe = guardian = metrics = sup = jb = None
     try:
         opts = cli.parse(argv)
         rep = Reporter(as_json=opts.json)
+        if opts.resume_stopped is not None:
+            return resume_stopped(opts.resume_stopped, rep)
         t = time.monotonic()
         feats, backend, action, why = _choose(opts, rep)
         timings = {"features": time.monotonic() - t}
@@ -228,7 +263,7 @@ def main(argv=None, launched=None):
         from .session import Session
         timings["import"] = time.monotonic() - t
         environment.require_headers()
-        offsets = feats.offsets(backend, opts.policy)
+        offsets = feats.offsets(backend, opts.policy, action)
         uring_tp = feats.uring.detail if feats.uring else None
         flags = cflags(backend, action, os.getpid(), opts.pid or opts.command,
                        opts.comm, opts.exclude_comm, opts.map_size, offsets,
@@ -237,24 +272,42 @@ def main(argv=None, launched=None):
             print("// cflags: " + " ".join(flags) + " -DWD_GUARD_TGID=...")
             print(source_text())
             return 0
+        stopfile = None
+        if opts.state_file:
+            from .stopfile import StopFile
+            stopfile = StopFile(opts.state_file)
+        if opts.metrics_file or opts.metrics_listen:
+            from .metrics import Metrics
+            metrics = Metrics(opts, {
+                "version": cli.VERSION, "frontend": "watchdog.py", "backend": backend,
+                "action": action, "profile": opts.policy.profile, "key": opts.policy.key,
+                "count": opts.policy.count})
         if action == "throttle":
             guardian = Guardian()
             flags.append("-DWD_GUARD_TGID=%d" % guardian.pid)
         if opts.command:
-            if opts.jitter and opts.jitter_via == "launcher":
+            if opts.jitter and opts.jitter_run == "launcher":
                 sup = jitter.Supervisor(opts.jitter, opts.jitter_mode)
-            child = GatedChild(opts.command, jitter=sup)
+            child = GatedChild(opts.command, opts.user, jitter=sup)
             if sup:
                 sup.start(child.pid)
+        # The child runs CMD as -u USER, or as root.
+        uids = {child.pid: opts.user.uid if opts.user else 0} if child else {}
         probe = _build_and_attach(bcc, flags, opts, backend, action, uring_tp,
-                                  opts.pid + ([child.pid] if child else []))
-        if opts.jitter and opts.jitter_via != "launcher":
+                                  opts.pid + ([child.pid] if child else []), uids)
+        if opts.jitter and opts.jitter_run != "launcher":
             jb = _start_bpf_jitter(bcc, opts, feats, child)
-        session = Session(probe, rep, opts, action, child, guardian)
+        session = Session(probe, rep, opts, action, child, guardian, stopfile)
+        session.reloader = functools.partial(reload.apply, argv=argv, feats=feats,
+                                             backend=backend)
+        if metrics:
+            session.set_metrics(metrics)
+            metrics.start(probe, len(probe.attached),
+                          lambda: (len(session.limited), len(session.stopped)))
         timings.update(compile=probe.compile_s, load_attach=probe.attach_s,
                        total=time.monotonic() - launched)
         _report_start(rep, opts, feats, backend, action, why, probe, child, timings,
-                      sup, jb)
+                      metrics, sup, jb)
         if child:
             child.release()
         reason = session.run()
@@ -263,6 +316,15 @@ def main(argv=None, launched=None):
         if jb:
             text, counts = jb.stop_line()
             rep.info(text, event="jitter", **counts)
+            jb.close()  # detached before the stop line says so
+            jb = None
+        if child is not None and child.poll() is None:
+            # --duration or a signal ended the watchdog first: the command
+            # goes on, unlimited (as -p targets do), and is said to.
+            rep.info("stopped: %s; all programs detached; the command (pid %d) is "
+                     "still running, no longer limited" % (reason, child.pid),
+                     event="stop", reason=reason, command_running=child.pid)
+            return 0
         rep.info("stopped: %s; all programs detached" % reason,
                  event="stop", reason=reason)
         return child.status if child else 0
@@ -276,6 +338,8 @@ def main(argv=None, launched=None):
     finally:
         if jb is not None:
             jb.close()
+        if metrics is not None:
+            metrics.close()
         if probe is not None:
             probe.close()
         if child is not None:

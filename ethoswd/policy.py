@@ -12,6 +12,7 @@ runs its excluded (or not excluded) executable.
 import ctypes
 import ctypes.util
 import os
+import re
 
 from .abi import DEFS
 from .errors import SetupError
@@ -40,7 +41,34 @@ IDENTITY_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id",
                   "/etc/lsb-release", "/etc/debian_version", "/etc/issue",
                   "/etc/product_uuid")
 KEYS = ("process", "tree", "uid", "cgroup")
+# What both front ends strip around a number or a --count word: ASCII white
+# space as Python's str.strip() sees it (no other script's spaces).
+SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+# Entries of a repeatable option (-p, --comm, --exclude-comm, --exclude-exe,
+# the filesystems of --count): the probe's maps hold 64; --file: 1024.
+LIST_MAX, FILES_MAX = 64, 1024
+# A filesystem magic number: 0x and 1 to 8 hex digits (32 bits, as every
+# magic of include/uapi/linux/magic.h).
+MAGIC_RE = re.compile(r"0[xX][0-9a-fA-F]{1,8}")
 KEY_IDS = {k: DEFS["WD_KEY_" + k.upper()] for k in KEYS}
+KEY_NAMES = {v: k for k, v in KEY_IDS.items()}
+# Whose budget a call is charged to.  A shared budget never spans users
+# (tree and cgroup budgets are split by real UID), and where it would group
+# unrelated processes the caller gets a budget of its own (probe/limiter.h
+# wd_budget_key): so one process can never get another user's processes
+# stopped, and no budget is the whole host.
+KEY_TEXT = {
+    "process": "per process",
+    "tree": "per process tree and user (each target and all its descendants; "
+            "a member running as another user is charged to that user's "
+            "budget of the tree)",
+    "uid": "per user (UID 0, the system's daemons: per process)",
+    "cgroup": "per cgroup v2 and user (the root cgroup: per process)",
+}
+# Which callers fall back to a budget of their own, per key.
+FALLBACK = {"uid": "the caller's real UID is 0",
+            "cgroup": "the caller is in the root cgroup (cgroup ID %d)"
+                      % DEFS["WD_ROOT_CGROUP_ID"]}
 # Filesystems whose stat() device is not the superblock's s_dev for every
 # file: a --file there might not match what the probe reads.
 UNSURE_DEV = {FS_MAGIC["btrfs"]: "btrfs", FS_MAGIC["overlay"]: "overlayfs"}
@@ -106,12 +134,12 @@ def parse_count(text):
 
     all | sysinfo | files | fs:NAME[,NAME...], and sysinfo may be joined
     with an fs list: sysinfo,fs:tmpfs.  A name may be a 0x magic number."""
-    text = text.strip()
+    text = text.strip(SPACE)
     if text == "all":
         return "all", None
     magics, in_fs = {}, False
     for tok in text.split(","):
-        tok = tok.strip()
+        tok = tok.strip(SPACE)
         if tok in ("sysinfo", "files") and not in_fs:
             if tok == "sysinfo":
                 magics.update((n, FS_MAGIC[n]) for n in SYSINFO)
@@ -124,13 +152,15 @@ def parse_count(text):
         if tok in FS_MAGIC:
             magics[tok] = FS_MAGIC[tok]
         elif tok.lower().startswith("0x"):
-            try:
-                magics[tok.lower()] = int(tok, 16)
-            except ValueError:
-                raise SetupError("--count: bad magic number %r" % tok) from None
+            if not MAGIC_RE.fullmatch(tok):
+                raise SetupError("--count: bad magic number %r: expected 0x and 1 "
+                                 "to 8 hex digits (a 32-bit magic)" % tok)
+            magics[tok.lower()] = int(tok, 16)
         else:
             raise SetupError("--count: unknown filesystem %r (known: %s, or a "
                              "0x magic number)" % (tok, ", ".join(sorted(FS_MAGIC))))
+        if len(magics) > LIST_MAX:
+            raise SetupError("--count: too many filesystems (at most %d)" % LIST_MAX)
     return text, magics
 
 
@@ -164,14 +194,15 @@ class Policy:
         return " or ".join(parts)
 
     def describe_key(self):
-        return {"process": "per process", "tree": "per process tree (each "
-                "target and all its descendants)", "uid": "per user",
-                "cgroup": "per cgroup v2"}[self.key]
+        return KEY_TEXT[self.key]
 
     def as_dict(self):
+        fallback = FALLBACK.get(self.key)
         return {"profile": self.profile, "count": self.count,
                 "filesystems": {n: m for n, m in sorted((self.magics or {}).items())},
                 "files": [f.as_dict() for f in self.files], "key": self.key,
+                "per_user": self.key != "process",
+                "fallback": {"key": "process", "when": fallback} if fallback else None,
                 "exclude_exe": [f.as_dict() for f in self.exclude_exe],
                 "max_calls": self.max_calls, "window_ms": self.window_ms}
 
@@ -186,7 +217,10 @@ def resolve(opts):
     paths = list(opts.file)
     if prof["identity"] and opts.count is None:
         paths += [p for p in IDENTITY_FILES if os.path.isfile(p)]
-    for path in dict.fromkeys(paths):
+    paths = list(dict.fromkeys(paths))
+    if len(paths) > FILES_MAX:
+        raise SetupError("--file: at most %d files" % FILES_MAX)
+    for path in paths:
         files.append(file_id("--file", path))
         fs = UNSURE_DEV.get(fs_magic_of(path))
         if fs:
@@ -203,8 +237,10 @@ def resolve(opts):
     if key == "tree" and not has_targets:
         raise SetupError("--key tree needs target roots: give -- CMD or -p PID "
                          "(a tree is a target and all its descendants)")
-    exclude = [file_id("--exclude-exe", p, executable=True)
-               for p in dict.fromkeys(opts.exclude_exe)]
+    exes = list(dict.fromkeys(opts.exclude_exe))
+    if len(exes) > LIST_MAX:
+        raise SetupError("--exclude-exe: at most %d executables" % LIST_MAX)
+    exclude = [file_id("--exclude-exe", p, executable=True) for p in exes]
     return Policy(opts.profile,
                   opts.max_calls if opts.max_calls is not None else prof["max_calls"],
                   opts.window_ms if opts.window_ms is not None else prof["window_ms"],

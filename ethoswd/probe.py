@@ -13,6 +13,7 @@ import time
 
 from . import REPO_ROOT
 from .abi import COMM_MAX, DEFS, Event
+from .budgets import ident, real_uid
 from .features import COPY_SYSCALLS, LSM_ONCE_SYSCALLS, READ_SYSCALLS
 from .policy import KEY_IDS
 
@@ -103,11 +104,12 @@ def _flag_value(flags, prefix, default):
 def attach_points(flags, uring_tp=None, fnname=lambda s: "__x64_sys_" + s):
     """What a probe built with these cflags attaches, in order:
     [(label, kind, where, function name)].  Only the programs the flags
-    compile in: the backend's (WD_BACKEND_*; under WD_ACTION deny the
-    kprobe backend's io_uring_setup refusal when WD_URING), wd_exit, the
-    fork hook with WD_FILTER_TARGETS and the io_uring submit hook with
-    WD_URING (uring_tp names its tracepoint).  fnname: a syscall's kernel
-    function name (BPF.get_syscall_fnname)."""
+    compile in: the backend's (WD_BACKEND_*; with an enforcing WD_ACTION,
+    not monitor, the kprobe backend's io_uring_setup refusal when WD_URING),
+    wd_exit, the fork hook with WD_FILTER_TARGETS, throttle's SIGCONT watch
+    and the io_uring submit hook with WD_URING (uring_tp names its
+    tracepoint).  fnname: a syscall's kernel function name
+    (BPF.get_syscall_fnname)."""
     backend = _flag_value(flags, "WD_BACKEND_", None)
     action = int(_flag_value(flags, "WD_ACTION=", DEFS["WD_ACT_MONITOR"]))
     uring = "-DWD_URING" in flags
@@ -119,6 +121,9 @@ def attach_points(flags, uring_tp=None, fnname=lambda s: "__x64_sys_" + s):
                     "wd_newtask"))
     out.append(("tracepoint:sched:sched_process_exit", "tracepoint",
                 "sched:sched_process_exit", "wd_exit"))
+    if action == DEFS["WD_ACT_THROTTLE"]:
+        out.append(("raw_tracepoint:signal_generate", "raw", "signal_generate",
+                    "wd_sigcont"))
     routes = READ_SYSCALLS + tuple(COPY_SYSCALLS)
     if backend == "tracepoint":
         for s in routes:
@@ -130,7 +135,7 @@ def attach_points(flags, uring_tp=None, fnname=lambda s: "__x64_sys_" + s):
             fn = fnname(s)
             out.append(("kprobe:" + fn, "kprobe", fn,
                         "wd_kprobe_fd1" if COPY_SYSCALLS.get(s) == 1 else "wd_kprobe"))
-        if uring and action == DEFS["WD_ACT_DENY"]:
+        if uring and action != DEFS["WD_ACT_MONITOR"]:
             fn = fnname("io_uring_setup")
             out.append(("kprobe:" + fn, "kprobe", fn, "wd_kprobe_uring_setup"))
     elif backend == "lsm":
@@ -180,32 +185,70 @@ class Probe:
         self.attached = []     # attach points, "kind:where"
         self._links = []       # (kind, where, fn) of each, for detach()
         self.key = "process"
+        self._uids = {}        # target root -> the real UID it runs as
 
     def configure(self, max_calls, window_ms, targets=(), comms=(), exclude=(),
-                  policy=None):
-        """Write limits, filters and the policy's sets; call before attach()."""
-        cfg = self.bpf["wd_config"]
-        val = cfg[ct.c_int(0)]
-        val.max_calls, val.window_ms = max_calls, window_ms
-        cfg[ct.c_int(0)] = val
+                  policy=None, uids=None):
+        """Write limits, filters and the policy's sets; call before attach().
+        uids: {target: real UID it will run as} where /proc does not say it
+        yet (the -- CMD child before it takes -u USER's ids)."""
+        self.set_limits(max_calls, window_ms)
         self.key = policy.key if policy else "process"
         for tgid in targets:
-            self.add_target(tgid)
-        for table, names in (("wd_comm_in", comms), ("wd_comm_out", exclude)):
-            for name in names:
-                t = self.bpf[table]
-                key = t.Key()
-                key.name = name.encode()
-                t[key] = ct.c_ubyte(1)
+            self.add_target(tgid, (uids or {}).get(tgid))
+        self.set_names("wd_comm_in", (), comms)
+        self.set_names("wd_comm_out", (), exclude)
         if policy is None:
             return
         for magic in (policy.magics or {}).values():
             self.bpf["wd_fs"][ct.c_uint64(magic)] = ct.c_ubyte(1)
-        for table, ids in (("wd_files", policy.files),
-                           ("wd_exe_out", policy.exclude_exe)):
-            for fid in ids:
-                t = self.bpf[table]
-                t[t.Key(fid.dev, fid.ino)] = ct.c_ubyte(1)
+        self.set_files("wd_files", (), policy.files)
+        self.set_files("wd_exe_out", (), policy.exclude_exe)
+
+    def limits(self):
+        """(max_calls, window_ms) as the probe reads them now (wd_config)."""
+        val = self.bpf["wd_config"][ct.c_int(0)]
+        return val.max_calls, val.window_ms
+
+    def set_limits(self, max_calls, window_ms):
+        """Write the limit: the probe reads it at every counted call."""
+        cfg = self.bpf["wd_config"]
+        val = cfg[ct.c_int(0)]
+        val.max_calls, val.window_ms = max_calls, window_ms
+        cfg[ct.c_int(0)] = val
+
+    @staticmethod
+    def _steps(table, adds, drops):
+        """The order that is never laxer in between: an exclusion set
+        (*_out) loses its old entries first, a target set gains its new
+        ones first."""
+        steps = [(adds, True), (drops, False)]
+        return steps[::-1] if table.endswith("_out") else steps
+
+    def set_names(self, table, old, new):
+        """Make the set of command names in `table` (wd_comm_in/out) `new`."""
+        t = self.bpf[table]
+        for names, add in self._steps(table, new, set(old) - set(new)):
+            for name in names:
+                key = t.Key()
+                key.name = name.encode()
+                if add:
+                    t[key] = ct.c_ubyte(1)
+                else:
+                    del t[key]
+
+    def set_files(self, table, old, new):
+        """The same for files by device and inode (wd_files, wd_exe_out):
+        FileIds old -> new."""
+        t = self.bpf[table]
+        keep = {(f.dev, f.ino) for f in new}
+        drops = [f for f in old if (f.dev, f.ino) not in keep]
+        for files, add in self._steps(table, new, drops):
+            for f in files:
+                if add:
+                    t[t.Key(f.dev, f.ino)] = ct.c_ubyte(1)
+                else:
+                    del t[t.Key(f.dev, f.ino)]
 
     @staticmethod
     def _comm_of(tgid):
@@ -217,22 +260,30 @@ class Probe:
         except OSError:
             return b""
 
-    def add_target(self, tgid):
-        """Mark a target root.  Process key: its (empty) budget entry is
-        the mark.  Shared keys: a wd_member entry naming itself as root;
-        the tree key also makes the tree's budget, with one member."""
+    def _tree_key(self, tgid):
+        state = self.bpf["wd_state"]
+        return state.Key(tgid, self._uids.get(tgid, 0), KEY_IDS["tree"])
+
+    def add_target(self, tgid, uid=None):
+        """Mark a target root (running as real UID uid; None: read it from
+        /proc).  Process key: its (empty) budget entry is the mark.  Shared
+        keys: a wd_member entry naming itself as root, with its UID; the
+        tree key also makes the tree's budget for that UID, with one
+        member."""
         state = self.bpf["wd_state"]
         if self.key == "process":
             val = state.Leaf()
             val.comm = self._comm_of(tgid)
             state[state.Key(tgid)] = val
             return
+        uid = real_uid(tgid) if uid is None else uid
+        self._uids[tgid] = uid
         members = self.bpf["wd_member"]
-        members[members.Key(tgid)] = members.Leaf(tgid, 0)
+        members[members.Key(tgid)] = members.Leaf(tgid, uid)
         if self.key == "tree":
             val = state.Leaf()
             val.comm, val.members = self._comm_of(tgid), 1
-            state[state.Key(tgid)] = val
+            state[self._tree_key(tgid)] = val
 
     def drop_exited(self, tgids):
         """Remove the entries of targets that exited before the exit hook
@@ -240,12 +291,16 @@ class Probe:
         for tgid in tgids:
             if os.path.isdir("/proc/%d" % tgid):
                 continue
-            tables = (("wd_state",) if self.key in ("process", "tree") else ()) + \
-                (("wd_member",) if self.key != "process" else ())
-            for name in tables:
-                t = self.bpf[name]
+            keys = []
+            if self.key == "process":
+                keys.append(("wd_state", self.bpf["wd_state"].Key(tgid)))
+            elif self.key == "tree":
+                keys.append(("wd_state", self._tree_key(tgid)))
+            if self.key != "process":
+                keys.append(("wd_member", self.bpf["wd_member"].Key(tgid)))
+            for name, key in keys:
                 try:
-                    del t[t.Key(tgid)]
+                    del self.bpf[name][key]
                 except KeyError:
                     pass
 
@@ -271,6 +326,8 @@ class Probe:
             for label, kind, where, fn in self.programs(backend, uring_tp):
                 if kind == "tracepoint":
                     b.attach_tracepoint(tp=where.encode(), fn_name=fn.encode())
+                elif kind == "raw":
+                    b.attach_raw_tracepoint(tp=where.encode(), fn_name=fn.encode())
                 elif kind == "kprobe":
                     b.attach_kprobe(event=where.encode(), fn_name=fn.encode())
                 elif kind == "lsm":
@@ -293,6 +350,8 @@ class Probe:
             kind, where, fn = self._links.pop()
             if kind == "tracepoint":
                 b.detach_tracepoint(tp=where.encode())
+            elif kind == "raw":
+                b.detach_raw_tracepoint(tp=where.encode())
             elif kind == "kprobe":
                 b.detach_kprobe(event=where.encode())
             elif kind == "lsm":
@@ -328,8 +387,12 @@ class Probe:
             return None
 
     def entries(self):
-        """Snapshot of the budget map: {key id: value copy}."""
-        return {k.id: v for k, v in self.bpf["wd_state"].items()}
+        """Snapshot of the budget map: {budget: value copy}, the budget a
+        TGID with the process key, else budgets.ident() (key, id, uid)."""
+        items = self.bpf["wd_state"].items()
+        if self.key == "process":
+            return {k.id: v for k, v in items}
+        return {ident(k.kind, k.id, k.uid): v for k, v in items}
 
     def shares(self):
         """Per-process shares of shared budgets: {tgid: wd_proc copy}

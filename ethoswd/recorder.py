@@ -241,17 +241,21 @@ def main(argv, launched=None):
         check_monitor(opts, "record")
         rep = Reporter(as_json=opts.json)
         bcc, feats = prepare(rep)
-        writer = Writer(opts.output)
         if opts.command:
-            child = GatedChild(opts.command)
+            # Before the file: a command that cannot run leaves nothing.
+            child = GatedChild(opts.command, opts.user)
+        writer = Writer(opts.output)
         targets = opts.pid + ([child.pid] if child else [])
         for pid in opts.pid:
             environment.check_target_pid(pid)
         rec = Recorder(bcc, feats, opts.policy, writer, targets, comms=opts.comm,
                        exclude_comm=opts.exclude_comm, map_size=opts.map_size)
         meta = base_meta(opts.policy, rec.files)
-        meta.update(targets=targets, command=opts.command)
-        what = ("command '%s' (pid %d)" % (escape(" ".join(opts.command)), child.pid)
+        meta.update(targets=targets, command=opts.command,
+                    user=opts.user.as_dict() if opts.user else None)
+        what = ("command '%s' (pid %d)%s" % (escape(" ".join(opts.command)), child.pid,
+                                             " as user %s" % escape(opts.user.name)
+                                             if opts.user else "")
                 if child else "pid %s" % ",".join(map(str, opts.pid))
                 if opts.pid else "every process")
         rep.info("recording read-family calls of %s to %s (monitor only)"

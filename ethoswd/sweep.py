@@ -14,10 +14,12 @@ counts as limited at a grid point by its worst run for the question
 asked: an everyday or sysinfo program is limited if ANY of its runs is,
 a fingerprinter is caught only if EVERY run is.
 
-Verify: each command runs twice, unrestricted and under the live
-watchdog (deny where the kernel can, else throttle; only that command's
-tree is a target), and the report compares exit status, wall time and
-stdout.
+Verify (ethoswd/verify.py): each command runs twice, unrestricted and
+under the live watchdog, and the report compares exit status, wall time
+and stdout.  Each run has its own process group, killed as a whole on
+timeout and once its shell exited (ethoswd/corpus.py).  Root is checked
+before anything is created, and the scratch directory (WD_TMP) is removed
+on every way out.
 
 Progress goes to stderr: a bar on a terminal, else a line per run;
 --json writes JSON lines on stdout instead.
@@ -26,20 +28,19 @@ Progress goes to stderr: a bar on a terminal, else a line per run;
 import csv
 import json
 import os
-import signal
-import subprocess
+import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
 
 from . import REPO_ROOT, corpus, replay
 from .cli import _Parser, parse as parse_watchdog
 from .errors import SetupError
 from .offline import GRID_CALLS, grid_args
-from .recording import Recording, Writer, segment_records
+from .recording import ROOT, T_NS, Recording, Writer
 from .report import Reporter
 from .safetext import escape, one_line
+from .verify import verify
 
 KEYS_DEFAULT = "process,tree"
 COUNTS_DEFAULT = ["all", "sysinfo", "sysinfo,files"]
@@ -97,20 +98,6 @@ class Progress:
         sys.stderr.flush()
 
 
-def _wrap(cmd, stdout="/dev/null"):
-    """The argv of one run: a shell with no input and stdout to a file."""
-    return ["/bin/sh", "-c", "exec </dev/null >%s 2>/dev/null\n%s"
-            % (_quote(stdout), cmd)]
-
-
-def _quote(text):
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
-def _env(tmp):
-    return dict(os.environ, WD_TMP=tmp)
-
-
 def _programs(a):
     progs = corpus.load(a.corpus)
     if a.only:
@@ -127,34 +114,45 @@ def _programs(a):
 
 # -- record ----------------------------------------------------------------
 def _run_one(rec, prog, tmp):
-    """Fork, target, release and record one run: its segment."""
+    """Fork, target, release and record one run: its segment.  The run
+    has its own process group (set by the parent while the child waits at
+    the gate), killed as a whole on timeout and once the shell exited."""
     from .launcher import GatedChild
     old = os.getcwd()
     os.chdir(REPO_ROOT)
-    os.environ["WD_TMP"] = tmp
+    user = prog.runas
+    os.environ["WD_TMP"] = corpus.scratch(tmp, user)
     try:
-        child = GatedChild(_wrap(prog.cmd))
+        child = GatedChild(corpus.wrap(prog.cmd), user)
     finally:
         os.chdir(old)
-    rec.add_target(child.pid)
-    start = time.monotonic_ns()
-    child.release()
-    deadline = time.monotonic() + prog.timeout
-    timed_out = False
-    while child.poll() is None:
-        rec.pump(20)
-        if time.monotonic() > deadline:
-            timed_out = True
-            os.kill(child.pid, signal.SIGKILL)
+    try:
+        os.setpgid(child.pid, child.pid)
+        rec.add_target(child.pid)
+        start = time.monotonic_ns()
+        child.release()
+        deadline = time.monotonic() + prog.timeout
+        timed_out = False
+        while not corpus.exited(child.pid):
+            rec.pump(20)
+            if time.monotonic() > deadline:
+                timed_out = True
+                break
+    finally:
+        corpus.kill_group(child.pid)
+        child.abort()           # if never released: it exits unrun
+        while child.poll() is None:
+            time.sleep(0.005)
     end_wait = time.monotonic() + SETTLE_S
     while time.monotonic() < end_wait:
         rec.pump(20)
     rec.drain()
     end = time.monotonic_ns()
     return {"name": prog.name, "class": prog.cls, "cmd": prog.cmd,
-            "root": child.pid, "start_ns": start, "end_ns": end,
+            "user": prog.user, "root": child.pid, "start_ns": start, "end_ns": end,
             "seconds": round((end - start) / 1e9 - SETTLE_S, 3),
-            "status": child.status, "timed_out": timed_out}
+            "status": child.status, "timed_out": timed_out,
+            "output_capped": child.status == corpus.CAPPED_STATUS}
 
 
 def record_corpus(progs, path, rep, tmp):
@@ -190,6 +188,30 @@ def record_corpus(progs, path, rep, tmp):
 
 
 # -- analyse ---------------------------------------------------------------
+def _segment_points(recording, keys, counts, wins, calls):
+    """One streamed pass: each run's records (its root's calls within its
+    time span) replayed over the grid; [(segment, calls, points)]."""
+    segs = recording.segments()
+    players = [replay.Replayer(keys, counts, wins, calls, list_windows=0) for _ in segs]
+    spans, anywhere = {}, []
+    for i, seg in enumerate(segs):
+        where = anywhere if seg.get("root") is None else spans.setdefault(seg["root"], [])
+        where.append((seg["start_ns"], seg["end_ns"], i))
+    info = {}
+    for batch in replay.in_time_order(recording.chunks(markers=False), info):
+        parts = {}
+        for r in batch:
+            for where in (spans.get(r[ROOT], ()), anywhere):
+                for lo, hi, i in where:
+                    if lo <= r[T_NS] <= hi:
+                        parts.setdefault(i, []).append(r)
+        for i, part in parts.items():
+            players[i].feed(part)
+    recording.late = info["late"]
+    return [(seg, rp.records, rp.points(seg["start_ns"]))
+            for seg, rp in zip(segs, players)]
+
+
 def analyse(recording, keys, counts, wins, calls):
     """Replay every run: (rows, programs, shares).
 
@@ -197,14 +219,12 @@ def analyse(recording, keys, counts, wins, calls):
     runs and peaks; shares: per (count, key, window, max_calls), the share
     of each class's programs limited (see the module doc)."""
     rows, programs = [], {}
-    for seg in recording.segments():
-        recs = segment_records(recording, seg)
-        points = replay.grid(recs, keys, counts, wins, calls, seg["start_ns"])
+    for seg, ncalls, points in _segment_points(recording, keys, counts, wins, calls):
         prog = programs.setdefault(seg["name"], {
             "name": seg["name"], "class": seg["class"], "cmd": seg.get("cmd"),
             "runs": [], "peaks": {}, "limited": {}})
-        prog["runs"].append({"run": seg["run"], "status": seg["status"],
-                             "seconds": seg["seconds"], "calls": len(recs),
+        prog["runs"].append({"run": seg["run"], "status": seg.get("status"),
+                             "seconds": seg.get("seconds"), "calls": ncalls,
                              "timed_out": seg.get("timed_out", False)})
         for p in points:
             pk = "%s|%s|%d" % (p["count"], p["key"], p["window_ms"])
@@ -212,8 +232,8 @@ def analyse(recording, keys, counts, wins, calls):
             gk = pk + "|%d" % p["max_calls"]
             prog["limited"].setdefault(gk, []).append(bool(p["limited_budgets"]))
             rows.append({"program": seg["name"], "class": seg["class"],
-                         "run": seg["run"], "status": seg["status"],
-                         "seconds": seg["seconds"], "calls": len(recs),
+                         "run": seg["run"], "status": seg.get("status"),
+                         "seconds": seg.get("seconds"), "calls": ncalls,
                          **{k: p[k] for k in ("count", "key", "window_ms",
                                               "max_calls", "peak", "budgets",
                                               "limited_budgets",
@@ -294,7 +314,7 @@ def write_results(out, recording, rows, programs, shares, counts, grid, plots):
     path = os.path.join(out, "results.json")
     with open(path, "w") as f:
         json.dump({"recording": meta, "grid": grid, "programs": programs,
-                   "shares": shares, "lost": recording.lost,
+                   "shares": shares, "lost": recording.lost, "late": recording.late,
                    "complete": recording.complete}, f, indent=1, sort_keys=True)
     files["json"] = path
     path = os.path.join(out, "summary.md")
@@ -303,7 +323,7 @@ def write_results(out, recording, rows, programs, shares, counts, grid, plots):
     with open(path, "w") as f:
         f.write("# Sweep: %s, kernel %s, %d records, %d lost\n\n" % (
             escape(meta.get("host", "")), escape(meta.get("kernel", "")),
-            len(recording.records), recording.lost))
+            recording.count, recording.lost))
         f.write(headline(shares, key, window) + "\n")
         f.write(peak_table(programs, [replay.CountClass(c).label for c in counts],
                            key, window))
@@ -314,137 +334,65 @@ def write_results(out, recording, rows, programs, shares, counts, grid, plots):
     return files
 
 
-# -- verify ----------------------------------------------------------------
-def compare_output(base, enforced):
-    """'identical', 'N lines lost', or 'changed (-N +M lines)'."""
-    if base == enforced:
-        return "identical"
-    b, e = Counter(base.splitlines()), Counter(enforced.splitlines())
-    lost, added = sum((b - e).values()), sum((e - b).values())
-    if not added:
-        return "%d lines lost" % lost
-    return "changed (-%d +%d lines)" % (lost, added)
+def _checked_args(argv):
+    """Everything about the arguments and the corpus, checked before
+    anything is created or attached: (a, rest, progs, grid or None)."""
+    a, rest = _parser().parse_known_args(argv)
+    progs = _programs(a)
+    if a.verify:
+        for flag in ("--max-calls", "--window-ms"):
+            if flag not in argv:
+                raise SetupError("--verify needs %s (one value)" % flag)
+        # The policy flags are the watchdog's own: check them as it will.
+        opts = parse_watchdog(rest + ["--max-calls", a.max_calls,
+                                      "--window-ms", a.window_ms, "--", "true"])
+        a.max_calls, a.window_ms = opts.max_calls, opts.window_ms
+        return a, rest, progs, None
+    if rest:
+        raise SetupError("unknown option %s (policy flags go with --verify)" % rest[0])
+    a.count = a.count or COUNTS_DEFAULT
+    return a, rest, progs, grid_args(a, True, {})
 
 
-def _action():
-    from . import features
-    feats = features.Features()
-    try:
-        return features.choose(feats, "auto", "deny")[1]
-    except SetupError:
-        return "throttle"
-
-
-def verify(progs, a, policy_flags, rep, tmp):
-    """Run each program unrestricted and enforced; one report row each."""
-    from .environment import require_root
-    require_root()
-    action = _action()
-    results = []
-    progress = Progress(rep, len(progs))
-    for prog in progs:
-        if prog.missing:
-            progress.step(prog.name, 1, 1, "done", skipped=prog.missing)
-            continue
-        progress.step(prog.name, 1, 1, "unrestricted")
-        base_out = os.path.join(tmp, "base.out")
-        t = time.monotonic()
+def _sweep(a, progs, grid_points, rep, tmp):
+    keys, counts, wins, calls = grid_points
+    os.makedirs(a.out, exist_ok=True)
+    recording = record_corpus(progs, os.path.join(a.out, "sweep.wdrec"), rep, tmp)
+    rows, programs, shares = analyse(recording, keys, counts, wins, calls)
+    grid = {"keys": keys, "counts": counts, "windows_ms": wins, "max_calls": calls}
+    plots = not a.no_plots
+    if plots:
         try:
-            r = subprocess.run(_wrap(prog.cmd, base_out), cwd=REPO_ROOT,
-                               env=_env(tmp), timeout=prog.timeout)
-            base_rc = r.returncode
-        except subprocess.TimeoutExpired:
-            base_rc = "timeout"
-        base_s = time.monotonic() - t
-        progress.step(prog.name, 1, 1, "enforced (%s)" % action)
-        enf_out = os.path.join(tmp, "enf.out")
-        argv = ([sys.executable, os.path.join(REPO_ROOT, "watchdog.py"), "--json",
-                 "--action", action, "--max-calls", str(a.max_calls),
-                 "--window-ms", str(a.window_ms)] + policy_flags +
-                ["--"] + _wrap(prog.cmd, enf_out))
-        try:
-            w = subprocess.run(argv, cwd=REPO_ROOT, env=_env(tmp), text=True,
-                               capture_output=True, timeout=prog.timeout + 60)
-            recs = [json.loads(x) for x in w.stdout.splitlines() if x.startswith("{")]
-            enf_rc = w.returncode
-        except subprocess.TimeoutExpired:
-            recs, enf_rc = [], "timeout"
-        summ = [x for x in recs if x.get("event") == "summary"]
-        if enf_rc == 2 and not summ:
-            raise SetupError("the watchdog refused to run: %s" % (
-                w.stderr.strip().splitlines() or ["?"])[-1])
-        with open(base_out, errors="replace") as f1, open(enf_out, errors="replace") as f2:
-            base_text, enf_text = f1.read(), f2.read()
-        s = summ[0] if summ else {}
-        row = {"program": prog.name, "class": prog.cls, "action": action,
-               "status": base_rc, "status_enforced": enf_rc,
-               "seconds": round(base_s, 3), "seconds_enforced": s.get("seconds"),
-               "limited_calls": s.get("limited"),
-               "limited_windows": s.get("limited_windows"),
-               "stdout": compare_output(base_text, enf_text)}
-        results.append(row)
-        progress.step(prog.name, 1, 1, "done")
-        rep._emit(dict(event="verify", **row), None)
-    if not rep.as_json:
-        lines = ["%-22s %-11s %9s %13s %9s %9s %s" % (
-            "PROGRAM", "CLASS", "STATUS", "SECONDS", "LIMITED", "WINDOWS", "STDOUT")]
-        for r in results:
-            lines.append("%-22s %-11s %9s %13s %9s %9s %s" % (
-                escape(r["program"])[:22], r["class"],
-                "%s/%s" % (r["status"], r["status_enforced"]),
-                "%.2f/%s" % (r["seconds"], "-" if r["seconds_enforced"] is None
-                             else "%.2f" % r["seconds_enforced"]),
-                r["limited_calls"], r["limited_windows"], r["stdout"]))
-        rep._emit({}, ["verify: --max-calls %d --window-ms %d %s, action %s "
-                       "(unrestricted/enforced)" % (a.max_calls, a.window_ms,
-                                                    escape(" ".join(policy_flags)),
-                                                    action)] + lines)
-    return results
+            import matplotlib  # noqa: F401
+        except ImportError:
+            rep.warn("python3-matplotlib is missing (./install.sh --research): no plots")
+            plots = False
+    files = write_results(a.out, recording, rows, programs, shares, counts, grid, plots)
+    files["recording"] = recording.path
+    rep._emit(dict(event="sweep", records=recording.count, lost=recording.lost,
+                   files=files),
+              ["sweep: %d runs, %d records, lost %d" % (
+                  len(recording.segments()), recording.count, recording.lost)] +
+              ["  %-9s %s" % (k, escape(v)) for k, v in sorted(files.items())])
 
 
 def main(argv, _launched=None):
-    """sweep: 0, or 2 on bad input."""
+    """sweep: 0, or 2 on bad input.  The arguments, the corpus and root
+    are checked before anything is created; the scratch directory goes on
+    every way out."""
+    from .environment import require_root
     try:
-        a, rest = _parser().parse_known_args(argv)
+        a, rest, progs, grid_points = _checked_args(argv)
         rep = Reporter(as_json=a.json)
-        progs = _programs(a)
+        require_root()
         tmp = tempfile.mkdtemp(prefix="wd-sweep-")
-        if a.verify:
-            for flag in ("--max-calls", "--window-ms"):
-                if flag not in argv:
-                    raise SetupError("--verify needs %s (one value)" % flag)
-            # The policy flags are the watchdog's own: check them as it will.
-            opts = parse_watchdog(rest + ["--max-calls", a.max_calls,
-                                          "--window-ms", a.window_ms, "--", "true"])
-            a.max_calls, a.window_ms = opts.max_calls, opts.window_ms
-            verify(progs, a, rest, rep, tmp)
-            return 0
-        if rest:
-            raise SetupError("unknown option %s (policy flags go with --verify)"
-                             % rest[0])
-        a.count = a.count or COUNTS_DEFAULT
-        keys, counts, wins, calls = grid_args(a, True, {})
-        os.makedirs(a.out, exist_ok=True)
-        recording = record_corpus(progs, os.path.join(a.out, "sweep.wdrec"), rep, tmp)
-        rows, programs, shares = analyse(recording, keys, counts, wins, calls)
-        grid = {"keys": keys, "counts": counts, "windows_ms": wins, "max_calls": calls}
-        plots = not a.no_plots
-        if plots:
-            try:
-                import matplotlib  # noqa: F401
-            except ImportError:
-                rep.warn("python3-matplotlib is missing (./install.sh --research): "
-                         "no plots")
-                plots = False
-        files = write_results(a.out, recording, rows, programs, shares, counts,
-                              grid, plots)
-        files["recording"] = recording.path
-        rep._emit(dict(event="sweep", records=len(recording.records),
-                       lost=recording.lost, files=files),
-                  ["sweep: %d runs, %d records, lost %d" % (
-                      len(recording.segments()), len(recording.records),
-                      recording.lost)] +
-                  ["  %-9s %s" % (k, escape(v)) for k, v in sorted(files.items())])
+        try:
+            if a.verify:
+                verify(progs, a, rest, rep, tmp)
+            else:
+                _sweep(a, progs, grid_points, rep, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         return 0
     except SetupError as e:
         sys.stderr.write("watchdog: error: %s\n" % one_line(str(e)))

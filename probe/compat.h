@@ -128,6 +128,12 @@ const volatile struct wd_settings wd_set = {};
 #define WD_OFF_REGS_ORIG_AX	  bpf_core_field_offset(struct pt_regs, orig_ax)
 #define WD_OFF_IO_KIOCB_FLAGS	  bpf_core_field_offset(struct io_kiocb, flags)
 #define WD_OFF_IO_KIOCB_CQE_FD	  bpf_core_field_offset(struct io_kiocb, cqe.fd)
+#define WD_OFF_IO_KIOCB_CMD	  bpf_core_field_offset(struct io_kiocb, cmd)
+#define WD_OFF_IO_SPLICE_FD_IN	  bpf_core_field_offset(struct io_splice, splice_fd_in)
+#define WD_OFF_IO_SPLICE_FLAGS	  bpf_core_field_offset(struct io_splice, flags)
+#define WD_OFF_TASK_TGID	  bpf_core_field_offset(struct task_struct, tgid)
+#define WD_OFF_TASK_START_TIME	  bpf_core_field_offset(struct task_struct, start_time)
+#define WD_OFF_SIGINFO_CODE	  bpf_core_field_offset(struct kernel_siginfo, si_code)
 /* A kprobe's own di register: a load from the context must have a fixed
  * offset in the instruction, which a CO-RE field access gives (the
  * verifier refuses a context pointer moved by a register). */
@@ -193,6 +199,9 @@ const volatile struct wd_settings wd_set = {};
 #if WD_ON_EXCLUDE_EXE && !defined(WD_OFF_MM_EXE_FILE)
 #error "--exclude-exe needs the BTF offsets WD_OFF_* (features.offsets)"
 #endif
+#if WD_ACTION == WD_ACT_THROTTLE && !defined(WD_OFF_TASK_TGID)
+#error "throttle's SIGCONT watch needs the BTF offsets WD_OFF_* (features.offsets)"
+#endif
 #if defined(WD_BACKEND_LSM) && !defined(WD_OFF_TASK_FLAGS)
 #error "the LSM backend needs the BTF offsets WD_OFF_* (features.offsets)"
 #endif
@@ -252,6 +261,24 @@ const volatile struct wd_settings wd_set = {};
 #endif
 #ifndef WD_OFF_IO_KIOCB_CQE_FD
 #define WD_OFF_IO_KIOCB_CQE_FD 0
+#endif
+#ifndef WD_OFF_IO_KIOCB_CMD
+#define WD_OFF_IO_KIOCB_CMD 0
+#endif
+#ifndef WD_OFF_IO_SPLICE_FD_IN
+#define WD_OFF_IO_SPLICE_FD_IN 0
+#endif
+#ifndef WD_OFF_IO_SPLICE_FLAGS
+#define WD_OFF_IO_SPLICE_FLAGS 0
+#endif
+#ifndef WD_OFF_TASK_TGID
+#define WD_OFF_TASK_TGID 0
+#endif
+#ifndef WD_OFF_TASK_START_TIME
+#define WD_OFF_TASK_START_TIME 0
+#endif
+#ifndef WD_OFF_SIGINFO_CODE
+#define WD_OFF_SIGINFO_CODE 0
 #endif
 /* The kprobe's own di register, read at its BTF offset: a constant-offset
  * load from the context, which the verifier bounds-checks (the override

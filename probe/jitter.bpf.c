@@ -158,15 +158,23 @@ static __always_inline struct jb_clock jb_clock_of(__s64 id, __u32 tid, __u32 tg
 	return k;
 }
 
-/* Hold a reader of clock `k` (quantize, or write with pause). */
+/* Hold a reader of clock `k` (quantize, or write with pause).  The
+ * switch point is computed first, so the spin loop has one call site in
+ * the program (the verifier walks each site's loop once). */
 static __always_inline void jb_hold_clock(const struct jb_clock *k)
 {
-	if (k->kind == JB_K_WALL || k->kind == JB_K_RAW)
-		jb_hold_wall();
-	else if (k->kind == JB_K_THREAD || k->kind == JB_K_PROC)
-		jb_hold_cpu(k->kind == JB_K_PROC);
-	else if (k->kind == JB_K_OTHER)
-		jb_count(WD_JB_H_OTHER, 1);
+	__u64 now = bpf_ktime_get_ns(), until;
+
+	if (k->kind == JB_K_WALL || k->kind == JB_K_RAW) {
+		until = jb_until_wall(now);
+	} else if (k->kind == JB_K_THREAD || k->kind == JB_K_PROC) {
+		until = jb_until_cpu(k->kind == JB_K_PROC, now);
+	} else {
+		if (k->kind == JB_K_OTHER)
+			jb_count(WD_JB_H_OTHER, 1);
+		return;
+	}
+	jb_hold_until(now, until);
 }
 
 static __always_inline int jb_holds(void)

@@ -202,6 +202,27 @@ static __always_inline __u64 jb_until_cpu(int process, __u64 now)
 	return now + (wd_jitter_next(&c, cpu, &v) - cpu);
 }
 
+/* Hold a reader of a wall clock (the MONOTONIC family, MONOTONIC_RAW,
+ * time, times) to MONOTONIC's next switch point.  One call site of
+ * jb_hold_until per program that uses it (see above). */
+static __always_inline void jb_hold_wall(void)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	jb_hold_until(now, jb_until_wall(now));
+}
+
+/* Hold a reader of its own thread's (process = 0) or process's (1) CPU
+ * time to that timeline's next switch point.  Spinning is running: the
+ * CPU time moves with ktime while the reader spins, so the ktime target
+ * is the switch point's distance from the estimate. */
+static __always_inline void jb_hold_cpu(int process)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	jb_hold_until(now, jb_until_cpu(process, now));
+}
+
 /* Right after the kernel computed a CPU time of the caller itself: its
  * rq->clock is now sched_clock, so D = rq->clock - ktime on this CPU. */
 static __always_inline void jb_calibrate(void)

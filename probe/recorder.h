@@ -55,7 +55,7 @@ static __always_inline void wd_record_call(struct wd_caller *c, __u64 fd, __s64 
 	r->tid = (__u32)bpf_get_current_pid_tgid();
 	r->tgid = c->tgid;
 	/* wd_caller found the target root for a tree. */
-	r->root = WD_ON_MEMBERS && WD_KEY == WD_KEY_TREE ? c->key : 0;
+	r->root = WD_ON_MEMBERS && WD_KEY == WD_KEY_TREE ? c->key.id : 0;
 	r->uid = (__u32)bpf_get_current_uid_gid();
 	r->cgroup = bpf_get_current_cgroup_id();
 	r->call = wd_rec_call(nr);

@@ -9,7 +9,7 @@
  * The front end attaches the shims to every route that moves a file's bytes into the
  * caller (docs/watchdog_guide.md, section 2): the read-family syscalls
  * read, pread64, readv, preadv, preadv2; sendfile64, splice and
- * copy_file_range; and io_uring's read requests.  No kernel header is
+ * copy_file_range; and io_uring's read and splice requests.  No kernel header is
  * included under BCC: its compile time is most of the start-up (15-20x
  * slower under a TCG VM); the few struct offsets the shims need come from
  * the running kernel's BTF, as -D constants under BCC and as CO-RE
@@ -19,7 +19,8 @@
  * With a read class (WD_ON_CLASS) each shim hands the
  * call's source file to the limiter: the LSM hook has it; the kprobe and
  * tracepoint shims find it from the source fd (the first syscall argument,
- * the second for sendfile), the io_uring shim from the request's fd.
+ * the second for sendfile), the io_uring shim from the request's fd (a
+ * splice's source fd).
  */
 #include "limiter.h"
 #include "recorder.h"
@@ -40,6 +41,9 @@ static __always_inline int wd_kprobe_src(struct pt_regs *ctx, int fd_arg)
 {
 	struct wd_caller c = {};
 
+	/* A store, not an initializer: clang would copy a constant struct
+	 * from .rodata, which BCC does not load. */
+	c.fails = 1;
 	if (!wd_caller(&c))
 		return 0;
 	if (WD_ON_CLASS) {
@@ -72,12 +76,14 @@ int wd_kprobe_fd1(struct pt_regs *ctx)
 	return wd_kprobe_src(ctx, 1);
 }
 
-#if WD_BUILD(WD_ACTION == WD_ACT_DENY)
+#if WD_BUILD(WD_ACTION != WD_ACT_MONITOR)
 /*
  * io_uring_setup: no function on an io_uring read's path is on the
- * error-injection list, so this backend cannot fail one request.  Under
- * deny a target may therefore not make a ring at all: the call fails with
- * -EPERM before it runs (it is a syscall entry, so on the list).
+ * error-injection list, so this backend cannot fail one request, and a
+ * signal cannot stop the requests a target has already handed to the
+ * kernel (a batch, or an SQPOLL thread's).  So whenever it enforces, a
+ * target may not make a ring at all: the call fails with -EPERM before
+ * it runs (it is a syscall entry, so on the list).
  */
 WD_SEC("kprobe")
 int wd_kprobe_uring_setup(struct pt_regs *ctx)
@@ -141,11 +147,19 @@ int wd_tp_fd1(struct wd_sys_enter *ctx)
 
 #ifdef WD_URING
 /* Set by watchdog.py with the kprobe and tracepoint backends when the
- * kernel has io_uring (always built for ethoswd, loaded only then).  io_uring opcodes of the requests that read a file into memory. */
-#define WD_IORING_OP_READV	1
-#define WD_IORING_OP_READ_FIXED 4
-#define WD_IORING_OP_READ	22
-#define WD_REQ_F_FIXED_FILE	1 /* req->flags bit 0: fd is a registered-file index */
+ * kernel has io_uring (always built for ethoswd, loaded only then).
+ * The opcodes (include/uapi/linux/io_uring.h, a stable ABI) of the
+ * requests that move a file's bytes into the process: into its memory,
+ * or (SPLICE) into a pipe it drains.  A kernel older than READ_MULTISHOT
+ * (6.7) or READV_FIXED (6.15) fails those before this tracepoint. */
+#define WD_IORING_OP_READV	    1
+#define WD_IORING_OP_READ_FIXED	    4
+#define WD_IORING_OP_READ	    22
+#define WD_IORING_OP_SPLICE	    30
+#define WD_IORING_OP_READ_MULTISHOT 49
+#define WD_IORING_OP_READV_FIXED    60
+#define WD_REQ_F_FIXED_FILE	    1	       /* req->flags: fd is a registered-file index */
+#define WD_SPLICE_F_FD_IN_FIXED	    (1U << 31) /* likewise for a splice's source */
 
 /* The start of io_uring:io_uring_submit_sqe (6.1) / io_uring_submit_req
  * (6.4 on): the same up to the opcode in both; later fields moved. */
@@ -157,12 +171,55 @@ struct wd_uring_submit {
 	__u8 opcode;
 };
 
+static __always_inline int wd_uring_reads(__u8 op)
+{
+	return op == WD_IORING_OP_READ || op == WD_IORING_OP_READV ||
+	       op == WD_IORING_OP_READ_FIXED || op == WD_IORING_OP_SPLICE ||
+	       op == WD_IORING_OP_READ_MULTISHOT || op == WD_IORING_OP_READV_FIXED;
+}
+
+/*
+ * With a read class: is the request's source file in it?  The file is
+ * looked up when the request is issued, after this point, so its fd is
+ * read from the request, which the opcode's prep has filled: req->cqe.fd
+ * for the reads; for SPLICE (whose req->cqe.fd is the pipe it fills) the
+ * splice's own splice_fd_in, in the command area at the start of the
+ * request (io_kiocb_to_cmd).  An fd that is an index into the ring's
+ * registered files is not followed: such a request counts whatever its
+ * file (too much, never too little).  req is a number to the verifier:
+ * helper reads.
+ */
+static __always_inline int wd_uring_in_class(const void *req, __u8 op)
+{
+	__u64 fd;
+
+	if (op == WD_IORING_OP_SPLICE) {
+		const char *sp = (const char *)req + WD_OFF_IO_KIOCB_CMD;
+
+		/* The low half of the word read is the 32-bit field. */
+		if ((__u32)wd_peek(sp, WD_OFF_IO_SPLICE_FLAGS) & WD_SPLICE_F_FD_IN_FIXED)
+			return 1;
+		fd = (__u32)wd_peek(sp, WD_OFF_IO_SPLICE_FD_IN);
+	} else {
+		if (wd_peek(req, WD_OFF_IO_KIOCB_FLAGS) & WD_REQ_F_FIXED_FILE)
+			return 1;
+		fd = (__u32)wd_peek(req, WD_OFF_IO_KIOCB_CQE_FD);
+	}
+	/* A negative fd reads as a huge one: no file, not in the class. */
+	return wd_class_has(wd_fd_file(fd));
+}
+
 /*
  * io_uring:io_uring_submit_{sqe,req}: fires once per request, in the task
  * that submits it (io_uring_enter, or the ring's SQPOLL thread, which is a
- * thread of the same process), before the request is issued.  A read
- * request counts as one read call of its submitter.  The request itself
- * cannot be failed from here (see wd_kprobe_uring_setup for deny).
+ * thread of the same process), after its prep and before it is issued.
+ * A request that moves a file's bytes counts as one read call of its
+ * submitter.  The request itself cannot be failed from here (see
+ * wd_kprobe_uring_setup for the kprobe backend's refusal).  Under
+ * throttle a stop cannot hold back requests already handed to the kernel
+ * (the rest of a batch, an SQPOLL thread's): wd_charge's escalation
+ * (limiter.h, wd_escalate) kills the process when a submitting thread
+ * goes past the limit twice in one window, as it does for any thread.
  */
 WD_SEC("tracepoint")
 int wd_uring_submit(struct wd_uring_submit *ctx)
@@ -170,23 +227,10 @@ int wd_uring_submit(struct wd_uring_submit *ctx)
 	struct wd_caller c = {};
 	__u8 op = ctx->opcode;
 
-	if (op != WD_IORING_OP_READ && op != WD_IORING_OP_READV && op != WD_IORING_OP_READ_FIXED)
+	if (!wd_uring_reads(op) || !wd_caller(&c))
 		return 0;
-	if (!wd_caller(&c))
+	if (WD_ON_CLASS && !wd_uring_in_class((const void *)ctx->req, op))
 		return 0;
-	if (WD_ON_CLASS) {
-		/* The request's file is assigned when it is issued, after this
-		 * point; its fd is already in req->cqe.fd.  A registered file's
-		 * fd is an index into the ring's table, which is not followed:
-		 * such a request is counted whatever its file (counting too
-		 * much, never letting one through).  req is a number to the
-		 * verifier: helper reads. */
-		const void *req = (const void *)ctx->req;
-
-		if (!(wd_peek(req, WD_OFF_IO_KIOCB_FLAGS) & WD_REQ_F_FIXED_FILE) &&
-		    !wd_class_has(wd_fd_file((__s32)wd_peek(req, WD_OFF_IO_KIOCB_CQE_FD))))
-			return 0;
-	}
 	wd_charge(&c);
 	return 0;
 }
@@ -285,6 +329,7 @@ int lsm__file_permission(unsigned long long *ctx)
 	/* An earlier BPF-LSM program already refused: keep its answer. */
 	if (ret)
 		return ret;
+	c.fails = 1; /* a store: see wd_kprobe_src */
 	/* Cheapest filters first: the checks below read kernel memory. */
 	if (!(mask & WD_MAY_READ) || !wd_caller(&c))
 		return 0;
@@ -313,6 +358,43 @@ int lsm__file_permission(unsigned long long *ctx)
 }
 #endif
 
+#if WD_BUILD(WD_ACTION == WD_ACT_THROTTLE)
+/*
+ * Raw tracepoint signal_generate(sig, info, task, group, result), attached
+ * with throttle only: it fires for every signal generated, in the sending
+ * task, once the kernel has acted on it.  For SIGCONT that means the
+ * target's process is already resumed (prepare_signal() runs first,
+ * whether the signal is then ignored, blocked or queued, so `result` is
+ * not looked at), but its threads cannot run yet: the sender still holds
+ * the target's siglock, which each needs on its way out of the stop, so
+ * the mark wd_resumed() makes is there before any of them calls again.
+ * `task` is the thread the signal was sent to; SIGCONT to any thread
+ * resumes its whole process, so the mark goes to task->tgid.  The raw
+ * tracepoint rather than the signal:signal_generate event because the
+ * event's record has only the thread's pid.
+ */
+WD_SEC("raw_tp/signal_generate")
+int wd_sigcont(unsigned long long *ctx)
+{
+	/* ctx holds the arguments as u64s; a read at a constant index is what
+	 * the verifier accepts (the kernel checks at attach that it reads no
+	 * further than the tracepoint's five). */
+	if ((int)ctx[0] != WD_SIGCONT)
+		return 0;
+	/* info and task are plain numbers to the verifier here: helper reads.
+	 * info may be one of two special values instead of a pointer, turned
+	 * into codes as the tracepoint's own record does: SEND_SIG_NOINFO (0,
+	 * SI_USER) and SEND_SIG_PRIV (1, SI_KERNEL). */
+	__u64 info = ctx[1];
+	int code = info == 0 ? WD_SI_USER :
+		   info == 1 ? WD_SI_KERNEL :
+			       (int)wd_peek((const void *)info, WD_OFF_SIGINFO_CODE);
+
+	wd_resumed((__u32)wd_peek((const void *)ctx[2], WD_OFF_TASK_TGID), code);
+	return 0;
+}
+#endif
+
 /*
  * sched:sched_process_exit: when a thread-group leader exits, hand its
  * final counts to the front end and drop its entries, so a later process
@@ -323,29 +405,36 @@ int wd_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
+	/* The budget of its own a process has with the process key, or with
+	 * the uid and cgroup keys where it fell back (limiter.h). */
+	struct wd_key own = { .id = tgid, .uid = 0, .kind = WD_KEY_PROCESS };
+	struct wd_value *v;
 
 	if ((__u32)id != tgid)
 		return 0;
-	if (!WD_SHARED) {
-		struct wd_key key = { .id = tgid };
-		struct wd_value *v = wd_lookup(wd_state, &key);
-
-		if (v) {
-			wd_emit_budget(WD_EV_EXIT, tgid, tgid, v->window, v);
-			wd_delete(wd_state, &key);
-		}
-		return 0;
-	}
-	struct wd_proc *p = wd_lookup(wd_procs, &tgid);
+	/* A later process with this PID must not inherit a stop or its mark. */
+	if (WD_ACTION == WD_ACT_THROTTLE)
+		wd_delete(wd_stops, &tgid);
+	/* Its share of a shared budget first: the front end lists it under
+	 * the budget's final row, which may end below. */
+	struct wd_proc *p = WD_SHARED ? wd_lookup(wd_procs, &tgid) : NULL;
 
 	if (p) {
 		char comm[WD_COMM_LEN] = {};
+		struct wd_key pk = { .id = p->key, .uid = p->key_uid, .kind = p->key_kind };
 
 		/* The name at exit: the process may have exec'ed since its
 		 * share was made. */
 		bpf_get_current_comm(comm, sizeof(comm));
-		wd_emit(WD_EV_PROC_EXIT, tgid, p->key, 0, p->allowed, p->limited, 0, comm);
+		wd_emit(WD_EV_PROC_EXIT, tgid, &pk, 0, p->allowed, p->limited, 0, comm);
 		wd_delete(wd_procs, &tgid);
+	}
+	if (!WD_SHARED || WD_KEY == WD_KEY_UID || WD_KEY == WD_KEY_CGROUP) {
+		v = wd_lookup(wd_state, &own);
+		if (v) {
+			wd_emit_budget(WD_EV_EXIT, tgid, &own, v->window, v);
+			wd_delete(wd_state, &own);
+		}
 	}
 	if (!WD_ON_MEMBERS)
 		return 0;
@@ -354,12 +443,13 @@ int wd_exit(void *ctx)
 	if (!m)
 		return 0;
 	if (WD_KEY == WD_KEY_TREE) {
-		/* The last process of a tree ends its budget. */
-		struct wd_key root = { .id = m->root };
-		struct wd_value *v = wd_lookup(wd_state, &root);
+		/* The last process of a tree ends its budget (the one of the
+		 * root's user, which counts the members). */
+		struct wd_key root = { .id = m->root, .uid = m->uid, .kind = WD_KEY_TREE };
 
+		v = wd_lookup(wd_state, &root);
 		if (v && __sync_fetch_and_add(&v->members, -1) == 1) {
-			wd_emit_budget(WD_EV_EXIT, tgid, root.id, v->window, v);
+			wd_emit_budget(WD_EV_EXIT, tgid, &root, v->window, v);
 			wd_delete(wd_state, &root);
 		}
 	}
@@ -396,7 +486,7 @@ int wd_newtask(struct wd_task_newtask *ctx)
 
 		if (!pm)
 			return 0;
-		struct wd_member cm = { .root = pm->root };
+		struct wd_member cm = { .root = pm->root, .uid = pm->uid };
 
 		/* A child that cannot be recorded would escape: report it. */
 		if (wd_insert(wd_member, &child, &cm)) {
@@ -404,7 +494,7 @@ int wd_newtask(struct wd_task_newtask *ctx)
 			return 0;
 		}
 		if (WD_KEY == WD_KEY_TREE) {
-			struct wd_key root = { .id = cm.root };
+			struct wd_key root = { .id = cm.root, .uid = cm.uid, .kind = WD_KEY_TREE };
 			struct wd_value *v = wd_lookup(wd_state, &root);
 
 			if (v)

@@ -62,9 +62,18 @@
 
 /* Budget keys: whose budget a call is charged to (compiled in as WD_KEY). */
 #define WD_KEY_PROCESS 0 /* the thread group (TGID) */
-#define WD_KEY_TREE    1 /* a target root and all its descendants */
+#define WD_KEY_TREE    1 /* a target root and all its descendants, per user */
 #define WD_KEY_UID     2 /* the caller's real user ID */
-#define WD_KEY_CGROUP  3 /* the caller's cgroup v2 ID */
+#define WD_KEY_CGROUP  3 /* the caller's cgroup v2 ID, per user */
+
+/* Where a shared budget would group unrelated processes, the caller gets
+ * a budget of its own (kind WD_KEY_PROCESS) instead: with the cgroup key,
+ * callers in the root cgroup (the cgroup v2 ID of the hierarchy's root,
+ * whose kernfs node is the first one made); with the uid key, UID 0 (the
+ * system's daemons).  On a host whose processes all sit in the root
+ * cgroup, one cgroup budget would otherwise be the whole host. */
+#define WD_ROOT_CGROUP_ID 1
+#define WD_ROOT_UID	  0
 
 /* Event kinds sent through the ring buffer. */
 #define WD_EV_LIMIT	1 /* first call over the limit in a window */
@@ -72,6 +81,21 @@
 #define WD_EV_PROC_EXIT 3 /* a process of a shared budget exited */
 /* throttle: another process of a shared budget was stopped in that window */
 #define WD_EV_STOPPED	4
+/* throttle: a process that ran on during its throttled window (resumed by
+ * another process's SIGCONT, or its stop discarded) was killed */
+#define WD_EV_ESCALATE	5
+/* Pages of the event ring buffer (wd_events): 1 MiB, about 9 300 events
+ * (104 bytes each, with the ring's 8-byte header).
+ * A churning host (thousands of short-lived processes a second, each
+ * leaving an exit event) fills 64 KiB in about 0.1 s, less than a busy
+ * front end may wait for a CPU; events that do not fit are counted
+ * (WD_H_EVENTS_LOST) and reported. */
+#define WD_EVENT_PAGES	256
+/* Front ends only: rows of exited processes (ended budgets, and shares of
+ * exited processes with a shared key) kept for the tables and the summary,
+ * the most recent ones; older ones are folded into the summary's
+ * not_listed counts, so a long-running watchdog's memory stays bounded. */
+#define WD_EXITED_ROWS	1000
 
 /* Slots of the per-CPU health counters (map wd_health). */
 #define WD_H_MAP_FULL	  0 /* calls not tracked: the state map was full */
@@ -79,7 +103,10 @@
 #define WD_H_CONTENDED	  1
 #define WD_H_EVENTS_LOST  2 /* ring buffer full: an event was dropped */
 #define WD_H_TARGETS_FULL 3 /* a target's child could not get an entry */
-#define WD_H_SLOTS	  4
+/* throttle: a stopped process could not get a wd_stops entry, so a SIGCONT
+ * from another process would not be escalated for it */
+#define WD_H_STOPS_FULL	  4
+#define WD_H_SLOTS	  5
 
 /* The recorder (WD_RECORD): pages of its ring buffer (64 MiB: about
  * 1.4 million records, several seconds of calls at full speed).  Records
@@ -94,9 +121,14 @@
 #define WD_REC_PREADV2	4
 #define WD_REC_LOSS	255
 
-/* Key of the budget map: a TGID, a root TGID, a UID or a cgroup ID. */
+/* Key of the budget map.  A shared budget never spans users: tree and
+ * cgroup budgets are split by the callers' real UID (the one the kernel's
+ * kill() permission check compares), uid budgets are one user's, and the
+ * fallbacks above are one process's. */
 struct wd_key {
-	__u64 id;
+	__u64 id;   /* a TGID, a root TGID, a UID or a cgroup ID */
+	__u32 uid;  /* real UID of the budget's callers (0 for a process) */
+	__u32 kind; /* WD_KEY_*: the run's key, or WD_KEY_PROCESS (fallback) */
 };
 
 /*
@@ -116,24 +148,56 @@ struct wd_value {
 					   a 32-bit value only with alu32) */
 	__u32 pid;		/* the process that opened the window */
 	__u32 pad;
+	__u64 reported; /* 1 << 32 | start_ms of the last window over (0: none) */
 };
 
 /* A target of a shared budget (WD_KEY != WD_KEY_PROCESS with targets):
  * map wd_member, keyed by TGID.  `root` is the target root it descends
- * from, so a whole tree shares one budget whatever sessions it makes. */
+ * from, so a whole tree shares one budget whatever sessions it makes;
+ * `uid` is the real UID the root runs as (-u USER, or the -p process's),
+ * whose budget of the tree counts the tree's live processes.  A member
+ * running as another user (after setuid()) is charged to that user's
+ * budget of the tree. */
 struct wd_member {
 	__u32 root;
-	__u32 pad;
+	__u32 uid;
 };
 
 /* One process of a shared budget (map wd_procs, keyed by TGID): which
  * budget its last counted call went to, and its own share of it. */
 struct wd_proc {
-	__u64 key; /* wd_key.id of that budget */
+	__u64 key; /* wd_key.id of that budget ... */
 	__u64 allowed;
 	__u64 limited;
 	char comm[WD_COMM_LEN];
+	__u32 key_uid;	/* ... its wd_key.uid */
+	__u32 key_kind; /* ... and wd_key.kind */
 };
+
+/*
+ * A process throttle stopped (map wd_stops, keyed by TGID): the window of
+ * its last stop and whether another process resumed it before that window
+ * ended (probe/limiter.h, wd_sigcont).  `state` packs the window start (ms,
+ * as in wd_value.window) and the WD_STOP_* bits into one word, so that a
+ * compare-and-swap moves both at once.
+ */
+struct wd_stop {
+	__u64 state;		   /* (window_start_ms << 32) | WD_STOP_* */
+	__u64 stop_ns;		   /* when its stop in window stop_win was sent
+					      (bpf_ktime_get_ns; ~0: not yet) */
+	__u32 stop_win;		   /* the window start stop_ns belongs to */
+	__u32 by_pid;		   /* the SIGCONT's sender: the process running
+					      when it was generated */
+	__s32 by_code;		   /* its si_code: SI_USER 0, SI_TKILL -6, ... */
+	char by_comm[WD_COMM_LEN]; /* the sender's command name */
+	__u32 pad;
+};
+#define WD_STOP_RESUMED	  1 /* resumed by another process in that window */
+#define WD_STOP_REPORTED  2 /* killed for it, and reported once */
+/* it ran on in the window of its stop with no SIGCONT seen: a thread
+ * called again after its own stop, or a thread made after the process's
+ * stop called at all; the stop was discarded (a tracer can) */
+#define WD_STOP_UNSTOPPED 4
 
 /* A file by device and inode, as the kernel numbers them (dev_t is
  * MAJOR << 20 | MINOR): maps wd_files (--file) and wd_exe_out
@@ -175,12 +239,22 @@ struct wd_event {
 	__u32 tgid;	       /* the process that called or exited */
 	__u32 window_start_ms; /* start of the window concerned */
 	__u32 calls;	       /* calls in that window so far */
-	__u64 key;	       /* the budget (wd_key.id) */
+	__u64 key;	       /* the budget (wd_key.id, with key_uid
+					   and key_kind below) */
 	__u64 allowed;	       /* totals at the time of the event (the
 					   process's own for WD_EV_PROC_EXIT) */
 	__u64 limited;
 	__u64 limited_windows;
 	char comm[WD_COMM_LEN];
+	__u32 key_uid;	/* wd_key.uid of the budget */
+	__u32 key_kind; /* wd_key.kind of the budget */
+	/* WD_EV_ESCALATE: why (WD_STOP_RESUMED or WD_STOP_UNSTOPPED) and, for
+	 * RESUMED, who sent the SIGCONT (struct wd_stop); 0 otherwise */
+	__u32 why;
+	__u32 by_pid;
+	__s32 by_code;
+	char by_comm[WD_COMM_LEN];
+	__u32 pad2;
 };
 
 /*

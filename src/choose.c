@@ -52,10 +52,14 @@ static const struct member class_offsets[] = {
 };
 
 /* With a read class, the io_uring shim finds a request's fd (and whether
- * it is a registered-file index) in the request itself. */
+ * it is a registered-file index) in the request itself: a splice's source
+ * in its command area (struct io_splice). */
 static const struct member uring_class_offsets[] = {
 	{ "WD_OFF_IO_KIOCB_FLAGS", "io_kiocb", "flags" },
 	{ "WD_OFF_IO_KIOCB_CQE_FD", "io_kiocb", "cqe.fd" },
+	{ "WD_OFF_IO_KIOCB_CMD", "io_kiocb", "cmd" },
+	{ "WD_OFF_IO_SPLICE_FD_IN", "io_splice", "splice_fd_in" },
+	{ "WD_OFF_IO_SPLICE_FLAGS", "io_splice", "flags" },
 };
 
 static const struct member exe_offsets[] = {
@@ -179,14 +183,18 @@ const char *wd_backend_problem(const struct wd_features *f, int backend)
 
 const char *wd_action_problem(const struct wd_features *f, int backend, int action)
 {
-	static const int signals[] = { WD_F_SEND_SIGNAL, WD_F_SEND_SIGNAL_THREAD };
+	/* A throttle that SIGCONT from another process undoes would not hold:
+	 * no throttle without the watch that escalates to kill. */
+	static const int signals[] = { WD_F_SEND_SIGNAL, WD_F_SEND_SIGNAL_THREAD, WD_F_SIGCONT };
 	static char buf[2][640];
 
 	if (action == WD_ACT_DENY && backend == WD_BACKEND_TRACEPOINT)
 		return "deny needs a backend that can fail a call (kprobe or lsm); "
 		       "a tracepoint can only count and signal";
-	if (action == WD_ACT_THROTTLE || action == WD_ACT_KILL)
-		return first_missing(f, signals, 2, buf[action == WD_ACT_KILL], sizeof(buf[0]));
+	if (action == WD_ACT_THROTTLE)
+		return first_missing(f, signals, 3, buf[0], sizeof(buf[0]));
+	if (action == WD_ACT_KILL)
+		return first_missing(f, signals, 2, buf[1], sizeof(buf[0]));
 	return NULL;
 }
 
@@ -281,19 +289,97 @@ int wd_choose(const struct wd_features *f, int backend, int action, int *out_bac
 	}
 	for (size_t i = 0; i < NELEMS(wd_action_order); i++) {
 		action = wd_action_order[i];
+		/* Never auto's choice: auto fails calls or stops processes, it
+		 * does not kill them. */
+		if (action == WD_ACT_KILL)
+			continue;
 		problem = wd_action_problem(f, chosen, action);
 		if (!problem)
 			break;
-		if (action != WD_ACT_KILL) /* never auto's choice over throttle */
-			wd_cat(why, len, "; %s impossible: %s", wd_action_name(action), problem);
+		wd_cat(why, len, "; %s impossible: %s", wd_action_name(action), problem);
 	}
 	*out_backend = chosen, *out_action = action;
 	return 0;
 }
 
+/* features.GENERAL_ROUTES: rows the same on every backend and action. */
+static const char *const general_routes[] = { "tee, io_uring TEE", "io_uring URING_CMD",
+					      "mmap'ed file pages" };
+
+bool wd_route_general(const struct wd_route *rt)
+{
+	for (size_t i = 0; i < NELEMS(general_routes); i++)
+		if (!strcmp(rt->route, general_routes[i]))
+			return true;
+	return false;
+}
+
+static void route(struct wd_route *rt, const char *name, const char *status, const char *how)
+{
+	wd_put(rt->route, sizeof(rt->route), "%s", name);
+	wd_put(rt->status, sizeof(rt->status), "%s", status);
+	wd_put(rt->how, sizeof(rt->how), "%s", how);
+}
+
+/* features._uring_rows: reads, SPLICE, SQPOLL and batches (3 rows). */
+static void uring_rows(const struct wd_features *f, int backend, int action, struct wd_route *u)
+{
+	const struct wd_feature *uring = &f->feat[WD_F_URING];
+	const char *splice = "io_uring SPLICE", *batch = "io_uring SQPOLL, batched submissions";
+	char reads[96], how[256];
+
+	wd_put(reads, sizeof(reads), "io_uring %s", f->uring_ops);
+	if (backend == WD_BACKEND_LSM) {
+		route(&u[0], reads, "counted",
+		      "file_permission, inline or in an io-wq worker; a denied request "
+		      "completes with -EPERM");
+		route(&u[1], splice, "counted",
+		      "file_permission of the source file, in the io-wq worker that runs it");
+		route(&u[2], batch, "counted",
+		      "each read is checked when it runs, in the SQPOLL thread too, so a "
+		      "batch is limited read by read");
+	} else if (!uring->ok) {
+		route(&u[0], reads, "out of reach", uring->detail);
+		route(&u[1], splice, "out of reach", uring->detail);
+		route(&u[2], batch, "out of reach", uring->detail);
+	} else if (backend == WD_BACKEND_KPROBE && action != WD_ACT_MONITOR) {
+		wd_put(how, sizeof(how),
+		       "io_uring_setup fails with EPERM for targets (no error-injection "
+		       "point on an io_uring read); rings made before the start are "
+		       "counted at %s, not failed",
+		       uring->detail);
+		route(&u[0], reads, "refused", how);
+		route(&u[1], splice, "refused", "as the reads: no ring for targets");
+		route(&u[2], batch, "refused", "as the reads: no ring for targets");
+	} else {
+		wd_put(how, sizeof(how), "each submitted request at %s, charged to its submitter",
+		       uring->detail);
+		route(&u[0], reads, "counted", how);
+		wd_put(how, sizeof(how),
+		       "each submitted request at %s; a read class looks at its source "
+		       "(splice_fd_in)",
+		       uring->detail);
+		route(&u[1], splice, "counted", how);
+		if (action == WD_ACT_THROTTLE)
+			route(&u[2], batch, "killed",
+			      "SIGSTOP stops neither a batch already in the kernel nor an "
+			      "SQPOLL thread: a thread's second request past the limit in a "
+			      "window gets the process SIGKILL; the rest of that batch still "
+			      "runs");
+		else if (action == WD_ACT_KILL)
+			route(&u[2], batch, "killed",
+			      "SIGKILL at the first request past the limit; the rest of that "
+			      "batch still runs");
+		else {
+			wd_put(how, sizeof(how), "each request at %s", uring->detail);
+			route(&u[2], batch, "counted", how);
+		}
+	}
+}
+
 /* features.routes: what the backend does with each route that moves a
  * file's bytes into a process. */
-int wd_routes(const struct wd_features *f, int backend, int action, struct wd_route out[4])
+int wd_routes(const struct wd_features *f, int backend, int action, struct wd_route out[WD_NROUTES])
 {
 	static const char *const how_read[WD_NBACKENDS] = {
 		[WD_BACKEND_LSM] = "file_permission, by syscall number",
@@ -305,42 +391,21 @@ int wd_routes(const struct wd_features *f, int backend, int action, struct wd_ro
 		[WD_BACKEND_KPROBE] = "syscall entry (source fd: sendfile's 2nd argument)",
 		[WD_BACKEND_TRACEPOINT] = "syscall entry (source fd: sendfile's 2nd argument)",
 	};
-	const struct wd_feature *uring = &f->feat[WD_F_URING];
-	bool deny = action == WD_ACT_DENY;
-	struct wd_route *u = &out[2];
 
 	if (backend < 0 || backend >= WD_NBACKENDS)
 		return -1;
-	out[0] = (struct wd_route){ "read, pread64, readv, preadv, preadv2", "counted", "" };
-	snprintf(out[0].how, sizeof(out[0].how), "%s", how_read[backend]);
-	out[1] = (struct wd_route){ "sendfile, splice, copy_file_range", "counted", "" };
-	snprintf(out[1].how, sizeof(out[1].how), "%s", how_copy[backend]);
-	*u = (struct wd_route){ "io_uring READ, READV, READ_FIXED", "counted", "" };
-	if (backend == WD_BACKEND_LSM) {
-		snprintf(u->how, sizeof(u->how),
-			 "file_permission, inline or in an io-wq "
-			 "worker; a denied request completes with -EPERM");
-	} else if (!uring->ok) {
-		snprintf(u->status, sizeof(u->status), "out of reach");
-		wd_put(u->how, sizeof(u->how), "%s", uring->detail);
-	} else if (backend == WD_BACKEND_KPROBE && deny) {
-		snprintf(u->status, sizeof(u->status), "refused");
-		wd_put(u->how, sizeof(u->how),
-		       "io_uring_setup fails with EPERM for targets "
-		       "(no error-injection point on an io_uring read); rings made before "
-		       "the start are counted at %s, not failed",
-		       uring->detail);
-	} else {
-		if (deny)
-			snprintf(u->status, sizeof(u->status), "counted, not failed");
-		wd_put(u->how, sizeof(u->how),
-		       "each submitted request at %s, charged "
-		       "to its submitter",
-		       uring->detail);
-	}
-	out[3] = (struct wd_route){ "mmap'ed file pages", "out of reach",
-				    "page faults and plain loads: no call, no hook per read" };
-	return 4;
+	route(&out[0], "read, pread64, readv, preadv, preadv2", "counted", how_read[backend]);
+	route(&out[1], "sendfile, splice, copy_file_range", "counted", how_copy[backend]);
+	uring_rows(f, backend, action, &out[2]);
+	route(&out[5], general_routes[0], "not a read",
+	      "pipe to pipe only: copies buffers already in a pipe (put there by a counted "
+	      "splice or by the process); reads no file");
+	route(&out[6], general_routes[1], "out of reach",
+	      "a command to the file's driver (NVMe passthrough reads a device's blocks), "
+	      "as ioctl() is; no read hook sees it");
+	route(&out[7], general_routes[2], "out of reach",
+	      "page faults and plain loads: no call, no hook per read");
+	return WD_NROUTES;
 }
 
 void wd_summary_line(const struct wd_features *f, char *buf, size_t len)

@@ -15,8 +15,9 @@
  *   features_report.c  main.print_features   --probe-features output
  *   policy_json.c  Policy.as_dict()          the policy as JSON
  *   kbtf.c      (bpfsys.Btf, lighter)        the kernel's BTF for the checks
- *   sysenv.c    ethoswd/environment.py       root, mounts, -p checks
+ *   sysenv.c    ethoswd/environment.py       capabilities, mounts, -p checks
  *   launch.c    launcher.py + guardian.py    -- CMD gate, guardian
+ *   runas.c     ethoswd/runas.py             -u USER, the command's file
  *   loader.c    ethoswd/probe.py             skeleton, maps, attach
  *   session.c   session.py + budgets.py      the running loop
  *   main.c      ethoswd/main.py              top-down flow
@@ -36,10 +37,11 @@
 
 #include "../probe/watchdog_map.h"
 
-#define WD_PROG	     "ethoswd"
-#define WD_MAX_LIST  64	  /* entries of a repeatable option */
-#define WD_MAX_FS    64	  /* filesystems of a read class */
-#define WD_MAX_FILES 1024 /* --file entries (map wd_files) */
+#define WD_PROG		      "ethoswd"
+#define WD_MAX_LIST	      64   /* entries of a repeatable option */
+#define WD_MAX_FS	      64   /* filesystems of a read class */
+#define WD_MAX_FILES	      1024 /* --file entries (map wd_files) */
+#define WD_METRICS_SERIES_MAX 1000 /* --metrics-per-cgroup (cli.py METRICS_SERIES_MAX) */
 
 /* ---- errors (main.c) ---------------------------------------------------- */
 /* Store a one-line setup error (printf format); always returns -1. */
@@ -87,6 +89,15 @@ struct wd_policy {
 	char notes[8][512]; /* warnings to print at start */
 };
 
+/* -u USER: whom `-- CMD` runs as (runas.c). */
+struct wd_user {
+	bool set;
+	char name[256];
+	__u32 uid, gid;
+	int ngroups;
+	unsigned int *groups; /* gid_t, malloc'ed: the supplementary groups */
+};
+
 struct wd_opts {
 	int backend; /* enum wd_backend */
 	int action;  /* WD_ACT_* or WD_ACT_AUTO */
@@ -100,9 +111,18 @@ struct wd_opts {
 	double duration_s; /* --duration, 0: none */
 	bool json;
 	bool probe_features;
-	__u32 map_size; /* --map-size, default WD_MAX_PIDS */
-	char **command; /* after "--", NULL-terminated, or NULL */
+	bool ebpf;		    /* hidden: print the probe's settings and exit */
+	__u32 map_size;		    /* --map-size, default WD_MAX_PIDS */
+	const char *state_file;	    /* --state-file PATH, or NULL */
+	const char *resume_stopped; /* --resume-stopped PATH, or NULL */
+	const char *metrics_file;   /* --metrics-file, or NULL */
+	char metrics_addr[64];	    /* --metrics-listen's address ("::1", no []) */
+	int metrics_port;	    /* --metrics-listen's port, 0: none */
+	int metrics_per_cgroup;	    /* --metrics-per-cgroup N, 0: none */
+	char **command;		    /* after "--", NULL-terminated, or NULL */
 	int ncommand;
+	const char *config;  /* --config FILE, or NULL */
+	struct wd_user user; /* -u USER */
 	struct wd_policy policy;
 	__u64 jitter_ns;	 /* --jitter GRAIN, 0: none */
 	const char *jitter_mode; /* --jitter-mode: "clamp" (default) or "pause" */
@@ -137,6 +157,9 @@ struct wd_policy_args {
  * from the options; 0 there: the profile's); 0, or -1 with wd_fail(). */
 int wd_policy_resolve(struct wd_policy *p, const struct wd_policy_args *a);
 const char *wd_policy_describe_key(const struct wd_policy *p);
+/* Which callers get a budget of their own instead of the shared key's
+ * ("the caller is in the root cgroup ..."), or NULL. */
+const char *wd_policy_fallback(const struct wd_policy *p);
 /* "every read-family call" | "reads of files on proc,sysfs or reads of 2 listed files" */
 void wd_policy_describe_count(const struct wd_policy *p, char *buf, size_t len);
 bool wd_policy_needs_btf(const struct wd_policy *p);
@@ -222,19 +245,26 @@ void wd_emit(struct wd_report *r, struct wd_json *rec, const char *const *lines,
 /* Rows: one budget each (a process with the process key; a tree, user or
  * cgroup with a shared key, listing its processes' shares), carrying the
  * same fields as the Python rows (report.py), so text and JSON agree. */
+struct wd_cgroup;
 struct wd_share { /* one process's share of a shared budget */
 	__u32 pid;
-	__u64 budget; /* wd_key.id it was charged to */
+	__u64 budget;	  /* wd_key.id it was charged to, */
+	int budget_key;	  /* its kind (WD_KEY_*) */
+	__u32 budget_uid; /* and its uid (0 for WD_KEY_PROCESS) */
 	__u64 allowed, limited;
-	char comm[WD_COMM_LEN]; /* raw kernel bytes, NUL-padded */
-	const char *state;	/* "ok", "STOPPED", "exited" */
+	char comm[WD_COMM_LEN];	    /* raw kernel bytes, NUL-padded */
+	const char *state;	    /* "ok", "STOPPED", "exited" */
+	const struct wd_cgroup *cg; /* its cgroup (cgname.h), or NULL */
 };
 
 struct wd_row {
-	int key;		/* WD_KEY_*: PROCESS means a per-process row */
+	bool shared;		/* a budget row (the run's key is shared) */
+	int key;		/* WD_KEY_* of this budget (PROCESS: a fallback) */
 	__u64 id;		/* the pid (process key) or budget id */
+	__u32 uid;		/* the budget's wd_key.uid (0 for PROCESS) */
 	char comm[WD_COMM_LEN]; /* raw */
 	const char *name;	/* user or cgroup path, or NULL */
+	const char *user;	/* the user of uid, or NULL */
 	__u64 window;		/* calls in the current window (0 if expired) */
 	__u64 allowed, limited, limited_windows;
 	__u64 activity;		   /* total - total at the previous table */
@@ -242,24 +272,58 @@ struct wd_row {
 	int nshares;		   /* shared key: the processes charged to it */
 	struct wd_share *shares;   /* sorted by total desc, then pid */
 	long long window_start_ms; /* LIMIT events only, else -1 */
+	/* A process row, or a budget row of the cgroup key: its cgroup
+	 * (cgname.h; NULL: it did not resolve).  Other rows: unused. */
+	const struct wd_cgroup *cg;
 };
 
 struct wd_health_counts { /* names as in session.py HEALTH_NAMES */
-	__u64 map_full, contended, events_lost, targets_full;
+	__u64 map_full, contended, events_lost, targets_full, stops_full;
 };
 
 void wd_report_limit(struct wd_report *r, const struct wd_row *row, __u64 max_calls,
 		     __u64 window_ms, const char *action);
 void wd_report_clear(struct wd_report *r, const struct wd_row *row);
 void wd_report_exited(struct wd_report *r, const struct wd_row *row);
+/* Throttle escalated to kill process pid (named as row->comm), which ran
+ * on during its throttled window: resumed by a SIGCONT from by_pid
+ * (by_comm) with si_code by_code, or (!resumed) a thread called again
+ * although its stop had been sent (report.py Reporter.escalate). */
+void wd_report_escalate(struct wd_report *r, const struct wd_row *row, __u32 pid, bool resumed,
+			__u32 by_pid, int by_code, const char *by_comm);
 /* procs: every process share with a shared key (non-NULL even when
  * nprocs is 0: it selects the budget layout); NULL with the process key.
  * wd_report_table() sorts rows in place; wd_report_summary() does not. */
 void wd_report_table(struct wd_report *r, struct wd_row *rows, int n,
 		     const struct wd_health_counts *h, const struct wd_share *procs, int nprocs);
+/* The rows of exited processes a summary leaves out (exited.c): its
+ * totals and its count include them; NULL leaves not_listed out. */
+struct wd_not_listed {
+	__u64 budgets;	 /* shared key: ended budgets */
+	__u64 processes; /* exited processes (their rows with the process key,
+			    their shares with a shared key) */
+	__u64 total, allowed, limited, limited_windows;
+};
 void wd_report_summary(struct wd_report *r, struct wd_row *rows, int n,
 		       const struct wd_health_counts *h, double seconds,
-		       const struct wd_share *procs, int nprocs);
+		       const struct wd_share *procs, int nprocs, const struct wd_not_listed *nl);
+
+/* ---- -u USER, the command's file, the child's pre-exec steps (runas.c) --- */
+/* -u USER (a name or numeric UID of the user database): 0, or -1 with
+ * wd_fail() ("no such user").  Fills u, groups malloc'ed. */
+int wd_user_lookup(const char *text, struct wd_user *u);
+void wd_user_free(struct wd_user *u);
+/* The file `-- file` runs, found as execvp() finds it but as user u (NULL
+ * or unset: as the caller), into out; -1 with the one-line refusal in msg
+ * if it cannot run: not found, a directory, not executable (by u), or
+ * neither ELF nor #! (execvp would run that through /bin/sh).  Switches
+ * only the effective ids, and back: call it as root. */
+int wd_command_resolve(const char *file, const struct wd_user *u, char *out, size_t outlen,
+		       char *msg, size_t msglen);
+/* The launched child's steps between the gate and exec: default signal
+ * dispositions, nothing blocked, then u's groups, GID and UID (all three
+ * of each, no way back).  0, or -1 with errno. */
+int wd_pre_exec(const struct wd_user *u);
 
 /* ---- the -- CMD gate and the guardian (launch.c) ------------------------ */
 #include <sys/types.h>
@@ -281,16 +345,18 @@ struct wd_child {
 	}
 
 /* Fork the gated child of argv (NULL-terminated, argv[0] looked up in
- * PATH); 0, or -1 with wd_fail(). */
-int wd_child_start(struct wd_child *c, char **argv);
-/* A step the child runs after the gate opens and before its exec:
- * fn(arg), with the descriptor arg kept open for it; -1 keeps the command
- * from running (exit 127).  --jitter: wd_jitter_child_prepare. */
+ * PATH as user u, NULL: as root), which runs it as u once released; 0, or
+ * -1 with wd_fail() (the command cannot run: nothing was started). */
+int wd_child_start(struct wd_child *c, char **argv, const struct wd_user *u);
+/* A step the child runs after the gate opens and before -u's drop and its
+ * exec: fn(arg), with the descriptor arg kept open for it; -1 keeps the
+ * command from running (exit 127).  --jitter: wd_jitter_child_prepare. */
 struct wd_child_hook {
 	int (*fn)(int arg);
 	int arg;
 };
-int wd_child_start_hooked(struct wd_child *c, char **argv, const struct wd_child_hook *hook);
+int wd_child_start_hooked(struct wd_child *c, char **argv, const struct wd_user *u,
+			  const struct wd_child_hook *hook);
 void wd_child_release(struct wd_child *c); /* let it exec the command */
 /* If never released: close the gate, reap the child, status 127.  A
  * released command is left running.  Safe on WD_CHILD_INIT. */
@@ -357,18 +423,34 @@ void wd_guardian_resumed(struct wd_guardian *g, pid_t tgid); /* "-PID" */
 void wd_guardian_close(struct wd_guardian *g);
 
 /* ---- environment (sysenv.c): environment.py ----------------------------- */
-int wd_require_root(void); /* -1 with wd_fail() unless euid 0 */
+/* What decides whether ethoswd may run (environment.Privileges). */
+struct wd_privileges {
+	__u64 caps;	  /* the effective set (CapEff) */
+	int last_cap;	  /* /proc/sys/kernel/cap_last_cap */
+	char tracefs[64]; /* a mounted tracefs closed to this user, or "" */
+	int kmajor, kminor;
+	__u64 memlock; /* RLIMIT_MEMLOCK's hard limit (RLIM_INFINITY) */
+	unsigned int uid;
+};
+int wd_privileges_read(struct wd_privileges *p); /* -1 with wd_fail() */
+/* -1 with wd_fail() naming each missing capability and what it is for
+ * (action WD_ACT_THROTTLE adds CAP_KILL); 0 if p has what it takes. */
+int wd_privilege_problem(const struct wd_privileges *p, int action);
+int wd_require_privileges(int action); /* read, then the problem */
+/* CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): an EPERM is the kernel's. */
+bool wd_bpf_capable(void);
 /* Mount tracefs/debugfs/securityfs where absent (mount(2)); the number of
  * notes "mounted X on Y" written (at most max). */
 int wd_mount_pseudo(char notes[][128], int max);
-/* A -p PID must exist and be neither pid 1 nor a kernel thread; -1 with
+/* A -p PID must be a live process (not a zombie, not a thread of another)
+ * and neither pid 1, a kernel thread nor ethoswd itself; -1 with
  * wd_fail() otherwise. */
 int wd_check_target_pid(__u32 pid);
 
 /* ---- the policy as JSON (policy_json.c) --------------------------------- */
 /* Policy.as_dict() as JSON text (malloc'ed): profile, count, filesystems
- * {name: magic}, files and exclude_exe [{path, dev, ino}], key,
- * max_calls, window_ms. */
+ * {name: magic}, files and exclude_exe [{path, dev, ino}], key, per_user,
+ * fallback ({key, when} or null), max_calls, window_ms. */
 char *wd_policy_json(const struct wd_policy *p);
 
 #endif /* ETHOSWD_H */

@@ -51,6 +51,7 @@ static const char *const feature_names[WD_NFEATURES] = {
 	[WD_F_LSM_ACTIVE] = "BPF-LSM active",
 	[WD_F_LSM_LOAD] = "BPF-LSM program load",
 	[WD_F_FILE_LOOKUP] = "file and executable via BTF",
+	[WD_F_SIGCONT] = "throttle escalation (SIGCONT)",
 };
 
 /* Read-family syscalls, then the copy syscalls (features.py READ_SYSCALLS
@@ -449,6 +450,35 @@ static void probe_btf(struct wd_features *f)
 	set(ft, true, "/sys/kernel/btf/vmlinux");
 }
 
+/* features.uring_read_ops: the io_uring read opcodes this kernel has, as
+ * "READ, READV, ..." in f->uring_ops: the newer ones only if the BTF's
+ * enum io_uring_op names them; without BTF, every one the probe counts. */
+static void probe_uring_ops(struct wd_features *f)
+{
+	static const char *const ops[] = { "READ", "READV", "READ_FIXED", "READV_FIXED",
+					   "READ_MULTISHOT" };
+	static const bool newer[] = { false, false, false, true, true };
+	const struct btf_type *t = NULL;
+	int id = f->btf ? wd_kbtf_find(f->btf, "io_uring_op", BTF_KIND_ENUM) : -1;
+
+	if (id > 0)
+		t = wd_kbtf_type(f->btf, (__u32)id);
+	f->uring_ops[0] = '\0';
+	for (size_t i = 0; i < NELEMS(ops); i++) {
+		bool have = !newer[i] || !f->btf;
+
+		for (__u16 j = 0; t && !have && j < btf_vlen(t); j++) {
+			const char *name = wd_kbtf_name(f->btf, btf_enum(t)[j].name_off);
+
+			have = name && !strncmp(name, "IORING_OP_", 10) &&
+			       !strcmp(name + 10, ops[i]);
+		}
+		if (have)
+			wd_cat(f->uring_ops, sizeof(f->uring_ops), "%s%s",
+			       f->uring_ops[0] ? ", " : "", ops[i]);
+	}
+}
+
 /* ---- files of the kernel ---------------------------------------------- */
 
 /* --key cgroup needs the cgroup v2 hierarchy (bpf_get_current_cgroup_id). */
@@ -674,9 +704,54 @@ static void probe_lsm_load(struct wd_features *f)
 		return;
 	}
 	probe_load(ft, BPF_PROG_TYPE_LSM, code, NELEMS(code), BPF_LSM_MAC, hook);
-	if (!ft->ok && !strncmp(ft->detail, "EPERM", 5) && geteuid() == 0)
+	if (!ft->ok && !strncmp(ft->detail, "EPERM", 5) && wd_bpf_capable())
 		wd_cat(ft->detail, sizeof(ft->detail),
-		       " as root: the kernel's policy forbids BPF-LSM programs");
+		       " with CAP_BPF and CAP_PERFMON: the kernel's policy forbids BPF-LSM "
+		       "programs");
+}
+
+/*
+ * Throttle holds against SIGCONT only if the probe sees every SIGCONT (raw
+ * tracepoint signal_generate) and can tell whose process it resumes
+ * (task_struct.tgid and the signal's si_code, from BTF; task_struct.
+ * start_time too, for threads made after a stop): features.py
+ * _probe_sigcont.
+ */
+static void probe_sigcont(struct wd_features *f)
+{
+	static const char *const members[][2] = { { "task_struct", "tgid" },
+						  { "kernel_siginfo", "si_code" },
+						  { "task_struct", "start_time" } };
+	struct wd_feature *ft = &f->feat[WD_F_SIGCONT];
+	const struct bpf_insn code[] = { MOV64_IMM(0, 0), EXIT() };
+	const char *root = tracefs_root();
+	char err[256];
+
+	if (!root || !dir_under(root, "events/signal/signal_generate")) {
+		set(ft, false, "no tracepoint signal/signal_generate");
+		return;
+	}
+	probe_load(ft, BPF_PROG_TYPE_RAW_TRACEPOINT, code, NELEMS(code), 0, 0);
+	if (!ft->ok) {
+		char detail[sizeof(ft->detail)];
+
+		snprintf(detail, sizeof(detail), "%s", ft->detail);
+		set(ft, false, "raw tracepoint program load: %s", detail);
+		return;
+	}
+	if (!f->btf) {
+		set(ft, false, "no kernel BTF (to find a signalled thread's process)");
+		return;
+	}
+	for (size_t i = 0; i < NELEMS(members); i++) {
+		if (wd_btf_offset(f, members[i][0], members[i][1], err, sizeof(err)) < 0) {
+			set(ft, false, "%s", err);
+			return;
+		}
+	}
+	set(ft, true,
+	    "raw tracepoint signal_generate: a process another one resumes during its "
+	    "throttled window is killed");
 }
 
 /* ---- probing ---------------------------------------------------------- */
@@ -722,6 +797,8 @@ int wd_features_probe(struct wd_features *f, bool all)
 		 * guest) would change no answer. */
 		set(&ft[WD_F_OVERRIDE_PATH], false, "not probed: kprobe lacks an earlier need");
 	probe_btf(f);
+	probe_uring_ops(f);
+	probe_sigcont(f);
 	probe_active_lsm(&ft[WD_F_LSM_ACTIVE]);
 	probe_lsm_load(f);
 	if (wd_file_offsets_problem(f, problem, sizeof(problem)))

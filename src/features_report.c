@@ -59,7 +59,7 @@ static void add(struct lines *ls, const char *fmt, ...)
 static void text_backends(const struct wd_features *f, struct lines *ls,
 			  const struct backend_info *bi)
 {
-	struct wd_route rt[4];
+	struct wd_route rt[WD_NROUTES];
 
 	add(ls, "%s", "");
 	add(ls, "%-11s %-24s %s", "BACKEND", "ACTIONS", "STATUS");
@@ -78,7 +78,7 @@ static void text_backends(const struct wd_features *f, struct lines *ls,
 		add(ls, "%s", "");
 		add(ls, "ROUTES with %s, %s:", wd_backend_name(b), wd_action_name(bi[b].act[0]));
 		wd_routes(f, b, bi[b].act[0], rt);
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < WD_NROUTES; i++)
 			add(ls, "  %-38s %-20s %s", rt[i].route, rt[i].status, rt[i].how);
 	}
 }
@@ -163,11 +163,11 @@ static void print_text(const struct wd_features *f, const struct wd_policy *p, s
 		free(ls.l[i]);
 }
 
-char *wd_routes_json(const struct wd_route rt[4])
+char *wd_routes_json(const struct wd_route rt[WD_NROUTES])
 {
 	struct wd_jarr *a = wja_new();
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < WD_NROUTES; i++) {
 		struct wd_json *j = wj_new();
 
 		wj_str(j, "route", rt[i].route);
@@ -181,7 +181,7 @@ char *wd_routes_json(const struct wd_route rt[4])
 static char *routes_json(const struct wd_features *f, const struct backend_info *bi)
 {
 	struct wd_json *all = wj_new();
-	struct wd_route rt[4];
+	struct wd_route rt[WD_NROUTES];
 
 	for (int b = 0; b < WD_NBACKENDS; b++) {
 		if (!bi[b].nact)

@@ -4,10 +4,13 @@
  * (ethoswd/guardian.py).
  *
  * The gated child: the command's process is forked first, so that its PID
- * can go into the probe's target map before anything runs, and then waits
- * on a pipe.  Once enforcement is live the watchdog writes "1" and the
- * child execs the command; if the watchdog fails (or dies) before that,
- * the pipe closes and the child exits 127 without running anything.
+ * can go into the probe's target map before anything runs.  It finds the
+ * command's file as the user who will run it (runas.c) and says so over a
+ * second pipe, so a command that cannot run is refused before anything
+ * attaches; then it waits on the gate.  Once enforcement is live the
+ * watchdog writes "1" and the child takes the command's user (-u) and
+ * execs the file; if the watchdog fails (or dies) before that, the pipe
+ * closes and the child exits 127 without running anything.
  *
  * The guardian: a small helper process that resumes throttled (stopped)
  * processes if the watchdog itself dies (SIGKILL, a crash) while they are
@@ -25,16 +28,18 @@
  * detaches first and says so with "=\n", so the guardian need not wait.
  *
  * Both helpers are forked from a single-threaded watchdog and never return
- * into the caller: every path in them ends in execvp() or _exit().
+ * into the caller: every path in them ends in execv() or _exit().
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -173,20 +178,6 @@ static pid_t wait_for(pid_t pid, int *status, int flags)
 
 /* ---- the gated child ---------------------------------------------------- */
 
-/* The command gets a clean slate: default dispositions (ethoswd's handlers
- * and ignored signals, SIGINT and SIGTERM above all, must not carry over)
- * and no blocked signals. */
-static void reset_signals(void)
-{
-	sigset_t none;
-
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			set_disposition(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 /* Wait at the gate: true only for the "1" of wd_child_release(); EOF (the
  * watchdog aborted or died) or anything else keeps the command unrun. */
 static bool gate_opened(int rfd)
@@ -201,8 +192,10 @@ static bool gate_opened(int rfd)
 }
 
 /* The steps other features take in the command's process between the
- * gate and the exec, while it is still the watchdog's (root): --jitter
- * (jitter_launch.c).  -1 from one: it said why, the command is not run. */
+ * gate and the exec, while it is still the watchdog's (root, before -u's
+ * drop of ids and capabilities: seccomp without no_new_privs needs
+ * CAP_SYS_ADMIN): --jitter (jitter_launch.c).  -1 from one: it said why,
+ * the command is not run. */
 static int pre_exec(const struct wd_child_hook *hook)
 {
 	if (hook && hook->fn && hook->fn(hook->arg))
@@ -210,39 +203,80 @@ static int pre_exec(const struct wd_child_hook *hook)
 	return 0;
 }
 
+/*
+ * The child: find the command's file as its user and tell the watchdog
+ * ("ok", or the refusal) over `report`, wait at the gate, then the
+ * features' steps (hook: --jitter), the pre-exec steps (runas.c
+ * wd_pre_exec: signals, -u) and execv() of that file: no PATH search is
+ * left, and no /bin/sh fallback.
+ */
 static void __attribute__((noreturn))
-child_main(int rfd, int wfd, const sigset_t *old, char **argv, const struct wd_child_hook *hook)
+child_main(int rfd, int wfd, int report, const sigset_t *old, char **argv, const struct wd_user *u,
+	   const struct wd_child_hook *hook)
 {
 	int err, keep[2] = { rfd, hook ? hook->arg : -1 };
-	char name[1024];
+	char name[1024], path[4096], msg[8192];
 
 	/* A Ctrl-C during the watchdog's start-up reaches the whole process
 	 * group; the watchdog handles it and closes the gate, so the waiting
 	 * child ignores it until it runs the command. */
 	child_ignore_int_term(old);
 	close(wfd);
+	if (wd_command_resolve(argv[0], u, path, sizeof(path), msg, sizeof(msg))) {
+		pipe_write(report, msg, strlen(msg));
+		_exit(127);
+	}
+	pipe_write(report, "ok", 2);
+	close(report);
 	/* Everything close-on-exec would be gone at exec anyway; let go of it
 	 * now, so that a copy held while waiting (the guardian's pipe, the
 	 * probe's files) cannot hide the watchdog's death from others. */
 	close_inherited(keep, 2, true);
 	if (!gate_opened(rfd) || pre_exec(hook))
 		_exit(127);
-	reset_signals();
-	execvp(argv[0], argv); /* rfd is close-on-exec */
-	err = errno;
 	wd_one_line(argv[0], name, sizeof(name));
+	if (wd_pre_exec(u)) {
+		err = errno;
+		dprintf(STDERR_FILENO, "%s: cannot run %s as user %s: %s\n", WD_PROG, name, u->name,
+			strerror(err));
+		_exit(127);
+	}
+	execv(path, argv); /* rfd is close-on-exec */
+	err = errno;
 	dprintf(STDERR_FILENO, "%s: cannot run %s: %s\n", WD_PROG, name, strerror(err));
 	_exit(127);
 }
 
-int wd_child_start(struct wd_child *c, char **argv)
+/* The child's verdict on its command: 0 for "ok", else -1 with wd_fail(). */
+static int child_verdict(int fd)
 {
-	return wd_child_start_hooked(c, argv, NULL);
+	char msg[8192];
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < sizeof(msg) - 1) {
+		n = read(fd, msg + len, sizeof(msg) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	msg[len] = '\0';
+	if (len == 2 && !memcmp(msg, "ok", 2))
+		return 0;
+	return wd_fail("%s", len ? msg : "the command's process ended before it was checked");
 }
 
-int wd_child_start_hooked(struct wd_child *c, char **argv, const struct wd_child_hook *hook)
+int wd_child_start(struct wd_child *c, char **argv, const struct wd_user *u)
 {
-	int fds[2], err;
+	return wd_child_start_hooked(c, argv, u, NULL);
+}
+
+int wd_child_start_hooked(struct wd_child *c, char **argv, const struct wd_user *u,
+			  const struct wd_child_hook *hook)
+{
+	int fds[2], rep[2], err;
 	sigset_t old;
 
 	*c = (struct wd_child)WD_CHILD_INIT;
@@ -250,19 +284,33 @@ int wd_child_start_hooked(struct wd_child *c, char **argv, const struct wd_child
 		return wd_fail("no command to run");
 	if (pipe2(fds, O_CLOEXEC))
 		return wd_fail("cannot create the command's gate: %s", strerror(errno));
+	if (pipe2(rep, O_CLOEXEC)) {
+		err = errno;
+		close(fds[0]);
+		close(fds[1]);
+		return wd_fail("cannot create the command's gate: %s", strerror(err));
+	}
 	block_int_term(&old);
 	c->pid = fork();
-	if (c->pid == 0)
-		child_main(fds[0], fds[1], &old, argv, hook);
+	if (c->pid == 0) {
+		close(rep[0]);
+		child_main(fds[0], fds[1], rep[1], &old, argv, u, hook);
+	}
 	err = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(fds[0]);
+	close(rep[1]);
 	if (c->pid < 0) {
 		close(fds[1]);
+		close(rep[0]);
 		return wd_fail("cannot fork the command's process: %s", strerror(err));
 	}
 	c->gate_fd = fds[1];
-	return 0;
+	err = child_verdict(rep[0]);
+	close(rep[0]);
+	if (err)
+		wd_child_abort(c); /* the child exits 127 unrun; reaped */
+	return err;
 }
 
 void wd_child_release(struct wd_child *c)

@@ -89,6 +89,7 @@ static void choose_programs(struct watchdog_bpf *s, const struct wd_probe_cfg *c
 	bpf_program__set_autoload(s->progs.wd_exit, true);
 	bpf_program__set_autoload(s->progs.wd_newtask, c->targets);
 	bpf_program__set_autoload(s->progs.wd_uring_submit, uring);
+	bpf_program__set_autoload(s->progs.wd_sigcont, c->action == WD_ACT_THROTTLE);
 	switch (c->backend) {
 	case WD_BACKEND_TRACEPOINT:
 		bpf_program__set_autoload(s->progs.wd_tracepoint, true);
@@ -98,7 +99,7 @@ static void choose_programs(struct watchdog_bpf *s, const struct wd_probe_cfg *c
 		bpf_program__set_autoload(s->progs.wd_kprobe, true);
 		bpf_program__set_autoload(s->progs.wd_kprobe_fd1, true);
 		bpf_program__set_autoload(s->progs.wd_kprobe_uring_setup,
-					  uring && c->action == WD_ACT_DENY);
+					  uring && c->action != WD_ACT_MONITOR);
 		break;
 	case WD_BACKEND_LSM:
 		bpf_program__set_autoload(s->progs.lsm__file_permission, true);
@@ -126,6 +127,8 @@ static int size_maps(struct watchdog_bpf *s, const struct wd_probe_cfg *c)
 		{ s->maps.wd_fs, c->count_fs ? 64 : 1 },
 		{ s->maps.wd_files, c->count_files ? WD_MAX_FILES : 1 },
 		{ s->maps.wd_once, c->backend == WD_BACKEND_LSM ? 10240 : 1 },
+		{ s->maps.wd_stops, c->action == WD_ACT_THROTTLE ? c->map_size : 1 },
+		{ s->maps.wd_over, c->action == WD_ACT_THROTTLE ? c->map_size : 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
@@ -208,11 +211,43 @@ static void comm_of(__u32 tgid, char comm[WD_COMM_LEN])
 		comm[n - 1] = 0;
 }
 
-int wd_probe_add_target(struct wd_probe *p, __u32 tgid)
+/* The real UID of a running process (/proc/PID/status), or 0
+ * (budgets.py real_uid). */
+static __u32 real_uid(__u32 tgid)
+{
+	char path[64], line[256];
+	unsigned int uid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", tgid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %u", &uid) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return uid;
+}
+
+/* A target root's budget entry: its TGID with the process key, the tree
+ * of its real UID with the tree key. */
+static struct wd_key target_key(const struct wd_probe *p, __u32 tgid, __u32 uid)
+{
+	if (p->key == WD_KEY_TREE)
+		return (struct wd_key){ .id = tgid, .uid = uid, .kind = WD_KEY_TREE };
+	return (struct wd_key){ .id = tgid };
+}
+
+int wd_probe_add_target(struct wd_probe *p, __u32 tgid, __u32 uid)
 {
 	struct wd_value val = {};
-	struct wd_key key = { .id = tgid };
+	struct wd_key key;
 	struct wd_member m = { .root = tgid };
+
+	if (uid == WD_UID_FROM_PROC)
+		uid = real_uid(tgid);
+	m.uid = uid;
+	key = target_key(p, tgid, uid);
 
 	if (p->key != WD_KEY_PROCESS && bpf_map__update_elem(p->skel->maps.wd_member, &tgid,
 							     sizeof(tgid), &m, sizeof(m), BPF_ANY))
@@ -263,7 +298,7 @@ static int put_files(struct bpf_map *map, const struct wd_fileid *ids, int n)
 }
 
 int wd_probe_configure(struct wd_probe *p, const struct wd_opts *o, const __u32 *targets,
-		       int ntargets)
+		       __u32 *uids, int ntargets)
 {
 	const struct wd_policy *pol = &o->policy;
 	struct wd_config cfg = { .max_calls = pol->max_calls, .window_ms = pol->window_ms };
@@ -273,9 +308,12 @@ int wd_probe_configure(struct wd_probe *p, const struct wd_opts *o, const __u32 
 	if (bpf_map__update_elem(s->maps.wd_config, &zero, sizeof(zero), &cfg, sizeof(cfg),
 				 BPF_ANY))
 		return wd_fail("could not set the limit: %s", strerror(errno));
-	for (int i = 0; i < ntargets; i++)
-		if (wd_probe_add_target(p, targets[i]))
+	for (int i = 0; i < ntargets; i++) {
+		if (uids[i] == WD_UID_FROM_PROC) /* kept for wd_probe_drop_exited() */
+			uids[i] = real_uid(targets[i]);
+		if (wd_probe_add_target(p, targets[i], uids[i]))
 			return -1;
+	}
 	if (put_comms(s->maps.wd_comm_in, (char(*)[WD_COMM_LEN])o->comm, o->ncomm) ||
 	    put_comms(s->maps.wd_comm_out, (char(*)[WD_COMM_LEN])o->exclude_comm, o->nexclude_comm))
 		return -1;
@@ -341,7 +379,7 @@ static int attach_routes(struct wd_probe *p, const struct wd_probe_cfg *c)
 		if (err)
 			return -1;
 	}
-	if (c->backend == WD_BACKEND_KPROBE && uring && c->action == WD_ACT_DENY)
+	if (c->backend == WD_BACKEND_KPROBE && uring && c->action != WD_ACT_MONITOR)
 		return keep(p,
 			    bpf_program__attach_kprobe(s->progs.wd_kprobe_uring_setup, false,
 						       "__x64_sys_io_uring_setup"),
@@ -373,6 +411,11 @@ int wd_probe_attach(struct wd_probe *p, const struct wd_probe_cfg *c)
 		err = attach_tp(p, s->progs.wd_newtask, "task:task_newtask");
 	if (!err)
 		err = attach_tp(p, s->progs.wd_exit, "sched:sched_process_exit");
+	if (!err && c->action == WD_ACT_THROTTLE)
+		err = keep(
+			p,
+			bpf_program__attach_raw_tracepoint(s->progs.wd_sigcont, "signal_generate"),
+			"raw_tracepoint", "signal_generate");
 	if (!err)
 		err = c->backend == WD_BACKEND_LSM ? attach_lsm(p) : attach_routes(p, c);
 	if (!err && c->uring_tp && c->backend != WD_BACKEND_LSM)
@@ -398,11 +441,11 @@ void wd_probe_close(struct wd_probe *p)
 	p->skel = NULL;
 }
 
-void wd_probe_drop_exited(struct wd_probe *p, const __u32 *targets, int n)
+void wd_probe_drop_exited(struct wd_probe *p, const __u32 *targets, const __u32 *uids, int n)
 {
 	for (int i = 0; i < n; i++) {
 		char path[32];
-		struct wd_key key = { .id = targets[i] };
+		struct wd_key key = target_key(p, targets[i], uids[i]);
 
 		snprintf(path, sizeof(path), "/proc/%u", targets[i]);
 		if (access(path, F_OK) == 0)
@@ -439,4 +482,5 @@ void wd_probe_health(struct wd_probe *p, struct wd_health_counts *h)
 	h->contended = sum[WD_H_CONTENDED];
 	h->events_lost = sum[WD_H_EVENTS_LOST];
 	h->targets_full = sum[WD_H_TARGETS_FULL];
+	h->stops_full = sum[WD_H_STOPS_FULL];
 }

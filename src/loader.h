@@ -38,12 +38,16 @@ struct wd_probe {
  * load it (the verifier runs here); 0 or -1 with wd_fail() set. */
 int wd_probe_load(struct wd_probe *p, const struct wd_probe_cfg *c);
 /* Limits, filters and the policy's sets; before wd_probe_attach(). */
+/* uids[i]: the real UID targets[i] runs as (a shared key's tree budget
+ * and members are that user's), WD_UID_FROM_PROC to read it from /proc
+ * (replaced by what was read). */
 int wd_probe_configure(struct wd_probe *p, const struct wd_opts *o, const __u32 *targets,
-		       int ntargets);
-int wd_probe_add_target(struct wd_probe *p, __u32 tgid);
+		       __u32 *uids, int ntargets);
+#define WD_UID_FROM_PROC 0xffffffffU
+int wd_probe_add_target(struct wd_probe *p, __u32 tgid, __u32 uid);
 /* Attach every program of the backend: 0 or -1 (nothing left attached). */
 int wd_probe_attach(struct wd_probe *p, const struct wd_probe_cfg *c);
-void wd_probe_drop_exited(struct wd_probe *p, const __u32 *targets, int n);
+void wd_probe_drop_exited(struct wd_probe *p, const __u32 *targets, const __u32 *uids, int n);
 void wd_probe_detach(struct wd_probe *p);
 void wd_probe_close(struct wd_probe *p);
 int wd_probe_map_fd(struct wd_probe *p, const char *name);

@@ -3,9 +3,11 @@
  * main.c - ethoswd's top-down flow (ethoswd/main.py): parse, check,
  * probe the kernel, load and attach, run, detach.
  *
- * Exit status: 0; the launched command's own status with -- CMD; 2 for
- * any setup problem (one line "ethoswd: error: ...", nothing left
- * attached); 130 if interrupted during start-up.
+ * Exit status: 0; with -- CMD the launched command's own status, or 0
+ * if ethoswd stopped first (--duration, a signal) and left the command
+ * running, unlimited; 2 for any setup problem (one line "ethoswd: error:
+ * ...", nothing left attached); 130 if interrupted (SIGINT) during
+ * start-up, nothing left attached.
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -18,10 +20,29 @@
 #include "ethoswd.h"
 #include "jitter_bpf_run.h"
 #include "loader.h"
+#include "metrics.h"
+#include "reload.h"
 #include "session.h"
+#include "stopfile.h"
 #include "wdfeatures.h"
 
 static char last_error[1024];
+/* A SIGINT before the session's own handler: start-up stops at the next
+ * step, detaches what it attached and exits 130 (main.py's
+ * KeyboardInterrupt). */
+static volatile sig_atomic_t interrupted;
+
+static void on_startup_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* What throttle does to a process it cannot keep stopped (probe/limiter.h;
+ * main.py ESCALATION). */
+#define ESCALATION                                                                  \
+	"throttle escalates to kill: a process that another one resumes (SIGCONT) " \
+	"during its throttled window is killed at its next counted call"
 
 int wd_fail(const char *fmt, ...)
 {
@@ -55,6 +76,8 @@ struct run {
 	struct wd_probe_cfg cfg;
 	struct wd_child child;
 	struct wd_guardian guardian;
+	struct wd_stopfile stopfile; /* --state-file */
+	struct wd_metrics *metrics;  /* --metrics-file/--metrics-listen, or NULL */
 	struct wd_jitter jitter;
 	struct wd_jb jb; /* --jitter in a BPF mode (jitter_bpf.c) */
 	struct wd_jrow jrows[WD_JROWS_MAX];
@@ -64,7 +87,9 @@ struct run {
 	int backend, action;
 	char why[1024];
 	__u32 targets[WD_MAX_LIST + 1];
+	__u32 uids[WD_MAX_LIST + 1]; /* the real UID each target runs as */
 	int ntargets;
+	struct wd_reload reload; /* SIGHUP with --config */
 	double t_start, t_features, t_load, t_attach;
 };
 
@@ -74,7 +99,8 @@ static bool launcher(const struct run *r)
 	return r->o.jitter_ns && !strcmp(r->jb.run.via, "launcher");
 }
 
-/* Root, mounts, features, and the backend/action/key choice. */
+/* Targets, capabilities, mounts, features, and the backend/action/key
+ * choice. */
 static int choose(struct run *r)
 {
 	char notes[4][128];
@@ -83,7 +109,10 @@ static int choose(struct run *r)
 	double t0;
 	int n;
 
-	if (wd_require_root())
+	for (int i = 0; i < r->o.npid; i++)
+		if (wd_check_target_pid(r->o.pid[i]))
+			return -1;
+	if (wd_require_privileges(WD_ACT_AUTO))
 		return -1;
 	n = wd_mount_pseudo(notes, 4);
 	for (int i = 0; i < n; i++)
@@ -98,15 +127,16 @@ static int choose(struct run *r)
 	if (wd_choose(&r->feats, r->o.backend, r->o.action, &r->backend, &r->action, r->why,
 		      sizeof(r->why)))
 		return -1;
+	if (wd_require_privileges(r->action))
+		return -1;
 	problem = wd_key_problem(&r->feats, r->o.policy.key);
 	if (problem)
 		return wd_fail("%s", problem);
-	for (int i = 0; i < r->o.npid; i++)
-		if (wd_check_target_pid(r->o.pid[i]))
-			return -1;
 	if (r->o.jitter_ns) { /* which --jitter mode (jitter_cover.choose_via) */
 		char detail[700] = "";
+		/* the launcher needs no probe (-- CMD with auto, or asked for) */
 		bool ok = !strcmp(r->o.jitter_via, "launcher") ||
+			  (!strcmp(r->o.jitter_via, "auto") && r->o.ncommand) ||
 			  wd_jb_probe_write(detail, sizeof(detail));
 
 		if (wd_jb_choose_via(&r->o, ok, detail, &r->jb.run))
@@ -145,15 +175,60 @@ static void fill_cfg(struct run *r)
 	c->btf = r->feats.btf;
 }
 
+/* --ebpf: what watchdog.py prints as its cflags, as the settings of the
+ * compiled object (the same names and order; no -I, no BTF offsets:
+ * CO-RE relocates those), and exit without loading anything. */
+static void print_ebpf(struct run *r)
+{
+	const struct wd_probe_cfg *c = &r->cfg;
+	char up[16];
+	size_t i;
+
+	fill_cfg(r);
+	for (i = 0; wd_backend_name(c->backend)[i] && i < sizeof(up) - 1; i++)
+		up[i] = wd_backend_name(c->backend)[i] - 'a' + 'A';
+	up[i] = '\0';
+	printf("// ethoswd runs probe/watchdog.bpf.c compiled once (CO-RE); these are its "
+	       "load-time settings, as watchdog.py's -D switches\n");
+	printf("// settings: -DWD_BACKEND_%s -DWD_ACTION=%d -DWD_SELF_TGID=%u -DWD_MAX_PIDS=%u", up,
+	       c->action, c->self_tgid, c->map_size);
+	if (c->targets)
+		printf(" -DWD_FILTER_TARGETS");
+	if (c->uring_tp && c->backend != WD_BACKEND_LSM)
+		printf(" -DWD_URING");
+	if (c->comm_in)
+		printf(" -DWD_FILTER_COMM");
+	if (c->comm_out)
+		printf(" -DWD_EXCLUDE_COMM");
+	printf(" -DWD_KEY=%d", c->key);
+	if (c->count_fs)
+		printf(" -DWD_COUNT_FS");
+	if (c->count_files)
+		printf(" -DWD_COUNT_FILES");
+	if (c->exclude_exe)
+		printf(" -DWD_EXCLUDE_EXE");
+	printf(" -DWD_GUARD_TGID=...\n");
+}
+
 /* Guardian, gated child, load, maps, attach. */
 static int build_and_attach(struct run *r)
 {
 	double t0;
+	bool failed;
 
+	if (r->o.state_file && wd_stopfile_open(&r->stopfile, r->o.state_file))
+		return -1;
+	/* The metrics file's directory and the HTTP port: refused before
+	 * anything is attached. */
+	r->metrics = wd_metrics_open(&r->o, &failed);
+	if (failed)
+		return -1;
 	if (r->action == WD_ACT_THROTTLE && wd_guardian_start(&r->guardian))
 		return -1;
-	for (int i = 0; i < r->o.npid; i++)
+	for (int i = 0; i < r->o.npid; i++) {
+		r->uids[r->ntargets] = WD_UID_FROM_PROC;
 		r->targets[r->ntargets++] = r->o.pid[i];
+	}
 	if (r->o.ncommand) {
 		struct wd_child_hook hook = { wd_jitter_child_prepare, -1 };
 
@@ -164,10 +239,13 @@ static int build_and_attach(struct run *r)
 				return -1;
 			hook.arg = r->jitter.child_sock;
 		}
-		if (wd_child_start_hooked(&r->child, r->o.command, launcher(r) ? &hook : NULL))
+		if (wd_child_start_hooked(&r->child, r->o.command, &r->o.user,
+					  launcher(r) ? &hook : NULL))
 			return -1;
 		if (launcher(r) && wd_jitter_start(&r->jitter, r->child.pid, &r->jfrac))
 			return -1;
+		/* The child runs CMD as -u USER, or as root. */
+		r->uids[r->ntargets] = r->o.user.set ? r->o.user.uid : 0;
 		r->targets[r->ntargets++] = r->child.pid;
 	}
 	fill_cfg(r);
@@ -177,16 +255,18 @@ static int build_and_attach(struct run *r)
 	r->loaded = true;
 	r->t_load = now_s() - t0;
 	t0 = now_s();
-	if (wd_probe_configure(&r->probe, &r->o, r->targets, r->ntargets) ||
+	if (wd_probe_configure(&r->probe, &r->o, r->targets, r->uids, r->ntargets) ||
 	    wd_probe_attach(&r->probe, &r->cfg))
 		return -1;
-	wd_probe_drop_exited(&r->probe, r->targets, r->ntargets);
+	wd_probe_drop_exited(&r->probe, r->targets, r->uids, r->ntargets);
 	/* --jitter in a BPF mode: its own program, next to the limiter */
 	if (r->o.jitter_ns && !launcher(r) &&
-	    wd_jb_start(&r->jb, &r->o, r->targets, r->ntargets,
-			r->o.ncommand ? r->child.pid : 0, r->feats.btf))
+	    wd_jb_start(&r->jb, &r->o, r->targets, r->ntargets, r->o.ncommand ? r->child.pid : 0,
+			r->feats.btf))
 		return -1;
 	r->t_attach = now_s() - t0;
+	wd_metrics_start(r->metrics, &r->probe, wd_backend_name(r->backend),
+			 wd_action_name(r->action));
 	return 0;
 }
 
@@ -232,7 +312,13 @@ static char *describe_targets(struct run *r)
 		raw = wb_take(&cmd);
 		wb_puts(&b, "command '");
 		put_escaped(&b, raw);
-		wb_printf(&b, "' (pid %d) and its children", r->child.pid);
+		wb_printf(&b, "' (pid %d)", r->child.pid);
+		if (o->user.set) {
+			wb_puts(&b, " as user ");
+			put_escaped(&b, o->user.name);
+			wb_printf(&b, " (uid %u)", o->user.uid);
+		}
+		wb_puts(&b, " and its children");
 		free(raw);
 	}
 	if (o->npid) {
@@ -274,6 +360,7 @@ static struct wd_json *start_record(struct run *r, struct wd_route *routes, doub
 	wj_str(j, "backend", wd_backend_name(r->backend));
 	wj_str(j, "action", wd_action_name(r->action));
 	wj_str(j, "reason", r->why);
+	wj_str(j, "escalation", r->action == WD_ACT_THROTTLE ? ESCALATION : NULL);
 	wj_str(j, "kernel", r->feats.kernel);
 	for (int i = 0; i < WD_NBACKENDS; i++) {
 		const char *p = wd_backend_problem(&r->feats, i);
@@ -316,6 +403,10 @@ static struct wd_json *start_record(struct run *r, struct wd_route *routes, doub
 	for (int i = 0; i < r->ntargets; i++)
 		wja_u64(tg, sorted[i]);
 	wj_take(j, "targets", wja_end(tg));
+	if (r->o.user.set)
+		wj_str(j, "user", r->o.user.name);
+	else
+		wj_null(j, "user");
 	wj_double(t, "total", total, 4);
 	wj_double(t, "features", r->t_features, 4);
 	wj_double(t, "load", r->t_load, 4);
@@ -358,7 +449,7 @@ static void report_jitter(struct run *r)
 
 static void report_start(struct run *r, double launched)
 {
-	struct wd_route routes[4];
+	struct wd_route routes[WD_NROUTES];
 	char buf[8192], count[1024], *targets;
 	const struct wd_policy *p = &r->o.policy;
 	size_t off = 0;
@@ -367,6 +458,8 @@ static void report_start(struct run *r, double launched)
 	wd_info(&r->rep, NULL, "%s", buf);
 	wd_info(&r->rep, NULL, "backend %s, action %s: %s", wd_backend_name(r->backend),
 		wd_action_name(r->action), r->why);
+	if (r->action == WD_ACT_THROTTLE)
+		wd_info(&r->rep, NULL, "%s", ESCALATION);
 	wd_policy_describe_count(p, count, sizeof(count));
 	wd_info(&r->rep, NULL, "policy %s: limit %llu calls / %llu ms %s; counting %s", p->profile,
 		(unsigned long long)p->max_calls, (unsigned long long)p->window_ms,
@@ -375,18 +468,19 @@ static void report_start(struct run *r, double launched)
 		wd_warn(&r->rep, p->notes[i]);
 	wd_routes(&r->feats, r->backend, r->action, routes);
 	buf[0] = 0;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < WD_NROUTES; i++)
 		if (!strcmp(routes[i].status, "counted"))
 			off += snprintf(buf + off, sizeof(buf) - off, "%s%s", off ? "; " : "",
 					routes[i].route);
 	wd_info(&r->rep, NULL, "routes counted: %s", buf);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < WD_NROUTES; i++) {
 		char line[2048];
 
-		snprintf(line, sizeof(line), "%s: %s (%s)", routes[i].route, routes[i].status,
-			 routes[i].how);
-		/* mmap is out of reach everywhere (guide, section 2): said, not warned. */
-		if (!strncmp(routes[i].route, "mmap", 4))
+		wd_put(line, sizeof(line), "%s: %s (%s)", routes[i].route, routes[i].status,
+		       routes[i].how);
+		/* A row the same on every backend (mmap, tee, URING_CMD: guide,
+		 * section 2) is said, not warned. */
+		if (wd_route_general(&routes[i]))
 			wd_info(&r->rep, NULL, "%s", line);
 		else if (strcmp(routes[i].status, "counted"))
 			wd_warn(&r->rep, line);
@@ -404,6 +498,12 @@ static void report_start(struct run *r, double launched)
 		off += snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? ", " : "",
 				r->probe.attached[i]);
 	wd_info(&r->rep, NULL, "attached %d programs: %s", r->probe.nlinks, buf);
+	if (r->metrics) {
+		char *what = wd_metrics_describe(r->metrics);
+
+		wd_info(&r->rep, NULL, "%s", what);
+		free(what);
+	}
 	double total = now_s() - launched;
 
 	wd_info(&r->rep, start_record(r, routes, total),
@@ -415,14 +515,26 @@ static void report_start(struct run *r, double launched)
 /* Run the session to its end; the exit status. */
 static int run_session(struct run *r, double launched)
 {
-	struct wd_session *s = wd_session_new(&r->probe, &r->rep, &r->o, r->action,
-					      r->o.ncommand ? &r->child : NULL,
-					      r->guardian.pid > 0 ? &r->guardian : NULL);
+	struct wd_session *s = wd_session_new(
+		&r->probe, &r->rep, &r->o, r->action, r->o.ncommand ? &r->child : NULL,
+		r->guardian.pid > 0 ? &r->guardian : NULL, r->o.state_file ? &r->stopfile : NULL);
 	char reason[128];
 	struct wd_json *rec;
 
 	if (!s)
 		return -1;
+	wd_session_set_metrics(s, r->metrics);
+	if (interrupted) /* before the session's handler: its stop now */
+		raise(SIGINT);
+	r->reload = (struct wd_reload){ .argc = r->reload.argc,
+					.argv = r->reload.argv,
+					.o = &r->o,
+					.probe = &r->probe,
+					.rep = &r->rep,
+					.feats = &r->feats,
+					.backend = r->backend,
+					.action = r->action };
+	wd_session_on_reload(s, wd_reload, &r->reload);
 	report_start(r, launched);
 	if (r->o.ncommand)
 		wd_child_release(&r->child);
@@ -435,10 +547,21 @@ static int run_session(struct run *r, double launched)
 
 		wd_jb_counts(&r->jb, &c);
 		wd_jb_report_stop(&r->rep, &c);
+		wd_jb_close(&r->jb); /* detached before the stop line says so */
 	}
 	rec = wj_new();
 	wj_str(rec, "event", "stop");
 	wj_str(rec, "reason", reason);
+	if (r->o.ncommand && wd_child_poll(&r->child) < 0) {
+		/* --duration or a signal ended ethoswd first: the command goes
+		 * on, unlimited (as -p targets do), and is said to. */
+		wj_u64(rec, "command_running", r->child.pid);
+		wd_info(&r->rep, rec,
+			"stopped: %s; all programs detached; the command (pid %d) is still "
+			"running, no longer limited",
+			reason, r->child.pid);
+		return 0;
+	}
 	wd_info(&r->rep, rec, "stopped: %s; all programs detached", reason);
 	return r->o.ncommand ? r->child.status : 0;
 }
@@ -448,6 +571,8 @@ static void cleanup(struct run *r)
 	wd_jb_close(&r->jb);
 	if (r->loaded)
 		wd_probe_close(&r->probe);
+	wd_metrics_free(r->metrics);
+	r->metrics = NULL;
 	wd_child_abort(&r->child);
 	wd_guardian_close(&r->guardian);
 	/* "=": it serves the tree until the tree exits; if the command has,
@@ -455,6 +580,7 @@ static void cleanup(struct run *r)
 	wd_jitter_close(&r->jitter, true);
 	if (r->child.done)
 		wd_jitter_wait(&r->jitter, 2000);
+	wd_stopfile_free(&r->stopfile);
 	wd_features_free(&r->feats);
 	wd_opts_free(&r->o);
 }
@@ -475,8 +601,12 @@ int main(int argc, char **argv)
 	static struct run r = { .child = WD_CHILD_INIT,
 				.guardian = WD_GUARDIAN_INIT,
 				.jitter = WD_JITTER_INIT };
+	struct sigaction sa = { .sa_handler = on_startup_sigint, .sa_flags = SA_RESTART };
 	double launched = now_s();
 	int rc;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
 
 	/* Output is line-oriented; a pipe reader (tests, journald) sees each
 	 * record as soon as it is written. */
@@ -487,20 +617,39 @@ int main(int argc, char **argv)
 			     argv[1], argv[1]);
 	else
 		rc = wd_opts_parse(argc, argv, &r.o);
+	r.reload.argc = argc;
+	r.reload.argv = argv;
 	if (rc > 0)
 		return 0;
 	r.rep.json = r.o.json;
 	r.rep.out = stdout;
-	if (rc == 0 && choose(&r) == 0) {
+	if (rc == 0 && r.o.resume_stopped) {
+		rc = wd_resume_stopped(r.o.resume_stopped, &r.rep);
+		if (rc == 0) {
+			cleanup(&r);
+			return 0;
+		}
+	} else if (rc == 0 && choose(&r) == 0 && !interrupted) {
 		if (r.o.probe_features) {
 			rc = wd_print_features(&r.feats, &r.o, &r.rep);
 			cleanup(&r);
 			return rc ? 2 : 0;
 		}
-		if (build_and_attach(&r) == 0 && (rc = run_session(&r, launched)) >= 0) {
+		if (r.o.ebpf) {
+			print_ebpf(&r);
+			cleanup(&r);
+			return 0;
+		}
+		if (build_and_attach(&r) == 0 && !interrupted &&
+		    (rc = run_session(&r, launched)) >= 0) {
 			cleanup(&r);
 			return rc;
 		}
+	}
+	if (interrupted) {
+		cleanup(&r);
+		fprintf(stderr, WD_PROG ": interrupted during start-up; nothing left attached\n");
+		return 130;
 	}
 	char line[2048];
 

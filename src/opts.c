@@ -14,14 +14,18 @@
  * wd_policy_resolve() as cli.parse() calls policy.resolve().
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "ethoswd.h"
 
-#define COMM_MAX (WD_COMM_LEN - 1)
-#define STR2(x)	 #x
-#define STR(x)	 STR2(x)
+#define COMM_MAX     (WD_COMM_LEN - 1)
+#define VERSION	     "1.0" /* cli.py VERSION */
+#define INTERVAL_MIN 0.1   /* the shortest -i: cli.py INTERVAL_MIN */
+#define STR2(x)	     #x
+#define STR(x)	     STR2(x)
 
 static const char help_text[] =
 	"usage: ethoswd [options] [-- CMD [ARGS...]]\n"
@@ -30,6 +34,9 @@ static const char help_text[] =
 	"\n"
 	"options:\n"
 	"  -h, --help            show this help message and exit\n"
+	"  --config FILE         read settings from this TOML file: the long options\n"
+	"                        without '--' (max-calls = 50, comm = [\"x\"]); flags\n"
+	"                        given here override it; SIGHUP re-reads it\n"
 	"  --max-calls N         counted calls allowed per window per budget (default\n"
 	"                        100; fingerprint profile 16)\n"
 	"  --window-ms MS        window length in milliseconds (default 500)\n"
@@ -54,15 +61,32 @@ static const char help_text[] =
 	"                        backend can do)\n"
 	"  -p PID, --pid PID     limit this process and the children it starts\n"
 	"                        (repeatable)\n"
+	"  -u USER, --user USER  run CMD as this user (name or UID), with its groups;\n"
+	"                        needs -- CMD\n"
 	"  --comm NAME           limit only threads with this command name (repeatable)\n"
 	"  --exclude-comm NAME   never limit threads with this command name\n"
 	"                        (repeatable; spoofable: any process can rename itself)\n"
 	"  -i SECONDS, --interval SECONDS\n"
-	"                        seconds between counter tables (default 1)\n"
+	"                        seconds between tables (default 1, at least 0.1)\n"
 	"  --duration SECONDS    run this long, then detach and exit\n"
 	"  --json                one JSON object per line instead of tables\n"
 	"  --probe-features      print what this kernel supports and exit\n"
 	"  --map-size N          processes the PID map can track (default 65536)\n"
+	"  --state-file PATH     keep the processes throttle stopped in PATH (PID and\n"
+	"                        start time), for --resume-stopped\n"
+	"  --resume-stopped PATH\n"
+	"                        resume the processes a --state-file lists (if still\n"
+	"                        the same process), remove it and exit\n"
+	"  --metrics-file PATH   write Prometheus metrics to PATH every interval (a\n"
+	"                        temporary file, then rename), for node_exporter's\n"
+	"                        textfile collector\n"
+	"  --metrics-listen ADDR:PORT\n"
+	"                        serve Prometheus metrics on http://ADDR:PORT/metrics,\n"
+	"                        and /healthz (ADDR: an IPv4 address or [IPv6])\n"
+	"  --metrics-per-cgroup N\n"
+	"                        with --key cgroup: a series per cgroup for the first N\n"
+	"                        cgroups seen (path, container), the rest summed as\n"
+	"                        other\n"
 	"  --jitter GRAIN        clamp every clock the targets read to a keyed grain:\n"
 	"                        100us, 1ms (1us to 1s); see docs/jitter.md\n"
 	"  --jitter-mode {clamp,pause}\n"
@@ -72,6 +96,7 @@ static const char help_text[] =
 	"                        auto (default): the launcher for -- CMD, else write\n"
 	"                        where the kernel allows bpf_probe_write_user, else\n"
 	"                        quantize (grains up to 100us); see docs/jitter_bpf.md\n"
+	"  --version             print the version and exit\n"
 	"\n"
 	"examples:\n"
 	"  ethoswd                                # limit every process: 100 reads/500 ms\n"
@@ -79,6 +104,7 @@ static const char help_text[] =
 	"  ethoswd --max-calls 50 --window-ms 200 -- ./tests/progs/bin/aggressive_reader -n 500\n"
 	"                                         # launch a command, limit it and its children\n"
 	"  ethoswd -p 1234 -p 1240                # limit two running processes\n"
+	"  ethoswd -u nobody -- lscpu             # run the command as user nobody\n"
 	"  ethoswd --comm python3 --action monitor --json\n"
 	"                                         # count only, one JSON object per line\n"
 	"  ethoswd --backend tracepoint --action throttle --duration 10\n"
@@ -95,12 +121,13 @@ static const char help_text[] =
 	"                                         # allows it, else quantized by delay\n"
 	"\n"
 	"ethoswd runs the watchdog only: the research commands record, replay,\n"
-	"export and sweep are in watchdog.py.  --version prints the version.\n";
+	"export and sweep are in watchdog.py.\n";
 
 /* ---- the option table (argparse's order: it orders "could match") ------- */
 
 enum opt_id {
 	O_HELP,
+	O_CONFIG,
 	O_MAX_CALLS,
 	O_WINDOW_MS,
 	O_PROFILE,
@@ -111,6 +138,7 @@ enum opt_id {
 	O_BACKEND,
 	O_ACTION,
 	O_PID,
+	O_USER,
 	O_COMM,
 	O_EXCLUDE_COMM,
 	O_INTERVAL,
@@ -118,6 +146,11 @@ enum opt_id {
 	O_JSON,
 	O_PROBE_FEATURES,
 	O_MAP_SIZE,
+	O_STATE_FILE,
+	O_RESUME_STOPPED,
+	O_METRICS_FILE,
+	O_METRICS_LISTEN,
+	O_METRICS_PER_CGROUP,
 	O_JITTER,
 	O_JITTER_MODE,
 	O_JITTER_VIA,
@@ -141,6 +174,7 @@ struct optdef {
 
 static const struct optdef optdefs[O_N] = {
 	[O_HELP] = { "-h", "--help", false, NULL },
+	[O_CONFIG] = { NULL, "--config", true, NULL },
 	[O_MAX_CALLS] = { NULL, "--max-calls", true, NULL },
 	[O_WINDOW_MS] = { NULL, "--window-ms", true, NULL },
 	[O_PROFILE] = { NULL, "--profile", true, profiles },
@@ -151,6 +185,7 @@ static const struct optdef optdefs[O_N] = {
 	[O_BACKEND] = { NULL, "--backend", true, backends },
 	[O_ACTION] = { NULL, "--action", true, actions },
 	[O_PID] = { "-p", "--pid", true, NULL },
+	[O_USER] = { "-u", "--user", true, NULL },
 	[O_COMM] = { NULL, "--comm", true, NULL },
 	[O_EXCLUDE_COMM] = { NULL, "--exclude-comm", true, NULL },
 	[O_INTERVAL] = { "-i", "--interval", true, NULL },
@@ -158,6 +193,11 @@ static const struct optdef optdefs[O_N] = {
 	[O_JSON] = { NULL, "--json", false, NULL },
 	[O_PROBE_FEATURES] = { NULL, "--probe-features", false, NULL },
 	[O_MAP_SIZE] = { NULL, "--map-size", true, NULL },
+	[O_STATE_FILE] = { NULL, "--state-file", true, NULL },
+	[O_RESUME_STOPPED] = { NULL, "--resume-stopped", true, NULL },
+	[O_METRICS_FILE] = { NULL, "--metrics-file", true, NULL },
+	[O_METRICS_LISTEN] = { NULL, "--metrics-listen", true, NULL },
+	[O_METRICS_PER_CGROUP] = { NULL, "--metrics-per-cgroup", true, NULL },
 	[O_JITTER] = { NULL, "--jitter", true, NULL },
 	[O_JITTER_MODE] = { NULL, "--jitter-mode", true, jitter_modes },
 	[O_JITTER_VIA] = { NULL, "--jitter-via", true, jitter_vias },
@@ -211,7 +251,9 @@ struct raw {
 	const char *val[O_N];	  /* last value of a single-value option */
 	struct strlist list[O_N]; /* --file, --exclude-exe, -p, --comm, ... */
 	bool flag[O_N];
-	struct strlist extras; /* unrecognized words */
+	struct strlist extras;	 /* unrecognized words */
+	struct wd_cfg_file file; /* --config FILE: the values it gave point here */
+	bool given[O_N];	 /* on the command line (they override the file) */
 };
 
 static void list_add(struct strlist *l, const char *s)
@@ -471,59 +513,56 @@ out:
 	return rc;
 }
 
-/* Python's float() syntax: [sign] digits[.digits][e[sign]digits], or
- * inf, infinity, nan; "_" only between digits.  Copies it without "_". */
-static bool py_float_syntax(const char *s, char *out)
+/* A number of seconds: float()'s syntax in ASCII without '_' ([sign]
+ * digits[.digits][e[sign]digits], or inf, infinity); NaN is not one. */
+static bool seconds_syntax(const char *s)
 {
 	const char *p = s;
 	int digits = 0, state = 0; /* 0 mantissa, 1 fraction, 2 exponent */
 	bool edigit = false;
 
 	if (*p == '+' || *p == '-')
-		*out++ = *p++;
-	if (!strcasecmp(p, "inf") || !strcasecmp(p, "infinity") || !strcasecmp(p, "nan"))
-		return strcpy(out, p), true;
+		p++;
+	if (!strcasecmp(p, "inf") || !strcasecmp(p, "infinity"))
+		return true;
 	for (; *p; p++) {
 		if (is_digit(*p)) {
 			if (state == 2)
 				edigit = true;
 			else
 				digits++;
-		} else if (*p == '_') {
-			if (p == s || !is_digit(p[-1]) || !is_digit(p[1]))
-				return false;
-			continue;
 		} else if (*p == '.' && state == 0) {
 			state = 1;
 		} else if ((*p == 'e' || *p == 'E') && state < 2 && digits) {
 			state = 2;
 			if (p[1] == '+' || p[1] == '-')
-				*out++ = *p++;
+				p++;
 		} else {
 			return false;
 		}
-		*out++ = *p;
 	}
-	*out = '\0';
 	return digits && (state < 2 || edigit);
 }
 
-static int seconds(const char *name, const char *text, double hi, double *out)
+/* Seconds in lo..hi (lo 0: more than 0), as cli.py _seconds(). */
+static int seconds(const char *name, const char *text, double lo, double hi, double *out)
 {
-	char *s = wd_strip_dup(text), *clean = wd_xmalloc(strlen(s) + 1), *r;
+	char *s = wd_strip_dup(text), *r;
 	int rc = 0;
 
-	if (!py_float_syntax(s, clean)) {
+	if (!seconds_syntax(s)) {
 		r = wd_repr_dup(text);
 		rc = wd_fail("%s %s is not a number of seconds", name, r);
 		free(r);
 	} else {
-		*out = strtod(clean, NULL);
-		if (!(*out > 0 && *out <= hi))
+		*out = strtod(s, NULL);
+		if (lo && !(*out >= lo && *out <= hi))
+			rc = wd_fail("%s %s must be at least %g and at most %g seconds", name, text,
+				     lo, hi);
+		else if (!(*out > 0 && *out <= hi))
 			rc = wd_fail("%s %s must be more than 0 and at most %g seconds", name, text,
 				     hi);
 	}
-	free(clean);
 	free(s);
 	return rc;
 }
@@ -620,28 +659,27 @@ static int check_lists(struct wd_opts *o, struct raw *raw)
 	__u64 v;
 	int k;
 
+	/* the count first, then each value (cli.py _at_most) */
 	l = &raw->list[O_PID];
+	if (l->n > WD_MAX_LIST)
+		return wd_fail("-p/--pid: at most %d processes", WD_MAX_LIST);
 	for (k = 0; k < l->n; k++) {
 		if (whole("--pid", l->v[k], 1, 4194304, "PID_MAX_LIMIT", &v))
 			return -1;
-		if (o->npid == WD_MAX_LIST)
-			return wd_fail("-p/--pid: at most %d processes", WD_MAX_LIST);
 		o->pid[o->npid++] = v;
 	}
 	l = &raw->list[O_COMM];
-	for (k = 0; k < l->n; k++) {
-		if (o->ncomm == WD_MAX_LIST)
-			return wd_fail("--comm: at most %d names", WD_MAX_LIST);
+	if (l->n > WD_MAX_LIST)
+		return wd_fail("--comm: at most %d names", WD_MAX_LIST);
+	for (k = 0; k < l->n; k++)
 		if (comm("--comm", l->v[k], o->comm[o->ncomm++]))
 			return -1;
-	}
 	l = &raw->list[O_EXCLUDE_COMM];
-	for (k = 0; k < l->n; k++) {
-		if (o->nexclude_comm == WD_MAX_LIST)
-			return wd_fail("--exclude-comm: at most %d names", WD_MAX_LIST);
+	if (l->n > WD_MAX_LIST)
+		return wd_fail("--exclude-comm: at most %d names", WD_MAX_LIST);
+	for (k = 0; k < l->n; k++)
 		if (comm("--exclude-comm", l->v[k], o->exclude_comm[o->nexclude_comm++]))
 			return -1;
-	}
 	return 0;
 }
 
@@ -662,6 +700,75 @@ static int resolve(struct wd_opts *o, struct raw *raw)
 	return wd_policy_resolve(&o->policy, &a);
 }
 
+/* --metrics-listen ADDR:PORT: a numeric IPv4 address or [IPv6] address
+ * (no name lookup), a colon, a port 1-65535 (cli.py metrics_listen). */
+static int metrics_listen(const char *text, struct wd_opts *o)
+{
+	const char *colon, *p;
+	char addr[64], *r;
+	unsigned char bin[16];
+	bool v6 = text[0] == '[', ok = false;
+	size_t n;
+	unsigned long port = 0;
+
+	colon = v6 ? strstr(text, "]:") : strchr(text, ':');
+	if (colon) {
+		const char *a = text + v6;
+
+		n = colon - a;
+		ok = n > 0 && n < sizeof(addr) && colon[v6 + 1];
+		for (p = a; ok && p < colon; p++)
+			ok = is_digit(*p) || *p == '.' ||
+			     (v6 && (*p == ':' || strchr("abcdefABCDEF", *p)));
+		for (p = colon + v6 + 1; ok && *p; p++)
+			ok = is_digit(*p);
+		if (ok) {
+			memcpy(addr, a, n);
+			addr[n] = '\0';
+			errno = 0;
+			port = strtoul(colon + v6 + 1, NULL, 10);
+			ok = !errno && port > 0 && port < 65536 &&
+			     inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) == 1;
+		}
+	}
+	if (!ok) {
+		r = wd_repr_dup(text);
+		wd_fail("--metrics-listen %s is not ADDR:PORT: an IPv4 address or [IPv6] "
+			"address, a colon and a port 1-65535",
+			r);
+		free(r);
+		return -1;
+	}
+	snprintf(o->metrics_addr, sizeof(o->metrics_addr), "%s", addr);
+	o->metrics_port = port;
+	return 0;
+}
+
+/* Checks of the metrics options, after the policy (cli.py _metrics). */
+static int check_metrics(struct wd_opts *o, struct raw *raw)
+{
+	__u64 v;
+
+	if (raw->val[O_METRICS_LISTEN] && metrics_listen(raw->val[O_METRICS_LISTEN], o))
+		return -1;
+	if (raw->val[O_METRICS_FILE] && !raw->val[O_METRICS_FILE][0])
+		return wd_fail("--metrics-file needs a file name");
+	o->metrics_file = raw->val[O_METRICS_FILE];
+	if (!raw->val[O_METRICS_PER_CGROUP])
+		return 0;
+	if (whole("--metrics-per-cgroup", raw->val[O_METRICS_PER_CGROUP], 1, WD_METRICS_SERIES_MAX,
+		  "label sets", &v))
+		return -1;
+	o->metrics_per_cgroup = v;
+	if (!o->metrics_file && !o->metrics_port)
+		return wd_fail("--metrics-per-cgroup needs --metrics-file or --metrics-listen");
+	if (o->policy.key != WD_KEY_CGROUP)
+		return wd_fail("--metrics-per-cgroup labels cgroup budgets: it needs --key cgroup "
+			       "(the key here is %s)",
+			       wd_key_name(o->policy.key));
+	return 0;
+}
+
 static int check_values(struct wd_opts *o, struct raw *raw)
 {
 	struct wd_policy *p = &o->policy;
@@ -678,15 +785,22 @@ static int check_values(struct wd_opts *o, struct raw *raw)
 		  "4194304 entries", &v))
 		return -1;
 	o->map_size = v;
-	if (seconds("--interval", raw->val[O_INTERVAL] ?: "1", 3600, &o->interval_s))
+	if (seconds("--interval", raw->val[O_INTERVAL] ?: "1", INTERVAL_MIN, 3600, &o->interval_s))
 		return -1;
 	if (raw->val[O_DURATION] &&
-	    seconds("--duration", raw->val[O_DURATION], 1e7, &o->duration_s))
+	    seconds("--duration", raw->val[O_DURATION], 0, 1e7, &o->duration_s))
 		return -1;
 	if (check_lists(o, raw))
 		return -1;
 	if (o->npid && o->ncommand)
 		return wd_fail("use either -p/--pid or -- CMD, not both");
+	if (raw->val[O_USER]) {
+		if (!o->ncommand)
+			return wd_fail("-u/--user runs the launched command as that user: "
+				       "give -- CMD");
+		if (wd_user_lookup(raw->val[O_USER], &o->user))
+			return -1;
+	}
 	if (check_jitter(o, raw))
 		return -1;
 	if (resolve(o, raw))
@@ -694,7 +808,7 @@ static int check_values(struct wd_opts *o, struct raw *raw)
 	if (o->action == WD_ACT_DENY && o->backend == WD_BACKEND_TRACEPOINT)
 		return wd_fail("--action deny needs a backend that can fail a call "
 			       "(kprobe or lsm); tracepoint can only count and signal");
-	return 0;
+	return check_metrics(o, raw);
 }
 
 static const int backend_ids[] = { WD_BACKEND_AUTO, WD_BACKEND_KPROBE, WD_BACKEND_LSM,
@@ -706,9 +820,57 @@ static void free_raw(struct raw *raw)
 {
 	int i;
 
+	wd_config_free(&raw->file);
 	for (i = 0; i < O_N; i++)
 		free(raw->list[i].v);
 	free(raw->extras.v);
+}
+
+/* --resume-stopped takes no other option than --json (cli.py: options
+ * given, defaults aside), and neither path option an empty path. */
+static int resume_alone(struct wd_opts *o, const struct raw *raw)
+{
+	o->state_file = raw->val[O_STATE_FILE];
+	o->resume_stopped = raw->val[O_RESUME_STOPPED];
+	for (int i = 0; o->resume_stopped && i < O_N; i++)
+		if (i != O_RESUME_STOPPED && i != O_JSON &&
+		    (raw->val[i] || raw->list[i].n || raw->flag[i] || o->ncommand))
+			return wd_fail("--resume-stopped takes no other options than --json");
+	if (o->state_file && !*o->state_file)
+		return wd_fail("--state-file needs a path");
+	if (o->resume_stopped && !*o->resume_stopped)
+		return wd_fail("--resume-stopped needs a path");
+	return 0;
+}
+
+/* --config FILE: a setting the command line did not give goes into raw
+ * as if it had (cli.py _merge_config); the texts live in raw->file. */
+static int set_from_file(void *ctx, int id, const char *const *vals, int n)
+{
+	struct raw *raw = ctx;
+
+	if (raw->given[id])
+		return 0;
+	if (!optdefs[id].arg)
+		raw->flag[id] = !strcmp(vals[0], "true");
+	else if (repeatable(id))
+		for (int i = 0; i < n; i++)
+			list_add(&raw->list[id], vals[i]);
+	else
+		raw->val[id] = vals[0];
+	return 0;
+}
+
+static int merge_config(struct raw *raw)
+{
+	struct wd_cfg_setting defs[O_N];
+
+	for (int i = 0; i < O_N; i++) {
+		raw->given[i] = raw->val[i] || raw->list[i].n || raw->flag[i];
+		defs[i] = (struct wd_cfg_setting){ optdefs[i].lng + 2, !optdefs[i].arg,
+						   repeatable(i), optdefs[i].choices };
+	}
+	return wd_config_apply(raw->val[O_CONFIG], &raw->file, defs, O_N, set_from_file, raw);
 }
 
 /* The words before "--" as argparse takes them, then the checks. */
@@ -720,7 +882,7 @@ static int parse_raw(int n, char **args, struct wd_opts *o, struct raw *raw)
 	if (parse_words(args, n, raw))
 		return -1;
 	if (raw->flag[O_HELP] || raw->flag[O_VERSION]) {
-		fputs(raw->flag[O_HELP] ? help_text : WD_PROG " 1.0\n", stdout);
+		fputs(raw->flag[O_HELP] ? help_text : WD_PROG " " VERSION "\n", stdout);
 		fflush(stdout);
 		return 1;
 	}
@@ -731,14 +893,20 @@ static int parse_raw(int n, char **args, struct wd_opts *o, struct raw *raw)
 		free(b.p);
 		return -1;
 	}
+	if (raw->val[O_CONFIG] && merge_config(raw))
+		return -1;
+	if (resume_alone(o, raw))
+		return -1;
 	o->policy.profile =
 		raw->val[O_PROFILE] ? profiles[index_of(profiles, raw->val[O_PROFILE])] : "seed";
 	if (raw->val[O_BACKEND])
 		o->backend = backend_ids[index_of(backends, raw->val[O_BACKEND])];
 	if (raw->val[O_ACTION])
 		o->action = action_ids[index_of(actions, raw->val[O_ACTION])];
+	o->config = raw->val[O_CONFIG];
 	o->json = raw->flag[O_JSON];
 	o->probe_features = raw->flag[O_PROBE_FEATURES];
+	o->ebpf = raw->flag[O_EBPF];
 	return check_values(o, raw);
 }
 
@@ -768,6 +936,7 @@ int wd_opts_parse(int argc, char **argv, struct wd_opts *o)
 
 void wd_opts_free(struct wd_opts *o)
 {
+	wd_user_free(&o->user);
 	free(o->policy.files);
 	free(o->policy.exclude_exe);
 	o->policy.files = o->policy.exclude_exe = NULL;

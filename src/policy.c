@@ -81,23 +81,16 @@ static int add_fs(struct wd_policy *p, const char *name, __u64 magic)
 	return 0;
 }
 
-/* int(tok, 16) of "0x..." ("_" allowed between digits); false if bad. */
+/* A magic number: 0x and 1 to 8 hex digits (32 bits), as policy.py
+ * MAGIC_RE; false if tok is not one. */
 static bool hex_magic(const char *tok, __u64 *out)
 {
-	const char *p = tok + 2;
-	int n = 0;
+	size_t n = strlen(tok + 2);
 
-	for (*out = 0; *p; p++) {
-		if (*p == '_' && p[1] && p[1] != '_')
-			continue;
-		if (!isxdigit((unsigned char)*p) || *out >> 60)
-			return false;
-		*out = *out << 4 |
-		       (isdigit((unsigned char)*p) ? *p - '0' :
-						     (tolower((unsigned char)*p) - 'a' + 10));
-		n++;
-	}
-	return n > 0;
+	if (n < 1 || n > 8 || strspn(tok + 2, "0123456789abcdefABCDEF") != n)
+		return false;
+	*out = strtoull(tok + 2, NULL, 16);
+	return true;
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -122,7 +115,7 @@ static char *known_fs(void)
 
 static int fs_token(struct wd_policy *p, const char *tok)
 {
-	char lower[64], *r, *known;
+	char lower[16], *r, *known;
 	__u64 magic;
 	size_t i;
 
@@ -131,14 +124,16 @@ static int fs_token(struct wd_policy *p, const char *tok)
 			return add_fs(p, tok, fs_magic[i].magic);
 	r = wd_repr_dup(tok);
 	if (tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X')) {
-		for (i = 0; tok[i] && i < sizeof(lower) - 1; i++)
-			lower[i] = tolower((unsigned char)tok[i]);
-		lower[i] = '\0';
-		if (!tok[i] && hex_magic(tok, &magic)) {
+		if (hex_magic(tok, &magic)) {
+			for (i = 0; tok[i]; i++) /* at most 10 */
+				lower[i] = tolower((unsigned char)tok[i]);
+			lower[i] = '\0';
 			free(r);
 			return add_fs(p, lower, magic);
 		}
-		wd_fail("--count: bad magic number %s", r);
+		wd_fail("--count: bad magic number %s: expected 0x and 1 to 8 hex digits "
+			"(a 32-bit magic)",
+			r);
 	} else {
 		known = known_fs();
 		wd_fail("--count: unknown filesystem %s (known: %s, or a 0x magic number)", r,
@@ -305,6 +300,10 @@ static int resolve_exe(struct wd_policy *p, const struct wd_policy_args *a)
 	for (k = 0; k < a->nexe; k++)
 		paths[k] = a->exe[k];
 	n = dedupe(paths, a->nexe);
+	if (n > WD_MAX_LIST) {
+		free(paths);
+		return wd_fail("--exclude-exe: at most %d executables", WD_MAX_LIST);
+	}
 	p->exclude_exe = wd_xmalloc(n * sizeof(*p->exclude_exe));
 	for (k = 0; k < n; k++) {
 		rc = file_id("--exclude-exe", paths[k], true, &p->exclude_exe[k]);
@@ -350,19 +349,39 @@ int wd_policy_resolve(struct wd_policy *p, const struct wd_policy_args *a)
 
 /* ---- Policy's descriptions ---------------------------------------------- */
 
+/* Whose budget a call is charged to (policy.py KEY_TEXT): a shared budget
+ * never spans users, and where it would group unrelated processes the
+ * caller gets a budget of its own (probe/limiter.h wd_budget_key). */
 const char *wd_policy_describe_key(const struct wd_policy *p)
 {
 	switch (p->key) {
-	case WD_KEY_PROCESS:
-		return "per process";
 	case WD_KEY_TREE:
-		return "per process tree (each target and all its descendants)";
+		return "per process tree and user (each target and all its descendants; a "
+		       "member running as another user is charged to that user's budget of "
+		       "the tree)";
 	case WD_KEY_UID:
-		return "per user";
+		return "per user (UID 0, the system's daemons: per process)";
 	case WD_KEY_CGROUP:
-		return "per cgroup v2";
+		return "per cgroup v2 and user (the root cgroup: per process)";
 	}
 	return "per process";
+}
+
+/* Which callers fall back to a budget of their own (policy.py FALLBACK),
+ * or NULL. */
+const char *wd_policy_fallback(const struct wd_policy *p)
+{
+#define STR2(x) #x
+#define STR(x)	STR2(x)
+	switch (p->key) {
+	case WD_KEY_UID:
+		return "the caller's real UID is 0";
+	case WD_KEY_CGROUP:
+		return "the caller is in the root cgroup (cgroup ID " STR(WD_ROOT_CGROUP_ID) ")";
+	}
+	return NULL;
+#undef STR
+#undef STR2
 }
 
 void wd_policy_describe_count(const struct wd_policy *p, char *buf, size_t len)

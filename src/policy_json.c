@@ -35,6 +35,16 @@ char *wd_policy_json(const struct wd_policy *p)
 	wj_take(j, "filesystems", wj_end(fs));
 	wj_take(j, "files", fileids_json(p->files, p->nfiles));
 	wj_str(j, "key", wd_key_name(p->key));
+	wj_bool(j, "per_user", p->key != WD_KEY_PROCESS);
+	if (wd_policy_fallback(p)) {
+		struct wd_json *f = wj_new();
+
+		wj_str(f, "key", "process");
+		wj_str(f, "when", wd_policy_fallback(p));
+		wj_take(j, "fallback", wj_end(f));
+	} else {
+		wj_null(j, "fallback");
+	}
 	wj_take(j, "exclude_exe", fileids_json(p->exclude_exe, p->nexe));
 	wj_u64(j, "max_calls", p->max_calls);
 	wj_u64(j, "window_ms", p->window_ms);

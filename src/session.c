@@ -2,83 +2,46 @@
 /*
  * session.c - the running watchdog (ethoswd/session.py and budgets.py).
  *
- * wd_session_run() polls the ring buffer for LIMIT, STOPPED, EXIT and
- * PROC_EXIT events, resumes throttled processes when their window ends,
+ * wd_session_run() polls the ring buffer for LIMIT, STOPPED, ESCALATE, EXIT
+ * and PROC_EXIT events, resumes throttled processes when their window ends,
  * prints a table every interval, and stops on SIGINT/SIGTERM, the end of
  * --duration, the exit of the launched command, or the exit of every -p
  * process.  wd_session_finish() detaches first, then resumes anything
  * still stopped and prints the summary.  A row is one budget: a process
  * with the process key; a tree, user or cgroup with a shared key, whose
- * row lists the processes charged to it.
+ * row lists the processes charged to it.  Budgets are known by their whole
+ * struct wd_key (id, uid, kind): a row's key is the one its budget really
+ * has, "process" where the caller fell back to a budget of its own.  Rows
+ * of exited processes are kept by exited.c (the newest WD_EXITED_ROWS,
+ * older ones folded into the summary's not_listed counts), and every set
+ * is an idmap (hashed, by the whole key), so memory stays bounded and each
+ * event or table costs time in proportion to the live processes, however
+ * long the watchdog runs.  Rows of processes, and cgroup budgets' rows, name
+ * their cgroup (path, container runtime and ID: cgname.c, through
+ * names.c's cache); the metrics (metrics.c) are read in the same loop.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stddef.h>
-#include <ftw.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "cgname.h"
+#include "exited.h"
+#include "idmap.h"
+#include "metrics.h"
+#include "names.h"
 #include "session.h"
+#include "stopfile.h"
 #include "watchdog.skel.h"
 
 #define NS_PER_MS 1000000ULL
-
-/* A small map from a 64-bit id to a value (budgets, processes): a few
- * hundred entries at most in practice, so a plain array. */
-struct idval {
-	__u64 id, val;
-};
-struct idmap {
-	struct idval *v;
-	int n, cap;
-};
-
-static struct idval *idmap_find(struct idmap *m, __u64 id)
-{
-	for (int i = 0; i < m->n; i++)
-		if (m->v[i].id == id)
-			return &m->v[i];
-	return NULL;
-}
-
-static void idmap_set(struct idmap *m, __u64 id, __u64 val)
-{
-	struct idval *e = idmap_find(m, id);
-
-	if (e) {
-		e->val = val;
-		return;
-	}
-	if (m->n == m->cap) {
-		m->cap = m->cap ? 2 * m->cap : 64;
-		m->v = realloc(m->v, m->cap * sizeof(*m->v));
-		if (!m->v)
-			abort();
-	}
-	m->v[m->n++] = (struct idval){ id, val };
-}
-
-static bool idmap_del(struct idmap *m, __u64 id)
-{
-	struct idval *e = idmap_find(m, id);
-
-	if (!e)
-		return false;
-	*e = m->v[--m->n];
-	return true;
-}
-
-struct names { /* budget id -> user or cgroup path */
-	__u64 id;
-	char *name; /* NULL: does not resolve */
-};
 
 struct wd_session {
 	struct wd_probe *probe;
@@ -88,27 +51,52 @@ struct wd_session {
 	bool shared;
 	struct wd_child *child;
 	struct wd_guardian *guardian;
+	struct wd_stopfile *stopfile; /* --state-file, or NULL */
 	struct ring_buffer *rb;
-	struct idmap limited;	 /* budget id -> end of last limited window (ns) */
-	struct idmap stopped;	 /* tgid -> when to SIGCONT it (ns) */
-	struct idmap last_total; /* budget id -> total at the last table */
-	struct wd_row *gone;	 /* final rows of ended budgets */
-	int ngone;
-	struct wd_share *gone_shares; /* final shares of exited processes */
-	int ngone_shares;
-	struct names *names;
-	int nnames;
+	struct idmap limited;	    /* budget -> end of last limited window (ns) */
+	struct idmap stopped;	    /* wd_pid_key(tgid) -> when to SIGCONT it (ns) */
+	struct idmap last_total;    /* budget -> total at the last table */
+	struct wd_exited exited;    /* rows of ended budgets, exited processes */
+	struct wd_names names;	    /* users and cgroups of budgets, processes' cgroups */
+	struct wd_metrics *metrics; /* --metrics-file/--metrics-listen, or NULL */
 	struct wd_health_counts health;
 	const char *stop_reason;
 	char reason_buf[64];
 	double started;
+	void (*reload)(void *); /* SIGHUP with --config */
+	void *reload_ctx;
 };
 
-static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_signal, got_hup;
 
 static void on_signal(int sig)
 {
 	got_signal = sig;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	got_hup = 1;
+}
+
+void wd_session_on_reload(struct wd_session *s, void (*fn)(void *), void *ctx)
+{
+	s->reload = fn;
+	s->reload_ctx = ctx;
+}
+
+/* The limit the probe holds now (a reload may have changed it). */
+static void probe_limits(struct wd_session *s, __u64 *max_calls, __u64 *window_ms)
+{
+	struct wd_config cfg = { .max_calls = s->o->policy.max_calls,
+				 .window_ms = s->o->policy.window_ms };
+	int zero = 0;
+
+	bpf_map__lookup_elem(s->probe->skel->maps.wd_config, &zero, sizeof(zero), &cfg, sizeof(cfg),
+			     0);
+	*max_calls = cfg.max_calls;
+	*window_ms = cfg.window_ms;
 }
 
 static __u64 mono_ns(void)
@@ -120,75 +108,16 @@ static __u64 mono_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* ---- names of shared budgets (budgets.py Names) --------------------------- */
-static __u64 cg_want;
-static char cg_found[4096];
-static const char *cg_root;
-
-static int cg_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)ftw;
-	if (flag == FTW_D && (__u64)st->st_ino == cg_want) {
-		/* A cgroup's ID is its directory's inode number in cgroup2. */
-		snprintf(cg_found, sizeof(cg_found), "/%s",
-			 path[strlen(cg_root)] ? path + strlen(cg_root) + 1 : "");
-		return 1;
-	}
-	return 0;
-}
-
-static char *cgroup_path(__u64 id)
-{
-	char line[4096], dev[256], mnt[4096], type[64];
-	FILE *f = fopen("/proc/self/mounts", "re");
-	char *out = NULL;
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%255s %4095s %63s", dev, mnt, type) == 3 &&
-		    !strcmp(type, "cgroup2")) {
-			cg_want = id;
-			cg_root = mnt;
-			cg_found[0] = 0;
-			if (nftw(mnt, cg_visit, 16, FTW_PHYS) == 1)
-				out = strdup(cg_found);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	return out;
-}
-
-static const char *budget_name(struct wd_session *s, __u64 id)
-{
-	for (int i = 0; i < s->nnames; i++)
-		if (s->names[i].id == id)
-			return s->names[i].name;
-	char *name = NULL;
-
-	if (s->key == WD_KEY_UID) {
-		struct passwd *pw = getpwuid((uid_t)id);
-
-		name = pw ? strdup(pw->pw_name) : NULL;
-	} else if (s->key == WD_KEY_CGROUP) {
-		name = cgroup_path(id);
-	}
-	s->names = realloc(s->names, (s->nnames + 1) * sizeof(*s->names));
-	if (!s->names)
-		abort();
-	s->names[s->nnames++] = (struct names){ id, name };
-	return name;
-}
-
 /* ---- rows ----------------------------------------------------------------- */
-static const char *state_of(struct wd_session *s, __u64 id, const struct wd_share *sh, int nsh)
+static const char *state_of(struct wd_session *s, const struct wd_key *k, const struct wd_share *sh,
+			    int nsh)
 {
-	if (idmap_find(&s->stopped, id) && !s->shared)
+	if (!s->shared && idmap_find(&s->stopped, wd_pid_key(k->id)))
 		return "STOPPED";
 	for (int i = 0; i < nsh; i++)
-		if (idmap_find(&s->stopped, sh[i].pid))
+		if (idmap_find(&s->stopped, wd_pid_key(sh[i].pid)))
 			return "STOPPED";
-	return idmap_find(&s->limited, id) ? "LIMITED" : "ok";
+	return idmap_find(&s->limited, *k) ? "LIMITED" : "ok";
 }
 
 static int share_cmp(const void *a, const void *b)
@@ -201,11 +130,24 @@ static int share_cmp(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
-/* Every process share: live ones from wd_procs, then exited ones. */
-static struct wd_share *all_shares(struct wd_session *s, int *n)
+/* The cgroup a row names: a cgroup budget's (kind WD_KEY_CGROUP), else
+ * process pid's own (a process-key row; a share of a tree, uid or
+ * fallback budget), read once while it is listed. */
+static const struct wd_cgroup *where(struct wd_session *s, __u32 pid, int kind, __u64 id)
 {
-	int fd = bpf_map__fd(s->probe->skel->maps.wd_procs), cap = 64, k = 0;
+	if (kind == WD_KEY_CGROUP)
+		return wd_cgroup_by_id(s->names.cg, id);
+	return wd_cgroup_of_pid(s->names.cg, pid);
+}
+
+/* Every process share: live ones from wd_procs, then the kept shares of
+ * exited processes whose PID is not live again (*hidden counts those). */
+static struct wd_share *all_shares(struct wd_session *s, int *n, int *hidden)
+{
+	int fd = bpf_map__fd(s->probe->skel->maps.wd_procs), cap = 64, k = 0, hid = 0;
 	struct wd_share *out = malloc(cap * sizeof(*out));
+	struct wd_keep *gone = &s->exited.shares;
+	struct idmap live = { 0 };
 	__u32 key, next, *prev = NULL;
 	struct wd_proc v;
 
@@ -218,52 +160,107 @@ static struct wd_share *all_shares(struct wd_session *s, int *n)
 			break;
 		out[k] = (struct wd_share){ .pid = key,
 					    .budget = v.key,
+					    .budget_key = (int)v.key_kind,
+					    .budget_uid = v.key_uid,
 					    .allowed = v.allowed,
 					    .limited = v.limited,
-					    .state = idmap_find(&s->stopped, key) ? "STOPPED" :
-										    "ok" };
+					    .state = idmap_find(&s->stopped, wd_pid_key(key)) ?
+							     "STOPPED" :
+							     "ok" };
+		out[k].cg = where(s, key, (int)v.key_kind, v.key);
 		memcpy(out[k++].comm, v.comm, WD_COMM_LEN);
+		idmap_set(&live, wd_pid_key(key), 0);
 	}
-	if (!out || !(out = realloc(out, (k + s->ngone_shares + 1) * sizeof(*out))))
+	if (!out || !(out = realloc(out, (k + gone->n + 1) * sizeof(*out))))
 		abort();
-	for (int i = 0; i < s->ngone_shares; i++) {
-		bool live = false;
+	for (int i = wd_keep_first(gone); i >= 0; i = wd_keep_next(gone, i)) {
+		const struct wd_share *sh = wd_keep_at(gone, i);
 
-		for (int j = 0; j < k && !live; j++)
-			live = out[j].pid == s->gone_shares[i].pid;
-		if (!live)
-			out[k++] = s->gone_shares[i];
+		if (idmap_find(&live, wd_pid_key(sh->pid)))
+			hid++;
+		else
+			out[k++] = *sh;
 	}
+	idmap_free(&live);
+	if (hidden)
+		*hidden = hid;
 	*n = k;
 	return out;
 }
 
-/* The shares of one budget, sorted (budgets.py group_shares). */
-static struct wd_share *group_of(const struct wd_share *all, int n, __u64 id, int *out_n)
+/* The budget of a share, as the probe keys it. */
+static struct wd_key share_key(const struct wd_share *sh)
 {
-	struct wd_share *g = malloc((n + 1) * sizeof(*g));
-	int k = 0;
+	return (struct wd_key){ .id = sh->budget,
+				.uid = sh->budget_uid,
+				.kind = (__u32)sh->budget_key };
+}
 
+/* Budgets in the order of their whole key (id, uid, kind). */
+static int key_cmp(const struct wd_key *x, const struct wd_key *y)
+{
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return 0;
+}
+
+/* By budget, then as budgets.py group_shares sorts a budget's shares. */
+static int budget_cmp(const void *a, const void *b)
+{
+	struct wd_key x = share_key(a), y = share_key(b);
+	int c = key_cmp(&x, &y);
+
+	return c ? c : share_cmp(a, b);
+}
+
+/* The shares of one budget (its whole key), sorted: a copy of its run in
+ * `all`, which budget_cmp sorted (a binary search, so a table costs
+ * O(n log n)). */
+static struct wd_share *group_of(const struct wd_share *all, int n, const struct wd_key *b,
+				 int *out_n)
+{
+	int lo = 0, hi = n, end;
+	struct wd_share *g;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		struct wd_key k = share_key(&all[mid]);
+
+		if (key_cmp(&k, b) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (end = lo; end < n; end++) {
+		struct wd_key k = share_key(&all[end]);
+
+		if (!wd_key_eq(&k, b))
+			break;
+	}
+	g = malloc((end - lo + 1) * sizeof(*g));
 	if (!g)
 		abort();
-	for (int i = 0; i < n; i++)
-		if (all[i].budget == id)
-			g[k++] = all[i];
-	qsort(g, k, sizeof(*g), share_cmp);
-	*out_n = k;
+	memcpy(g, all + lo, (end - lo) * sizeof(*g));
+	*out_n = end - lo;
 	return g;
 }
 
-static void make_row(struct wd_session *s, struct wd_row *r, __u64 id, const struct wd_value *v,
-		     const struct wd_share *all, int nall)
+static void make_row(struct wd_session *s, struct wd_row *r, const struct wd_key *k,
+		     const struct wd_value *v, const struct wd_share *all, int nall)
 {
 	__u64 now_ms = mono_ns() / NS_PER_MS;
 	__u32 start = v->window >> 32;
-	struct idval *last = idmap_find(&s->last_total, id);
+	struct idval *last = idmap_find(&s->last_total, *k);
 
 	memset(r, 0, sizeof(*r));
-	r->key = s->key;
-	r->id = id;
+	r->shared = s->shared;
+	r->key = s->shared ? (int)k->kind : WD_KEY_PROCESS;
+	r->id = k->id;
+	r->uid = k->uid;
 	memcpy(r->comm, v->comm, WD_COMM_LEN);
 	/* Calls of a window that is still current (mod 2^32 ms, as the probe). */
 	r->window = (__u32)(now_ms - start) < s->o->policy.window_ms ? (__u32)v->window : 0;
@@ -273,10 +270,14 @@ static void make_row(struct wd_session *s, struct wd_row *r, __u64 id, const str
 	r->activity = v->allowed + v->limited - (last ? last->val : 0);
 	r->window_start_ms = -1;
 	if (s->shared) {
-		r->name = budget_name(s, id);
-		r->shares = group_of(all, nall, id, &r->nshares);
+		r->name = wd_names_get(&s->names, r->key, k->id);
+		if (r->key != WD_KEY_PROCESS)
+			r->user = wd_names_get(&s->names, WD_NAME_USER, k->uid);
+		r->shares = group_of(all, nall, k, &r->nshares);
 	}
-	r->state = state_of(s, id, r->shares, r->nshares);
+	if (!s->shared || r->key == WD_KEY_CGROUP)
+		r->cg = where(s, (__u32)k->id, r->key, k->id);
+	r->state = state_of(s, k, r->shares, r->nshares);
 }
 
 static void free_rows(struct wd_row *rows, int n)
@@ -286,15 +287,21 @@ static void free_rows(struct wd_row *rows, int n)
 	free(rows);
 }
 
-/* Rows of the budgets in the map now (and, with `gone`, ended ones). */
-static struct wd_row *live_rows(struct wd_session *s, int *n, bool with_gone)
+/* Rows of the budgets in the map now; with nl, also the kept rows of
+ * ended budgets (those whose key is live again are folded into *nl, which
+ * gets the summary's not_listed counts). */
+static struct wd_row *live_rows(struct wd_session *s, int *n, struct wd_not_listed *nl)
 {
-	int fd = bpf_map__fd(s->probe->skel->maps.wd_state), nall = 0, k = 0, cap = 64;
-	struct wd_share *all = s->shared ? all_shares(s, &nall) : NULL;
+	int fd = bpf_map__fd(s->probe->skel->maps.wd_state), nall = 0, k = 0, cap = 64, hidden = 0;
+	struct wd_share *all = s->shared ? all_shares(s, &nall, &hidden) : NULL;
 	struct wd_row *rows = malloc(cap * sizeof(*rows));
+	struct wd_keep *gone = &s->exited.rows;
 	struct wd_key key, next, *prev = NULL;
+	struct idmap live = { 0 };
 	struct wd_value v;
 
+	if (all)
+		qsort(all, nall, sizeof(*all), budget_cmp);
 	while (rows && !bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
@@ -302,22 +309,31 @@ static struct wd_row *live_rows(struct wd_session *s, int *n, bool with_gone)
 			continue;
 		if (k + 1 >= cap && !(rows = realloc(rows, (cap *= 2) * sizeof(*rows))))
 			break;
-		make_row(s, &rows[k++], key.id, &v, all, nall);
+		make_row(s, &rows[k], &key, &v, all, nall);
+		if (nl)
+			idmap_set(&live, wd_row_key(&rows[k]), 0);
+		k++;
 	}
-	if (!rows || !(rows = realloc(rows, (k + s->ngone + 1) * sizeof(*rows))))
+	if (!rows || !(rows = realloc(rows, (k + (nl ? gone->n : 0) + 1) * sizeof(*rows))))
 		abort();
-	for (int i = 0; with_gone && i < s->ngone; i++) {
-		bool live = false;
-
-		for (int j = 0; j < k && !live; j++)
-			live = rows[j].id == s->gone[i].id;
-		if (!live) {
-			rows[k] = s->gone[i];
-			rows[k].shares = group_of(s->gone[i].shares, s->gone[i].nshares,
-						  s->gone[i].id, &rows[k].nshares);
-			k++;
-		}
+	if (nl) {
+		wd_exited_not_listed(&s->exited, nl);
+		nl->processes += hidden;
 	}
+	for (int i = nl ? wd_keep_first(gone) : -1; i >= 0; i = wd_keep_next(gone, i)) {
+		const struct wd_row *g = wd_keep_at(gone, i);
+		struct wd_key gk = wd_row_key(g);
+
+		if (idmap_find(&live, gk)) {
+			wd_exited_fold(&s->exited, nl, g);
+			continue;
+		}
+		rows[k] = *g;
+		if (s->shared)
+			rows[k].shares = group_of(all, nall, &gk, &rows[k].nshares);
+		k++;
+	}
+	idmap_free(&live);
 	free(all);
 	*n = k;
 	return rows;
@@ -332,15 +348,42 @@ static __u64 window_end_ns(struct wd_session *s, __u32 start_ms32)
 	return (start_ms + s->o->policy.window_ms) * NS_PER_MS;
 }
 
+/* A stopped process was resumed or is gone: off the guardian's list and
+ * the state file. */
+static void unlist(struct wd_session *s, __u32 tgid)
+{
+	if (s->guardian)
+		wd_guardian_resumed(s->guardian, tgid);
+	if (s->stopfile)
+		wd_stopfile_remove(s->stopfile, tgid);
+}
+
 static void forget_stopped(struct wd_session *s, __u32 tgid)
 {
-	if (idmap_del(&s->stopped, tgid) && s->guardian)
-		wd_guardian_resumed(s->guardian, tgid);
+	if (idmap_del(&s->stopped, wd_pid_key(tgid)))
+		unlist(s, tgid);
+}
+
+static void flush_stopfile(struct wd_session *s)
+{
+	const char *problem = s->stopfile ? wd_stopfile_flush(s->stopfile) : NULL;
+
+	if (problem)
+		wd_warn(s->rep, problem);
+}
+
+/* The budget of an event, as the map keys it. */
+static struct wd_key event_key(const struct wd_session *s, const struct wd_event *e)
+{
+	if (!s->shared)
+		return (struct wd_key){ .id = e->key };
+	return (struct wd_key){ .id = e->key, .uid = e->key_uid, .kind = e->key_kind };
 }
 
 /* A row from an event's counts (the budget may be gone from the map). */
 static void event_row(struct wd_session *s, const struct wd_event *e, struct wd_row *r)
 {
+	struct wd_key k = event_key(s, e);
 	struct wd_value v = { .window = ((__u64)e->window_start_ms << 32) | e->calls,
 			      .allowed = e->allowed,
 			      .limited = e->limited,
@@ -349,31 +392,37 @@ static void event_row(struct wd_session *s, const struct wd_event *e, struct wd_
 	int nall = 0;
 
 	memcpy(v.comm, e->comm, WD_COMM_LEN);
-	if (s->shared)
-		all = all_shares(s, &nall);
-	make_row(s, r, e->key, &v, all, nall);
+	if (s->shared) {
+		all = all_shares(s, &nall, NULL);
+		qsort(all, nall, sizeof(*all), budget_cmp);
+	}
+	make_row(s, r, &k, &v, all, nall);
 	free(all);
 }
 
 static void on_limit(struct wd_session *s, const struct wd_event *e)
 {
 	__u64 end = window_end_ns(s, e->window_start_ms);
-	bool first = !idmap_find(&s->limited, e->key);
+	struct wd_key k = event_key(s, e);
+	bool first = !idmap_find(&s->limited, k);
 	struct wd_row r;
+	__u64 max_calls, window_ms;
 
-	idmap_set(&s->limited, e->key, end);
+	idmap_set(&s->limited, k, end);
 	if (s->action == WD_ACT_THROTTLE) {
-		if (!idmap_find(&s->stopped, e->tgid) && s->guardian)
+		if (!idmap_find(&s->stopped, wd_pid_key(e->tgid)) && s->guardian)
 			wd_guardian_stopped(s->guardian, e->tgid);
-		idmap_set(&s->stopped, e->tgid, end);
+		if (!idmap_find(&s->stopped, wd_pid_key(e->tgid)) && s->stopfile)
+			wd_stopfile_add(s->stopfile, e->tgid);
+		idmap_set(&s->stopped, wd_pid_key(e->tgid), end);
 	}
 	if (!first || e->kind != WD_EV_LIMIT)
 		return;
 	event_row(s, e, &r);
 	/* The probe's clock (ms mod 2^32): what a replay computes. */
 	r.window_start_ms = e->window_start_ms;
-	wd_report_limit(s->rep, &r, s->o->policy.max_calls, s->o->policy.window_ms,
-			wd_action_name(s->action));
+	probe_limits(s, &max_calls, &window_ms);
+	wd_report_limit(s->rep, &r, max_calls, window_ms, wd_action_name(s->action));
 	free(r.shares);
 }
 
@@ -381,45 +430,49 @@ static void on_exit_event(struct wd_session *s, const struct wd_event *e)
 {
 	struct wd_row r;
 
-	idmap_del(&s->limited, e->key);
+	idmap_del(&s->limited, event_key(s, e));
 	forget_stopped(s, e->tgid);
 	event_row(s, e, &r);
 	r.state = "exited";
-	for (int i = 0; i < s->ngone; i++) {
-		if (s->gone[i].id == r.id) {
-			free(s->gone[i].shares);
-			s->gone[i] = s->gone[--s->ngone];
-			break;
-		}
-	}
-	s->gone = realloc(s->gone, (s->ngone + 1) * sizeof(*s->gone));
-	if (!s->gone)
-		abort();
-	s->gone[s->ngone++] = r;
+	wd_exited_ended(&s->exited, &r);
+	wd_metrics_retire(s->metrics, event_key(s, e), e->allowed, e->limited, e->limited_windows);
 	if (e->limited_windows > 0)
 		wd_report_exited(s->rep, &r);
+	free(r.shares);
+	/* After the last use of r.cg. */
+	if (!s->shared || e->key_kind == WD_KEY_PROCESS)
+		wd_cgroup_forget_pid(s->names.cg, e->tgid);
 }
 
 static void on_proc_exit(struct wd_session *s, const struct wd_event *e)
 {
 	struct wd_share sh = { .pid = e->tgid,
 			       .budget = e->key,
+			       .budget_key = (int)e->key_kind,
+			       .budget_uid = e->key_uid,
 			       .allowed = e->allowed,
 			       .limited = e->limited,
 			       .state = "exited" };
 
 	forget_stopped(s, e->tgid);
 	memcpy(sh.comm, e->comm, WD_COMM_LEN);
-	for (int i = 0; i < s->ngone_shares; i++) {
-		if (s->gone_shares[i].pid == sh.pid) {
-			s->gone_shares[i] = sh;
-			return;
-		}
-	}
-	s->gone_shares = realloc(s->gone_shares, (s->ngone_shares + 1) * sizeof(sh));
-	if (!s->gone_shares)
-		abort();
-	s->gone_shares[s->ngone_shares++] = sh;
+	sh.cg = where(s, e->tgid, (int)e->key_kind, e->key);
+	wd_exited_exited(&s->exited, &sh); /* keeps a copy of sh.cg */
+	wd_cgroup_forget_pid(s->names.cg, e->tgid);
+}
+
+/* Throttle escalated to kill (probe/limiter.h wd_escalate): nothing left
+ * to resume; report who was killed and who resumed it. */
+static void on_escalate(struct wd_session *s, const struct wd_event *e)
+{
+	struct wd_row r;
+
+	forget_stopped(s, e->tgid);
+	event_row(s, e, &r);
+	r.state = "killed";
+	wd_report_escalate(s->rep, &r, e->tgid, e->why == WD_STOP_RESUMED, e->by_pid, e->by_code,
+			   e->by_comm);
+	free(r.shares);
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -432,6 +485,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	memcpy(&e, data, sizeof(e));
 	if (e.kind == WD_EV_LIMIT || e.kind == WD_EV_STOPPED)
 		on_limit(s, &e);
+	else if (e.kind == WD_EV_ESCALATE)
+		on_escalate(s, &e);
 	else if (e.kind == WD_EV_PROC_EXIT)
 		on_proc_exit(s, &e);
 	else if (e.kind == WD_EV_EXIT)
@@ -449,17 +504,17 @@ static void resume_due(struct wd_session *s, __u64 now)
 			continue;
 		idmap_del(&s->stopped, e.id);
 		i--;
-		kill((pid_t)e.id, SIGCONT);
-		if (s->guardian)
-			wd_guardian_resumed(s->guardian, e.id);
+		kill((pid_t)e.id.id, SIGCONT);
+		unlist(s, e.id.id);
 	}
 }
 
 static void clear_due(struct wd_session *s, __u64 now)
 {
 	__u64 window_ns = s->o->policy.window_ms * NS_PER_MS;
-	struct idmap due = { 0 };
+	struct idmap due = { 0 }, at = { 0 };
 	struct wd_row *rows;
+	struct idval *j;
 	int n;
 
 	/* A whole window after the last limited one without a new LIMIT. */
@@ -475,13 +530,15 @@ static void clear_due(struct wd_session *s, __u64 now)
 	if (!due.n)
 		return;
 	/* One snapshot of the map for every budget cleared in this pass. */
-	rows = live_rows(s, &n, false);
+	rows = live_rows(s, &n, NULL);
+	for (int i = 0; i < n; i++)
+		idmap_set(&at, wd_row_key(&rows[i]), i);
 	for (int i = 0; i < due.n; i++)
-		for (int j = 0; j < n; j++)
-			if (rows[j].id == due.v[i].id)
-				wd_report_clear(s->rep, &rows[j]);
+		if ((j = idmap_find(&at, due.v[i].id)))
+			wd_report_clear(s->rep, &rows[j->val]);
 	free_rows(rows, n);
-	free(due.v);
+	idmap_free(&due);
+	idmap_free(&at);
 }
 
 static const struct {
@@ -502,6 +559,10 @@ static const struct {
 	  "children of target processes could not be recorded as targets "
 	  "and are NOT limited",
 	  offsetof(struct wd_health_counts, targets_full) },
+	{ "stops_full",
+	  "stopped processes could not be recorded as stopped: a SIGCONT from another "
+	  "process is NOT escalated for them; raise --map-size",
+	  offsetof(struct wd_health_counts, stops_full) },
 };
 
 static void check_health(struct wd_session *s)
@@ -531,7 +592,7 @@ static void check_health(struct wd_session *s)
 /* ---- the loop ------------------------------------------------------------- */
 struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
 				  const struct wd_opts *o, int action, struct wd_child *child,
-				  struct wd_guardian *guardian)
+				  struct wd_guardian *guardian, struct wd_stopfile *stopfile)
 {
 	struct wd_session *s = calloc(1, sizeof(*s));
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -546,9 +607,19 @@ struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
 	s->shared = s->key != WD_KEY_PROCESS;
 	s->child = child;
 	s->guardian = guardian;
+	s->stopfile = stopfile;
 	s->started = mono_ns() / 1e9;
+	/* A table's large buffers (its shares, its JSON) are mmap'ed and given
+	 * back when freed.  A fixed threshold turns off glibc's moving one,
+	 * which would put them in the heap, where freed pages stay resident:
+	 * a 200 000-exit soak crept up 5% that way. */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+	wd_exited_init(&s->exited, s->shared);
+	wd_names_init(&s->names);
 	s->rb = ring_buffer__new(bpf_map__fd(probe->skel->maps.wd_events), on_event, s, NULL);
 	if (!s->rb) {
+		wd_exited_free(&s->exited);
+		wd_names_free(&s->names);
 		free(s);
 		wd_fail("could not open the event ring buffer: %s", strerror(errno));
 		return NULL;
@@ -557,7 +628,24 @@ struct wd_session *wd_session_new(struct wd_probe *probe, struct wd_report *rep,
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (o->config)
+		sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	return s;
+}
+
+static void gauges(void *ctx, __u64 *budgets_limited, __u64 *stopped)
+{
+	struct wd_session *s = ctx;
+
+	*budgets_limited = s->limited.n;
+	*stopped = s->stopped.n;
+}
+
+void wd_session_set_metrics(struct wd_session *s, struct wd_metrics *m)
+{
+	s->metrics = m;
+	wd_metrics_bind_session(m, s->names.cg, gauges, s, s->rep);
 }
 
 static int next_wake_ms(struct wd_session *s, __u64 next_table, __u64 end)
@@ -581,14 +669,17 @@ static void table(struct wd_session *s)
 	struct wd_share *procs = NULL;
 
 	check_health(s);
-	rows = live_rows(s, &n, false);
+	rows = live_rows(s, &n, NULL);
 	if (s->shared)
-		procs = all_shares(s, &nprocs);
+		procs = all_shares(s, &nprocs, NULL);
 	wd_report_table(s->rep, rows, n, &s->health, procs, nprocs);
+	/* Only the budgets in this table: ended ones are forgotten. */
+	idmap_clear(&s->last_total);
 	for (int i = 0; i < n; i++)
-		idmap_set(&s->last_total, rows[i].id, rows[i].allowed + rows[i].limited);
+		idmap_set(&s->last_total, wd_row_key(&rows[i]), rows[i].allowed + rows[i].limited);
 	free(procs);
 	free_rows(rows, n);
+	wd_names_trim(&s->names, 2 * WD_EXITED_ROWS + n);
 }
 
 static bool targets_alive(struct wd_session *s)
@@ -606,7 +697,9 @@ static bool targets_alive(struct wd_session *s)
 static void check_stop(struct wd_session *s, __u64 now, __u64 end)
 {
 	if (got_signal) {
-		s->stop_reason = got_signal == SIGINT ? "SIGINT" : "SIGTERM";
+		s->stop_reason = got_signal == SIGINT ? "SIGINT" :
+				 got_signal == SIGHUP ? "SIGHUP" :
+							"SIGTERM";
 	} else if (end && now >= end) {
 		s->stop_reason = "duration";
 	} else if (s->child && wd_child_poll(s->child) >= 0) {
@@ -625,12 +718,18 @@ const char *wd_session_run(struct wd_session *s)
 	__u64 end = s->o->duration_s > 0 ? now + (__u64)(s->o->duration_s * 1e9) : 0;
 
 	while (!s->stop_reason) {
-		ring_buffer__poll(s->rb, next_wake_ms(s, next_table, end));
+		wd_metrics_wait(s->metrics, s->rb, next_wake_ms(s, next_table, end));
+		if (got_hup && s->reload) {
+			got_hup = 0;
+			s->reload(s->reload_ctx);
+		}
 		now = mono_ns();
 		resume_due(s, now);
+		flush_stopfile(s);
 		clear_due(s, now);
 		if (now >= next_table) {
 			table(s);
+			wd_metrics_write_file(s->metrics);
 			next_table += interval * ((now - next_table) / interval + 1);
 		}
 		check_stop(s, now, end);
@@ -643,7 +742,7 @@ const char *wd_session_run(struct wd_session *s)
 static void resume_all(struct wd_session *s, struct wd_row *rows, int n)
 {
 	for (int i = 0; i < s->stopped.n; i++)
-		kill((pid_t)s->stopped.v[i].id, SIGCONT);
+		kill((pid_t)s->stopped.v[i].id.id, SIGCONT);
 	for (int i = 0; i < n; i++) {
 		if (!rows[i].limited_windows)
 			continue;
@@ -652,38 +751,40 @@ static void resume_all(struct wd_session *s, struct wd_row *rows, int n)
 		for (int j = 0; j < rows[i].nshares; j++)
 			kill((pid_t)rows[i].shares[j].pid, SIGCONT);
 	}
-	s->stopped.n = 0;
+	idmap_clear(&s->stopped);
 }
 
 void wd_session_finish(struct wd_session *s)
 {
 	struct wd_share *procs = NULL;
+	struct wd_not_listed nl;
 	struct wd_row *rows;
 	int n, nprocs = 0;
 
 	ring_buffer__consume(s->rb);
 	check_health(s);
-	rows = live_rows(s, &n, true);
+	rows = live_rows(s, &n, &nl);
 	if (s->shared)
-		procs = all_shares(s, &nprocs);
+		procs = all_shares(s, &nprocs, NULL);
+	wd_metrics_stop(s->metrics); /* the last file; the maps close next */
 	/* Detach (and release the object) first: a process resumed while
 	 * attached could be stopped again by an event never read. */
 	ring_buffer__free(s->rb);
 	wd_probe_close(s->probe);
 	if (s->action == WD_ACT_THROTTLE)
 		resume_all(s, rows, n);
-	wd_report_summary(s->rep, rows, n, &s->health, mono_ns() / 1e9 - s->started, procs, nprocs);
+	if (s->stopfile) {
+		wd_stopfile_clear(s->stopfile);
+		flush_stopfile(s);
+	}
+	wd_report_summary(s->rep, rows, n, &s->health, mono_ns() / 1e9 - s->started, procs, nprocs,
+			  &nl);
 	free(procs);
 	free_rows(rows, n);
-	for (int i = 0; i < s->ngone; i++)
-		free(s->gone[i].shares);
-	for (int i = 0; i < s->nnames; i++)
-		free(s->names[i].name);
-	free(s->gone);
-	free(s->gone_shares);
-	free(s->names);
-	free(s->limited.v);
-	free(s->stopped.v);
-	free(s->last_total.v);
+	wd_exited_free(&s->exited);
+	wd_names_free(&s->names);
+	idmap_free(&s->limited);
+	idmap_free(&s->stopped);
+	idmap_free(&s->last_total);
 	free(s);
 }

@@ -77,6 +77,12 @@ WEAK const char *wd_policy_describe_key(const struct wd_policy *p)
 	return "per process";
 }
 
+WEAK const char *wd_policy_fallback(const struct wd_policy *p)
+{
+	(void)p;
+	return NULL;
+}
+
 WEAK void wd_policy_describe_count(const struct wd_policy *p, char *buf, size_t len)
 {
 	(void)p;
@@ -276,7 +282,7 @@ static void print_offsets(const struct wd_features *f)
 
 static void print_decisions(const struct wd_features *f, const char *spec)
 {
-	struct wd_route rt[4];
+	struct wd_route rt[WD_NROUTES];
 	char line[4096];
 	const char *p;
 
@@ -289,7 +295,7 @@ static void print_decisions(const struct wd_features *f, const char *spec)
 			printf("action|%s|%s|%s\n", wd_backend_name(b), wd_action_name(actions[i]),
 			       p ? p : "ok");
 			wd_routes(f, b, actions[i], rt);
-			for (int r = 0; r < 4; r++)
+			for (int r = 0; r < WD_NROUTES; r++)
 				printf("route|%s|%s|%s|%s|%s\n", wd_backend_name(b),
 				       wd_action_name(actions[i]), rt[r].route, rt[r].status,
 				       rt[r].how);
@@ -325,7 +331,15 @@ int main(int argc, char **argv)
 	static struct wd_opts o;
 	struct wd_features f;
 	struct wd_report r = { .json = false, .out = stdout };
+	char notes[4][128];
+	int n;
 
+	/* As main.c's choose(): mount tracefs, debugfs and securityfs where
+	 * absent, then probe (on a freshly booted machine tracefs may not be
+	 * mounted yet). The notes go to stderr, as the front ends' do. */
+	n = wd_mount_pseudo(notes, 4);
+	for (int i = 0; i < n; i++)
+		fprintf(stderr, "test_features: %s\n", notes[i]);
 	wd_features_probe(&f, true);
 	o.policy.profile = "seed";
 	o.policy.max_calls = WD_DEFAULT_MAX_CALLS;
@@ -338,7 +352,7 @@ int main(int argc, char **argv)
 		wd_features_free(&f);
 		return 0;
 	}
-	printf("kernel|%s\nuring_tp|%s\n", f.kernel, f.uring_tp);
+	printf("kernel|%s\nuring_tp|%s\nuring_ops|%s\n", f.kernel, f.uring_tp, f.uring_ops);
 	for (int i = 0; i < WD_NFEATURES; i++)
 		printf("feature|%s|%s|%s\n", f.feat[i].name, f.feat[i].ok ? "yes" : "no",
 		       f.feat[i].detail);

@@ -10,12 +10,16 @@
  *   escape HEX | cell WIDTH HEX | oneline HEX | json HEX   (bytes in hex)
  *   n VALUE WIDTH | float VALUE DECIMALS
  *   parse ARGS...      "OK <json of the options>", "ERR <line>" or "EXIT"
+ *   privileges         lines "CAPS LAST_CAP TRACEFS|- MAJOR MINOR MEMLOCK|inf UID
+ *                      throttle|-" on stdin; "OK" or "ERR <line>" for each
  *   report json|text   a fixed set of records, as report.c writes them
  */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
+#include "cgname.h"
 #include "ethoswd.h"
 
 static char last_error[1024];
@@ -93,10 +97,34 @@ static char *opts_json(const struct wd_opts *o)
 	wj_bool(j, "json", o->json);
 	wj_bool(j, "probe_features", o->probe_features);
 	wj_u64(j, "map_size", o->map_size);
+	wj_str(j, "state_file", o->state_file);
+	wj_str(j, "resume_stopped", o->resume_stopped);
+	wj_str(j, "metrics_file", o->metrics_file); /* null when NULL */
+	if (o->metrics_port) {
+		snprintf(buf, sizeof(buf), "%s %d", o->metrics_addr, o->metrics_port);
+		wj_str(j, "metrics_listen", buf);
+	} else {
+		wj_null(j, "metrics_listen");
+	}
+	wj_u64(j, "metrics_per_cgroup", o->metrics_per_cgroup);
 	wd_policy_describe_count(&o->policy, buf, sizeof(buf));
 	wj_str(j, "describe_count", buf);
 	wj_str(j, "describe_key", wd_policy_describe_key(&o->policy));
 	wj_bool(j, "needs_btf", wd_policy_needs_btf(&o->policy));
+	if (o->user.set) {
+		struct wd_json *u = wj_new();
+
+		wj_str(u, "name", o->user.name);
+		wj_u64(u, "uid", o->user.uid);
+		wj_u64(u, "gid", o->user.gid);
+		a = wja_new();
+		for (i = 0; i < o->user.ngroups; i++)
+			wja_u64(a, o->user.groups[i]);
+		wj_take(u, "groups", wja_end(a));
+		wj_take(j, "user", wj_end(u));
+	} else {
+		wj_null(j, "user");
+	}
 	if (o->jitter_ns)
 		wj_u64(j, "jitter", o->jitter_ns);
 	else
@@ -127,18 +155,50 @@ static int cmd_parse(int argc, char **argv)
 	return 0;
 }
 
+/* wd_privilege_problem() of made-up privileges, one per stdin line. */
+static void cmd_privileges(void)
+{
+	char line[512], tracefs[64], memlock[32], action[16];
+	unsigned long long caps;
+	struct wd_privileges p;
+
+	while (fgets(line, sizeof(line), stdin)) {
+		memset(&p, 0, sizeof(p));
+		if (sscanf(line, "%llx %d %63s %d %d %31s %u %15s", &caps, &p.last_cap, tracefs,
+			   &p.kmajor, &p.kminor, memlock, &p.uid, action) != 8)
+			continue;
+		p.caps = caps;
+		snprintf(p.tracefs, sizeof(p.tracefs), "%s", strcmp(tracefs, "-") ? tracefs : "");
+		p.memlock = strcmp(memlock, "inf") ? strtoull(memlock, NULL, 10) : RLIM_INFINITY;
+		if (wd_privilege_problem(&p, strcmp(action, "throttle") ? WD_ACT_AUTO :
+									  WD_ACT_THROTTLE))
+			printf("ERR %s\n", wd_last_error());
+		else
+			printf("OK\n");
+	}
+}
+
 /* A fixed set of records: a process-key table and summary, events, and a
  * shared-key (tree) table with shares. */
+#define CONTAINER_ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 static void cmd_report(bool json)
 {
 	struct wd_report r = { json, stdout };
-	struct wd_health_counts h = { 0 }, h2 = { 1, 2, 3, 0 };
-	struct wd_share sh[3] = {
-		{ 300, 300, 50, 5, "root\033[2J", "ok" },
-		{ 301, 300, 7000000, 0, "child", "STOPPED" },
-		{ 302, 300, 1, 0, "caf\xc3\xa9", "exited" },
+	struct wd_health_counts h = { 0 }, h2 = { 1, 2, 3, 0, 0 };
+	struct wd_share sh[4] = {
+		{ 300, 300, WD_KEY_TREE, 0, 50, 5, "root\033[2J", "ok", NULL },
+		{ 301, 300, WD_KEY_TREE, 0, 7000000, 0, "child", "STOPPED", NULL },
+		{ 302, 300, WD_KEY_TREE, 0, 1, 0, "caf\xc3\xa9", "exited", NULL },
+		{ 7, 7, WD_KEY_PROCESS, 0, 3, 0, "own", "ok", NULL },
 	};
-	struct wd_row rows[25], tree[2], lim;
+	struct wd_row rows[25], tree[3], lim, cgrows[2];
+	struct wd_not_listed nl = { 0, 199001, 400002, 400000, 2, 1 },
+			     nl_tree = { 3, 7, 9, 8, 1, 1 };
+	struct wd_cgroup box = { .path = "/libpod_parent/libpod-" CONTAINER_ID,
+				 .runtime = "podman",
+				 .container_id = CONTAINER_ID },
+			 odd = { .path = "/we\xffird/\033[2J" };
 	int i;
 
 	memset(rows, 0, sizeof(rows));
@@ -158,14 +218,20 @@ static void cmd_report(bool json)
 	rows[4].state = "LIMITED";
 	lim = rows[5];
 	lim.window_start_ms = 4000000000LL;
+	lim.cg = &box;
 	wd_report_limit(&r, &lim, 100, 500, "deny");
 	wd_report_clear(&r, &rows[1]);
 	wd_report_exited(&r, &rows[0]);
+	wd_report_escalate(&r, &rows[5], 105, true, 4321, 0, "\033]0;x\aevil");
+	wd_report_escalate(&r, &rows[7], 107, false, 0, 0, "");
 	wd_warn(&r, "a warning\nwith a break");
 	wd_report_table(&r, rows, 25, &h, NULL, 0);
-	wd_report_summary(&r, rows, 3, &h2, 12.34567, NULL, 0);
-	tree[0] = (struct wd_row){ .key = WD_KEY_TREE,
+	wd_report_summary(&r, rows, 3, &h2, 12.34567, NULL, 0, NULL);
+	wd_report_summary(&r, rows, 3, &h, 3600.0, NULL, 0, &nl);
+	tree[0] = (struct wd_row){ .shared = true,
+				   .key = WD_KEY_TREE,
 				   .id = 300,
+				   .user = "root",
 				   .window = 12,
 				   .allowed = 7000051,
 				   .limited = 5,
@@ -176,16 +242,69 @@ static void cmd_report(bool json)
 				   .shares = sh,
 				   .window_start_ms = -1 };
 	snprintf(tree[0].comm, WD_COMM_LEN, "%s", "root\033[2J");
-	tree[1] = (struct wd_row){ .key = WD_KEY_TREE,
+	tree[2] = (struct wd_row){ .shared = true,
+				   .key = WD_KEY_TREE,
 				   .id = 99999999,
+				   .uid = 4242,
 				   .state = "LIMITED",
 				   .name = "/a/very/long/cgroup/path.slice",
 				   .window_start_ms = -1 };
-	wd_report_limit(&r, &tree[1], 16, 500, "throttle");
+	/* A caller that fell back to a budget of its own. */
+	tree[1] = (struct wd_row){ .shared = true,
+				   .key = WD_KEY_PROCESS,
+				   .id = 7,
+				   .allowed = 3,
+				   .activity = 9,
+				   .state = "ok",
+				   .nshares = 1,
+				   .shares = sh + 3,
+				   .window_start_ms = -1 };
+	snprintf(tree[1].comm, WD_COMM_LEN, "%s", "own");
+	wd_report_limit(&r, &tree[2], 16, 500, "throttle");
 	wd_report_exited(&r, &tree[0]);
-	wd_report_table(&r, tree, 2, &h, sh, 3);
-	wd_report_summary(&r, tree, 2, &h, 1.0, sh, 3);
+	wd_report_escalate(&r, &tree[0], 301, true, 0, -2, "");
+	wd_report_limit(&r, &tree[1], 16, 500, "throttle");
+	wd_report_table(&r, tree + 1, 1, &h, sh + 3, 1);
+	wd_report_table(&r, tree, 3, &h, sh, 4);
+	wd_report_summary(&r, tree, 3, &h, 1.0, sh, 4, NULL);
+	wd_report_summary(&r, tree, 3, &h, 1.0, sh, 4, &nl_tree);
+	nl_tree = (struct wd_not_listed){ .processes = 5 };
+	wd_report_summary(&r, tree, 3, &h, 1.0, sh, 4, &nl_tree);
 	wd_report_table(&r, tree, 0, &h, sh, 0);
+	/* the cgroup key: a container's budget and a hostile path's */
+	for (i = 0; i < 3; i++) {
+		sh[i].cg = i ? &odd : &box;
+		sh[i].budget_key = WD_KEY_CGROUP;
+		sh[i].budget = i ? 77 : 4242;
+		sh[i].budget_uid = i ? 1000 : 0;
+	}
+	cgrows[0] = (struct wd_row){ .shared = true,
+				     .key = WD_KEY_CGROUP,
+				     .id = 4242,
+				     .uid = 0,
+				     .user = "root",
+				     .allowed = 16,
+				     .limited = 300,
+				     .limited_windows = 3,
+				     .state = "LIMITED",
+				     .name = box.path,
+				     .cg = &box,
+				     .nshares = 1,
+				     .shares = sh,
+				     .window_start_ms = -1 };
+	cgrows[1] = (struct wd_row){ .shared = true,
+				     .key = WD_KEY_CGROUP,
+				     .id = 77,
+				     .uid = 1000,
+				     .allowed = 5,
+				     .state = "ok",
+				     .name = odd.path,
+				     .cg = &odd,
+				     .nshares = 2,
+				     .shares = sh + 1,
+				     .window_start_ms = -1 };
+	wd_report_limit(&r, &cgrows[0], 16, 500, "monitor");
+	wd_report_table(&r, cgrows, 2, &h, sh, 3);
 }
 
 static int failures;
@@ -265,6 +384,8 @@ int main(int argc, char **argv)
 		       wd_json_double(strtod(argv[2], NULL), atoi(argv[3]), buf, sizeof(buf)));
 	} else if (!strcmp(argv[1], "parse")) {
 		return cmd_parse(argc - 2, argv + 2);
+	} else if (!strcmp(argv[1], "privileges") && argc == 2) {
+		cmd_privileges();
 	} else if (!strcmp(argv[1], "report") && argc == 3) {
 		cmd_report(!strcmp(argv[2], "json"));
 	} else {

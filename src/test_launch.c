@@ -3,10 +3,11 @@
  * test_launch.c - a driver for launch.c (tests/unit/test_cfront_launch.py).
  *
  *   test_launch CASE [ARG]
+ *   test_launch check USER|- CMD [ARGS...]
  *
  * Each case prints "key value" lines on stdout for the test to check.
- * Built from launch.c and this file alone: wd_fail() and wd_one_line()
- * below are weak stand-ins for main.c's and text.c's.
+ * Built from launch.c, runas.c, text.c and this file: wd_fail() below is
+ * a weak stand-in for main.c's (and wd_one_line() for text.c's).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -147,7 +148,7 @@ static bool wait_until_released(pid_t pid, unsigned long ino)
 static void start(struct wd_child *c, char **argv)
 {
 	fflush(stdout);
-	if (wd_child_start(c, argv))
+	if (wd_child_start(c, argv, NULL))
 		die("wd_child_start");
 }
 
@@ -195,17 +196,49 @@ static int case_kill(void)
 	return 0;
 }
 
-static int case_missing(void)
+/* A command that cannot run is refused before the child waits at the gate
+ * (wd_child_start fails, the child is reaped); one that disappears between
+ * the check and the release fails at exec: 127 and one line. */
+static int case_missing(const char *dir)
 {
 	char *argv[] = { "/no/such/program", NULL };
 	char *none[] = { NULL };
+	char path[4096], cmd[4200];
+	char *gone[] = { path, NULL };
 	struct wd_child c = WD_CHILD_INIT;
 
-	start(&c, argv);
+	printf("refused %d\n", wd_child_start(&c, argv, NULL));
+	printf("error %s\n", last_error);
+	printf("pid_reaped %d\n", c.pid > 0 && waitpid(c.pid, NULL, WNOHANG) < 0);
+	snprintf(path, sizeof(path), "%s/gone", dir);
+	snprintf(cmd, sizeof(cmd), "cp /bin/true %s", path);
+	if (system(cmd))
+		die("cp");
+	start(&c, gone);
+	unlink(path);
 	wd_child_release(&c);
 	printf("status %d\n", finish(&c));
-	printf("empty %d\n", wd_child_start(&c, none));
+	printf("empty %d\n", wd_child_start(&c, none, NULL));
 	printf("error %s\n", last_error);
+	return 0;
+}
+
+/* The verdict on `-- argv` (as user, if given): "verdict ok" or the line. */
+static int case_check(const char *user, char **argv)
+{
+	struct wd_user u = { 0 };
+	struct wd_child c = WD_CHILD_INIT;
+
+	if (strcmp(user, "-") && wd_user_lookup(user, &u)) {
+		printf("verdict %s\n", last_error);
+		return 0;
+	}
+	if (wd_child_start(&c, argv, strcmp(user, "-") ? &u : NULL))
+		printf("verdict %s\n", last_error);
+	else
+		printf("verdict ok\n");
+	wd_child_abort(&c);
+	wd_user_free(&u);
 	return 0;
 }
 
@@ -448,8 +481,10 @@ int main(int argc, char **argv)
 		return case_abort(argv[2]);
 	if (!strcmp(c, "kill"))
 		return case_kill();
-	if (!strcmp(c, "missing"))
-		return case_missing();
+	if (!strcmp(c, "missing") && argc > 2)
+		return case_missing(argv[2]);
+	if (!strcmp(c, "check") && argc > 3)
+		return case_check(argv[2], argv + 3);
 	if (!strcmp(c, "sigint"))
 		return case_sigint();
 	if (!strcmp(c, "clean"))

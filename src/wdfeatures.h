@@ -45,12 +45,14 @@ enum wd_feature_id {
 	WD_F_LSM_ACTIVE,
 	WD_F_LSM_LOAD,
 	WD_F_FILE_LOOKUP,
+	WD_F_SIGCONT,
 	WD_NFEATURES
 };
 
 struct wd_features {
-	char kernel[128];  /* "6.18.44 (x86_64)": release (machine) */
-	char uring_tp[64]; /* "io_uring:io_uring_submit_req" or "" */
+	char kernel[128];   /* "6.18.44 (x86_64)": release (machine) */
+	char uring_tp[64];  /* "io_uring:io_uring_submit_req" or "" */
+	char uring_ops[96]; /* io_uring's read opcodes here: "READ, READV, ..." */
 	struct wd_feature feat[WD_NFEATURES];
 	struct wd_kbtf *btf; /* the kernel's BTF (kbtf.c), or NULL */
 };
@@ -100,14 +102,18 @@ int wd_choose(const struct wd_features *f, int backend, int action, int *out_bac
 	      int *out_action, char *why, size_t len);
 
 struct wd_route {
-	char route[64];
+	char route[96];
 	char status[32];
 	char how[256];
 };
-/* features.routes(): always 4 rows. */
-int wd_routes(const struct wd_features *f, int backend, int action, struct wd_route out[4]);
+/* features.routes(): always WD_NROUTES rows. */
+#define WD_NROUTES 8
+int wd_routes(const struct wd_features *f, int backend, int action,
+	      struct wd_route out[WD_NROUTES]);
+/* features.GENERAL_ROUTES: a row the same on every backend and action. */
+bool wd_route_general(const struct wd_route *rt);
 /* The rows as JSON text: [{"route", "status", "how"}, ...] (malloc'ed). */
-char *wd_routes_json(const struct wd_route rt[4]);
+char *wd_routes_json(const struct wd_route rt[WD_NROUTES]);
 
 /* Features.file_offsets_problem(): can a call's file and a process's
  * executable be found from BTF?  The problem into buf; false if they can. */

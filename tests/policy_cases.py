@@ -64,9 +64,13 @@ def run(args, cmd, action, *policy):
     return res
 
 
-def budget(res, ident):
-    rows = [b for b in res.summary["budgets"] if b["id"] == ident]
-    assert len(rows) == 1, (ident, res.summary["budgets"])
+def budget(res, ident, key=None, uid=None):
+    """The summary's budget row with this id (and key, and uid, if given:
+    a key's budgets are split by user, and a caller that fell back has a
+    "process" budget whose id is its PID)."""
+    rows = [b for b in res.summary["budgets"] if b["id"] == ident
+            and (key is None or b["key"] == key) and (uid is None or b["uid"] == uid)]
+    assert len(rows) == 1, (ident, key, uid, res.summary["budgets"])
     return rows[0]
 
 
@@ -111,7 +115,7 @@ def tree_key(args, action, detach):
     res = run(args, tree_cmd("tree", 100, children=20, detach=detach), action,
               "--key", "tree", "--window-ms", "5000")
     expect(res, "tree", LIMIT, 1900, action)
-    b = budget(res, res.start["targets"][0])
+    b = budget(res, res.start["targets"][0], "tree", 0)
     assert (b["key"], b["allowed"], b["limited_windows"]) == ("tree", LIMIT, 1), b
     assert len(b["pids"]) == 20, b
     assert len(res.summary["budgets"]) == 1, res.summary["budgets"]
@@ -119,8 +123,13 @@ def tree_key(args, action, detach):
 
 
 def _as_user(uid, argv):
-    return ["setpriv", "--reuid", str(uid), "--regid", str(uid),
-            "--clear-groups"] + argv
+    """argv run as uid.  The checkout may sit where uid cannot look (a clone
+    in /root, 0700): a root shell enters the program's directory first, and
+    setpriv runs it from there by a relative path."""
+    where, name = os.path.split(str(argv[0]))
+    return ["/bin/sh", "-c", 'cd "$0" && exec "$@"', where,
+            "setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups",
+            "./" + name] + [str(a) for a in argv[1:]]
 
 
 def uid_key(args, action):
@@ -130,7 +139,7 @@ def uid_key(args, action):
               action, "--key", "uid")
     for uid in (65534, 65533):
         expect(res, "u%d" % uid, LIMIT, 150, action)
-        assert budget(res, uid)["allowed"] == LIMIT
+        assert budget(res, uid, "uid", uid)["allowed"] == LIMIT
     return res
 
 
@@ -170,7 +179,7 @@ def cgroup_key(args, action, tmp):
             subprocess.run(["umount", str(mounted)], check=True)
     for n, g in groups.items():
         expect(res, "cg" + n, LIMIT, 150, action)
-        b = budget(res, ids[n])
+        b = budget(res, ids[n], "cgroup", 0)
         assert b["allowed"] == LIMIT and b["name"].endswith(os.path.basename(g)), b
     return res
 

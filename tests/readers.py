@@ -197,17 +197,31 @@ def go(proc):
 # route_reader: one byte of a file, N times, by one route (tests/progs/route_reader.c).
 ROUTE = BIN_DIR / "route_reader"
 # pread is the read family's baseline; "+async" adds IOSQE_ASYNC (an io-wq worker reads).
+# uring-batch submits all its reads with one io_uring_enter(); uring-sqpoll
+# queues linked READ -> WRITE pairs for an SQPOLL ring's kernel thread.
 ROUTES = ("pread", "sendfile", "splice", "copy-file-range", "uring-read",
-          "uring-read+async", "uring-readv", "uring-read-fixed")
+          "uring-read+async", "uring-readv", "uring-read-fixed", "uring-splice",
+          "uring-batch", "uring-sqpoll")
 URING_ROUTES = tuple(r for r in ROUTES if r.startswith("uring-"))
 
 
-def route_cmd(route, reads, file, label="route", only_pid=None):
-    """argv for route_reader; only_pid: read only if it got that PID (-P)."""
+def route_cmd(route, reads, file, label="route", only_pid=None, out=None):
+    """argv for route_reader; only_pid: read only if it got that PID (-P);
+    out: the file where uring-batch / uring-sqpoll put what they read
+    (route_outcome)."""
     name, _, extra = route.partition("+")
     argv = [str(ROUTE), "-r", name, "-n", str(reads), "-f", str(file), "-l", label]
     return argv + (["-A"] if extra == "async" else []) + \
-        (["-P", str(only_pid)] if only_pid else [])
+        (["-P", str(only_pid)] if only_pid else []) + (["-o", str(out)] if out else [])
+
+
+def route_outcome(out, reads):
+    """(reads that completed, bytes copied on by linked writes) from the -o
+    file of uring-batch / uring-sqpoll: byte i is read i, byte reads + i
+    its copy; a zero byte never arrived.  Readable after a SIGKILL."""
+    data = Path(out).read_bytes()
+    return (sum(1 for b in data[:reads] if b),
+            sum(1 for b in data[reads:2 * reads] if b))
 
 
 def route_source(directory):

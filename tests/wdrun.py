@@ -59,7 +59,7 @@ def prefix():
 # tests/unit/test_probe_programs.py checks every program Probe attaches is here.
 PROG_NAMES = ("wd_tracepoint", "wd_tp_fd1", "wd_kprobe", "wd_kprobe_fd1",
               "wd_kprobe_uring", "wd_uring_submit", "wd_exit", "lsm__file_permi",
-              "wd_newtask", "file_permission", "kfunc____x64_sy",
+              "wd_newtask", "wd_sigcont", "file_permission", "kfunc____x64_sy",
               "__x64_sys_sendf", "__x64_sys_copy_")
 
 
@@ -98,8 +98,9 @@ class Result:
 class Watchdog:
     """A front end run with --json, whose stdout is parsed as it runs."""
 
-    def __init__(self, args, cmd=None, env=None, preexec=None):
-        argv = argv0() + ["--json"] + list(args)
+    def __init__(self, args, cmd=None, env=None, preexec=None, wrap=()):
+        # wrap: a command that runs the front end (setpriv ...).
+        argv = list(wrap) + argv0() + ["--json"] + list(args)
         if cmd:
             argv += ["--"] + [str(c) for c in cmd]
         self.argv = argv

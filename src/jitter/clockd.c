@@ -6,6 +6,10 @@
  *   ethos-clockd --grain NS --mode clamp|pause --pid PID [--jfrac N]
  *   ethos-clockd --coverage      what it does with each clock source
  *
+ * Environment, for experiments: CLOCKD_DEBUG=1 says on stderr what went
+ * wrong inside, CLOCKD_STATS=1 prints its counters and CPU time at exit
+ * (one JSON line), CLOCKD_NO_FIFO=1 keeps it at normal priority.
+ *
  * with descriptors 3, 4, 5 set up by the front end (src/jitter_launch.c,
  * ethoswd/jitter.py): the socket to the command's process, the control
  * pipe from the watchdog, and the pipe for the one ready line.
@@ -268,8 +272,7 @@ static void take_listener(void)
 	c = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
 	if (c && c->cmsg_type == SCM_RIGHTS) {
 		memcpy(&cd.notify_fd, CMSG_DATA(c), sizeof(int));
-		if (!getenv("CLOCKD_NO_SYNC") &&
-		    ioctl(cd.notify_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+		if (ioctl(cd.notify_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
 			  (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP))
 			clockd_log("SYNC_WAKE_UP: %s", strerror(errno));
 	}

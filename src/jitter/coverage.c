@@ -38,9 +38,17 @@ static const char *const rows[][3] = {
 	  "opened by ethos-clockd: a copy with the times clamped, taken at open" },
 	{ "/proc/PID/sched", "refused", "EACCES: a scheduler debug file of ns clocks" },
 	{ "perf_event_open", "refused", "EACCES, as perf_event_paranoid would" },
+	{ "the vsyscall page's gettimeofday and time", "clamped",
+	  "the kernel's emulation runs the filter" },
 	{ "static, Go and other libc-free binaries", "clamped",
 	  "no vDSO and the same filter: the kernel entry is what is mediated" },
-	{ "ia32 and x32 system calls", "refused", "ENOSYS: 32-bit programs do not run" },
+	{ "ia32 and x32 system calls (int 0x80 included)", "refused",
+	  "ENOSYS: 32-bit programs do not run" },
+	{ "clone3, clone(CLONE_UNTRACED), io_uring_setup, seccomp(NEW_LISTENER), "
+	  "prctl(PR_SET_TSC), arch_prctl(ARCH_MAP_VDSO_*)",
+	  "refused",
+	  "ENOSYS for clone3 (glibc falls back to clone), EPERM: ways around the tracer "
+	  "and the filter" },
 	{ "counting threads, shared-memory counters", "out of reach",
 	  "an implicit clock: nothing to mediate" },
 	{ "timers as clocks: sleeps, timeouts, signals, time left of select/ppoll/nanosleep",
@@ -49,7 +57,8 @@ static const char *const rows[][3] = {
 	  "/sys",
 	  "out of reach", "not rewritten" },
 	{ "a second thread racing the caller (a rusage buffer, an open's path)", "out of reach",
-	  "raw values visible for the microseconds before the rewrite" },
+	  "a rusage buffer is raw for the microseconds before its rewrite; a path can be "
+	  "swapped between the check and the kernel's lookup" },
 };
 
 /* Can a process make cpuid fault here?  Asked in a child: it sticks. */

@@ -6,8 +6,10 @@
  * the socket, so both front ends install the same bytes.
  *
  *   answered by the supervisor (USER_NOTIF): clock_gettime, clock_getres,
- *     gettimeofday, time, times, sysinfo, adjtimex, clock_adjtime, open,
- *     openat, openat2 (for the /proc files that carry CPU times)
+ *     gettimeofday, time, times, sysinfo, adjtimex, clock_adjtime, and
+ *     the opens that could read a file (for the /proc files that carry CPU
+ *     times: open and openat unless O_WRONLY, O_DIRECTORY or O_PATH;
+ *     every openat2)
  *   fixed at their exit (TRACE): getrusage; wait4/waitid with a rusage;
  *     getitimer, timer_gettime, timerfd_gettime; the *settime calls that
  *     return the old value
@@ -21,6 +23,7 @@
  *     every ia32 and x32 system call (ENOSYS: other numbers, other layouts)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/sched.h>
 #include <stddef.h>
@@ -93,6 +96,22 @@ static void nr_flag_set(__u32 sys, int arg, __u32 mask, __u32 action)
 	ret(SECCOMP_RET_ALLOW);
 }
 
+/* An open that could read a file: if (nr == sys) return (flags have
+ * neither O_DIRECTORY nor O_PATH, and the access mode is not O_WRONLY) ?
+ * NOTIFY : ALLOW.  A descriptor opened only to write, to a directory or
+ * as a path cannot read a /proc file's clocks (reopening a path through
+ * /proc/self/fd is an open of its own, and checked). */
+static void nr_open_reading(__u32 sys, int arg)
+{
+	emit(BPF_JMP | BPF_JEQ | BPF_K, 0, 6, sys);
+	ld(OFF_ARG(arg));
+	emit(BPF_JMP | BPF_JSET | BPF_K, 3, 0, O_DIRECTORY | O_PATH);
+	emit(BPF_ALU | BPF_AND | BPF_K, 0, 0, O_ACCMODE);
+	emit(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, O_WRONLY);
+	ret(RET_NOTIFY);
+	ret(SECCOMP_RET_ALLOW);
+}
+
 /* if (nr == sys) return lo <= args[arg] low 32 bits <= hi ? action : ALLOW; */
 static void nr_arg_in(__u32 sys, int arg, __u32 lo, __u32 hi, __u32 action)
 {
@@ -116,10 +135,10 @@ static void build(void)
 
 	/* The frequent ones first: each is one comparison further down. */
 	nr_is(__NR_clock_gettime, RET_NOTIFY);
-	nr_is(__NR_openat, RET_NOTIFY);
+	nr_open_reading(__NR_openat, 2);
 	nr_is(__NR_gettimeofday, RET_NOTIFY);
-	nr_is(__NR_open, RET_NOTIFY);
-	nr_is(__NR_openat2, RET_NOTIFY);
+	nr_open_reading(__NR_open, 1);
+	nr_is(__NR_openat2, RET_NOTIFY); /* its flags are in memory */
 	nr_is(__NR_clock_getres, RET_NOTIFY);
 	nr_is(__NR_time, RET_NOTIFY);
 	nr_is(__NR_times, RET_NOTIFY);

@@ -28,8 +28,6 @@
  * at or above every reading given before: the clock never runs backwards
  * for one process, nor between two that compare readings.
  */
-#include <stdlib.h>
-
 #include "clockd.h"
 
 #define RUN_ALLOWANCE(g)   ((g) / 2)
@@ -59,11 +57,6 @@ static __u64 lag_of(const struct task *t, __u64 mono, __u64 run, __u64 delay)
 	wall = mono > t->rel_real ? mono - t->rel_real : 0;
 	sleep = wall > cpu + waited ? wall - cpu - waited : 0;
 	own = t->rel_virt + beyond(cpu, RUN_ALLOWANCE(g)) + beyond(sleep, SLEEP_ALLOWANCE(g));
-	if (getenv("CLOCKD_PAUSE_DEBUG") && own - t->rel_virt > g)
-		clockd_log("%d: own +%llu: cpu %llu waited %llu sleep %llu wall %llu", t->tid,
-			   (unsigned long long)(own - t->rel_virt), (unsigned long long)cpu,
-			   (unsigned long long)waited, (unsigned long long)sleep,
-			   (unsigned long long)wall);
 	/* a long sleep brings it back to the machine's time, less a grain */
 	if (sleep >= RESYNC_SLEEP(g) && own + g < mono)
 		own = mono - g;
@@ -80,13 +73,16 @@ static __u64 pause_read(struct task *t, int line, const struct wd_jclamp *c, __u
 	bool counted = t && !thread_sched(t, &run, &delay);
 	long long when;
 
-	own = now - (counted ? lag_of(t, mono, run, delay) * den / num : 0);
+	/* 128-bit products: a lag of hours in TSC cycles times 10^6 */
+	own = now -
+	      (counted ? (__u64)((unsigned __int128)lag_of(t, mono, run, delay) * den / num) : 0);
 	/* never before this thread's last switch point on this line (the
 	 * clocks are read a few ns apart: that must not repeat a reading) */
 	if (counted && t->line_set[line] && own < t->line_sw[line])
 		own = t->line_sw[line];
 	s = wd_jitter_next(c, own, &v);
-	when = (long long)mono + ((long long)s - (long long)now) * (long long)num / (long long)den;
+	when = (long long)mono + (long long)((__int128)((long long)s - (long long)now) *
+					     (long long)num / (long long)den);
 	if (floors[line].set && v < floors[line].v) {
 		v = floors[line].v;
 		s = floors[line].sw;

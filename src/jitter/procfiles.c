@@ -19,11 +19,16 @@
  * is racy by nature: a second thread that rewrites the path between the
  * check and the kernel's own lookup opens the real file (docs/jitter.md).
  * Contents are taken at open: a reader that seeks back and reads again
- * sees the same numbers.
+ * sees the same numbers.  They are read with the caller's file-system ids
+ * and effective capabilities (as_caller): the kernel hides fields of
+ * /proc/PID/stat (code, stack and data addresses, exit code) from a reader
+ * that may not ptrace PID, and a tree run as another user (-u USER) must
+ * not see through the supervisor what it could not see itself.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -32,6 +37,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/fsuid.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -213,6 +219,55 @@ static enum pfile identify(int fd, pid_t *pid, pid_t *tid)
 
 /* ---- contents ------------------------------------------------------------ */
 
+/* The supervisor's thread while it reads for a caller: the caller's fs
+ * ids and effective capabilities (setfsuid and capset act on this thread
+ * only); put back by as_self. */
+struct as_caller {
+	struct __user_cap_header_struct h;
+	struct __user_cap_data_struct saved[2];
+	uid_t fsuid;
+	gid_t fsgid;
+};
+
+static int as_caller(pid_t tid, struct as_caller *s)
+{
+	char path[64], text[4096], *l;
+	unsigned int uid[4], gid[4];
+	unsigned long long eff;
+	struct __user_cap_data_struct d[2];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (read_text(path, text, sizeof(text)) <= 0 || !(l = strstr(text, "\nUid:")) ||
+	    sscanf(l, "\nUid: %u %u %u %u", &uid[0], &uid[1], &uid[2], &uid[3]) != 4 ||
+	    !(l = strstr(text, "\nGid:")) ||
+	    sscanf(l, "\nGid: %u %u %u %u", &gid[0], &gid[1], &gid[2], &gid[3]) != 4 ||
+	    !(l = strstr(text, "\nCapEff:")) || sscanf(l, "\nCapEff: %llx", &eff) != 1)
+		return -1;
+	s->h = (struct __user_cap_header_struct){ .version = _LINUX_CAPABILITY_VERSION_3 };
+	if (syscall(SYS_capget, &s->h, s->saved))
+		return -1;
+	/* the ids first: setfsuid needs CAP_SETUID, which the capset drops */
+	s->fsgid = (gid_t)setfsgid(gid[3]);
+	s->fsuid = (uid_t)setfsuid(uid[3]);
+	memcpy(d, s->saved, sizeof(d));
+	d[0].effective = (__u32)eff & d[0].permitted;
+	d[1].effective = (__u32)(eff >> 32) & d[1].permitted;
+	if (syscall(SYS_capset, &s->h, d)) {
+		setfsuid(s->fsuid);
+		setfsgid(s->fsgid);
+		return -1;
+	}
+	return 0;
+}
+
+static void as_self(struct as_caller *s)
+{
+	syscall(SYS_capset, &s->h, s->saved); /* CAP_SETUID back first */
+	setfsuid(s->fsuid);
+	setfsgid(s->fsgid);
+	syscall(SYS_capset, &s->h, s->saved); /* the fs caps, as they were */
+}
+
 static ssize_t read_all(int pathfd, char *buf, size_t size)
 {
 	char self[64];
@@ -353,19 +408,20 @@ bool procfile_open(int nfd, const struct seccomp_notif *n, int dirfd, __u64 addr
 	struct open_how how = { .flags = O_PATH | O_CLOEXEC | (flags & O_NOFOLLOW),
 				.resolve = RESOLVE_NO_MAGICLINKS };
 	int root, base, fd, len = -1, mfd;
+	struct as_caller ids;
+	ssize_t got;
 	enum pfile kind;
 	__u64 due = 0;
 	char at[32];
 
 	if (read_path(tid, addr, path, sizeof(path)) || !path[0])
 		return false;
-	root = open_proc_link(tid, "root");
+	/* an absolute path starts at the caller's root, a relative one at its
+	 * working directory or dirfd; the root is needed for the slow walk */
 	snprintf(at, sizeof(at), "fd/%d", dirfd);
-	base = path[0] == '/' ? dup(root) : open_proc_link(tid, dirfd == AT_FDCWD ? "cwd" : at);
-	if (root < 0 || base < 0) {
-		fd = -1;
-		goto out;
-	}
+	base = open_proc_link(tid, path[0] == '/' ? "root" : dirfd == AT_FDCWD ? "cwd" : at);
+	if (base < 0)
+		return false;
 	if (path[0] == '/')
 		how.resolve |= RESOLVE_IN_ROOT;
 	/* Fast: the kernel resolves it (no magic links, so "self" cannot
@@ -377,13 +433,12 @@ bool procfile_open(int nfd, const struct seccomp_notif *n, int dirfd, __u64 addr
 	} else if (fd >= 0 || errno == ELOOP) {
 		if (fd >= 0)
 			close(fd);
-		fd = walk(root, base, path, tgid, tid, flags & O_NOFOLLOW);
+		root = path[0] == '/' ? dup(base) : open_proc_link(tid, "root");
+		fd = root >= 0 ? walk(root, base, path, tgid, tid, flags & O_NOFOLLOW) : -1;
+		if (root >= 0)
+			close(root);
 	}
-out:
-	if (root >= 0)
-		close(root);
-	if (base >= 0)
-		close(base);
+	close(base);
 	kind = fd >= 0 ? identify(fd, &fpid, &ftid) : PF_NONE;
 	/* the caller may have died and its TID been reused meanwhile */
 	if (kind != PF_NONE && ioctl(nfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &n->id))
@@ -399,7 +454,14 @@ out:
 		answer(nfd, n, -EACCES);
 		return true;
 	}
-	if (read_all(fd, text, sizeof(text)) > 0) {
+	if (as_caller(tid, &ids)) {
+		close(fd);
+		answer(nfd, n, -EACCES); /* never the raw file */
+		return true;
+	}
+	got = read_all(fd, text, sizeof(text));
+	as_self(&ids);
+	if (got > 0) {
 		if (kind == PF_STAT)
 			len = stat_text(text, sizeof(text), fpid, ftid);
 		else if (kind == PF_SCHEDSTAT)

@@ -12,7 +12,14 @@
 #   5. inside, privileged, host PID namespace, host kernel interfaces mounted:
 #      (a) --probe-features exits 0 and reports the tracepoint backend available;
 #      (b) --action monitor --max-calls 50 --json -- aggressive_reader -n 200
-#          reports the reader's 200 calls: 50 allowed, 150 over the limit.
+#          reports the reader's 200 calls: 50 allowed, 150 over the limit;
+#   6. on the host, both front ends (build/ethoswd: make ethoswd first) with
+#      --key cgroup over two containers of the image, one limited, one not,
+#      each budget named by its cgroup path, runtime and container ID
+#      (tests/container/test_names.py).
+#   7. tests/container/kube_play.sh: deploy/kubernetes validated offline, and
+#      the DaemonSet's pod run by `podman kube play` (its own image target,
+#      ethoswd alone) counting a reader on the host, /healthz answering.
 #
 # Prints timings; exits 0, or non-zero after one "container: FAIL: ..." line.
 # Logs go to $WD_TEST_OUT/container (default /tmp/ethos-watchdog-tests).
@@ -140,4 +147,14 @@ counts=$(/usr/bin/python3 -c 'import json, sys; s = json.loads(sys.argv[1]); pri
 echo "  | summary: total allowed limited = $counts"
 [ "$counts" = "200 50 150" ] || fail "monitored aggressive_reader -n 200: expected total 200, allowed 50, limited 150, got $counts"
 echo "container: monitored aggressive_reader: $(since "$t")"
+
+t=$(now)
+/usr/bin/python3 -m pytest -q -s -p no:cacheprovider tests/container/test_names.py \
+    >"$OUT/names.log" 2>&1 || { tail -n 20 "$OUT/names.log" >&2; fail "two named containers (see $OUT/names.log)"; }
+grep -E '^ +budget |cgroups|passed' "$OUT/names.log" | sed 's/^/  | /'
+echo "container: two containers by name: $(since "$t")"
+
+t=$(now)
+tests/container/kube_play.sh || fail "the Kubernetes pod under podman kube play (see $OUT/kube)"
+echo "container: kube play: $(since "$t")"
 echo "container: PASS"

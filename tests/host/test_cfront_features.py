@@ -13,6 +13,7 @@ guests).  Run directly, this file prints the Python side's lines:
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -24,13 +25,13 @@ pytestmark = pytest.mark.frontends("watchdog.py")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYTHON = "/usr/bin/python3"
 SOURCES = ["test_features.c", "features.c", "kbtf.c", "choose.c", "features_report.c",
-           "policy_json.c", "sysenv.c", "jitter_report.c"]
+           "policy_json.c", "sysenv.c", "text.c", "jitter_report.c"]
 CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE",
           "-I" + os.path.join(REPO, "src")]
 # Feature indexes (Features.all() order) flipped together before the
 # decisions are compared: "-" is the kernel as probed.
 SPECS = ["-", "15", "9,10,11,12", "9,10,11,12,15", "7", "8", "7,8", "4", "0",
-         "5", "6", "13", "14", "3,15", "9,10,11,12,8"]
+         "5", "6", "13", "14", "3,15", "9,10,11,12,8", "17", "9,10,11,12,15,17"]
 BACKENDS = ("lsm", "kprobe", "tracepoint")
 ACTIONS = ("deny", "throttle", "kill", "monitor")
 KEYS = ("process", "tree", "uid", "cgroup")
@@ -48,11 +49,14 @@ class _Policy:
 def python_lines(specs):
     """The Python front end's answers, in test_features.c's format."""
     sys.path.insert(0, REPO)
-    from ethoswd import features
+    from ethoswd import environment, features
     from ethoswd.errors import SetupError
 
+    # As main._choose(): mount tracefs/debugfs/securityfs first, then probe.
+    environment.mount_pseudo_filesystems()
     f = features.Features()
-    out = ["kernel|%s" % f.kernel, "uring_tp|%s" % (f.uring.detail if f.uring else "")]
+    out = ["kernel|%s" % f.kernel, "uring_tp|%s" % (f.uring.detail if f.uring else ""),
+           "uring_ops|%s" % ", ".join(f.uring_ops)]
     out += ["feature|%s|%s|%s" % (x.name, "yes" if x else "no", x.detail) for x in f.all()]
     for spec in specs:
         flipped = [] if spec == "-" else [f.all()[int(i)] for i in spec.split(",")]
@@ -145,6 +149,35 @@ def test_ethoswd_probe_features_agrees_with_watchdog_py():
         c.pop("time")
         py.pop("time")
         assert c == py
+
+
+# A mount namespace of its own with tracefs, debugfs and securityfs
+# unmounted (as on a freshly booted machine), then CMD; the host's mounts
+# stay as they are.  Exits 99 if any of them is still there.
+UNMOUNTED = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+             "for m in /sys/kernel/debug/tracing /sys/kernel/tracing /sys/kernel/debug "
+             "/sys/kernel/security; do "
+             "if grep -q \" $m \" /proc/self/mounts; then umount -l \"$m\"; fi; done; "
+             "if grep -qE \" (tracefs|debugfs|securityfs) \" /proc/self/mounts; then exit 99; fi; "
+             "exec \"$@\"", "sh"]
+
+
+def test_probe_features_agree_with_tracefs_unmounted(tmp_path):
+    """Both front ends (and the driver above) mount tracefs, debugfs and
+    securityfs before they probe: with all three unmounted, --probe-features
+    says the same as with them mounted, and each says what it mounted."""
+    exe = os.environ.get("WD_ETHOSWD", os.path.join(REPO, "build", "ethoswd"))
+    assert os.access(exe, os.X_OK), "%s is missing: run `make ethoswd`" % exe
+    runs = {"driver": [_build(tmp_path), "--print"],
+            "ethoswd": [exe, "--probe-features"],
+            "watchdog.py": [PYTHON, os.path.join(REPO, "watchdog.py"), "--probe-features"]}
+    mounted = _run(runs["watchdog.py"])
+    assert re.search(r"^syscall tracepoints +yes ", mounted, re.M), mounted
+    for name, cmd in runs.items():
+        r = subprocess.run(UNMOUNTED + cmd, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, (name, r.returncode, r.stderr)
+        assert r.stdout == mounted, "%s with tracefs unmounted:\n%s" % (name, r.stdout)
+        assert "mounted tracefs on /sys/kernel/tracing" in r.stderr, (name, r.stderr)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def test_eight_threads_counted_exactly(report):
     row = res.summary_for(r["pid"])
     assert (row["total"], row["allowed"], row["limited"]) == (80000, 80000, 0)
     assert res.summary["health"] == {"map_full": 0, "contended": 0, "events_lost": 0,
-                                     "targets_full": 0}
+                                     "targets_full": 0, "stops_full": 0}
 
 
 def test_monitor_would_limit_matches_the_limiter(report):

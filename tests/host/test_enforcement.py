@@ -96,9 +96,18 @@ def test_kill_overshoot_is_bounded_per_thread(report):
 
 
 def test_kill_reports_the_command_status(report):
+    """Kill on the backend auto picks here: the reader completes exactly its
+    allowance (SIGKILL lands as call 11 returns, before the reader records
+    it), and the watchdog exits with the command's status."""
+    rep = report("a")
     res = wdrun.run(["--action", "kill", "--max-calls", "10"],
-                    aggressive_cmd(reads=1000, report=report("a"), quiet=True))
-    assert res.rc == 128 + signal.SIGKILL
+                    aggressive_cmd(reads=1000, report=rep, quiet=True))
+    assert res.rc == 128 + signal.SIGKILL, res.stderr
+    ra = parse_report(rep)
+    assert ra["state"] == "running", "the reader ran to the end"
+    assert ra["totals"] == {"ok": 10, "eperm": 0, "other": 0}, ra["totals"]
+    row = res.summary_for(ra["pid"])
+    assert (row["allowed"], row["state"]) == (10, "exited") and row["limited"] >= 1, row
 
 
 def test_comm_filter_limits_only_that_name(report):

@@ -6,37 +6,58 @@ import signal
 import subprocess
 import time
 
+import probed
+import readers
 import wdrun
 from readers import aggressive_cmd, normal_cmd, parse_report
 
 
 def test_duration_ends_cleanly():
+    # --duration counts from the start (programs attached, 'start' record
+    # out); detaching and the summary take a fraction of a second.
+    run = wdrun.Watchdog(["--action", "monitor", "--comm", "no_such_comm_x",
+                          "--duration", "1.5"])
+    run.wait_started()
     t = time.monotonic()
-    res = wdrun.run(["--action", "monitor", "--comm", "no_such_comm_x", "--duration", "1.5"])
-    assert res.rc == 0
-    assert 1.4 <= time.monotonic() - t < 60
+    res = run.finish(timeout=60)
+    took = time.monotonic() - t
+    assert res.rc == 0, res.stderr
+    assert 1.4 <= took <= 1.5 + 3, "ran %.2f s after the start for --duration 1.5" % took
     assert res.events("stop")[0]["reason"] == "duration"
     assert res.summary["processes"] == []
 
 
 def test_start_record_tells_backend_action_reason_and_timings():
+    # auto: what this kernel's features imply (tests/probed.py), on any kernel.
     res = wdrun.run(["--comm", "no_such_comm_x", "--duration", "0.5"])
     s = res.start
-    assert (s["backend"], s["action"]) == ("tracepoint", "throttle")
+    backend, action = probed.auto()
+    assert (s["backend"], s["action"]) == (backend, action), probed.features()
     assert s["frontend"] == wdrun.frontend()
-    assert "unavailable: lsm" in s["reason"] and "kprobe" in s["reason"]
+    # The reason names each stronger backend skipped, with its missing feature.
+    assert s["reason"].startswith("backend: strongest available"), s["reason"]
+    for b in probed.PREFERENCE[:probed.PREFERENCE.index(backend)]:
+        assert "%s (%s)" % (b, probed.missing(b)) in s["reason"], (b, s["reason"])
+    assert ("unavailable:" in s["reason"]) == (backend != "lsm"), s["reason"]
+    assert ("deny impossible" in s["reason"]) == (action != "deny"), s["reason"]
     # watchdog.py compiles with BCC; ethoswd loads its prebuilt object.
     assert set(s["startup"]) == ({"total", "features", "import", "compile", "load_attach"}
                                  if wdrun.frontend() == "watchdog.py" else
                                  {"total", "features", "load", "attach"})
-    # read family, sendfile64/splice/copy_file_range, the io_uring submit
-    # tracepoint, and process exit
+    # The backend's hooks on every read route (read family, sendfile64/
+    # splice/copy_file_range), process exit, the io_uring submit tracepoint
+    # where the backend needs it, throttle's SIGCONT watch: exactly those
+    # (tests/probed.py: 11 for tracepoint + throttle with io_uring), and
+    # nothing of another backend's kind.
     points = {a.rsplit(":", 1)[1] for a in s["attached"]}
-    assert {"sys_enter_read", "sys_enter_pread64", "sys_enter_readv",
-            "sys_enter_preadv", "sys_enter_preadv2", "sys_enter_sendfile64",
-            "sys_enter_splice", "sys_enter_copy_file_range",
-            "sched_process_exit"} <= points, points
-    assert len(s["attached"]) == 10, s["attached"]
+    assert points == probed.attach_points(backend, action), (points, s["attached"])
+    assert len(s["attached"]) == len(probed.attach_points(backend, action)), s["attached"]
+    kinds = {a.split(":", 1)[0] for a in s["attached"]}
+    assert kinds <= probed.attach_kinds(backend, action), s["attached"]
+    if action == "throttle":
+        assert s["escalation"].startswith("throttle escalates to kill"), s
+    else:
+        assert s["escalation"] is None, s
 
 
 def test_sigkill_of_the_watchdog_leaves_nothing_attached(report):
@@ -105,15 +126,19 @@ def test_text_table_fits_80_columns(report):
 
 
 def test_probe_features_on_this_kernel():
+    """Each backend's availability, missing feature and actions, and auto's
+    choice, as the kernel's features imply them (tests/probed.py)."""
     r = subprocess.run(wdrun.argv0() + ["--probe-features", "--json"], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     f = json.loads(r.stdout)
-    assert f["backends"]["tracepoint"]["available"]
-    assert f["backends"]["tracepoint"]["actions"] == ["throttle", "kill", "monitor"]
-    assert "kprobes" in f["backends"]["kprobe"]["missing"]
-    assert "EPERM" in f["backends"]["lsm"]["missing"]
-    assert (f["auto"]["backend"], f["auto"]["action"]) == ("tracepoint", "throttle")
+    assert f["features"] == probed.features()
+    for b in probed.PREFERENCE:
+        problem = probed.missing(b)
+        assert f["backends"][b] == {"available": problem is None, "missing": problem,
+                                    "actions": probed.actions(b) if problem is None else []}, b
+    assert probed.backends(), "no backend works on this kernel: %s" % probed.features()
+    assert (f["auto"]["backend"], f["auto"]["action"]) == probed.auto()
     text = subprocess.run(wdrun.argv0() + ["--probe-features"], capture_output=True,
                           text=True).stdout
     assert "bpf_override_return" in text and "BACKEND" in text
@@ -124,8 +149,18 @@ def test_command_exit_status_is_passed_through():
 
 
 def test_sigint_detaches_and_summarises(report):
-    run = wdrun.Watchdog(["--action", "monitor", "--comm", "aggressive_read"])
+    """SIGINT: exit 0, one summary with the counts of what ran and one stop
+    record (the autouse fixture checks that nothing is left attached)."""
+    rep = report("a")
+    run = wdrun.Watchdog(["--action", "monitor", "--max-calls", "100",
+                          "--comm", "aggressive_read"])
     run.wait_started()
+    reader = readers.launch(aggressive_cmd(reads=300, report=rep, quiet=True))
+    assert reader.wait(30) == 0
     res = run.finish(sig=signal.SIGINT)
-    assert res.rc == 0 and res.events("stop")[0]["reason"] == "SIGINT"
-    assert res.summary is not None
+    assert res.rc == 0 and res.events("stop")[0]["reason"] == "SIGINT", res.stderr
+    kinds = [r.get("event") for r in res.records]
+    assert kinds.count("summary") == kinds.count("stop") == 1, kinds
+    row = res.summary_for(reader.pid)
+    assert (row["total"], row["allowed"], row["limited"], row["state"]) == \
+        (300, 100, 200, "exited"), row

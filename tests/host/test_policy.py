@@ -43,7 +43,7 @@ def test_tree_throttle_stops_and_resumes_every_member():
                  "--key", "tree")
     got = pc.outcomes(res)["tree"]
     assert got == {"procs": 20, "ok": 2000, "eperm": 0, "other": 0}, got
-    b = pc.budget(res, res.start["targets"][0])
+    b = pc.budget(res, res.start["targets"][0], "tree", 0)
     assert b["limited_windows"] >= 2, b
     # Each limited window allowed exactly the limit; the last one may be short.
     assert pc.LIMIT * b["limited_windows"] <= b["allowed"] <= pc.LIMIT * (

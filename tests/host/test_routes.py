@@ -1,7 +1,9 @@
 """Every route that moves a file's bytes into a process counts as one read
 call of that process, on the host kernel (tracepoint backend, monitor):
-sendfile, splice, copy_file_range and io_uring's read requests (inline or
-run by an io-wq worker, charged to the submitter), with exact counts."""
+sendfile, splice, copy_file_range and io_uring's read and splice requests
+(inline, run by an io-wq worker, submitted in one batch or by an SQPOLL
+thread, charged to the submitter), with exact counts.  test_uring_routes.py
+has the rest of io_uring."""
 
 import pytest
 
@@ -27,7 +29,8 @@ def test_every_route_counted_once_per_read(route, source):
     assert (row["total"], row["allowed"], row["limited"]) == (300, 100, 200), row
 
 
-@pytest.mark.parametrize("route", ["sendfile", "splice", "uring-read", "uring-read+async"])
+@pytest.mark.parametrize("route", ["sendfile", "splice", "uring-read", "uring-read+async",
+                                   "uring-splice"])
 def test_read_class_applies_to_the_source_file(route, source, tmp_path):
     """--file: a route counts when its source is the listed file, not when
     the source is another file (the copy's destination never counts)."""
@@ -49,5 +52,7 @@ def test_start_record_lists_each_routes_status(source):
                               readers.route_cmd("pread", 1, source))
     status = {r["route"]: r["status"] for r in res.start["routes"]}
     assert status["sendfile, splice, copy_file_range"] == "counted"
-    assert status["io_uring READ, READV, READ_FIXED"] == "counted"
+    reads = [r for r in status if r.startswith("io_uring READ, READV, READ_FIXED")]
+    assert [status[r] for r in reads] == ["counted"], status
+    assert status["io_uring SPLICE"] == "counted"
     assert status["mmap'ed file pages"] == "out of reach"

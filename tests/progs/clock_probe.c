@@ -306,12 +306,19 @@ static int r_adjtimex(unsigned long long *v)
 	return 0;
 }
 
-/* The legacy vsyscall page: gettimeofday at its fixed address. */
+static int maps_has(const char *name);
+
+/* The legacy vsyscall page: gettimeofday at its fixed address (a kernel
+ * booted with vsyscall=none has no such page: ENOENT, not a fault). */
 static int r_vsyscall(unsigned long long *v)
 {
 	int (*vgtod)(struct timeval *, void *) = (void *)0xffffffffff600000UL;
 	struct timeval t;
-	int rc = vgtod(&t, NULL);
+	int rc;
+
+	if (!maps_has("[vsyscall]"))
+		return -ENOENT;
+	rc = vgtod(&t, NULL);
 
 	if (rc)
 		return rc < 0 ? rc : -EINVAL;

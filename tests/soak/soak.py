@@ -33,7 +33,8 @@ Pass when:
             watchdog is still attached and its last interval record;
   stopped   no process of the soak is left stopped (state T) after the
             watchdog exits, and no normal reader was ever seen stopped;
-  health    no map_full, targets_full, events_lost or contended count;
+  health    every counter listed (stops_full too), none counted: no map_full,
+            targets_full, events_lost, contended or stops_full;
   detached  every BPF program and map the watchdog held is gone after it exits.
 
 Prints a table and a verdict; --result FILE writes the figures as JSON.
@@ -44,7 +45,6 @@ import argparse
 import json
 import os
 import shlex
-import subprocess
 import sys
 import tempfile
 import threading
@@ -55,6 +55,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import readers  # noqa: E402
 import wdrun  # noqa: E402
+from procinfo import (bpf_ids, bpftool_json, cpu_s, dump_keys, find_map,  # noqa: E402
+                      guardian_of, health_ok, rss_kb, rss_verdict, status_field,
+                      write_verdict)
 
 MAX_CALLS, WINDOW_MS, INTERVAL = 100, 500, 5
 RSS_EVERY = 2.0
@@ -124,106 +127,6 @@ def write_launcher(plan, path, nice=0):
     return ["/bin/sh", str(path)]
 
 
-# -- /proc and bpftool --------------------------------------------------------
-def status_field(pid, name):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith(name + ":"):
-                    return line.split()[1]
-    except OSError:
-        return None
-    return None
-
-
-def rss_kb(pid):
-    v = status_field(pid, "VmRSS")
-    return int(v) if v else None
-
-
-def cpu_s(pid):
-    try:
-        fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children(pid):
-    try:
-        return [int(p) for p in open("/proc/%d/task/%d/children" % (pid, pid)).read().split()]
-    except OSError:
-        return []
-
-
-def guardian_of(wd_pid):
-    """The watchdog's guardian: the child forked without exec (same cmdline)."""
-    try:
-        mine = open("/proc/%d/cmdline" % wd_pid, "rb").read()
-    except OSError:
-        return None
-    for c in children(wd_pid):
-        try:
-            if open("/proc/%d/cmdline" % c, "rb").read() == mine:
-                return c
-        except OSError:
-            pass
-    return None
-
-
-def bpf_ids(pid):
-    """{'prog': {ids}, 'map': {ids}} of the BPF fds the process holds."""
-    ids = {"prog": set(), "map": set()}
-    fddir = "/proc/%d/fdinfo" % pid
-    try:
-        fds = os.listdir(fddir)
-    except OSError:
-        return ids
-    for fd in fds:
-        try:
-            text = open(os.path.join(fddir, fd)).read()
-        except OSError:
-            continue
-        for line in text.splitlines():
-            for kind in ids:
-                if line.startswith(kind + "_id:"):
-                    ids[kind].add(int(line.split()[1]))
-    return ids
-
-
-def bpftool_json(*args):
-    r = subprocess.run(["bpftool", "-j"] + list(args), capture_output=True, text=True)
-    if r.returncode:
-        return None
-    try:
-        return json.loads(r.stdout)
-    except ValueError:
-        return None
-
-
-def find_map(ids, name):
-    for mid in sorted(ids):
-        info = bpftool_json("map", "show", "id", str(mid))
-        if info and info.get("name") == name:
-            return mid
-    return None
-
-
-def dump_keys(map_id):
-    """The ids (struct wd_key.id, a u64) of the entries of a wd_state map."""
-    entries = bpftool_json("map", "dump", "id", str(map_id))
-    if entries is None:
-        return None
-    keys = []
-    for e in entries:
-        if "formatted" in e:
-            keys.append(int(e["formatted"]["key"]["id"]))
-        else:
-            raw = bytes(int(h, 16) for h in e["key"][:8])
-            keys.append(int.from_bytes(raw, "little"))
-    return keys
-
-
 # -- the run ------------------------------------------------------------------
 class Sampler(threading.Thread):
     """Every RSS_EVERY s: the watchdog's and guardian's RSS, the readers' states."""
@@ -279,16 +182,6 @@ def busiest_window(log, window_ns=WINDOW_MS * 1000000):
             lo += 1
         best = max(best, hi - lo + 1)
     return best
-
-
-def rss_verdict(samples, base_t, col):
-    """(baseline kB, end kB, peak after the baseline kB, growth) of one
-    column of the samples, or None without samples after base_t."""
-    pts = [(s[0], s[col]) for s in samples if s[col]]
-    after = [kb for t, kb in pts if t >= base_t]
-    if not after:
-        return None
-    return after[0], pts[-1][1], max(after), (max(after) - after[0]) / after[0]
 
 
 def soak(seconds, n_aggr, n_norm, action, backend, out, normal_rate, nice=None):
@@ -400,7 +293,7 @@ def soak(seconds, n_aggr, n_norm, action, backend, out, normal_rate, nice=None):
         fails.append("processes left stopped: %s" % left_stopped)
 
     health = res.summary["health"] if res.events("summary") else {}
-    checks["health"] = bool(health) and not any(health.values())
+    checks["health"] = health_ok(health)
     if not checks["health"]:
         fails.append("health counters: %s" % health)
 
@@ -481,11 +374,8 @@ def print_report(res, stream=sys.stdout):
       % (res["limit"]["max_calls"], res["limit"]["window_ms"], len(res["normal_limited"]),
          sorted({r["busiest"] for r in res["normal_limited"]})))
     w("health: %s\n" % res["health"])
-    w("\nchecks: %s\n" % ", ".join("%s %s" % (k, "ok" if v else "FAIL")
-                                   for k, v in res["checks"].items()))
-    for f in res["failures"]:
-        w("FAIL: %s\n" % f)
-    w("soak %s\n" % ("PASSED" if res["passed"] else "FAILED"))
+    w("\n")
+    write_verdict(w, res, "soak")
 
 
 def main(argv=None):

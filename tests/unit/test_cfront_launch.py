@@ -25,8 +25,9 @@ def driver(request, tmp_path_factory):
     assert gcc, "gcc is needed to build the C front end's tests"
     exe = str(tmp_path_factory.mktemp("launch") / ("test_launch_" + request.param))
     build = subprocess.run([gcc] + FLAGS + BUILDS[request.param]
-                           + [os.path.join(SRC, "launch.c"),
-                              os.path.join(SRC, "test_launch.c"), "-o", exe],
+                           + [os.path.join(SRC, f) for f in
+                              ("launch.c", "runas.c", "text.c", "test_launch.c")]
+                           + ["-o", exe],
                            capture_output=True, text=True)
     assert build.returncode == 0, "gcc failed:\n" + build.stderr
     return exe
@@ -71,12 +72,18 @@ def test_command_killed_by_a_signal_is_128_plus_n(driver):
     assert out["status"] == "137"
 
 
-def test_missing_command_exits_127_with_one_line(driver):
-    out, p = run(driver, "missing", clean_stderr=False)
+def test_missing_command_is_refused_before_the_gate(driver, tmp_path):
+    """A command that cannot run is refused by wd_child_start() (the line
+    main() prints, exit 2, before anything attaches); one removed between
+    the check and the release fails at exec: 127 and one line."""
+    out, p = run(driver, "missing", str(tmp_path), clean_stderr=False)
+    lines = p.stdout.splitlines()
+    assert out["refused"] == "-1" and out["pid_reaped"] == "1"
+    assert "error -- /no/such/program: No such file or directory" in lines
     assert out["status"] == "127"
-    assert p.stderr == ("ethoswd: cannot run /no/such/program: "
-                        "No such file or directory\n")
-    assert out["empty"] == "-1" and out["error"] == "no command to run"
+    assert p.stderr == ("ethoswd: cannot run %s/gone: No such file or directory\n"
+                        % tmp_path)
+    assert out["empty"] == "-1" and "error no command to run" in lines
 
 
 def test_ctrl_c_while_waiting_is_ignored_and_the_command_still_runs(driver):
@@ -125,3 +132,43 @@ def test_guardian_resumes_stopped_process_once_the_watchdog_is_gone(driver):
     assert out["guardian_exited"] == "1"
     assert out["s2_state"] == "T"
     assert out["reaped"] == "1 1"
+
+
+def _commands(tmp):
+    """Commands that cannot run (and two that can), made under tmp."""
+    (tmp / "plain").write_text("x\n")
+    (tmp / "plain").chmod(0o644)
+    (tmp / "noshebang").write_text("echo ran\n")
+    (tmp / "noshebang").chmod(0o755)
+    (tmp / "script").write_text("#!/bin/sh\necho ran\n")
+    (tmp / "script").chmod(0o755)
+    (tmp / "dir").mkdir()
+    return [["/nonexistent"], [str(tmp / "plain")], [str(tmp / "dir")],
+            [str(tmp / "noshebang")], ["no-such-command-h4"], [""],
+            [str(tmp / "script")], ["true"], [str(tmp / "plain") + "/x"]]
+
+
+def test_command_checks_match_watchdog_py(driver, tmp_path):
+    """Both front ends refuse the same commands with the same line before
+    anything attaches (ethoswd.launcher / launch.c), and run the others."""
+    from ethoswd.errors import SetupError
+    from ethoswd.launcher import GatedChild
+    verdicts = []
+    for argv in _commands(tmp_path):
+        try:
+            GatedChild(argv).abort()
+            want = "ok"
+        except SetupError as e:
+            want = str(e)
+        out, _ = run(driver, "check", "-", *argv)
+        assert out["verdict"] == want, argv
+        verdicts.append(want)
+    assert verdicts == [
+        "-- /nonexistent: No such file or directory",
+        "-- %s/plain is not executable" % tmp_path,
+        "-- %s/dir is a directory" % tmp_path,
+        "-- %s/noshebang is neither an ELF executable nor a #! script: the kernel "
+        "cannot run it, and the watchdog does not run it through /bin/sh" % tmp_path,
+        "-- no-such-command-h4: command not found in PATH",
+        "-- '': an empty command name", "ok", "ok",
+        "-- %s/plain/x: Not a directory" % tmp_path]

@@ -11,7 +11,7 @@ class FakeKernel(features.Features):
     """Features with chosen answers, no probing."""
 
     def __init__(self, kprobe=True, override=True, lsm=True, signal=True,
-                 thread_signal=True):
+                 thread_signal=True, sigcont=True):
         yes = lambda n: Feature(n, True)  # noqa: E731
         self.kernel = "fake"
         for name in ("x86_64", "bpf", "cmpxchg", "ringbuf", "tracepoints",
@@ -24,6 +24,8 @@ class FakeKernel(features.Features):
         self.send_signal = Feature("bpf_send_signal", signal, "unknown func")
         self.send_signal_thread = Feature("bpf_send_signal_thread", thread_signal,
                                           "unknown func")
+        self.sigcont = Feature("throttle escalation (SIGCONT)", sigcont,
+                               "no tracepoint signal/signal_generate")
         self.btf = None
 
 
@@ -75,3 +77,20 @@ def test_monitor_is_the_last_resort_and_is_said():
     b, a, why = features.choose(FakeKernel(override=False, lsm=False, signal=False),
                                 "auto", "auto")
     assert (b, a) == ("tracepoint", "monitor") and "throttle impossible" in why
+
+
+def test_throttle_needs_the_sigcont_watch_and_kill_does_not():
+    """A throttle that SIGCONT from another process would undo is refused;
+    kill, which SIGCONT cannot undo, is not."""
+    with pytest.raises(SetupError, match="action throttle is not available.*"
+                       "throttle escalation \\(SIGCONT\\): no tracepoint"):
+        features.choose(FakeKernel(sigcont=False), "tracepoint", "throttle")
+    assert features.choose(FakeKernel(sigcont=False), "tracepoint", "kill")[1] == "kill"
+
+
+def test_auto_never_kills_when_throttle_is_impossible():
+    b, a, why = features.choose(FakeKernel(override=False, lsm=False, sigcont=False),
+                                "auto", "auto")
+    assert (b, a) == ("tracepoint", "monitor")
+    assert "throttle impossible: throttle escalation (SIGCONT)" in why
+    assert "kill" not in why

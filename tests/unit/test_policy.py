@@ -61,7 +61,8 @@ def test_file_is_matched_by_kernel_device_and_inode(tmp_path):
 
 
 @pytest.mark.parametrize("argv,fragment", [
-    (["--file", "/etc/hostname"], "--count all counts every read already"),
+    # An existing regular file (made below), so that only the option mix is wrong.
+    (["--file", "{file}"], "--count all counts every read already"),
     (["--count", "files"], "needs at least one --file"),
     (["--count", "files", "--file", "/no/such/file"], "No such file"),
     (["--count", "files", "--file", "/etc"], "not a regular file"),
@@ -70,7 +71,9 @@ def test_file_is_matched_by_kernel_device_and_inode(tmp_path):
     (["--key", "bogus"], "invalid choice"),
     (["--profile", "bogus"], "invalid choice"),
 ])
-def test_policy_refusals(argv, fragment):
+def test_policy_refusals(argv, fragment, tmp_path):
+    (tmp_path / "f").write_text("x")
+    argv = [a.replace("{file}", str(tmp_path / "f")) for a in argv]
     with pytest.raises(SetupError, match=fragment):
         cli.parse(argv)
 

@@ -60,6 +60,11 @@ def test_programs_follow_the_flags():
     fns = [p[3] for p in attach_points(
         cflags("kprobe", "monitor", 1, [], [], [], 1024, uring_tp=URING_TP), URING_TP)]
     assert "wd_kprobe_uring_setup" not in fns
+    # Whenever kprobe enforces, targets get no ring (a signal cannot stop a batch).
+    for action in ("throttle", "kill"):
+        fns = [p[3] for p in attach_points(
+            cflags("kprobe", action, 1, [], [], [], 1024, uring_tp=URING_TP), URING_TP)]
+        assert "wd_kprobe_uring_setup" in fns, action
     # 10 on the tracepoint backend: exit, 5 reads, 3 copies, + the fork hook.
     assert len(attach_points(cflags("tracepoint", "kill", 1, [7], [], [], 1024))) == 10
     with pytest.raises(ValueError):

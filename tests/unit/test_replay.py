@@ -55,18 +55,36 @@ def test_verdict_counts_allowed_limited_and_first_refusal():
 
 
 def test_keys_split_and_share_budgets():
-    recs = [rec(0, tgid=1, root=7, uid=5), rec(1, tgid=2, root=7, uid=5),
+    recs = [rec(0, tgid=1, root=7, uid=5, cgroup=9), rec(1, tgid=2, root=7, uid=5, cgroup=9),
             rec(2, tgid=3, root=8, uid=5, cgroup=9)]
     assert sorted(replay.windows(recs, "process", ALL, 100)) == [1, 2, 3]
     tree = replay.windows(recs, "tree", ALL, 100)
-    assert {k: len(w[0].times) for k, w in tree.items()} == {7: 2, 8: 1}
-    assert list(replay.windows(recs, "uid", ALL, 100)) == [5]
-    assert sorted(replay.windows(recs, "cgroup", ALL, 100)) == [1, 9]
+    assert {k: len(w[0].times) for k, w in tree.items()} == {
+        ("tree", 7, 5): 2, ("tree", 8, 5): 1}
+    assert list(replay.windows(recs, "uid", ALL, 100)) == [("uid", 5, 5)]
+    assert list(replay.windows(recs, "cgroup", ALL, 100)) == [("cgroup", 9, 5)]
+
+
+def test_shared_budgets_never_span_users_or_the_whole_host():
+    """As probe/limiter.h wd_budget_key: a tree's and a cgroup's budgets
+    are split by real UID; the root cgroup (cgroup key) and UID 0 (uid key)
+    get a budget per process."""
+    recs = [rec(0, tgid=1, root=7, uid=5, cgroup=9), rec(1, tgid=2, root=7, uid=6, cgroup=9),
+            rec(2, tgid=3, root=7, uid=0, cgroup=1), rec(3, tgid=4, root=7, uid=0, cgroup=1)]
+    assert sorted(replay.windows(recs, "tree", ALL, 100)) == [
+        ("tree", 7, 0), ("tree", 7, 5), ("tree", 7, 6)]
+    assert sorted(replay.windows(recs, "cgroup", ALL, 100)) == [
+        ("cgroup", 9, 5), ("cgroup", 9, 6), ("process", 3, None), ("process", 4, None)]
+    assert sorted(replay.windows(recs, "uid", ALL, 100)) == [
+        ("process", 3, None), ("process", 4, None), ("uid", 5, 5), ("uid", 6, 6)]
+    assert replay.budget_label(("cgroup", 9, 5)) == "cgroup:9 uid 5"
+    assert replay.budget_label(("process", 3, None)) == "process:3"
+    assert replay.budget_label(("uid", 5, 5)) == "uid:5" and replay.budget_label(4) == "4"
 
 
 def test_tree_key_ignores_calls_without_root():
     recs = [rec(0, root=0), rec(1, root=4)]
-    assert list(replay.windows(recs, "tree", ALL, 100)) == [4]
+    assert list(replay.windows(recs, "tree", ALL, 100)) == [("tree", 4, 0)]
 
 
 def test_count_classes():
@@ -86,10 +104,14 @@ def test_window_zero_and_u32_wrap_follow_the_probe():
     early = [Record(5 * replay.MS, 1, 1, 1, 0, 0, PROC, 0, 0)]
     assert [(w.start_ms, w.calls) for w in
             replay.windows(early, "process", ALL, 100)[1]] == [(0, 1)]
-    # Across the 2^32 ms wrap, 50 ms later is the same window.
+    # Across the 2^32 ms wrap, 50 ms later is the same window, and a call
+    # 200 ms later opens the next one at its time mod 2^32 (the probe keeps
+    # a 32-bit window start): 2^32 - 20 + 200 -> 180.
     wrap = (1 << 32) - 20
-    recs = [Record(t * replay.MS, 1, 1, 1, 0, 0, PROC, 0, 0) for t in (wrap, wrap + 50)]
-    assert [w.calls for w in replay.windows(recs, "process", ALL, 100)[1]] == [2]
+    recs = [Record(t * replay.MS, 1, 1, 1, 0, 0, PROC, 0, 0)
+            for t in (wrap, wrap + 50, wrap + 200)]
+    assert [(w.start_ms, w.calls) for w in replay.windows(recs, "process", ALL, 100)[1]] == \
+        [(wrap, 2), (180, 1)]
 
 
 def test_grid_reports_every_point():
@@ -162,3 +184,55 @@ def test_incomplete_and_foreign_files(tmp_path):
         Recording(str(bad))
     with pytest.raises(SetupError, match="cannot read"):
         Recording(str(tmp_path / "missing"))
+
+
+def test_streaming_grid_equals_the_reference_windows():
+    """Replayer (one pass, per-budget state only, fed in batches) against
+    windows() + verdict() on the whole sorted list, for every grid point."""
+    import random
+    rnd = random.Random(3)
+    recs, t = [], BASE * replay.MS
+    for _ in range(20000):
+        t += rnd.choice((10000, 200000, 3000000, 90000000))
+        tgid = rnd.randrange(1, 9)
+        recs.append(Record(t, tgid, tgid, tgid % 3, tgid % 2, 1 + tgid % 4,
+                           rnd.choice((PROC, EXT4)), rnd.randrange(2), 0))
+    keys, counts, wins, calls = ["process", "tree", "uid"], ["all", "sysinfo,files"], \
+        [100, 500, 1000], [1, 5, 25, 100]
+    rp = replay.Replayer(keys, counts, wins, calls)
+    for i in range(0, len(recs), 777):
+        rp.feed(recs[i:i + 777])
+    got = rp.points(recs[0].t_ns)
+    i = 0
+    for c in counts:
+        for k in keys:
+            for w in wins:
+                per = replay.windows(recs, k, replay.CountClass(c), w)
+                for mc in calls:
+                    p = got[i]
+                    i += 1
+                    assert (p["count"], p["key"], p["window_ms"], p["max_calls"]) == \
+                        (replay.CountClass(c).label, k, w, mc)
+                    want = {b: replay.verdict(ws, mc) for b, ws in per.items()}
+                    hit = {b: v for b, v in want.items() if v["limited"]}
+                    assert p["budgets"] == len(want)
+                    assert p["allowed"] == sum(v["allowed"] for v in want.values())
+                    assert p["peak"] == max(v["peak"] for v in want.values())
+                    assert set(p["detail"]) == set(hit)
+                    for b, v in hit.items():
+                        d = p["detail"][b]
+                        assert (d["allowed"], d["limited"], d["limited_windows"],
+                                d["windows"], d["first_refusal_ns"]) == \
+                            (v["allowed"], v["limited"], v["limited_windows"],
+                             len(v["limited_windows"]), v["first_refusal_ns"])
+    assert i == len(got)
+
+
+def test_in_time_order_holds_back_and_counts_late_records():
+    ms = replay.MS
+    chunks = [[(t * ms,) for t in (5, 3, 10, 200)], [(150 * ms,), (50 * ms,), (400 * ms,)],
+              [(20 * ms,), (401 * ms,)]]
+    info = {}
+    out = [r[0] // ms for batch in replay.in_time_order(chunks, info) for r in batch]
+    # 50 comes after 200 (150 ms newer): left out; 20 after 400: left out.
+    assert out == [3, 5, 10, 150, 200, 400, 401] and info["late"] == 2

@@ -40,8 +40,8 @@ def test_event_lines_fit_80_columns():
     assert max(len(ln) for ln in out.getvalue().splitlines()) < 80, out.getvalue()
 
 
-def _budget(key, ident, name=None, comm="a_very_long_command_name"):
-    return {"key": key, "id": ident, "name": name, "comm": comm,
+def _budget(key, ident, name=None, comm="a_very_long_command_name", uid=0, user="root"):
+    return {"key": key, "id": ident, "uid": uid, "user": user, "name": name, "comm": comm,
             "window": 4294967295, "total": 10 ** 10, "allowed": 10 ** 9,
             "limited": 9 * 10 ** 9, "limited_windows": 99999, "state": "STOPPED",
             "activity": 1, "pids": list(range(100000)), "processes": []}
@@ -51,8 +51,11 @@ def test_budget_rows_fit_80_columns_and_escape_names():
     out = io.StringIO()
     rep = Reporter(False, out)
     rows = [_budget("tree", 4194304, comm="\x1b[2J\npwn"),
-            _budget("cgroup", 123456789, name="/system.slice/" + "x" * 60 + ".service"),
-            _budget("uid", 4294967295, name="nobody")]
+            _budget("cgroup", 123456789, name="/system.slice/" + "x" * 60 + ".service",
+                    uid=65534, user="nobody"),
+            _budget("cgroup", 123456789, name="/a", uid=4000000000, user=None),
+            _budget("uid", 4294967295, name="nobody"),
+            _budget("process", 4194303, uid=None, user=None)]
     rep.table(rows, {}, procs=[])
     for r in rows:
         rep.limit(r, 4000000000, 86400000, "throttle")
@@ -60,9 +63,11 @@ def test_budget_rows_fit_80_columns_and_escape_names():
         rep.exited(r)
     rep.summary(rows, {}, 1.0, procs=[])
     text = out.getvalue()
-    assert "\x1b" not in text and "\\x1b[2J\\npwn" in text
+    assert "\x1b" not in text and "\\npwn (root)" in text
     assert max(len(line) for line in text.splitlines()) < 80, text
-    assert "TREE" in text and "...xxxxx" in text
+    # The budget's user after its name (tail kept), the run's key in the head.
+    assert "TREE" in text and "...vice (nobody)" in text and "/a (4000000000)" in text
+    assert "...ame (process)" in text and "process:4.2M" in text
 
 
 def test_budget_json_has_budgets_and_processes():

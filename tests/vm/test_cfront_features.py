@@ -11,3 +11,5 @@ test_c_features_agree_with_python = _host.test_c_features_agree_with_python
 test_c_probe_features_output_agrees = _host.test_c_probe_features_output_agrees
 test_ethoswd_probe_features_agrees_with_watchdog_py = \
     _host.test_ethoswd_probe_features_agrees_with_watchdog_py
+test_probe_features_agree_with_tracefs_unmounted = \
+    _host.test_probe_features_agree_with_tracefs_unmounted
