@@ -17,7 +17,9 @@ from frontends import frontend, pytest_configure  # noqa: E402,F401  (used by py
 # What each test kernel must provide: (deny backends, refused backend, reason).
 KERNELS = {
     "debian": {"deny": ["lsm"], "auto": "lsm", "cgroup2": True,
-               "refused": ("kprobe", "bpf_override_return")},
+               "refused": ("kprobe", "bpf_override_return"),
+               # lockdown none: --jitter's write mode (test_jitter_bpf.py)
+               "jitter_write": True},
     # tinyconfig: no CONFIG_CGROUPS, so --key cgroup must be refused there.
     "override": {"deny": ["kprobe"], "auto": "kprobe", "cgroup2": False,
                  # BTF and BPF_LSM built, but bpf not in CONFIG_LSM (as Ubuntu 24.04)
