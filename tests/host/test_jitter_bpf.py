@@ -13,13 +13,13 @@ is not a target reads as before (its readings' phases spread over the
 grain) and none of its reads is counted.  The program:
 tests/progs/jb_target.c (dynamic: its clock_gettime goes through libc)."""
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import time
 
+import readers
 import wdrun
 from readers import BIN_DIR
 
@@ -50,23 +50,11 @@ SEEN_PER_N = 14
 
 
 def _start_target(path=TARGET, mode="readings", n=N):
-    p = subprocess.Popen([str(path), mode, str(n)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)
-    time.sleep(0.3)  # past its calibration (20 ms of raw clock reads)
-    assert p.poll() is None, "jb_target exited early: rc %s" % p.returncode
-    return p
+    return readers.jb_target_start(path, mode, n)
 
 
 def _go(p, timeout=120):
-    """Let the target read; {source: values} of its output."""
-    out, _ = p.communicate("go\n", timeout=timeout)
-    assert p.returncode == 0, "jb_target rc %s" % p.returncode
-    got = {}
-    for line in out.splitlines():
-        rec = json.loads(line)
-        assert "error" not in rec, rec
-        got[rec["source"]] = rec["values"]
-    return got
+    return readers.jb_target_go(p, timeout)
 
 
 def _after_switch(values, unit=1):
@@ -92,8 +80,7 @@ def _check_quantized(got):
         assert share >= SHARE, "%s: %.2f of readings at a switch point: %s" % (
             source, share, [(v * unit - HALF) % GRAIN for v in got[source][:40]])
     for source in WALL:
-        unit = 1000 if source == "sys_gettimeofday" else 1
-        share = _diff_on_grain([v * unit for v in got[source]])
+        share = _diff_on_grain(got[source])
         assert share >= SHARE, "%s: %.2f of differences on the grain" % (source, share)
 
 
