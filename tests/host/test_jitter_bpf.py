@@ -177,3 +177,23 @@ def test_probe_features_lists_the_bpf_modes():
     statuses = {r["status"] for r in bpf["rows"]["quantize"]}
     assert statuses == {"quantized", "counted", "out of reach"}, statuses
     assert os.path.exists(str(TARGET))
+
+
+def test_sigkill_of_the_watchdog_leaves_the_target_running_unmediated():
+    """A BPF mode cannot fail closed (docs/jitter_bpf.md): the kernel
+    detaches the programs with the killed watchdog's descriptors; the
+    target goes on, its clocks as before (nothing_left_attached checks
+    the programs are gone)."""
+    target = _start_target()
+    try:
+        wd = wdrun.Watchdog(["--action", "monitor", "--jitter", "100us", "-p", str(target.pid)])
+        wd.wait_started()
+        wd.kill()
+        assert wdrun.wait_detached(5) == []
+        got = _go(target)
+    finally:
+        if target.poll() is None:
+            target.kill()
+            target.wait()
+    assert _after_switch(got["libc_monotonic"]) < 0.6
+    assert _after_switch(got["sys_thread_cputime"]) < 0.6
