@@ -67,7 +67,8 @@ def test_write_mode_rewrites_a_pid_target_s_clocks():
     assert free["libc_getres"][0] == 1
     ev = [r for r in res.records if r.get("event") == "jitter"][0]
     assert ev["writes"] >= len(CLAMPED) * N and ev["write_fail"] == 0, ev
-    assert ev["uprobe_processes"] == 1 and ev["uprobe_failed"] == 0, ev
+    # (the target has exited by the stop: its uprobes went with it)
+    assert ev["uprobe_processes"] == 0 and ev["uprobe_failed"] == 0, ev
 
 
 def test_write_mode_refused_with_the_reason():
