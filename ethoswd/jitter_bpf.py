@@ -51,6 +51,14 @@ OFFSETS = {"JB_OFF_SE_SUM": ("task_struct", "se.sum_exec_runtime"),
            "JB_OFF_REGS_AX": ("pt_regs", "ax")}
 
 
+# A task's run queue: only the holding modes need it (CONFIG_FAIR_GROUP_SCHED).
+RQ_OFFSETS = ("JB_OFF_SE_CFS_RQ", "JB_OFF_CFS_RQ_RQ")
+NO_RQ = ("--jitter-via %s holds CPU-time readers, which needs a task's run queue "
+         "(cfs_rq.rq) in the kernel's BTF: this kernel has none (built without "
+         "CONFIG_FAIR_GROUP_SCHED); use a kernel with it, or --jitter-via write "
+         "without pause")
+
+
 def probe_write():
     """(ok, detail): does a tracepoint program calling bpf_probe_write_user
     load here?  A real load, as the feature checks do."""
@@ -196,12 +204,19 @@ class BpfJitter:
     # -- build ------------------------------------------------------------
     def cflags(self, self_tgid, targets, comms, exclude):
         flags = ["-I" + PROBE_DIR]
+        have_rq = True
         for name, (st, member) in sorted(OFFSETS.items()):
             try:
                 flags.append("-D%s=%d" % (name, self.btf.offset(st, member)))
             except (LookupError, AttributeError) as e:
-                raise SetupError("--jitter in a BPF mode needs %s.%s from the kernel's BTF: %s"
-                                 % (st, member, e)) from None
+                if name not in RQ_OFFSETS:
+                    raise SetupError("--jitter in a BPF mode needs %s.%s from the kernel's "
+                                     "BTF: %s" % (st, member, e)) from None
+                have_rq = False
+                flags.append("-D%s=0" % name)
+        if not have_rq and (self.via == "quantize" or self.pause):
+            raise SetupError(NO_RQ % (self.via + (" with --jitter-mode pause" if self.pause
+                                                  else "")))
         try:
             with open(CLOCKSOURCE) as f:
                 hres = f.read().strip() in VDSO_CLOCKSOURCES
@@ -211,7 +226,8 @@ class BpfJitter:
                     "MODE": DEFS["WD_JB_WRITE" if self.via == "write" else "WD_JB_QUANTIZE"],
                     "JFRAC": self.jfrac, "PAUSE": int(self.pause), "SELF_TGID": self_tgid,
                     "TARGETS": int(bool(targets)), "COMM_IN": int(bool(comms)),
-                    "COMM_OUT": int(bool(exclude)), "VDSO_HRES": int(hres)}
+                    "COMM_OUT": int(bool(exclude)), "VDSO_HRES": int(hres),
+                    "HAVE_RQ": int(have_rq)}
         return flags + ["-DWD_JB_%s=%d" % kv for kv in sorted(settings.items())]
 
     def start(self, self_tgid, targets, comms, exclude):

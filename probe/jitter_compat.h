@@ -89,6 +89,11 @@ const volatile struct wd_jb_settings jb_set = {};
 #define JB_OFF_REGS_DI		bpf_core_field_offset(struct pt_regs, di)
 #define JB_OFF_REGS_SI		bpf_core_field_offset(struct pt_regs, si)
 #define JB_OFF_REGS_AX		bpf_core_field_offset(struct pt_regs, ax)
+/* A task's run queue (CONFIG_FAIR_GROUP_SCHED): the CPU-time estimate of
+ * the holding modes needs it; without it the loader refuses them. */
+#define JB_HAVE_RQ                                               \
+	(bpf_core_field_exists(struct task_struct, se.cfs_rq) && \
+	 bpf_core_field_exists(struct cfs_rq, rq))
 
 #else /* BCC */
 
@@ -102,6 +107,7 @@ const volatile struct wd_jb_settings jb_set = {};
 #define JB_ON_COMM_IN	  WD_JB_COMM_IN
 #define JB_ON_COMM_OUT	  WD_JB_COMM_OUT
 #define JB_VDSO_HRES	  WD_JB_VDSO_HRES
+#define JB_HAVE_RQ	  WD_JB_HAVE_RQ
 #define JB_BUILD_WRITE	  (WD_JB_MODE == WD_JB_WRITE)
 #define JB_BUILD_QUANTIZE (WD_JB_MODE == WD_JB_QUANTIZE)
 #define JB_SEC(name)

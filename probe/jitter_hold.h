@@ -147,7 +147,8 @@ static __always_inline int jb_thread_cpu(__u64 task, __u64 now, __u64 *cpu)
 	struct jb_cal *cal = wd_lookup(jb_cal, &zero);
 	__u64 rq, sum, start, clock, clock_task;
 
-	if (!cal || !cal->set)
+	/* No run queue in the BTF: a constant 0, the rest is dead code */
+	if (!JB_HAVE_RQ || !cal || !cal->set)
 		return -1;
 	rq = jb_peek(jb_peek(task, JB_OFF_SE_CFS_RQ), JB_OFF_CFS_RQ_RQ);
 	if (!rq)
@@ -229,11 +230,14 @@ static __always_inline void jb_calibrate(void)
 {
 	int zero = 0;
 	struct jb_cal *cal = wd_lookup(jb_cal, &zero);
-	__u64 task = (__u64)bpf_get_current_task();
-	__u64 rq = jb_peek(jb_peek(task, JB_OFF_SE_CFS_RQ), JB_OFF_CFS_RQ_RQ);
-	__u64 clock = rq ? jb_peek(rq, JB_OFF_RQ_CLOCK) : 0;
+	__u64 task, rq, clock;
 
-	if (!cal || !clock)
+	if (!JB_HAVE_RQ || !cal)
+		return;
+	task = (__u64)bpf_get_current_task();
+	rq = jb_peek(jb_peek(task, JB_OFF_SE_CFS_RQ), JB_OFF_CFS_RQ_RQ);
+	clock = rq ? jb_peek(rq, JB_OFF_RQ_CLOCK) : 0;
+	if (!clock)
 		return;
 	cal->d = clock - bpf_ktime_get_ns();
 	cal->set = 1;

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "jitter_bpf_run.h"
@@ -261,6 +262,27 @@ static void fill(struct wd_jb *j, const struct wd_opts *o, const __u32 *pids, in
 		set_offsets(j);
 }
 
+/* Does the kernel's BTF give a task's run queue (cfs_rq.rq, with
+ * CONFIG_FAIR_GROUP_SCHED)?  The holding modes need it (jitter_hold.h). */
+static bool have_rq(void)
+{
+	struct btf *b = btf__load_vmlinux_btf();
+	const struct btf_type *t;
+	const struct btf_member *m;
+	bool found = false;
+	int id;
+
+	if (!b)
+		return false;
+	id = btf__find_by_name_kind(b, "cfs_rq", BTF_KIND_STRUCT);
+	t = id > 0 ? btf__type_by_id(b, id) : NULL;
+	m = t ? btf_members(t) : NULL;
+	for (int i = 0; m && i < btf_vlen(t) && !found; i++)
+		found = !strcmp(btf__name_by_offset(b, m[i].name_off), "rq");
+	btf__free(b);
+	return found;
+}
+
 /* The processes to attach at the start: the -p targets, and with --comm
  * every process one of whose threads has a matching name. */
 static void attach_initial(struct wd_jb *j, const struct wd_opts *o, const __u32 *pids, int n);
@@ -276,6 +298,15 @@ int wd_jb_start(struct wd_jb *j, const struct wd_opts *o, const __u32 *pids, int
 	int err, n;
 
 	pthread_mutex_init(&j->lock, NULL);
+	if ((!strcmp(j->run.via, "quantize") || j->run.pause) && !have_rq()) {
+		if (btf_fd >= 0)
+			close(btf_fd);
+		return wd_fail("--jitter-via %s%s holds CPU-time readers, which needs a task's run "
+			       "queue (cfs_rq.rq) in the kernel's BTF: this kernel has none (built "
+			       "without CONFIG_FAIR_GROUP_SCHED); use a kernel with it, or "
+			       "--jitter-via write without pause",
+			       j->run.via, j->run.pause ? " with --jitter-mode pause" : "");
+	}
 	j->run.system_wide = !npids && !o->ncomm;
 	j->run.command_pid = command_pid;
 	j->run.pids = o->pid;

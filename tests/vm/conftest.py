@@ -23,7 +23,9 @@ KERNELS = {
     # tinyconfig: no CONFIG_CGROUPS, so --key cgroup must be refused there.
     "override": {"deny": ["kprobe"], "auto": "kprobe", "cgroup2": False,
                  # BTF and BPF_LSM built, but bpf not in CONFIG_LSM (as Ubuntu 24.04)
-                 "refused": ("lsm", "'bpf' not in active LSMs")},
+                 "refused": ("lsm", "'bpf' not in active LSMs"),
+                 # no lockdown: --jitter's write mode (no cfs_rq.rq: not quantize)
+                 "jitter_write": True},
 }
 
 
