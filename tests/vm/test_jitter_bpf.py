@@ -64,7 +64,8 @@ def test_write_mode_rewrites_a_pid_target_s_clocks():
     assert got["libc_getres"] == [GRAIN] * N
     # the non-target reads the kernel's values
     assert sum(v % GRAIN == 0 for v in free["libc_monotonic"]) <= 2, free["libc_monotonic"]
-    assert free["libc_getres"][0] == 1
+    # (the kernel's resolution: 1 ns with high-resolution timers, a tick without)
+    assert free["libc_getres"][0] in (1, 4000000), free["libc_getres"][0]
     ev = [r for r in res.records if r.get("event") == "jitter"][0]
     assert ev["writes"] >= len(CLAMPED) * N and ev["write_fail"] == 0, ev
     # (the target has exited by the stop: its uprobes went with it)
