@@ -16,10 +16,12 @@ from frontends import frontend, pytest_configure  # noqa: E402,F401  (used by py
 
 # What each test kernel must provide: (deny backends, refused backend, reason).
 KERNELS = {
-    "debian": {"deny": ["lsm"], "auto": "lsm", "cgroup2": True,
+    "debian": {"deny": ["lsm"], "auto": "lsm", "cgroup2": True, "sandbox": True,
                "refused": ("kprobe", "bpf_override_return")},
-    # tinyconfig: no CONFIG_CGROUPS, so --key cgroup must be refused there.
-    "override": {"deny": ["kprobe"], "auto": "kprobe", "cgroup2": False,
+    # tinyconfig: no CONFIG_CGROUPS, so --key cgroup must be refused there;
+    # no CONFIG_SECCOMP and no CONFIG_NAMESPACES, so the systemd unit's
+    # sandbox (SystemCallFilter=, a mount namespace) cannot be built there.
+    "override": {"deny": ["kprobe"], "auto": "kprobe", "cgroup2": False, "sandbox": False,
                  # BTF and BPF_LSM built, but bpf not in CONFIG_LSM (as Ubuntu 24.04)
                  "refused": ("lsm", "'bpf' not in active LSMs")},
 }
