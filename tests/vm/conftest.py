@@ -19,8 +19,8 @@ KERNELS = {
     "debian": {"deny": ["lsm"], "auto": "lsm", "cgroup2": True, "sandbox": True,
                "refused": ("kprobe", "bpf_override_return")},
     # tinyconfig: no CONFIG_CGROUPS, so --key cgroup must be refused there;
-    # no CONFIG_SECCOMP and no CONFIG_NAMESPACES, so the systemd unit's
-    # sandbox (SystemCallFilter=, a mount namespace) cannot be built there.
+    # no CONFIG_SECCOMP, so the systemd unit's sandbox (SystemCallFilter=)
+    # cannot be built there (nor CONFIG_PROC_CHILDREN, for test_stopfile).
     "override": {"deny": ["kprobe"], "auto": "kprobe", "cgroup2": False, "sandbox": False,
                  # BTF and BPF_LSM built, but bpf not in CONFIG_LSM (as Ubuntu 24.04)
                  "refused": ("lsm", "'bpf' not in active LSMs")},
