@@ -80,8 +80,18 @@ def test_replay_equals_live_probe(tmp_path, pattern, window, limit):
     wins = replay.windows(sorted(got.records, key=lambda r: r.t_ns), "process",
                           replay.CountClass("all"), window)[reader.pid]
     v = replay.verdict(wins, limit)
-    assert (v["allowed"], v["limited"], len(v["limited_windows"])) == \
-        (row["allowed"], row["limited"], row["limited_windows"])
+    # One thread: exact.  Two threads reading through a window's start:
+    # the live probe and the recorder each read the clock for a call (a
+    # few hundred ns apart), so a call of one thread can fall just before
+    # the boundary for one and just after it for the other, while the
+    # other thread's calls sit on either side: seen once in four runs on a
+    # loaded machine (1281 / 1280 allowed of 12 000).  Such a call
+    # moves between allowed and limited; the totals and the limited
+    # windows stay exact.
+    slack = 2 if pattern.get("threads", 1) > 1 else 0
+    assert abs(v["allowed"] - row["allowed"]) <= slack, (v, row)
+    assert v["allowed"] + v["limited"] == row["allowed"] + row["limited"]
+    assert len(v["limited_windows"]) == row["limited_windows"], (v, row)
     # The live LIMIT event's window start (probe ms, mod 2^32) is replay's,
     # to the millisecond: the live probe and the recorder each read the
     # clock for the same call, a few hundred ns apart and in either order

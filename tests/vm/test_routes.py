@@ -130,7 +130,11 @@ def test_tracepoint_kills_what_throttle_cannot_stop(route, source, tmp_path):
     kills the process.  On this kernel a tmpfs read does not look for a
     pending SIGKILL, so the batch that crossed the limit still reads to its
     end (the documented slack), but no linked copy runs and no other batch
-    follows."""
+    follows.  The watchdog allowed exactly LIMIT before it acted; how many
+    of those completed is the kernel's race, not the watchdog's: 6.1 hands
+    every tmpfs read to an io-wq worker (shmem has no FMODE_NOWAIT there),
+    and the kill cancels the workers' queued reads, so the SQPOLL route
+    completed 0 and 49 of its 100 allowed reads in two CI runs."""
     out = tmp_path / "out"
     res = wdrun.run(["--backend", "tracepoint", "--action", "throttle",
                      "--max-calls", str(LIMIT), "--window-ms", "3000"],
@@ -138,8 +142,9 @@ def test_tracepoint_kills_what_throttle_cannot_stop(route, source, tmp_path):
     reads, copies = readers.route_outcome(out, 300)
     assert res.rc == 128 + 9, (res.rc, res.stderr)
     assert not readers.route_results(res.other_lines), "the reader lived on"
-    assert LIMIT <= reads <= 300 and copies <= LIMIT + 1, (reads, copies)
-    assert res.summary_for(res.start["targets"][0])["total"] == 300
+    assert reads <= 300 and copies <= LIMIT + 1, (reads, copies)
+    row = res.summary_for(res.start["targets"][0])
+    assert (row["total"], row["allowed"]) == (300, LIMIT), row
 
 
 @pytest.mark.parametrize("backend", COUNTING)
