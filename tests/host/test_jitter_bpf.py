@@ -13,11 +13,14 @@ is not a target reads as before (its readings' phases spread over the
 grain) and none of its reads is counted.  The program:
 tests/progs/jb_target.c (dynamic: its clock_gettime goes through libc)."""
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import time
+
+import pytest
 
 import readers
 import wdrun
@@ -137,6 +140,36 @@ def test_quantize_holds_a_comm_target(tmp_path):
     shutil.copy(TARGET, path)
     start, got, free, ev, _ = _run_quantized(lambda t: ["--comm", "jbq_comm"], path)
     _check_run(start, got, free, ev)
+
+
+@pytest.mark.parametrize("how", ["fork", "exec"])
+def test_quantize_follows_a_pid_target_s_new_process(how):
+    """A -p target's child (fork, and fork + exec of the program again)
+    becomes a target: the front end attaches the child's own uprobe when
+    task_newtask / sched_process_exec say so, and from then on the child's
+    libc reads are held too.  Its reads before the attach are not (the
+    documented gap: the stop line gives how long it lasted)."""
+    target = _start_target(mode=how, n=10)
+    try:
+        wd = wdrun.Watchdog(["--action", "monitor", "--jitter", "100us", "-p", str(target.pid)])
+        wd.wait_started()
+        out, _ = target.communicate("go\n", timeout=120)
+        res = wd.finish(sig=signal.SIGINT)
+    finally:
+        if target.poll() is None:
+            target.kill()
+            target.wait()
+    assert target.returncode == 0 and res.rc == 0, (target.returncode, res.stderr)
+    child = json.loads(out.strip().splitlines()[-1])
+    ev = _jitter_event(res)
+    assert ev["forks_attached"] >= 1 and ev["uprobe_failed"] == 0, ev
+    # After the attach every read waits for a switch point: the child's
+    # reads in the last 100 ms of its 300 are held read by read.
+    assert child["late_reads"] > 0 and child["late_held"] >= 0.9 * child["late_reads"], {
+        k: child[k] for k in ("first_held_us", "late_reads", "late_held")}
+    print("WDMEASURE quantize %s: the child's first read of 20 us or more %.0f us after the fork; "
+          "attach %.1f us after the fork on average, at most %.1f us" % (
+              how, child["first_held_us"], ev["attach_us_mean"], ev["attach_us_max"]))
 
 
 def _refusal(args):

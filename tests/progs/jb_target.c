@@ -13,9 +13,13 @@
  *                             a random pre-spin: {"source", "w_us",
  *                             "diffs": [...]} (ns)
  *   jb_target fork N          after "go", fork: the child reads MONOTONIC
- *                             through libc N times at once and prints each
- *                             read's start (us after the fork, by rdtsc)
- *                             and cost (ns): {"since_fork_us", "cost_ns"};
+ *                             through libc for FOLLOW_MS after the fork and
+ *                             prints the first N reads' start (us after the
+ *                             fork, by rdtsc) and cost (ns), the start of
+ *                             the first read that took HELD_NS or more, and
+ *                             how many of the reads in the last LATE_MS
+ *                             did: {"since_fork_us", "cost_ns",
+ *                             "first_held_us", "late_reads", "late_held"};
  *                             `jb_target exec N` does the same after the
  *                             child exec'ed this program again
  *   jb_target spin MS         read MONOTONIC (libc) for MS ms, then
@@ -211,18 +215,35 @@ static void pairs(int n, char *ws)
 	}
 }
 
-/* The child's first reads, timed by the TSC from `c0` (the fork). */
+/* The child's reads, timed by the TSC from `c0` (the fork), for FOLLOW_MS:
+ * long enough that the watchdog has attached the child's own uprobe before
+ * the last LATE_MS, however slow its attach; a read that took HELD_NS or
+ * more was held (an unheld libc read costs about 30 ns). */
+#define FOLLOW_MS 300
+#define LATE_MS	  100
+#define HELD_NS	  20000
 static void first_reads(int n, unsigned long long c0)
 {
 	static unsigned long long at[MAX_N], cost[MAX_N];
+	unsigned long long end = c0 + (unsigned long long)(FOLLOW_MS * 1e6 * cycles_per_ns);
+	unsigned long long late = end - (unsigned long long)(LATE_MS * 1e6 * cycles_per_ns);
+	unsigned long long held = (unsigned long long)(HELD_NS * cycles_per_ns), a, c;
+	unsigned long long first_held = 0, late_reads = 0, late_held = 0;
 	struct timespec ts;
 
-	for (int i = 0; i < n; i++) {
-		unsigned long long a = __rdtsc();
-
+	for (int i = 0; (a = __rdtsc()) < end; i++) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		at[i] = a;
-		cost[i] = __rdtsc() - a;
+		c = __rdtsc() - a;
+		if (i < n) {
+			at[i] = a;
+			cost[i] = c;
+		}
+		if (c >= held && !first_held)
+			first_held = a;
+		if (a >= late) {
+			late_reads++;
+			late_held += c >= held;
+		}
 	}
 	printf("{\"since_fork_us\": [");
 	for (int i = 0; i < n; i++)
@@ -230,7 +251,8 @@ static void first_reads(int n, unsigned long long c0)
 	printf("], \"cost_ns\": [");
 	for (int i = 0; i < n; i++)
 		printf("%s%.0f", i ? ", " : "", cost[i] / cycles_per_ns);
-	printf("]}\n");
+	printf("], \"first_held_us\": %.1f, \"late_reads\": %llu, \"late_held\": %llu}\n",
+	       first_held ? (first_held - c0) / cycles_per_ns / 1000 : -1.0, late_reads, late_held);
 	fflush(stdout);
 }
 

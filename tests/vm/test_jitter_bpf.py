@@ -92,3 +92,41 @@ def test_write_mode_refused_with_the_reason():
     line = res.stderr.strip().splitlines()[-1]
     assert line.startswith(wdrun.prefix() + "error: --jitter-via write: this kernel refuses "
                            "bpf_probe_write_user ("), line
+
+
+# The sources a system-wide run reaches: the system calls (no uprobes: they
+# are placed per target process, and system-wide has none).
+# Clock sources the x86 vDSO reads in user space.
+VDSO_CLOCKSOURCES = ("tsc", "kvm-clock", "hyperv_clocksource_tsc_page")
+SYSCALLS = ("sys_monotonic", "sys_thread_cputime", "sys_gettimeofday", "getrusage_self")
+
+
+def test_system_wide_write_mode_rewrites_every_process_s_clock_syscalls():
+    """No -p, no --comm: every process's clock system calls come back
+    clamped, its libc (vDSO) clocks do not (docs/jitter_bpf.md: "System-wide
+    ... the system calls only").  A process started after the watchdog."""
+    wd = wdrun.Watchdog(["--action", "monitor", "--jitter", "100us"])
+    try:
+        start = wd.wait_started(600)
+        got = _go(_start_target())
+    finally:
+        res = wd.finish(600, sig=signal.SIGINT)
+    assert res.rc == 0, "rc %s, stderr:\n%s" % (res.rc, res.stderr)
+    jit = start["jitter"]
+    assert jit["via"] == "write" and jit["uprobes"] == 0, jit
+    for source in SYSCALLS:
+        vals = got[source]
+        assert all(v % GRAIN == 0 for v in vals), "%s: %s" % (source, vals[:10])
+        assert all(b >= a for a, b in zip(vals, vals[1:])), "%s ran backwards" % source
+    # libc's MONOTONIC: the vDSO answers it only on a clock source it can
+    # read (the TSC, kvm-clock); on another (QEMU TCG gives the guests hpet
+    # or acpi_pm) libc falls back to the system call, which is rewritten.
+    libc = got["libc_monotonic"]
+    with open("/sys/devices/system/clocksource/clocksource0/current_clocksource") as f:
+        source = f.read().strip()
+    if source in VDSO_CLOCKSOURCES:
+        assert sum(v % GRAIN == 0 for v in libc) <= 2, (source, libc[:10])
+    else:
+        assert all(v % GRAIN == 0 for v in libc), (source, libc[:10])
+    ev = [r for r in res.records if r.get("event") == "jitter"][0]
+    assert ev["writes"] >= len(SYSCALLS) * N and ev["write_fail"] == 0, ev
