@@ -114,11 +114,24 @@ $(BUILD)/watchdog.bpf.o: $(PROBE_SRC) $(BUILD)/vmlinux.h
 $(BUILD)/watchdog.skel.h: $(BUILD)/watchdog.bpf.o
 	bpftool gen skeleton $< name watchdog_bpf > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/ethoswd: $(ETHOSWD_SRC) $(wildcard src/*.h) $(BUILD)/watchdog.skel.h
+# --jitter's BPF modes: their own object (probe/jitter.bpf.c, src/jitter_bpf.c).
+JITTER_BPF_SRC := probe/jitter.bpf.c probe/jitter_bpf.h probe/jitter_clamp.h \
+	probe/jitter_compat.h probe/jitter_hold.h probe/jitter_write.h
+$(BUILD)/jitter.bpf.o: $(JITTER_BPF_SRC) $(BUILD)/vmlinux.h
+	$(BPF_CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -DWD_LIBBPF \
+	    -I$(BUILD) -Iprobe -Wall -Werror -c probe/jitter.bpf.c -o $@
+	llvm-strip -g $@
+
+$(BUILD)/jitter.skel.h: $(BUILD)/jitter.bpf.o
+	bpftool gen skeleton $< name jitter_bpf > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/ethoswd: $(ETHOSWD_SRC) $(wildcard src/*.h) $(BUILD)/watchdog.skel.h \
+    $(BUILD)/jitter.skel.h probe/jitter_cover.h
 	$(CC) $(ETHOSWD_CFLAGS) -iquote src -iquote $(BUILD) $(ETHOSWD_SRC) -lbpf -lmicrohttpd -lm \
 	    -o $@
 
-$(BUILD)/ethoswd-asan: $(ETHOSWD_SRC) $(wildcard src/*.h) $(BUILD)/watchdog.skel.h
+$(BUILD)/ethoswd-asan: $(ETHOSWD_SRC) $(wildcard src/*.h) $(BUILD)/watchdog.skel.h \
+    $(BUILD)/jitter.skel.h probe/jitter_cover.h
 	$(CC) $(ETHOSWD_CFLAGS) $(SANITIZE) -iquote src -iquote $(BUILD) $(ETHOSWD_SRC) \
 	    -lbpf -lmicrohttpd -lm -o $@
 

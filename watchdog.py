@@ -10,7 +10,9 @@
 #                    [--state-file PATH] [--metrics-file PATH]
 #                    [--metrics-listen ADDR:PORT] [--metrics-per-cgroup N]
 #                    [--probe-features] [--jitter GRAIN]
-#                    [--jitter-mode clamp|pause] [--version] [-- CMD [ARGS...]]
+#                    [--jitter-mode clamp|pause]
+#                    [--jitter-via auto|launcher|write|quantize] [--version]
+#                    [-- CMD [ARGS...]]
 #        watchdog.py --resume-stopped PATH [--json]
 #
 # Counts each process's read-family calls (read, pread64, readv, preadv,
@@ -19,7 +21,9 @@
 # stopped until its window ends, or killed.  --count, --key and --profile
 # choose which reads count and whose budget they use (a process tree, a
 # user, a cgroup).  --jitter clamps every clock the command's tree reads to
-# a keyed grain (docs/jitter.md).  See docs/watchdog_guide.md.
+# a keyed grain (docs/jitter.md); with -p, --comm or system-wide a BPF
+# program rewrites or delays the targets' clock reads (docs/jitter_bpf.md).
+# See docs/watchdog_guide.md.
 #
 # Copyright 2026 The Ethos authors.
 # Licensed under the GNU General Public License, version 2.0.
@@ -27,6 +31,7 @@
 # 25-Nov-2026  Ethos authors  Created this.
 # 03-Dec-2026  Ethos authors  --config FILE (TOML), re-read on SIGHUP.
 # 03-Dec-2026  Ethos authors  --jitter GRAIN, --jitter-mode (launcher mode).
+# 03-Dec-2026  Ethos authors  --jitter-via: the BPF modes (write, quantize).
 """Entry point: `./watchdog.py --help` (as root; `sudo ./watchdog.py` from another
 account). The code lives in ethoswd/."""
 

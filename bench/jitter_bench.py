@@ -14,6 +14,14 @@ Writes bench/results/jitter.md and jitter.json.
    watchdog), and `ethoswd --action monitor --jitter 100us --jitter-mode
    clamp|pause -- clock_bench`.  The table gives the median over rounds of
    ns per read, and of the added ns against the bare run of the same round.
+   The BPF modes (docs/jitter_bpf.md), on the dynamic build (their uprobe
+   is on libc's clock_gettime): `quantize` runs it as `ethoswd ...
+   --jitter-via quantize -- clock_bench_dyn` (each read held to the next
+   switch point: up to a grain a read, by design), and `nontarget` runs it
+   bare while an `ethoswd --jitter 100us -p PID` targets another process
+   (a `sleep`; auto: quantize where the kernel refuses the write): what a
+   process that is not a target pays.
+   Their added ns are against bare_dyn, the dynamic build unwatched.
 2. Everyday programs.  Each runs as `sh -c 'printf a >&3; CMD; printf b
    >&3'` under the same three configurations, so the watchdog's own
    start-up is not counted; the median wall time over rounds, and the
@@ -34,14 +42,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 ETHOSWD = os.path.join(REPO, "build", "ethoswd")
 CLOCK_BENCH = os.path.join(HERE, "bin", "clock_bench")
+CLOCK_BENCH_DYN = os.path.join(HERE, "bin", "clock_bench_dyn")
 GRAIN = "100us"
 MODES = ("bare", "clamp", "pause")
+BPF_MODES = ("bare_dyn", "quantize", "nontarget")
+# The everyday programs under each launcher mode, the quantize BPF mode (the
+# program is the target) and as a non-target while another process is one.
+EVERYDAY_MODES = MODES + ("quantize", "nontarget")
 KINDS = ("monotonic", "thread_cputime", "gettimeofday", "rdtsc", "schedstat")
 
 
 def wrap(mode, argv):
-    if mode == "bare":
+    if mode in ("bare", "bare_dyn", "nontarget"):
         return argv
+    if mode == "quantize":
+        return [ETHOSWD, "--action", "monitor", "--jitter", GRAIN, "--jitter-via",
+                "quantize", "--"] + argv
     return [ETHOSWD, "--action", "monitor", "--jitter", GRAIN, "--jitter-mode", mode,
             "--"] + argv
 
@@ -79,17 +95,47 @@ def stamped(argv, timeout=600):
         err.close()
 
 
+class Bystander:
+    """An ethoswd with --jitter (quantize here) targeting a sleeping process, for the
+    `nontarget` rows: started and ready (its start record) on entry."""
+
+    def __enter__(self):
+        import subprocess
+        self.sleep = subprocess.Popen(["sleep", "600"])
+        self.p = subprocess.Popen([ETHOSWD, "--json", "--action", "monitor", "--jitter",
+                                   GRAIN, "-p", str(self.sleep.pid)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for line in self.p.stdout:
+            if '"event": "start"' in line:
+                return self
+        self.__exit__()
+        raise RuntimeError("the bystander ethoswd did not start: rc %s" % self.p.returncode)
+
+    def __exit__(self, *exc):
+        self.p.send_signal(2)
+        self.p.communicate(timeout=60)
+        self.sleep.kill()
+        self.sleep.wait()
+
+
 def per_read(rounds, quick):
     """{kind: {mode: [ns per read, per round]}}."""
-    n = {"bare": 200000, "clamp": 4000, "pause": 1500}
+    n = {"bare": 200000, "clamp": 4000, "pause": 1500, "bare_dyn": 200000,
+         "quantize": 1500, "nontarget": 200000}
     if quick:
         n = {m: v // 4 for m, v in n.items()}
-    out = {k: {m: [] for m in MODES} for k in KINDS}
+    out = {k: {m: [] for m in MODES + BPF_MODES} for k in KINDS}
     for _ in range(rounds):
-        jobs = [(k, m) for k in KINDS for m in MODES]
+        jobs = [(k, m) for k in KINDS for m in MODES + BPF_MODES]
         random.shuffle(jobs)
         for kind, mode in jobs:
-            s = stamped(wrap(mode, [CLOCK_BENCH, kind, str(n[mode])]))
+            bench = CLOCK_BENCH_DYN if mode in BPF_MODES else CLOCK_BENCH
+            argv = wrap(mode, [bench, kind, str(n[mode])])
+            if mode == "nontarget":
+                with Bystander():
+                    s = stamped(argv)
+            else:
+                s = stamped(argv)
             out[kind][mode].append(s * 1e9 / n[mode])
     return out
 
@@ -117,13 +163,17 @@ def everyday(rounds, tmp):
     """{program: {mode: [seconds, per round]}}."""
     progs = everyday_programs(tmp)
     shell = 'printf a >&3; "$@" >/dev/null 2>&1; st=$?; printf b >&3; exit $st'
-    out = {p: {m: [] for m in MODES} for p in progs}
+    out = {p: {m: [] for m in EVERYDAY_MODES} for p in progs}
     for _ in range(rounds):
-        jobs = [(p, m) for p in progs for m in MODES]
+        jobs = [(p, m) for p in progs for m in EVERYDAY_MODES]
         random.shuffle(jobs)
         for prog, mode in jobs:
-            argv = ["/bin/sh", "-c", shell, "sh"] + progs[prog]
-            out[prog][mode].append(stamped(wrap(mode, argv)))
+            argv = wrap(mode, ["/bin/sh", "-c", shell, "sh"] + progs[prog])
+            if mode == "nontarget":
+                with Bystander():
+                    out[prog][mode].append(stamped(argv))
+            else:
+                out[prog][mode].append(stamped(argv))
     return out
 
 
@@ -142,20 +192,39 @@ def markdown(res):
              "| clock source | bare | clamp | added | pause | added |",
              "|---|--:|--:|--:|--:|--:|"]
     for kind, by in res["per_read"].items():
-        med = {m: statistics.median(v) for m, v in by.items()}
+        med = {m: statistics.median(v) for m, v in by.items() if v}
         add = {m: statistics.median(a - b for a, b in zip(by[m], by["bare"]))
                for m in ("clamp", "pause")}
         lines.append("| %s | %.0f | %.0f | %.0f | %.0f | %.0f |"
                      % (kind, med["bare"], med["clamp"], add["clamp"], med["pause"],
                         add["pause"]))
-    lines += ["", "## Everyday programs: wall time (ms) and ratio against bare", "",
-              "| program | bare | clamp | x bare | pause | x bare |",
+    lines += ["", "## BPF modes (dynamic build; docs/jitter_bpf.md): cost per clock read (ns)",
+              "", "`quantize`: the process is the target (`--jitter-via quantize -- CMD`); "
+              "`nontarget`: another process is (the cost every other process pays).", "",
+              "| clock source | bare | quantize | added | nontarget | added |",
               "|---|--:|--:|--:|--:|--:|"]
+    for kind, by in res["per_read"].items():
+        if not by.get("bare_dyn"):
+            continue
+        med = {m: statistics.median(by[m]) for m in BPF_MODES}
+        add = {m: statistics.median(a - b for a, b in zip(by[m], by["bare_dyn"]))
+               for m in ("quantize", "nontarget")}
+        lines.append("| %s | %.0f | %.0f | %.0f | %.0f | %.0f |"
+                     % (kind, med["bare_dyn"], med["quantize"], add["quantize"],
+                        med["nontarget"], add["nontarget"]))
+    lines += ["", "## Everyday programs: wall time (ms) and ratio against bare", "",
+              "`quantize` and `nontarget` as in the BPF rows above.", "",
+              "| program | bare | " + " | ".join("%s | x bare" % m for m in EVERYDAY_MODES[1:])
+              + " |", "|---|--:|" + "--:|--:|" * (len(EVERYDAY_MODES) - 1)]
     for prog, by in res["everyday"].items():
-        med = {m: statistics.median(v) * 1000 for m, v in by.items()}
-        lines.append("| %s | %.1f | %.1f | %.3f | %.1f | %.3f |"
-                     % (prog, med["bare"], med["clamp"], _ratio(by["clamp"], by["bare"]),
-                        med["pause"], _ratio(by["pause"], by["bare"])))
+        cells = ["%.1f" % (statistics.median(by["bare"]) * 1000)]
+        for m in EVERYDAY_MODES[1:]:
+            if by.get(m):
+                cells += ["%.1f" % (statistics.median(by[m]) * 1000),
+                          "%.3f" % _ratio(by[m], by["bare"])]
+            else:
+                cells += ["-", "-"]
+        lines.append("| %s | %s |" % (prog, " | ".join(cells)))
     return "\n".join(lines) + "\n"
 
 
@@ -172,7 +241,7 @@ def main(argv):
     a = p.parse_args(argv)
     if os.geteuid() != 0:
         sys.exit("jitter_bench.py: needs root (the watchdog loads BPF)")
-    for need in (ETHOSWD, CLOCK_BENCH):
+    for need in (ETHOSWD, CLOCK_BENCH, CLOCK_BENCH_DYN):
         if not os.access(need, os.X_OK):
             sys.exit("jitter_bench.py: %s is missing: run make ethoswd and make -C bench"
                      % need)

@@ -12,6 +12,7 @@ import re
 from . import config
 from .abi import COMM_MAX, DEFS, MAP_H  # noqa: F401  (MAP_H: for the tests)
 from .errors import SetupError
+from .jitter_cover import check_via
 from .policy import LIST_MAX, SPACE, resolve
 from .runas import lookup_user
 
@@ -33,6 +34,9 @@ EXAMPLES = """examples:
   ./watchdog.py --action monitor --jitter 100us -- ./bench.sh
                                          # every clock of the command's tree
                                          # clamped to a keyed 100 us grain
+  ./watchdog.py --action monitor --jitter 100us -p 1234
+                                         # BPF mode: written where the kernel
+                                         # allows it, else quantized by delay
 """
 
 # --jitter GRAIN: units, and the bounds of probe/jitter_clamp.h (ns).
@@ -238,12 +242,15 @@ def build_parser():
                    help="with --key cgroup: a series per cgroup for the first N "
                         "cgroups seen (path, container), the rest summed as other")
     p.add_argument("--jitter", metavar="GRAIN",
-                   help="clamp every clock the command's tree reads to a keyed "
-                        "grain: 100us, 1ms (1us to 1s); needs -- CMD; see "
-                        "docs/jitter.md")
+                   help="clamp every clock the targets read to a keyed grain: "
+                        "100us, 1ms (1us to 1s); see docs/jitter.md")
     p.add_argument("--jitter-mode", choices=("clamp", "pause"),
                    help="clamp (default): only the values; pause: also hold "
                         "each read until the reading's switch point")
+    p.add_argument("--jitter-via", choices=("auto", "launcher", "write", "quantize"),
+                   help="auto (default): the launcher for -- CMD, else write where "
+                        "the kernel allows bpf_probe_write_user, else quantize "
+                        "(grains up to 100us); see docs/jitter_bpf.md")
     p.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--version", action="version", version="%(prog)s " + VERSION,
                    help="print the version and exit")
@@ -321,13 +328,14 @@ def parse(argv, extra=None):
         a.user = lookup_user(a.user)
     if a.jitter is not None:
         a.jitter = _grain(a.jitter)
-        if not command:
-            raise SetupError("--jitter needs -- CMD: launcher mode is the one "
-                             "built (-p, --comm and system-wide come with the "
-                             "BPF modes)")
     elif a.jitter_mode is not None:
         raise SetupError("--jitter-mode needs --jitter GRAIN")
+    elif a.jitter_via is not None:
+        raise SetupError("--jitter-via needs --jitter GRAIN")
     a.jitter_mode = a.jitter_mode or "clamp"
+    a.jitter_via = a.jitter_via or "auto"
+    if a.jitter is not None:
+        check_via(a.jitter, a.jitter_mode, a.jitter_via, command)
     a.exclude_exe = list(a.exclude_exe)
     a.policy = resolve(a)
     a.max_calls, a.window_ms = a.policy.max_calls, a.policy.window_ms

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 
-from . import REPO_ROOT
+from . import REPO_ROOT, jitter_cover
 from .errors import SetupError
 
 CLOCKD = os.path.join(REPO_ROOT, "build", "ethos-clockd")
@@ -138,19 +138,20 @@ def _rows_json(rows):
     return [{"source": s, "status": st, "how": how} for s, st, how in rows or ()]
 
 
-def features_lines(rows):
-    """--probe-features: the JITTER block (text)."""
+def features_lines(rows, bpf):
+    """--probe-features: the JITTER block (text); bpf: (write_ok, detail)
+    of the BPF modes (jitter_cover.py)."""
     out = ["", "JITTER (--jitter GRAIN, launcher mode: -- CMD):",
            "  supervisor ethos-clockd: %s"
            % ("available" if rows is not None else "missing (run make clockd)")]
     out += ["  %s: %s (%s)" % r for r in rows or ()]
-    return out + ["  BPF modes (-p, --comm, system-wide): not built yet"]
+    return out + jitter_cover.features_lines(*bpf)
 
 
-def features_json(rows):
+def features_json(rows, bpf):
     """--probe-features: the JITTER block (JSON member)."""
     return {"supervisor": rows is not None, "launcher": _rows_json(rows),
-            "bpf": "not built yet"}
+            "bpf": jitter_cover.features_json(*bpf)}
 
 
 def _fail(what, err):

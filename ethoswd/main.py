@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from . import cli, environment, features, jitter, reload
+from . import cli, environment, features, jitter, jitter_cover, reload
 from .errors import SetupError
 from .report import Reporter
 from .safetext import escape, one_line
@@ -38,12 +38,14 @@ def print_features(feats, rep, pol):
                   features.routes(feats, b, info["actions"][0])]
               for b, info in backends.items() if info["actions"]}
     clocks = jitter.coverage()
+    from .jitter_bpf import probe_write
+    bpf = probe_write()
     if rep.as_json:
         rep._emit({"event": "features", "kernel": feats.kernel,
                    "features": {n: {"ok": ok == "yes", "detail": d}
                                 for n, ok, d in rows},
                    "backends": backends, "routes": routes,
-                   "jitter": jitter.features_json(clocks),
+                   "jitter": jitter.features_json(clocks, bpf),
                    "auto": {"backend": choice[0], "action": choice[1],
                             "reason": choice[2]},
                    "policy": pol.as_dict()}, None)
@@ -58,7 +60,7 @@ def print_features(feats, rep, pol):
     for b, rows in routes.items():
         out += ["", "ROUTES with %s, %s:" % (b, backends[b]["actions"][0])]
         out += ["  %-38s %-20s %s" % (r["route"], r["status"], r["how"]) for r in rows]
-    out += jitter.features_lines(clocks)
+    out += jitter.features_lines(clocks, bpf)
     out += ["", "auto: %s" % ("backend %s, action %s (%s)" % choice
                               if choice[0] else choice[2]),
             "policy %s: %d calls / %d ms %s; counting %s" % (
@@ -118,7 +120,26 @@ def _choose(opts, rep):
     problem = features.key_problem(feats, opts.policy.key)
     if problem:
         raise SetupError(problem)
+    if opts.jitter:
+        from .jitter_bpf import probe_write
+        # The launcher needs no probe (-- CMD with auto, or asked for).
+        launcher = opts.jitter_via == "launcher" or (opts.jitter_via == "auto" and opts.command)
+        ok, detail = (True, "") if launcher else probe_write()
+        # opts.jitter_via stays as asked (a reload compares it); jitter_run
+        # is the mode this run got.
+        opts.jitter_run, opts.jitter_why = jitter_cover.choose_via(
+            opts.jitter, opts.jitter_mode, opts.jitter_via, opts.command, ok, detail)
     return feats, backend, action, why
+
+
+def _start_bpf_jitter(bcc, opts, feats, child):
+    """--jitter in a BPF mode: its own program, next to the limiter's."""
+    from .jitter_bpf import BpfJitter
+    jb = BpfJitter(bcc, opts.jitter, opts.jitter_mode, opts.jitter_run,
+                   opts.jitter_why, feats.btf)
+    jb.start(os.getpid(), opts.pid + ([child.pid] if child else []), opts.comm,
+             opts.exclude_comm)
+    return jb
 
 
 def _build_and_attach(bcc, flags, opts, backend, action, uring_tp, targets, uids):
@@ -138,7 +159,7 @@ def _build_and_attach(bcc, flags, opts, backend, action, uring_tp, targets, uids
 
 
 def _report_start(rep, opts, feats, backend, action, why, probe, child,
-                  timings, metrics=None, sup=None):
+                  timings, metrics=None, sup=None, jb=None):
     rep.info(_summary_line(feats))
     rep.info("backend %s, action %s: %s" % (backend, action, why))
     if action == "throttle":
@@ -161,8 +182,9 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
             rep.warn("%s: %s (%s)" % (route, status, how))
     rep.info("targets: %s" % _describe_targets(opts, child))
     jit = None
-    if sup:
-        info, warn, jit = sup.start_lines(jitter.coverage() or [])
+    if sup or jb:
+        info, warn, jit = (sup.start_lines(jitter.coverage() or []) if sup else
+                           jb.start_lines(child.pid if child else None))
         for line in info:
             rep.info(line)
         for line in warn:
@@ -221,7 +243,7 @@ def main(argv=None, launched=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in SUBCOMMANDS:
         return subcommand(argv, launched)
-    child = probe = guardian = metrics = sup = None
+    child = probe = guardian = metrics = sup = jb = None
     try:
         opts = cli.parse(argv)
         rep = Reporter(as_json=opts.json)
@@ -264,7 +286,7 @@ def main(argv=None, launched=None):
             guardian = Guardian()
             flags.append("-DWD_GUARD_TGID=%d" % guardian.pid)
         if opts.command:
-            if opts.jitter:
+            if opts.jitter and opts.jitter_run == "launcher":
                 sup = jitter.Supervisor(opts.jitter, opts.jitter_mode)
             child = GatedChild(opts.command, opts.user, jitter=sup)
             if sup:
@@ -273,6 +295,8 @@ def main(argv=None, launched=None):
         uids = {child.pid: opts.user.uid if opts.user else 0} if child else {}
         probe = _build_and_attach(bcc, flags, opts, backend, action, uring_tp,
                                   opts.pid + ([child.pid] if child else []), uids)
+        if opts.jitter and opts.jitter_run != "launcher":
+            jb = _start_bpf_jitter(bcc, opts, feats, child)
         session = Session(probe, rep, opts, action, child, guardian, stopfile)
         session.reloader = functools.partial(reload.apply, argv=argv, feats=feats,
                                              backend=backend)
@@ -283,12 +307,17 @@ def main(argv=None, launched=None):
         timings.update(compile=probe.compile_s, load_attach=probe.attach_s,
                        total=time.monotonic() - launched)
         _report_start(rep, opts, feats, backend, action, why, probe, child, timings,
-                      metrics, sup)
+                      metrics, sup, jb)
         if child:
             child.release()
         reason = session.run()
         session.finish()
         probe = None
+        if jb:
+            text, counts = jb.stop_line()
+            rep.info(text, event="jitter", **counts)
+            jb.close()  # detached before the stop line says so
+            jb = None
         if child is not None and child.poll() is None:
             # --duration or a signal ended the watchdog first: the command
             # goes on, unlimited (as -p targets do), and is said to.
@@ -307,6 +336,8 @@ def main(argv=None, launched=None):
                          "attached\n")
         return 130
     finally:
+        if jb is not None:
+            jb.close()
         if metrics is not None:
             metrics.close()
         if probe is not None:

@@ -66,9 +66,10 @@ def bcc_map_calls(text):
                             text)
 
 
-def source_text():
-    """watchdog.bpf.c with its local #include "x.h" lines inlined and the
-    map calls in BCC's form (bcc_map_calls).
+def source_text(path=SOURCE):
+    """watchdog.bpf.c (or another probe source: jitter.bpf.c) with its
+    local #include "x.h" lines inlined and the map calls in BCC's form
+    (bcc_map_calls).
 
     BCC rewrites map calls (m.lookup(), ring.ringbuf_reserve()) only in
     the main source text, not in included files, so the limiter's header
@@ -86,7 +87,7 @@ def source_text():
                 elif not inc:
                     out.append(line)
         return "".join(out)
-    return bcc_map_calls(expand(SOURCE, set()))
+    return bcc_map_calls(expand(path, set()))
 
 
 def _flag_value(flags, prefix, default):

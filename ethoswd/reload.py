@@ -95,7 +95,8 @@ def compare(old, new, running, chosen):
                           ("metrics-per-cgroup", str(old.metrics_per_cgroup or 0),
                            str(new.metrics_per_cgroup or 0)),
                           ("jitter", str(old.jitter or 0), str(new.jitter or 0)),
-                          ("jitter-mode", old.jitter_mode, new.jitter_mode)):
+                          ("jitter-mode", old.jitter_mode, new.jitter_mode),
+                          ("jitter-via", old.jitter_via, new.jitter_via)):
         diff(setting, a, b, FIXED)
     return changes, refused
 

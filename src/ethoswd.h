@@ -126,7 +126,12 @@ struct wd_opts {
 	struct wd_policy policy;
 	__u64 jitter_ns;	 /* --jitter GRAIN, 0: none */
 	const char *jitter_mode; /* --jitter-mode: "clamp" (default) or "pause" */
+	const char *jitter_via;	 /* --jitter-via: auto (default), launcher, write, quantize */
 };
+
+/* --jitter-via's refusals that need no kernel (jitter_bpf_report.c,
+ * jitter_cover.py check_via): 0, or -1 with wd_fail(). */
+int wd_jb_check_via(__u64 grain_ns, const char *mode, const char *via, bool command);
 
 /* Parse argv (argv[0] is the program); 0 ok, 1 --help/--version printed
  * (exit 0), -1 on a bad option (wd_fail() holds the line). */

@@ -285,6 +285,15 @@ static void probe_load(struct wd_feature *ft, enum bpf_prog_type type, const str
 		wd_cat(ft->detail, sizeof(ft->detail), ": %s", reason);
 }
 
+bool wd_probe_prog(int type, const struct bpf_insn *insns, size_t n, char *detail, size_t len)
+{
+	struct wd_feature ft = { .name = "" };
+
+	probe_load(&ft, (enum bpf_prog_type)type, insns, n, 0, 0);
+	snprintf(detail, len, "%s", ft.detail);
+	return ft.ok;
+}
+
 static void probe_ret0(struct wd_feature *ft)
 {
 	const struct bpf_insn code[] = { MOV64_IMM(0, 0), EXIT() };

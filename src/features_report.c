@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ethoswd.h"
+#include "jitter_bpf_run.h"
 #include "wdfeatures.h"
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -37,7 +38,7 @@ static void backend_info(const struct wd_features *f, int b, struct backend_info
 
 /* A growing list of text lines (malloc'ed each). */
 struct lines {
-	char *l[128];
+	char *l[192];
 	int n;
 };
 
@@ -82,15 +83,29 @@ static void text_backends(const struct wd_features *f, struct lines *ls,
 	}
 }
 
+/* The write probe of the BPF modes: bpf_probe_write_user loads, and why. */
+struct jb_probe {
+	bool ok;
+	char detail[700];
+};
+
 /* The JITTER block (main.py: jitter.features_lines). */
-static void text_jitter(struct lines *ls, const struct wd_jrow *rows, int n)
+static void text_jitter(struct lines *ls, const struct wd_jrow *rows, int n,
+			const struct jb_probe *jb)
 {
+	char *bpf[64];
+	int nb;
+
 	add(ls, "%s", "");
 	add(ls, "JITTER (--jitter GRAIN, launcher mode: -- CMD):");
 	add(ls, "  supervisor ethos-clockd: %s", n < 0 ? "missing (run make clockd)" : "available");
 	for (int i = 0; i < n; i++)
 		add(ls, "  %s: %s (%s)", rows[i].source, rows[i].status, rows[i].how);
-	add(ls, "  BPF modes (-p, --comm, system-wide): not built yet");
+	nb = wd_jb_features_lines(jb->ok, jb->detail, bpf, 64);
+	for (int i = 0; i < nb; i++) {
+		add(ls, "%s", bpf[i]);
+		free(bpf[i]);
+	}
 }
 
 char *wd_jrows_json(const struct wd_jrow *rows, int n)
@@ -108,19 +123,19 @@ char *wd_jrows_json(const struct wd_jrow *rows, int n)
 	return wja_end(a);
 }
 
-static char *jitter_json(const struct wd_jrow *rows, int n)
+static char *jitter_json(const struct wd_jrow *rows, int n, const struct jb_probe *jb)
 {
 	struct wd_json *j = wj_new();
 
 	wj_bool(j, "supervisor", n >= 0);
 	wj_take(j, "launcher", wd_jrows_json(rows, n));
-	wj_str(j, "bpf", "not built yet");
+	wj_take(j, "bpf", wd_jb_features_json(jb->ok, jb->detail));
 	return wj_end(j);
 }
 
 static void print_text(const struct wd_features *f, const struct wd_policy *p, struct wd_report *r,
 		       const struct backend_info *bi, bool chose, int cb, int ca, const char *why,
-		       const struct wd_jrow *rows, int nrows)
+		       const struct wd_jrow *rows, int nrows, const struct jb_probe *jb)
 {
 	struct lines ls = { .n = 0 };
 	char count[1024];
@@ -132,7 +147,7 @@ static void print_text(const struct wd_features *f, const struct wd_policy *p, s
 		add(&ls, "%-34s %-4s %s", f->feat[i].name, f->feat[i].ok ? "yes" : "no",
 		    f->feat[i].detail);
 	text_backends(f, &ls, bi);
-	text_jitter(&ls, rows, nrows);
+	text_jitter(&ls, rows, nrows, jb);
 	add(&ls, "%s", "");
 	if (chose)
 		add(&ls, "auto: backend %s, action %s (%s)", wd_backend_name(cb),
@@ -200,7 +215,7 @@ static char *backends_json(const struct backend_info *bi)
 
 static void print_json(const struct wd_features *f, const struct wd_policy *p, struct wd_report *r,
 		       const struct backend_info *bi, bool chose, int cb, int ca, const char *why,
-		       const struct wd_jrow *rows, int nrows)
+		       const struct wd_jrow *rows, int nrows, const struct jb_probe *jb)
 {
 	struct wd_json *rec = wj_new(), *feats = wj_new(), *aut = wj_new();
 
@@ -216,7 +231,7 @@ static void print_json(const struct wd_features *f, const struct wd_policy *p, s
 	wj_take(rec, "features", wj_end(feats));
 	wj_take(rec, "backends", backends_json(bi));
 	wj_take(rec, "routes", routes_json(f, bi));
-	wj_take(rec, "jitter", jitter_json(rows, nrows));
+	wj_take(rec, "jitter", jitter_json(rows, nrows, jb));
 	if (chose) {
 		wj_str(aut, "backend", wd_backend_name(cb));
 		wj_str(aut, "action", wd_action_name(ca));
@@ -240,13 +255,15 @@ int wd_print_features(const struct wd_features *f, const struct wd_opts *o, stru
 	char why[2048];
 	int cb = -1, ca = -1;
 	bool chose;
+	struct jb_probe jb;
 
 	for (int b = 0; b < WD_NBACKENDS; b++)
 		backend_info(f, b, &bi[b]);
 	chose = !wd_choose(f, WD_BACKEND_AUTO, WD_ACT_AUTO, &cb, &ca, why, sizeof(why));
+	jb.ok = wd_jb_probe_write(jb.detail, sizeof(jb.detail));
 	if (r->json)
-		print_json(f, &o->policy, r, bi, chose, cb, ca, why, rows, nrows);
+		print_json(f, &o->policy, r, bi, chose, cb, ca, why, rows, nrows, &jb);
 	else
-		print_text(f, &o->policy, r, bi, chose, cb, ca, why, rows, nrows);
+		print_text(f, &o->policy, r, bi, chose, cb, ca, why, rows, nrows, &jb);
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ethoswd.h"
+#include "jitter_bpf_run.h"
 #include "loader.h"
 #include "metrics.h"
 #include "reload.h"
@@ -78,6 +79,7 @@ struct run {
 	struct wd_stopfile stopfile; /* --state-file */
 	struct wd_metrics *metrics;  /* --metrics-file/--metrics-listen, or NULL */
 	struct wd_jitter jitter;
+	struct wd_jb jb; /* --jitter in a BPF mode (jitter_bpf.c) */
 	struct wd_jrow jrows[WD_JROWS_MAX];
 	int njrows;
 	unsigned jfrac; /* the supervisor's J * 65536 */
@@ -90,6 +92,12 @@ struct run {
 	struct wd_reload reload; /* SIGHUP with --config */
 	double t_start, t_features, t_load, t_attach;
 };
+
+/* --jitter by ethos-clockd (-- CMD), not by a BPF mode. */
+static bool launcher(const struct run *r)
+{
+	return r->o.jitter_ns && !strcmp(r->jb.run.via, "launcher");
+}
 
 /* Targets, capabilities, mounts, features, and the backend/action/key
  * choice. */
@@ -124,6 +132,16 @@ static int choose(struct run *r)
 	problem = wd_key_problem(&r->feats, r->o.policy.key);
 	if (problem)
 		return wd_fail("%s", problem);
+	if (r->o.jitter_ns) { /* which --jitter mode (jitter_cover.choose_via) */
+		char detail[700] = "";
+		/* the launcher needs no probe (-- CMD with auto, or asked for) */
+		bool ok = !strcmp(r->o.jitter_via, "launcher") ||
+			  (!strcmp(r->o.jitter_via, "auto") && r->o.ncommand) ||
+			  wd_jb_probe_write(detail, sizeof(detail));
+
+		if (wd_jb_choose_via(&r->o, ok, detail, &r->jb.run))
+			return -1;
+	}
 	/* The same refusals as watchdog.py for what needs BTF offsets ... */
 	if (wd_features_offsets(&r->feats, r->backend, &r->o.policy, offs) < 0)
 		return -1;
@@ -214,7 +232,7 @@ static int build_and_attach(struct run *r)
 	if (r->o.ncommand) {
 		struct wd_child_hook hook = { wd_jitter_child_prepare, -1 };
 
-		if (r->o.jitter_ns) {
+		if (launcher(r)) {
 			r->jitter.grain_ns = r->o.jitter_ns;
 			r->jitter.mode = r->o.jitter_mode;
 			if (wd_jitter_open(&r->jitter))
@@ -222,9 +240,9 @@ static int build_and_attach(struct run *r)
 			hook.arg = r->jitter.child_sock;
 		}
 		if (wd_child_start_hooked(&r->child, r->o.command, &r->o.user,
-					  r->o.jitter_ns ? &hook : NULL))
+					  launcher(r) ? &hook : NULL))
 			return -1;
-		if (r->o.jitter_ns && wd_jitter_start(&r->jitter, r->child.pid, &r->jfrac))
+		if (launcher(r) && wd_jitter_start(&r->jitter, r->child.pid, &r->jfrac))
 			return -1;
 		/* The child runs CMD as -u USER, or as root. */
 		r->uids[r->ntargets] = r->o.user.set ? r->o.user.uid : 0;
@@ -241,6 +259,11 @@ static int build_and_attach(struct run *r)
 	    wd_probe_attach(&r->probe, &r->cfg))
 		return -1;
 	wd_probe_drop_exited(&r->probe, r->targets, r->uids, r->ntargets);
+	/* --jitter in a BPF mode: its own program, next to the limiter */
+	if (r->o.jitter_ns && !launcher(r) &&
+	    wd_jb_start(&r->jb, &r->o, r->targets, r->ntargets, r->o.ncommand ? r->child.pid : 0,
+			r->feats.btf))
+		return -1;
 	r->t_attach = now_s() - t0;
 	wd_metrics_start(r->metrics, &r->probe, wd_backend_name(r->backend),
 			 wd_action_name(r->action));
@@ -351,7 +374,9 @@ static struct wd_json *start_record(struct run *r, struct wd_route *routes, doub
 	wj_u64(j, "max_calls", r->o.policy.max_calls);
 	wj_u64(j, "window_ms", r->o.policy.window_ms);
 	wj_take(j, "policy", wd_policy_json(&r->o.policy));
-	if (r->o.jitter_ns) {
+	if (r->o.jitter_ns && !launcher(r)) {
+		wj_take(j, "jitter", wd_jb_start_json(&r->jb.run));
+	} else if (r->o.jitter_ns) {
 		struct wd_json *jt = wj_new();
 
 		wj_u64(jt, "grain_ns", r->o.jitter_ns);
@@ -463,8 +488,10 @@ static void report_start(struct run *r, double launched)
 	targets = describe_targets(r);
 	wd_info(&r->rep, NULL, "targets: %s", targets);
 	free(targets);
-	if (r->o.jitter_ns)
+	if (launcher(r))
 		report_jitter(r);
+	else if (r->o.jitter_ns)
+		wd_jb_report_start(&r->rep, &r->jb.run);
 	off = 0;
 	buf[0] = 0;
 	for (int i = 0; i < r->probe.nlinks; i++)
@@ -515,6 +542,13 @@ static int run_session(struct run *r, double launched)
 	snprintf(reason, sizeof(reason), "%s", wd_session_run(s));
 	wd_session_finish(s); /* closes the probe */
 	r->loaded = false;
+	if (r->jb.skel) {
+		struct wd_jb_counts c;
+
+		wd_jb_counts(&r->jb, &c);
+		wd_jb_report_stop(&r->rep, &c);
+		wd_jb_close(&r->jb); /* detached before the stop line says so */
+	}
 	rec = wj_new();
 	wj_str(rec, "event", "stop");
 	wj_str(rec, "reason", reason);
@@ -534,6 +568,7 @@ static int run_session(struct run *r, double launched)
 
 static void cleanup(struct run *r)
 {
+	wd_jb_close(&r->jb);
 	if (r->loaded)
 		wd_probe_close(&r->probe);
 	wd_metrics_free(r->metrics);

@@ -87,12 +87,15 @@ static const char help_text[] =
 	"                        with --key cgroup: a series per cgroup for the first N\n"
 	"                        cgroups seen (path, container), the rest summed as\n"
 	"                        other\n"
-	"  --jitter GRAIN        clamp every clock the command's tree reads to a keyed\n"
-	"                        grain: 100us, 1ms (1us to 1s); needs -- CMD; see\n"
-	"                        docs/jitter.md\n"
+	"  --jitter GRAIN        clamp every clock the targets read to a keyed grain:\n"
+	"                        100us, 1ms (1us to 1s); see docs/jitter.md\n"
 	"  --jitter-mode {clamp,pause}\n"
 	"                        clamp (default): only the values; pause: also hold\n"
 	"                        each read until the reading's switch point\n"
+	"  --jitter-via {auto,launcher,write,quantize}\n"
+	"                        auto (default): the launcher for -- CMD, else write\n"
+	"                        where the kernel allows bpf_probe_write_user, else\n"
+	"                        quantize (grains up to 100us); see docs/jitter_bpf.md\n"
 	"  --version             print the version and exit\n"
 	"\n"
 	"examples:\n"
@@ -113,6 +116,9 @@ static const char help_text[] =
 	"  ethoswd --action monitor --jitter 100us -- ./bench.sh\n"
 	"                                         # every clock of the command's tree\n"
 	"                                         # clamped to a keyed 100 us grain\n"
+	"  ethoswd --action monitor --jitter 100us -p 1234\n"
+	"                                         # BPF mode: written where the kernel\n"
+	"                                         # allows it, else quantized by delay\n"
 	"\n"
 	"ethoswd runs the watchdog only: the research commands record, replay,\n"
 	"export and sweep are in watchdog.py.\n";
@@ -147,6 +153,7 @@ enum opt_id {
 	O_METRICS_PER_CGROUP,
 	O_JITTER,
 	O_JITTER_MODE,
+	O_JITTER_VIA,
 	O_EBPF,
 	O_VERSION,
 	O_N
@@ -157,6 +164,7 @@ static const char *const keys[] = { "process", "tree", "uid", "cgroup", NULL };
 static const char *const backends[] = { "auto", "kprobe", "lsm", "tracepoint", NULL };
 static const char *const actions[] = { "auto", "deny", "throttle", "kill", "monitor", NULL };
 static const char *const jitter_modes[] = { "clamp", "pause", NULL };
+static const char *const jitter_vias[] = { "auto", "launcher", "write", "quantize", NULL };
 
 struct optdef {
 	const char *shrt, *lng;
@@ -192,6 +200,7 @@ static const struct optdef optdefs[O_N] = {
 	[O_METRICS_PER_CGROUP] = { NULL, "--metrics-per-cgroup", true, NULL },
 	[O_JITTER] = { NULL, "--jitter", true, NULL },
 	[O_JITTER_MODE] = { NULL, "--jitter-mode", true, jitter_modes },
+	[O_JITTER_VIA] = { NULL, "--jitter-via", true, jitter_vias },
 	[O_EBPF] = { NULL, "--ebpf", false, NULL },	  /* hidden, as in cli.py */
 	[O_VERSION] = { NULL, "--version", false, NULL }, /* ethoswd only */
 };
@@ -617,16 +626,18 @@ static int grain(const char *text, __u64 *ns)
 static int check_jitter(struct wd_opts *o, struct raw *raw)
 {
 	o->jitter_mode = raw->val[O_JITTER_MODE] ?: "clamp";
+	o->jitter_via = raw->val[O_JITTER_VIA] ?: "auto";
 	if (raw->val[O_JITTER]) {
 		if (grain(raw->val[O_JITTER], &o->jitter_ns))
 			return -1;
-		if (!o->ncommand)
-			return wd_fail("--jitter needs -- CMD: launcher mode is the one built "
-				       "(-p, --comm and system-wide come with the BPF modes)");
 	} else if (raw->val[O_JITTER_MODE]) {
 		return wd_fail("--jitter-mode needs --jitter GRAIN");
+	} else if (raw->val[O_JITTER_VIA]) {
+		return wd_fail("--jitter-via needs --jitter GRAIN");
 	}
-	return 0;
+	return o->jitter_ns ? wd_jb_check_via(o->jitter_ns, o->jitter_mode, o->jitter_via,
+					      o->ncommand > 0) :
+			      0;
 }
 
 /* ---- cli.parse() -------------------------------------------------------- */

@@ -213,6 +213,7 @@ static void compare(struct diff *d, struct wd_opts *o, struct wd_opts *n, const 
 	cmp(d, "jitter", fmt("%llu", (unsigned long long)o->jitter_ns),
 	    fmt("%llu", (unsigned long long)n->jitter_ns), FIXED, -1);
 	cmp(d, "jitter-mode", strdup(o->jitter_mode), strdup(n->jitter_mode), FIXED, -1);
+	cmp(d, "jitter-via", strdup(o->jitter_via), strdup(n->jitter_via), FIXED, -1);
 }
 
 /* ---- the probe's sets (probe.py set_names / set_files) -------------------- */

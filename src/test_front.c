@@ -21,6 +21,7 @@
 
 #include "cgname.h"
 #include "ethoswd.h"
+#include "jitter_bpf_run.h"
 
 static char last_error[1024];
 
@@ -130,6 +131,7 @@ static char *opts_json(const struct wd_opts *o)
 	else
 		wj_null(j, "jitter");
 	wj_str(j, "jitter_mode", o->jitter_mode);
+	wj_str(j, "jitter_via", o->jitter_via);
 	return wj_end(j);
 }
 
@@ -306,6 +308,42 @@ static void cmd_report(bool json)
 	wd_report_table(&r, cgrows, 2, &h, sh, 3);
 }
 
+/* jitter_bpf_report.c: `jb choose OK DETAIL ARGS...` prints the mode a run
+ * of ARGS gets when the write probe said OK (0/1) with DETAIL; `jb features
+ * OK DETAIL` the BPF part of --probe-features, lines then JSON. */
+static int cmd_jb(int argc, char **argv)
+{
+	bool ok = argc > 2 && !strcmp(argv[1], "1");
+	struct wd_jb_run run = { .via = "" };
+	struct wd_opts o;
+	char *lines[64], *s;
+	int n;
+
+	if (argc < 3)
+		return 2;
+	if (!strcmp(argv[0], "features")) {
+		n = wd_jb_features_lines(ok, argv[2], lines, 64);
+		for (int i = 0; i < n; i++) {
+			printf("%s\n", lines[i]);
+			free(lines[i]);
+		}
+		s = wd_jb_features_json(ok, argv[2]);
+		printf("%s\n", s);
+		free(s);
+		return 0;
+	}
+	if (strcmp(argv[0], "choose") || argc < 4)
+		return 2;
+	if (wd_opts_parse(argc - 3, argv + 3, &o) < 0)
+		printf("ERR %s\n", wd_last_error());
+	else if (wd_jb_choose_via(&o, ok, argv[2], &run))
+		printf("ERR %s\n", wd_last_error());
+	else
+		printf("OK %s | %s | %u\n", run.via, run.why, run.jfrac);
+	wd_opts_free(&o);
+	return 0;
+}
+
 static int failures;
 
 static void expect(const char *what, const char *got, const char *want)
@@ -383,6 +421,8 @@ int main(int argc, char **argv)
 		       wd_json_double(strtod(argv[2], NULL), atoi(argv[3]), buf, sizeof(buf)));
 	} else if (!strcmp(argv[1], "parse")) {
 		return cmd_parse(argc - 2, argv + 2);
+	} else if (!strcmp(argv[1], "jb") && argc >= 3) {
+		return cmd_jb(argc - 2, argv + 2);
 	} else if (!strcmp(argv[1], "privileges") && argc == 2) {
 		cmd_privileges();
 	} else if (!strcmp(argv[1], "report") && argc == 3) {

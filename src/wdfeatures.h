@@ -135,4 +135,10 @@ void wd_summary_line(const struct wd_features *f, char *buf, size_t len);
 /* main.print_features: --probe-features, text or one JSON record. */
 int wd_print_features(const struct wd_features *f, const struct wd_opts *o, struct wd_report *r);
 
+/* Load a tiny program of BPF program type `type` and close it, as the
+ * feature checks do (--jitter's write probe, jitter_bpf.c): true, or false
+ * with the errno and the verifier's reason in detail. */
+struct bpf_insn;
+bool wd_probe_prog(int type, const struct bpf_insn *insns, size_t n, char *detail, size_t len);
+
 #endif /* ETHOSWD_FEATURES_H */

@@ -241,3 +241,27 @@ def route_results(lines):
             label = fields.pop("label")
             out[label] = {k: v if k == "route" else int(v) for k, v in fields.items()}
     return out
+
+
+def jb_target_start(path=None, mode="readings", n=1, settle=0.3):
+    """Start tests/progs/jb_target (or a copy at `path`), waiting on its
+    stdin for "go" once it is past its calibration (`settle` seconds)."""
+    import time
+    p = subprocess.Popen([str(path or BIN_DIR / "jb_target"), mode, str(n)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    time.sleep(settle)
+    assert p.poll() is None, "jb_target exited early: rc %s" % p.returncode
+    return p
+
+
+def jb_target_go(p, timeout=120):
+    """Let a jb_target read; {source: values} of its readings."""
+    import json
+    out, _ = p.communicate("go\n", timeout=timeout)
+    assert p.returncode == 0, "jb_target rc %s" % p.returncode
+    got = {}
+    for line in out.splitlines():
+        rec = json.loads(line)
+        assert "error" not in rec, rec
+        got[rec["source"]] = rec["values"]
+    return got

@@ -60,7 +60,12 @@ def prefix():
 PROG_NAMES = ("wd_tracepoint", "wd_tp_fd1", "wd_kprobe", "wd_kprobe_fd1",
               "wd_kprobe_uring", "wd_uring_submit", "wd_exit", "lsm__file_permi",
               "wd_newtask", "wd_sigcont", "file_permission", "kfunc____x64_sy",
-              "__x64_sys_sendf", "__x64_sys_copy_")
+              "__x64_sys_sendf", "__x64_sys_copy_",
+              # --jitter's BPF modes (probe/jitter.bpf.c; test_jitter_cover.py)
+              "jb_cg_enter", "jb_gtod_enter", "jb_ru_enter", "jb_cg_exit", "jb_ru_exit",
+              "jb_cg_exit_w", "jb_gtod_exit_w", "jb_ru_exit_w", "jb_res_enter",
+              "jb_res_exit_w", "jb_time_enter", "jb_times_enter", "jb_newtask", "jb_exec",
+              "jb_rename", "jb_exit", "jb_u_cg", "jb_ur_cg_w", "jb_u_res", "jb_ur_res_w")
 
 
 class Result:

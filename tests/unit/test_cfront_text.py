@@ -23,7 +23,7 @@ from ethoswd.report import Reporter, _n
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SRC = os.path.join(ROOT, "src")
 SOURCES = ["test_front.c", "opts.c", "config.c", "policy.c", "policy_json.c", "text.c",
-           "report.c", "sysenv.c", "runas.c"]
+           "report.c", "sysenv.c", "runas.c", "jitter_bpf_report.c"]
 # -iquote, not -I: a src/ header named like a system one (features.h)
 # must not shadow glibc's.
 CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
@@ -138,7 +138,7 @@ def _py_parse(argv):
          "describe_count": p.describe_count(), "describe_key": p.describe_key(),
          "needs_btf": p.needs_btf,
          "user": a.user.as_dict() if a.user else None,
-         "jitter": a.jitter, "jitter_mode": a.jitter_mode}
+         "jitter": a.jitter, "jitter_mode": a.jitter_mode, "jitter_via": a.jitter_via}
     return "OK " + json.dumps(d, sort_keys=True)
 
 
@@ -188,7 +188,10 @@ BAD_ARGS = [s.split() for s in (
     "--jitter 100uS -- ls", "--jitter ' 100us' -- ls", "--jitter-mode pause",
     "--jitter-mode fast --jitter 1ms -- ls", "--jit 1ms -- ls", "-p 1 --jitter 1ms",
     "--jitter -1us -- ls", "--jitter 1e3us -- ls", "--jitter=1ms --comm x",
-    "--jitter 100us -u nobody", "-u no-such-user-h4 --jitter 1ms -- ls")]
+    "--jitter 100us -u nobody", "-u no-such-user-h4 --jitter 1ms -- ls",
+    "--jitter-via write", "--jitter-via x --jitter 1ms", "--jitter 1ms --jitter-via launcher",
+    "--jitter 101us --jitter-via quantize -p 1",
+    "--jitter 1ms --jitter-via write --jitter-mode pause --comm x")]
 GOOD_ARGS = [s.split() for s in (
     "", "--json", "--max-calls +5 --window-ms 200", "-p5 -p 6", "-p=7", "-i=2.5",
     "--comm -5", "--json --json", "--duration 1e7", "-i 0.1", "--max-calls 007",
@@ -218,7 +221,9 @@ GOOD_ARGS = [s.split() for s in (
     "--jitter 100us -- ls", "--jitter=1ms --jitter-mode pause -- ls", "--jitter 1us -- ls",
     "--jitter 1s -- ls", "--jitter 1000000us -- ls", "--jitter 1000ns -- ls",
     "--jitter-mode=clamp --jitter 007us -- ls", "--jitter-m pause --jitter 10us -- ls",
-    "--jitter 100us -u nobody -- ls")]
+    "--jitter 100us -u nobody -- ls", "--jitter 1ms --jitter-via write -p 1",
+    "--jitter 100us --jitter-via quantize --comm x", "--jitter 1s --jitter-via auto",
+    "--jitter-v launcher --jitter 1ms -- ls", "--jitter 100us --jitter-via=write -- ls")]
 
 
 @pytest.mark.parametrize("argv", BAD_ARGS + GOOD_ARGS,

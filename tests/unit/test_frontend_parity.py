@@ -50,7 +50,7 @@ BAD = [
     ("--duration", "--duration"), ("--map-size", "--map-size"),
     ("--metrics-file", "--metrics-file"), ("--metrics-listen", "--metrics-listen"),
     ("--metrics-per-cgroup", "--metrics-per-cgroup"), ("--jitter", "--jitter"),
-    ("--jitter-mode", "--jitter-mode"))] + [
+    ("--jitter-mode", "--jitter-mode"), ("--jitter-via", "--jitter-via"))] + [
     # metrics options
     (["--metrics-listen", "localhost:9100"], "is not ADDR:PORT"),
     (["--metrics-listen", "[::1]:0"], "is not ADDR:PORT"),
@@ -173,10 +173,18 @@ BAD = [
     (["--jitter", "999ns", "--", "true"], "--jitter 999ns is too small"),
     (["--jitter", "1500ns", "--", "true"], "is not a whole number of microseconds"),
     (["--jitter", "1001ms", "--", "true"], "--jitter 1001ms is too large"),
-    (["--jitter", "100us"], "--jitter needs -- CMD"),
-    (["--jitter", "1ms", "--comm", "x"], "--jitter needs -- CMD"),
     (["--jitter-mode", "pause", "--", "true"], "--jitter-mode needs --jitter GRAIN"),
     (["--jitter-mode", "fast"], "invalid choice: 'fast'"),
+    # --jitter-via: the BPF modes for -p, --comm and system-wide
+    (["--jitter-via", "write", "-p", "1"], "--jitter-via needs --jitter GRAIN"),
+    (["--jitter-via", "fast", "--jitter", "1ms"], "invalid choice: 'fast'"),
+    (["--jitter", "100us", "--jitter-via", "launcher", "--comm", "x"],
+     "--jitter-via launcher needs -- CMD"),
+    (["--jitter", "1ms", "--jitter-via", "quantize", "--comm", "x"],
+     "--jitter 1000us with --jitter-via quantize: a reader is held at most 100us a read"),
+    (["--jitter", "1ms", "--jitter-mode", "pause", "--jitter-via", "write", "--comm", "x"],
+     "--jitter 1000us with --jitter-via write and --jitter-mode pause: a reader is held "
+     "at most 100us"),
     (["--jit", "1ms", "--", "true"], "ambiguous option: --jit could match"),
     # with -u USER: -u's own checks come first
     (["--jitter", "100us", "-u", "nobody"], "-u/--user runs the launched command"),
@@ -269,7 +277,11 @@ GOOD = _words("", "--max-calls +5", "--window-ms 007", "-i 0.1", "-i 3600", "-i 
               "--max-calls 4000000000 --window-ms 86400000",
               "--action monitor -- true", "--jitter 100us -- true",
               "--jitter 1s --jitter-mode pause -- true", "--jitter 1000ns -- true",
-              "--jitter 1ms -u nobody -- true") + [
+              "--jitter 1ms -u nobody -- true", "--jitter 100us",
+              "--jitter 1ms --comm x", "--jitter 100us --jitter-via quantize --comm x",
+              "--jitter 1ms --jitter-via write --comm x",
+              "--jitter 100us --jitter-via launcher -- true",
+              "--jitter 1ms --jitter-via auto -- true") + [
     ["--max-calls", " 5\t"], ["--comm", "x" * 13 + "\u00e9"], ["--comm", b"\xff" * 15],
     ["-p", str(os.getpid())], ["-p", " +%d " % os.getpid()],
     ["-i", "\t2.5 "], ["--max-calls", "5\x1c"]]
@@ -313,6 +325,7 @@ def test_help_lists_the_same_options_metavars_and_defaults():
     assert sorted(py) == sorted(c)
     assert "--version" in py and "--ebpf" not in py        # --ebpf is hidden in both
     assert py["--jitter"][0] == "GRAIN" and py["--jitter-mode"][0] == "{clamp,pause}"
+    assert py["--jitter-via"][0] == "{auto,launcher,write,quantize}"
     for opt in py:
         assert py[opt] == c[opt], opt
     defaults = {o: re.findall(r"default[: ]\s*([^;,)]+)", h) for o, (_, h) in py.items()}

@@ -34,11 +34,14 @@ def test_docs_show_the_table_word_for_word():
 def test_probe_features_block_is_the_table():
     rows = jitter.coverage()
     assert rows == _rows()
-    lines = jitter.features_lines(rows)
+    bpf = (False, "refused here")
+    lines = jitter.features_lines(rows, bpf)
     assert lines[1] == "JITTER (--jitter GRAIN, launcher mode: -- CMD):"
     assert lines[2] == "  supervisor ethos-clockd: available"
-    assert lines[3:-1] == ["  %s: %s (%s)" % r for r in rows]
-    assert jitter.features_json(rows)["launcher"][0] == dict(zip(("source", "status", "how"),
-                                                                 rows[0]))
-    assert jitter.features_lines(None)[2] == \
+    assert lines[3:3 + len(rows)] == ["  %s: %s (%s)" % r for r in rows]
+    # then the BPF modes' part (tests/unit/test_jitter_cover.py)
+    assert lines[3 + len(rows)].startswith("  BPF modes (-p, --comm, system-wide")
+    assert jitter.features_json(rows, bpf)["launcher"][0] == dict(
+        zip(("source", "status", "how"), rows[0]))
+    assert jitter.features_lines(None, bpf)[2] == \
         "  supervisor ethos-clockd: missing (run make clockd)"

@@ -17,13 +17,17 @@ from frontends import frontend, pytest_configure  # noqa: E402,F401  (used by py
 # What each test kernel must provide: (deny backends, refused backend, reason).
 KERNELS = {
     "debian": {"deny": ["lsm"], "auto": "lsm", "cgroup2": True, "sandbox": True,
-               "refused": ("kprobe", "bpf_override_return")},
+               "refused": ("kprobe", "bpf_override_return"),
+               # lockdown none: --jitter's write mode (test_jitter_bpf.py)
+               "jitter_write": True},
     # tinyconfig: no CONFIG_CGROUPS, so --key cgroup must be refused there;
     # no CONFIG_SECCOMP, so the systemd unit's sandbox (SystemCallFilter=)
     # cannot be built there (nor CONFIG_PROC_CHILDREN, for test_stopfile).
     "override": {"deny": ["kprobe"], "auto": "kprobe", "cgroup2": False, "sandbox": False,
                  # BTF and BPF_LSM built, but bpf not in CONFIG_LSM (as Ubuntu 24.04)
-                 "refused": ("lsm", "'bpf' not in active LSMs")},
+                 "refused": ("lsm", "'bpf' not in active LSMs"),
+                 # no lockdown: --jitter's write mode (no cfs_rq.rq: not quantize)
+                 "jitter_write": True},
 }
 
 
