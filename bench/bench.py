@@ -54,7 +54,9 @@ Cost per event inside the kernel comes from a second pass with
 kernel.bpf_stats_enabled=1 (run_time_ns / run_cnt of each program, read
 from the program's fdinfo and cross-checked once against `bpftool -j prog
 show id`), restored afterwards.  Start-up is timed from exec of
-`watchdog.py --json ... -- CMD` to its "start" record.  After each
+`watchdog.py --json ... -- CMD` to its "start" record; `-- /bin/true`
+end to end (endtoend.py), for both front ends against /bin/true alone,
+from exec to exit (detach included).  After each
 measurement (and before it, if the last check found any) `bpftool -j
 perf` is checked for other processes' programs on syscall tracepoints:
 they would put even the "none" baseline on the tracing slow path, so such
@@ -63,7 +65,8 @@ samples are dropped and counted.
 Code: this file is main() only.  machine.py (the machine, fdinfo,
 bpftool, sysctls), worker.py (the worker), configs.py (what is measured,
 and its programs), phases.py (the measurement loops), frontend.py
-(watchdog.py's start-up and map-full check), report.py (analysis and
+(watchdog.py's start-up and map-full check), endtoend.py (a whole
+`-- /bin/true` run of each front end), report.py (analysis and
 the Markdown tables); common.py holds the paths and limits.
 """
 
@@ -119,6 +122,7 @@ def main():
     write_results(a.out, "latest", text,
                   {"machine": info, "params": p, "compile_s": res.compile_s,
                    "raw_calls": res.calls, "raw_stats": res.stats, "startup": res.startup,
+                   "endtoend": res.endtoend,
                    "map_full_cli": res.mapfull_cli, "analysis": res.analysis})
     # Targets are reported, never asserted; a broken front end is an error.
     return 1 if res.front_end_errors else 0

@@ -11,9 +11,10 @@ phases, and of policy_bench.py and breakdown.py too.
 
 import time
 
-from common import log
+from common import BenchError, log
 from configs import SCALE_SIZES, bench_configs
 from ethoswd.abi import DEFS
+import endtoend
 from frontend import front_end_phase
 from machine import (bpf_stats, bpftool_prog_stats, foreign_syscall_hooks, hash_memlock,
                      prog_stats)
@@ -165,4 +166,10 @@ def measure_all(worker, loader, feats, info, p, rng, skip_startup=False):
                          for n in SCALE_SIZES + (DEFS["WD_MAX_PIDS"],)}
     share_cpus(worker)     # start-up: the whole machine
     res.startup, res.mapfull_cli, res.front_end_errors = front_end_phase(p, skip_startup)
+    if not skip_startup:
+        try:
+            res.endtoend = endtoend.measure(p["startup_runs"])
+        except (BenchError, OSError) as e:
+            res.front_end_errors["-- /bin/true end to end"] = str(e)
+            log("error: %s" % e)
     return res

@@ -9,6 +9,7 @@ steps are kept for the start-up report.
 import ctypes as ct
 import os
 import re
+import threading
 import time
 
 from . import REPO_ROOT
@@ -167,6 +168,48 @@ def program_fd(bpf, fn, kind):
     types = {"tracepoint": "TRACEPOINT", "raw": "RAW_TRACEPOINT",
              "kprobe": "KPROBE", "lsm": "LSM", "fentry": "TRACING"}
     return bpf.load_func(fn.encode(), getattr(bpf, types[kind])).fd
+
+
+def run_all(calls):
+    """Call each of `calls` in a thread of its own and wait for them all;
+    re-raise the first exception.  A detach waits for the kernel's grace
+    periods (closing a tracepoint's perf event: the BPF program's removal
+    and the tracepoint's unregistration each wait one, 30-90 ms on the
+    host), one after another when done in turn; BCC's detach calls end in
+    ctypes or os.close, which release the GIL, so threads overlap the
+    waits.  A call whose thread cannot be started runs here, in turn."""
+    errors, threads = [], []
+
+    def guarded(call):
+        try:
+            call()
+        except Exception as e:      # raised below, after every call ran
+            errors.append(e)
+    for call in calls:
+        t = threading.Thread(target=guarded, args=(call,), daemon=True)
+        try:
+            t.start()
+            threads.append(t)
+        except RuntimeError:        # no thread: do it now
+            guarded(call)
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def _lock_kprobe_count(bpf):
+    """BCC counts open kprobes in a module global (_num_open_probes -= 1 in
+    _del_kprobe_fd): not atomic across threads.  Wrap this module's
+    _del_kprobe_fd in a lock so concurrent detaches keep the count."""
+    if getattr(bpf, "_wd_kprobe_lock", None):
+        return
+    lock, del_fd = threading.Lock(), bpf._del_kprobe_fd
+
+    def locked(*args):
+        with lock:
+            del_fd(*args)
+    bpf._del_kprobe_fd, bpf._wd_kprobe_lock = locked, lock
 
 
 class Probe:
@@ -343,22 +386,21 @@ class Probe:
         return self.attached
 
     def detach(self):
-        """Detach every program attach() attached, last first.  The maps
-        and the loaded module stay: attach() may be called again."""
-        b = self.bpf
-        while self._links:
-            kind, where, fn = self._links.pop()
-            if kind == "tracepoint":
-                b.detach_tracepoint(tp=where.encode())
-            elif kind == "raw":
-                b.detach_raw_tracepoint(tp=where.encode())
-            elif kind == "kprobe":
-                b.detach_kprobe(event=where.encode())
-            elif kind == "lsm":
-                b.detach_lsm(fn_name=fn.encode())
-            elif kind == "fentry":
-                b.detach_kfunc(fn_name=fn.encode())
-        self.attached = []
+        """Detach every program attach() attached, all at once (see
+        run_all()).  The maps and the loaded module stay: attach() may be
+        called again.  Every detach is tried; the first failure is raised
+        after the others finished."""
+        b, links = self.bpf, self._links
+        self._links, self.attached = [], []
+        calls = {"tracepoint": lambda w, f: b.detach_tracepoint(tp=w.encode()),
+                 "raw": lambda w, f: b.detach_raw_tracepoint(tp=w.encode()),
+                 "kprobe": lambda w, f: b.detach_kprobe(event=w.encode()),
+                 "lsm": lambda w, f: b.detach_lsm(fn_name=f.encode()),
+                 "fentry": lambda w, f: b.detach_kfunc(fn_name=f.encode())}
+        if any(kind == "kprobe" for kind, _w, _f in links):
+            _lock_kprobe_count(b)
+        run_all([lambda k=kind, w=where, f=fn: calls[k](w, f)
+                 for kind, where, fn in links])
 
     def close(self):
         """Detach everything and release the module (its programs, maps

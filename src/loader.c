@@ -428,12 +428,6 @@ int wd_probe_attach(struct wd_probe *p, const struct wd_probe_cfg *c)
 	return 0;
 }
 
-void wd_probe_detach(struct wd_probe *p)
-{
-	while (p->nlinks > 0)
-		bpf_link__destroy(p->links[--p->nlinks]);
-}
-
 void wd_probe_close(struct wd_probe *p)
 {
 	wd_probe_detach(p);

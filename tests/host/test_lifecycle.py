@@ -1,10 +1,14 @@
 """Start, output and shutdown on the host: --duration, SIGKILL, stale
-entries, map-full reporting, the text table, --probe-features, status."""
+entries, map-full reporting, the text table, --probe-features, status,
+every link gone on exit."""
 
 import json
+import re
 import signal
 import subprocess
 import time
+
+import pytest
 
 import probed
 import readers
@@ -58,6 +62,38 @@ def test_start_record_tells_backend_action_reason_and_timings():
         assert s["escalation"].startswith("throttle escalates to kill"), s
     else:
         assert s["escalation"] is None, s
+
+
+def _links_of(prog_ids):
+    """BPF links and perf events that run one of prog_ids (bpftool's text
+    output: its -j link list is empty for perf_event links here)."""
+    out = []
+    for args, pat in ((["link", "list"], r"^\d+: .*\bprog (\d+)"),
+                      (["perf", "list"], r"\bprog_id (\d+)")):
+        text = subprocess.run(["bpftool"] + args, check=True, capture_output=True,
+                              text=True).stdout
+        out += [ln for ln in text.splitlines()
+                if (m := re.search(pat, ln)) and int(m.group(1)) in prog_ids]
+    return out
+
+
+@pytest.mark.parametrize("action", ["monitor", "default"])
+def test_command_run_leaves_no_link_on_exit(action):
+    """-- CMD (a short one): its status passes through, the stop record says the
+    command exited, every attach point was taken down before the front end
+    exited (all at once: src/detach.c wd_probe_detach(), ethoswd/probe.py
+    run_all()): right after exit no link or perf event runs a program of
+    ours.  The autouse fixture then sees the programs freed."""
+    args = ["--action", "monitor"] if action == "monitor" else []
+    run = wdrun.Watchdog(args, ["/bin/sh", "-c", "sleep 0.5; exit 3"])
+    run.wait_started()
+    ours = {prog_id for prog_id, _name in wdrun.attached_watchdog_progs()}
+    assert ours and _links_of(ours), "nothing attached while running"
+    res = run.finish(timeout=60)
+    assert res.rc == 3, res.stderr
+    assert res.events("stop")[0]["reason"].startswith("command exited"), res.records
+    assert len(res.start["attached"]) >= 10, res.start["attached"]
+    assert _links_of(ours) == []
 
 
 def test_sigkill_of_the_watchdog_leaves_nothing_attached(report):
