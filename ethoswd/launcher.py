@@ -15,10 +15,34 @@ anything.
 import os
 import signal
 import sys
+import time
 
 from . import runas
 from .errors import SetupError
 from .safetext import one_line
+
+
+# How long the watchdog waits for the child to sit in its read of the gate.
+GATE_WAIT_S = 5.0
+
+
+def _wait_at_gate(pid, fd):
+    """Wait, at most GATE_WAIT_S, until the child sits in its read() of the
+    gate (/proc/PID/syscall: "0 0xFD ..."), so that the probe attaches after
+    that read began: the tracepoints count a call at its entry, and a gate
+    read begun after the attach would be counted as the command's (its PID
+    is a target already).  Past the bound the start goes on: at worst the
+    command's budget carries that one read (launch.c wait_at_gate)."""
+    want = "0 0x%x " % fd
+    deadline = time.monotonic() + GATE_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/syscall" % pid) as f:
+                if f.read().startswith(want):
+                    return
+        except OSError:
+            return  # the child is gone: nothing to wait for
+        time.sleep(0.0001)
 
 
 class GatedChild:
@@ -51,6 +75,7 @@ class GatedChild:
             self.abort()
             raise SetupError(verdict.decode("utf-8", "surrogateescape")
                              or "the command's process ended before it was checked")
+        _wait_at_gate(self.pid, rfd)
 
     def _pre_exec(self):
         """The steps other features take between the gate and the exec,
@@ -82,6 +107,9 @@ class GatedChild:
             return
         os.write(report_w, b"ok")
         os.close(report_w)
+        delay = os.environ.get("WD_GATE_TEST_DELAY_US")
+        if delay:  # tests only: held here as a loaded machine may hold it
+            time.sleep(int(delay) / 1e6)
         go = os.read(rfd, 1)
         if go != b"1" or not self._pre_exec():
             return

@@ -191,6 +191,50 @@ static bool gate_opened(int rfd)
 	return n == 1 && go == '1';
 }
 
+/* Tests only: WD_GATE_TEST_DELAY_US holds the child this long between its
+ * "ok" and its read of the gate, as a loaded machine may
+ * (tests/host/test_counting.py). */
+static void gate_test_delay(void)
+{
+	const char *us = getenv("WD_GATE_TEST_DELAY_US");
+
+	if (us && *us)
+		usleep((useconds_t)strtoul(us, NULL, 10));
+}
+
+/*
+ * Wait, at most GATE_WAIT_MS, until the child sits in its read() of the
+ * gate (/proc/PID/syscall: "0 0xFD ..."), so that the probe attaches after
+ * that read began.  The tracepoints count a call at its entry: a gate read
+ * begun after the attach would be counted as the command's, since its PID
+ * is a target already.  Past the bound (a machine too loaded to schedule
+ * the child for that long) the start goes on: at worst the command's
+ * budget carries that one read.
+ */
+#define GATE_WAIT_MS 5000
+static void wait_at_gate(pid_t pid, int fd)
+{
+	char path[64], buf[128];
+	long nr;
+	unsigned long arg;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	for (int i = 0; i < GATE_WAIT_MS * 10; i++) {
+		int f = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = f < 0 ? -1 : read(f, buf, sizeof(buf) - 1);
+
+		if (f >= 0)
+			close(f);
+		if (n <= 0)
+			return; /* no such file (the child is gone): nothing to wait for */
+		buf[n] = '\0';
+		if (sscanf(buf, "%ld 0x%lx", &nr, &arg) == 2 && nr == SYS_read &&
+		    arg == (unsigned long)fd)
+			return;
+		usleep(100);
+	}
+}
+
 /* The steps other features take in the command's process between the
  * gate and the exec, while it is still the watchdog's (root, before -u's
  * drop of ids and capabilities: seccomp without no_new_privs needs
@@ -228,6 +272,7 @@ child_main(int rfd, int wfd, int report, const sigset_t *old, char **argv, const
 	}
 	pipe_write(report, "ok", 2);
 	close(report);
+	gate_test_delay();
 	/* Everything close-on-exec would be gone at exec anyway; let go of it
 	 * now, so that a copy held while waiting (the guardian's pipe, the
 	 * probe's files) cannot hide the watchdog's death from others. */
@@ -310,6 +355,8 @@ int wd_child_start_hooked(struct wd_child *c, char **argv, const struct wd_user 
 	close(rep[0]);
 	if (err)
 		wd_child_abort(c); /* the child exits 127 unrun; reaped */
+	else
+		wait_at_gate(c->pid, fds[0]);
 	return err;
 }
 

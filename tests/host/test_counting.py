@@ -1,6 +1,7 @@
 """Counting on the host kernel (tracepoint backend, monitor action):
 exact counts, window resets, would-limit arithmetic, 8-thread exactness."""
 
+import os
 import subprocess
 
 import pytest
@@ -22,6 +23,24 @@ def test_every_read_counted_once(report, variant):
     assert r["totals"] == {"ok": 5000, "eperm": 0, "other": 0}
     row = res.summary_for(r["pid"])
     assert (row["total"], row["allowed"], row["limited"]) == (5000, 5000, 0)
+
+
+def test_the_gate_read_is_never_the_command_s(report):
+    """The gated child reads its gate after it says "ok"; a child held
+    between the two (WD_GATE_TEST_DELAY_US, as a loaded machine may hold
+    it) past the probe's attach must not have that read counted as the
+    command's: the front end waits for the child to sit in the read before
+    it attaches.  The hold is longer than either front end takes from the
+    child's "ok" to the attach (watchdog.py: BCC's compile), shorter than
+    the wait's 5 s bound.  Before the wait: 5 001."""
+    rep = report("gate")
+    env = dict(os.environ, WD_GATE_TEST_DELAY_US="3000000")
+    res = wdrun.run(MONITOR + ["--max-calls", "1000000"],
+                    aggressive_cmd(reads=5000, report=rep, quiet=True), env=env)
+    r = parse_report(rep)
+    assert res.rc == 0, res.stderr
+    row = res.summary_for(r["pid"])
+    assert (row["total"], row["allowed"]) == (5000, 5000), row
 
 
 def test_eight_threads_counted_exactly(report):
