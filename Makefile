@@ -116,7 +116,7 @@ $(BUILD)/watchdog.skel.h: $(BUILD)/watchdog.bpf.o
 
 # --jitter's BPF modes: their own object (probe/jitter.bpf.c, src/jitter_bpf.c).
 JITTER_BPF_SRC := probe/jitter.bpf.c probe/jitter_bpf.h probe/jitter_clamp.h \
-	probe/jitter_compat.h probe/jitter_hold.h probe/jitter_write.h
+	probe/jitter_compat.h probe/jitter_hold.h probe/jitter_write.h probe/libbpf_maps.h
 $(BUILD)/jitter.bpf.o: $(JITTER_BPF_SRC) $(BUILD)/vmlinux.h
 	$(BPF_CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -DWD_LIBBPF \
 	    -I$(BUILD) -Iprobe -Wall -Werror -c probe/jitter.bpf.c -o $@

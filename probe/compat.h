@@ -78,33 +78,14 @@ const volatile struct wd_settings wd_set = {};
 #define WD_SIZE(on, n)	  (n)
 #define WD_SEC(name)	  SEC(name)
 
-#define WD_MAP_F(kind, flags, name, k, v, n) \
-	struct {                             \
-		__uint(type, kind);          \
-		__uint(max_entries, n);      \
-		__uint(map_flags, flags);    \
-		__type(key, k);              \
-		__type(value, v);            \
-	} name SEC(".maps")
-#define WD_MAP(kind, name, k, v, n)  WD_MAP_F(kind, 0, name, k, v, n)
-#define BPF_HASH(name, k, v, n)	     WD_MAP(BPF_MAP_TYPE_HASH, name, k, v, n)
-#define WD_DYN_HASH(name, k, v, n)   WD_MAP_F(BPF_MAP_TYPE_HASH, BPF_F_NO_PREALLOC, name, k, v, n)
-#define WD_LRU_HASH(name, k, v, n)   WD_MAP(BPF_MAP_TYPE_LRU_HASH, name, k, v, n)
-#define BPF_ARRAY(name, v, n)	     WD_MAP(BPF_MAP_TYPE_ARRAY, name, int, v, n)
-#define BPF_PERCPU_ARRAY(name, v, n) WD_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, name, int, v, n)
+#include "libbpf_maps.h"
+#define BPF_HASH(name, k, v, n)		WD_MAP(BPF_MAP_TYPE_HASH, name, k, v, n)
+#define WD_DYN_HASH(name, k, v, n)	WD_MAP_F(BPF_MAP_TYPE_HASH, BPF_F_NO_PREALLOC, name, k, v, n)
+#define WD_LRU_HASH(name, k, v, n)	WD_MAP(BPF_MAP_TYPE_LRU_HASH, name, k, v, n)
+#define BPF_ARRAY(name, v, n)		WD_MAP(BPF_MAP_TYPE_ARRAY, name, int, v, n)
+#define BPF_PERCPU_ARRAY(name, v, n)	WD_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, name, int, v, n)
 /* BCC sizes a ring buffer in pages. */
-#define BPF_RINGBUF_OUTPUT(name, pages)             \
-	struct {                                    \
-		__uint(type, BPF_MAP_TYPE_RINGBUF); \
-		__uint(max_entries, (pages)*4096);  \
-	} name SEC(".maps")
-
-#define wd_lookup(m, k)	      bpf_map_lookup_elem(&(m), k)
-#define wd_update(m, k, v)    bpf_map_update_elem(&(m), k, v, BPF_ANY)
-#define wd_insert(m, k, v)    bpf_map_update_elem(&(m), k, v, BPF_NOEXIST)
-#define wd_delete(m, k)	      bpf_map_delete_elem(&(m), k)
-#define wd_rb_reserve(m, n)   bpf_ringbuf_reserve(&(m), n, 0)
-#define wd_rb_submit(m, p, f) bpf_ringbuf_submit(p, f)
+#define BPF_RINGBUF_OUTPUT(name, pages) WD_RINGBUF_PAGES(name, pages)
 
 /* Struct offsets by CO-RE: each is relocated to the running kernel's
  * layout when ethoswd loads the object (kernel_read.h says how they are

@@ -50,29 +50,12 @@ const volatile struct wd_jb_settings jb_set = {};
 #define JB_BUILD_QUANTIZE 1
 #define JB_SEC(name)	  SEC(name)
 
-#define JB_MAP(kind, name, k, v, n)     \
-	struct {                        \
-		__uint(type, kind);     \
-		__uint(max_entries, n); \
-		__type(key, k);         \
-		__type(value, v);       \
-	} name SEC(".maps")
-#define JB_HASH(name, k, v, n) JB_MAP(BPF_MAP_TYPE_HASH, name, k, v, n)
-#define JB_LRU(name, k, v, n)  JB_MAP(BPF_MAP_TYPE_LRU_HASH, name, k, v, n)
-#define JB_ARRAY(name, v, n)   JB_MAP(BPF_MAP_TYPE_ARRAY, name, int, v, n)
-#define JB_PERCPU(name, v, n)  JB_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, name, int, v, n)
-#define JB_RINGBUF(name, pages)                     \
-	struct {                                    \
-		__uint(type, BPF_MAP_TYPE_RINGBUF); \
-		__uint(max_entries, (pages)*4096);  \
-	} name SEC(".maps")
-
-#define wd_lookup(m, k)	      bpf_map_lookup_elem(&(m), k)
-#define wd_update(m, k, v)    bpf_map_update_elem(&(m), k, v, BPF_ANY)
-#define wd_insert(m, k, v)    bpf_map_update_elem(&(m), k, v, BPF_NOEXIST)
-#define wd_delete(m, k)	      bpf_map_delete_elem(&(m), k)
-#define wd_rb_reserve(m, n)   bpf_ringbuf_reserve(&(m), n, 0)
-#define wd_rb_submit(m, p, f) bpf_ringbuf_submit(p, f)
+#include "libbpf_maps.h"
+#define JB_HASH(name, k, v, n)	WD_MAP(BPF_MAP_TYPE_HASH, name, k, v, n)
+#define JB_LRU(name, k, v, n)	WD_MAP(BPF_MAP_TYPE_LRU_HASH, name, k, v, n)
+#define JB_ARRAY(name, v, n)	WD_MAP(BPF_MAP_TYPE_ARRAY, name, int, v, n)
+#define JB_PERCPU(name, v, n)	WD_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, name, int, v, n)
+#define JB_RINGBUF(name, pages) WD_RINGBUF_PAGES(name, pages)
 
 /* CO-RE offsets, relocated to the running kernel at load. */
 #define JB_OFF_SE_SUM		bpf_core_field_offset(struct task_struct, se.sum_exec_runtime)
