@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402  (also puts the repository on sys.path)
 from common import BenchError, median  # noqa: E402
 from configs import Config, Loader, ref_config  # noqa: E402
+from ethoswd import cli  # noqa: E402
 from machine import bpf_stats, machine_info  # noqa: E402
 from phases import Quiet, rounds, stats_sample  # noqa: E402
 from report import f1, f2, md_table  # noqa: E402
@@ -39,9 +40,12 @@ CLOCK = "bpf_ktime_get_ns() / WD_NS_PER_MS"
 ALLOWED = "\t\t__sync_fetch_and_add(&v->allowed, 1);\n"
 COUNT = "__u32 n = wd_count(v, cfg->window_ms, now_ms, c->tgid, &window);"
 
+CLASS_CHECK = "if (WD_ON_CLASS && !wd_class_has(wd_fd_file(ctx->args[arg])))"
+SYSINFO = ("--count", "sysinfo")
+
 # (name, what it shows, [(text in the probe, replacement)], scope: "all"
 # = system-wide, "target" = the worker, "other" = a sleeping process, the
-# worker being a bystander)
+# worker being a bystander[, the watchdog.py options of a policy])
 VARIANTS = [
     ("watchdog", "the probe as it is (monitor, system-wide)", [], "all"),
     ("no-clock", "bpf_ktime_get_ns() and the divide removed (window never "
@@ -59,6 +63,10 @@ VARIANTS = [
     ("targeted", "the probe as it is, worker only (--pid)", [], "target"),
     ("bystander", "the probe as it is, another process targeted: the "
      "worker's reads are filtered out", [], "other"),
+    ("class-sysinfo", "worker only, --count sysinfo: each /dev/zero read's file is "
+     "looked up and let go (the class check, tracepoint shim)", [], "target", SYSINFO),
+    ("class-skipped", "the same without the class check: the call is let go after "
+     "the target lookup", [(CLASS_CHECK, "if (WD_ON_CLASS)")], "target", SYSINFO),
 ]
 
 
@@ -78,8 +86,9 @@ def patched(src, name, patches):
 
 def variant_configs(src, backend):
     out = []
-    for name, label, patches, scope in VARIANTS:
-        out.append(Config("variant", label, backend=backend, scope=scope, name=name,
+    for name, label, patches, scope, *argv in VARIANTS:
+        pol = cli.parse(list(argv[0])).policy if argv else None
+        out.append(Config("variant", label, backend=backend, scope=scope, name=name, policy=pol,
                           source=patched(src, name, patches) if patches else None))
     return out
 

@@ -365,8 +365,9 @@ def _map_full(res):
             "", "System-wide monitor with wd_state filled (%d fake entries, --map-size %d): "
             "each read of the worker is untracked and counted in the health counter "
             "map_full (per worker read; other processes' untracked calls push it above "
-            "1.00). The failed insert on every call makes an untracked read dearer than "
-            "a tracked one." % (FULL_MAP_SIZE, FULL_MAP_SIZE)] + _map_full_cli(res.mapfull_cli)
+            "1.00). After an insert fails, a CPU tries none until the next jiffy "
+            "(probe/limiter.h wd_track): an untracked call costs a lookup, not a failed "
+            "insert." % (FULL_MAP_SIZE, FULL_MAP_SIZE)] + _map_full_cli(res.mapfull_cli)
 
 
 def _map_full_cli(mf):

@@ -79,6 +79,9 @@ WD_DYN_HASH(wd_stops, __u32, struct wd_stop, WD_SIZE(WD_ACTION == WD_ACT_THROTTL
  * reused thread ID never matches).  LRU: an evicted thread only gets its
  * next over-limit call counted as a first one again. */
 WD_LRU_HASH(wd_over, __u32, __u64, WD_SIZE(WD_ACTION == WD_ACT_THROTTLE, WD_MAX_PIDS));
+/* Per CPU: the jiffy before which wd_track() tries no insert, set when one
+ * found wd_state full (index 0; a per-CPU slot needs no atomics). */
+BPF_PERCPU_ARRAY(wd_full_until, __u64, 1);
 
 /* Who made the call being looked at, and whose budget it goes to. */
 struct wd_caller {
@@ -223,16 +226,36 @@ static __always_inline int wd_class_has(const void *file)
 	return 0;
 }
 
-/* Create a budget seen for the first time; NULL if the map is full.
- * Window 0 has long expired, so its first call opens a window. */
+/*
+ * Create a budget seen for the first time; NULL if the map is full.
+ * Window 0 has long expired, so its first call opens a window.  Once an
+ * insert fails, this CPU tries none until the next jiffy (bpf_jiffies64,
+ * one load): with the map full, an untracked call then costs a lookup
+ * here instead of a name fetch and an insert that takes a bucket lock to
+ * fail again, so it is no dearer than a tracked one.  The call is still
+ * counted (WD_H_MAP_FULL, by the caller); a budget whose entry became
+ * possible meanwhile (an exited process's entry freed) waits at most one
+ * tick on this CPU.
+ */
 static __always_inline struct wd_value *wd_track(struct wd_key *key)
 {
 	struct wd_value init = {};
+	struct wd_value *v;
+	int zero = 0;
+	__u64 *until = wd_lookup(wd_full_until, &zero);
+	__u64 now = bpf_jiffies64();
 
+	/* Index 0 of a one-entry array: never NULL in fact, but the
+	 * verifier wants the check before the load. */
+	if (until && now < *until)
+		return NULL;
 	bpf_get_current_comm(init.comm, sizeof(init.comm));
 	/* BPF_NOEXIST: if another CPU inserted it first, keep theirs. */
 	wd_insert(wd_state, key, &init);
-	return wd_lookup(wd_state, key);
+	v = wd_lookup(wd_state, key);
+	if (!v && until)
+		*until = now + 1;
+	return v;
 }
 
 /* Reserve an event with the members every kind has filled in (and the

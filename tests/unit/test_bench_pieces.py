@@ -26,6 +26,15 @@ def test_every_breakdown_patch_applies_to_the_current_probe():
             assert c.source != src, c.name
 
 
+def test_the_class_check_rows_measure_the_sysinfo_class():
+    byname = {c.name: c for c in breakdown.variant_configs(source_text(), "tracepoint")}
+    for name in ("class-sysinfo", "class-skipped"):
+        pol = byname[name].policy
+        assert pol is not None and not pol.counts_all and byname[name].scope == "target"
+    assert byname["class-skipped"].source is not None
+    assert byname["class-sysinfo"].source is None
+
+
 def test_a_patch_that_no_longer_applies_names_itself():
     with pytest.raises(BenchError, match="variant gone.*no such text"):
         breakdown.patched("probe text", "gone", [("no such text", "")])
