@@ -28,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from ethoswd.policy import FS_MAGIC  # noqa: E402
-from ethoswd.recording import RECORD, Writer  # noqa: E402
+from ethoswd.research.recording import RECORD, Writer  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 

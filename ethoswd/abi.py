@@ -101,7 +101,7 @@ class Event(ct.Structure):
 
 class Record(ct.LittleEndianStructure):
     """struct wd_record: one call sent by the recorder, and the record of a
-    recording file (ethoswd/recording.py packs it with RECORD_FORMAT)."""
+    recording file (ethoswd/research/recording.py packs it with RECORD_FORMAT)."""
     _fields_ = [("t_ns", ct.c_uint64), ("tid", ct.c_uint32),
                 ("tgid", ct.c_uint32), ("root", ct.c_uint32),
                 ("uid", ct.c_uint32), ("cgroup", ct.c_uint64),

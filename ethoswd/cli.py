@@ -49,7 +49,9 @@ INTERVAL_MIN = 0.1
 VERSION = "1.0"
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: SetupError, exit status 2."""
+
     def error(self, message):
         # argparse prints usage plus the error; we want one line, status 2.
         raise SetupError("%s (see --help)" % message)
@@ -164,11 +166,11 @@ def _grain(text):
 
 
 def build_parser():
-    p = _Parser(prog="watchdog.py",
-                description="Rate-limit read() bursts per process with eBPF.",
-                epilog=EXAMPLES,
-                formatter_class=argparse.RawDescriptionHelpFormatter,
-                usage="%(prog)s [options] [-- CMD [ARGS...]]")
+    p = Parser(prog="watchdog.py",
+               description="Rate-limit read() bursts per process with eBPF.",
+               epilog=EXAMPLES,
+               formatter_class=argparse.RawDescriptionHelpFormatter,
+               usage="%(prog)s [options] [-- CMD [ARGS...]]")
     p.add_argument("--config", metavar="FILE",
                    help="read settings from this TOML file: the long options "
                         "without '--' (max-calls = 50, comm = [\"x\"]); flags "
@@ -281,7 +283,7 @@ def _merge_config(parser, argv, a):
 
 def parse(argv, extra=None):
     """Parse and validate argv (without the program name); extra(parser)
-    may add a subcommand's own options first (ethoswd/recorder.py)."""
+    may add a subcommand's own options first (ethoswd/research/recorder.py)."""
     argv = list(argv)
     command = []
     if "--" in argv:

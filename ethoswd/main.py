@@ -41,14 +41,14 @@ def print_features(feats, rep, pol):
     from .jitter_bpf import probe_write
     bpf = probe_write()
     if rep.as_json:
-        rep._emit({"event": "features", "kernel": feats.kernel,
-                   "features": {n: {"ok": ok == "yes", "detail": d}
-                                for n, ok, d in rows},
-                   "backends": backends, "routes": routes,
-                   "jitter": jitter.features_json(clocks, bpf),
-                   "auto": {"backend": choice[0], "action": choice[1],
-                            "reason": choice[2]},
-                   "policy": pol.as_dict()}, None)
+        rep.emit({"event": "features", "kernel": feats.kernel,
+                  "features": {n: {"ok": ok == "yes", "detail": d}
+                               for n, ok, d in rows},
+                  "backends": backends, "routes": routes,
+                  "jitter": jitter.features_json(clocks, bpf),
+                  "auto": {"backend": choice[0], "action": choice[1],
+                           "reason": choice[2]},
+                  "policy": pol.as_dict()}, None)
         return
     out = ["Kernel %s" % feats.kernel, "", "%-34s %-4s %s" % ("FEATURE", "OK", "DETAIL")]
     out += ["%-34s %-4s %s" % r for r in rows]
@@ -66,7 +66,7 @@ def print_features(feats, rep, pol):
             "policy %s: %d calls / %d ms %s; counting %s" % (
                 pol.profile, pol.max_calls, pol.window_ms, pol.describe_key(),
                 pol.describe_count())]
-    rep._emit({}, out)
+    rep.emit({}, out)
 
 
 # What throttle does to a process it cannot keep stopped (probe/limiter.h).
@@ -210,20 +210,25 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
              startup={k: round(v, 4) for k, v in timings.items()})
 
 
-# Subcommands: `watchdog.py NAME ...` runs ethoswd/<module>.main(rest).
-# Only an exact first word selects one, so `watchdog.py -- CMD` and every
-# option keep their meaning.
-SUBCOMMANDS = {"record": "recorder", "replay": "offline", "export": "offline",
-               "sweep": "sweep"}
+# Research subcommands: `watchdog.py NAME ...` runs ethoswd.research.run(),
+# imported only then (the runtime needs no research module).  Only an
+# exact first word selects one, so `watchdog.py -- CMD` and every option
+# keep their meaning.
+SUBCOMMANDS = ("record", "replay", "export", "sweep")
 
 
 def subcommand(argv, launched):
-    """Run a subcommand; its exit status."""
-    import importlib
-    mod = importlib.import_module("." + SUBCOMMANDS[argv[0]], __package__)
-    if mod.__name__.endswith("offline"):
-        return mod.main(argv, launched)
-    return mod.main(argv[1:], launched)
+    """Run a research subcommand; its exit status."""
+    try:
+        from .research import run
+    except ModuleNotFoundError as e:
+        if e.name != __package__ + ".research":
+            raise
+        sys.stderr.write("watchdog: error: '%s' needs the research package "
+                         "ethoswd/research, which is not installed: install the "
+                         "whole tree\n" % argv[0])
+        return 2
+    return run(argv, launched)
 
 
 def resume_stopped(path, rep):

@@ -25,7 +25,7 @@ HEAD = "%7s %-16s %8s %11s %11s %11s %-8s" % (
     "PID", "COMM", "WINDOW", "TOTAL", "ALLOWED", "LIMITED", "STATE")
 
 
-def _n(value, width):
+def num(value, width):
     """An integer in at most `width` characters: 1234567 or, if too wide,
     1.2M / 3.4G / 5.6T."""
     text = str(value)
@@ -51,8 +51,8 @@ def _line(r, window):
     if "key" in r:
         return _budget_line(r, window)
     return "%7d %s %8s %11s %11s %11s %-8s" % (
-        r["pid"], _comm(r), window, _n(r["total"], 11), _n(r["allowed"], 11),
-        _n(r["limited"], 11), r["state"])
+        r["pid"], _comm(r), window, num(r["total"], 11), num(r["allowed"], 11),
+        num(r["limited"], 11), r["state"])
 
 
 # A shared budget: its ID (root PID, UID, cgroup ID, or a PID where the
@@ -100,10 +100,10 @@ def _budget_name(r, width=16):
 
 def _budget_line(r, window):
     return BUDGET_HEAD % (
-        _n(r["id"], 9), _budget_name(r), window if window == "-" else _n(r["window"], 7),
-        _n(r["total"], 9),
-        _n(r["allowed"], 9), _n(r["limited"], 9), r["state"][:7],
-        _n(len(r["pids"]), 5))
+        num(r["id"], 9), _budget_name(r), window if window == "-" else num(r["window"], 7),
+        num(r["total"], 9),
+        num(r["allowed"], 9), num(r["limited"], 9), r["state"][:7],
+        num(len(r["pids"]), 5))
 
 
 def _not_listed_text(nl):
@@ -117,7 +117,7 @@ def _who(r):
     """'1234 comm', '1234 comm [podman 3f2a1b4c5d6e]' (a process in a
     container) or 'tree:1234 comm' for event lines."""
     if "key" in r:
-        return "%-13s %s" % ("%s:%s" % (r["key"], _n(r["id"], 6)), _budget_name(r, 10))
+        return "%-13s %s" % ("%s:%s" % (r["key"], num(r["id"], 6)), _budget_name(r, 10))
     if r.get("container_runtime"):
         return "%7d %s [%s %s]" % (r["pid"], _comm(r), r["container_runtime"],
                                    r["container_id"][:12])
@@ -131,7 +131,7 @@ class Reporter:
         self.as_json = as_json
         self.out = out or sys.stdout
 
-    def _emit(self, record, text):
+    def emit(self, record, text):
         """Write record as JSON, or text: one line (str) or a list of lines,
         each kept to one line by one_line()."""
         if self.as_json:
@@ -146,28 +146,28 @@ class Reporter:
         """A status line: stderr in text mode, a 'start' record in JSON."""
         if self.as_json:
             if record:
-                self._emit(record, None)
+                self.emit(record, None)
         else:
             sys.stderr.write("watchdog: %s\n" % one_line(text))
             sys.stderr.flush()
 
     def limit(self, row, max_calls, window_ms, action):
-        self._emit(dict(event="limit", action=action, max_calls=max_calls,
-                        window_ms=window_ms, **row),
-                   "%s LIMIT %s over %s calls in %s ms -> %s"
-                   % (_clock(), _who(row), _n(max_calls, 6),
-                      _n(window_ms, 5), action))
+        self.emit(dict(event="limit", action=action, max_calls=max_calls,
+                       window_ms=window_ms, **row),
+                  "%s LIMIT %s over %s calls in %s ms -> %s"
+                  % (_clock(), _who(row), num(max_calls, 6),
+                     num(window_ms, 5), action))
 
     def clear(self, row):
-        self._emit(dict(event="clear", **row),
-                   "%s CLEAR %s under the limit again (%s limited)"
-                   % (_clock(), _who(row), _n(row["limited"], 8)))
+        self.emit(dict(event="clear", **row),
+                  "%s CLEAR %s under the limit again (%s limited)"
+                  % (_clock(), _who(row), num(row["limited"], 8)))
 
     def exited(self, row):
-        self._emit(dict(event="exit", **row),
-                   "%s EXIT  %s allowed %s, limited %s"
-                   % (_clock(), _who(row), _n(row["allowed"], 10),
-                      _n(row["limited"], 10)))
+        self.emit(dict(event="exit", **row),
+                  "%s EXIT  %s allowed %s, limited %s"
+                  % (_clock(), _who(row), num(row["allowed"], 10),
+                     num(row["limited"], 10)))
 
     def escalate(self, row, pid, resumed, by_pid=0, by_code=0, by_comm=b""):
         """Throttle escalated to kill process `pid` (named as the row's
@@ -197,12 +197,12 @@ class Reporter:
                 "pid %d (%s)" % (by_pid, escape(by_comm)) if known else
                 "a SIGCONT with si_code %d (sender unknown; pid %d (%s) was running)"
                 % (by_code, by_pid, escape(by_comm)))
-        self._emit(record, "%s KILL  %7d %s%s %s -> killed"
-                   % (_clock(), pid, _comm(row), where, what))
+        self.emit(record, "%s KILL  %7d %s%s %s -> killed"
+                  % (_clock(), pid, _comm(row), where, what))
 
     def warn(self, text, **record):
-        self._emit(dict(event="warning", message=text, **record),
-                   "%s WARN  %s" % (_clock(), text))
+        self.emit(dict(event="warning", message=text, **record),
+                  "%s WARN  %s" % (_clock(), text))
 
     @staticmethod
     def _budgets(rows, procs):
@@ -216,18 +216,18 @@ class Reporter:
                                            r.get("pid") or r.get("id"),
                                            r.get("key", ""), r.get("uid") or 0))
         if self.as_json:
-            self._emit(dict(event="interval", health=health,
-                            **self._budgets(rows, procs)), None)
+            self.emit(dict(event="interval", health=health,
+                           **self._budgets(rows, procs)), None)
             return
         what = "processes" if procs is None else "budgets"
         head = HEAD if procs is None else _budget_head(rows)
         lines = ["%s  %d %s tracked" % (_clock(), len(rows), what), head]
         for r in rows[:TABLE_ROWS]:
-            lines.append(_line(r, _n(r["window"], 8)))
+            lines.append(_line(r, num(r["window"], 8)))
         if len(rows) > TABLE_ROWS:
             lines.append("        ... %d more (use --json for all)"
                          % (len(rows) - TABLE_ROWS))
-        self._emit({}, lines + [""])
+        self.emit({}, lines + [""])
 
     def summary(self, rows, health, seconds, procs=None, not_listed=None):
         """not_listed (ethoswd/exited.py): the rows of exited processes
@@ -238,18 +238,18 @@ class Reporter:
                for k in ("total", "allowed", "limited", "limited_windows")}
         if self.as_json:
             extra = {} if not_listed is None else {"not_listed": not_listed}
-            self._emit(dict(event="summary", seconds=round(seconds, 3),
-                            health=health, **self._budgets(rows, procs), **tot,
-                            **extra), None)
+            self.emit(dict(event="summary", seconds=round(seconds, 3),
+                           health=health, **self._budgets(rows, procs), **tot,
+                           **extra), None)
             return
         rows = sorted(rows, key=lambda r: (-r["total"], r.get("pid") or r.get("id"),
                                            r.get("key", ""), r.get("uid") or 0))
         head = HEAD if procs is None else _budget_head(rows)
         lines = ["", "Summary: %.1f s, %d %s, %s calls" % (
-                     seconds, len(rows) + nl.get(what, 0), what, _n(tot["total"], 20)),
+                     seconds, len(rows) + nl.get(what, 0), what, num(tot["total"], 20)),
                  "         %s allowed, %s limited in %s windows" % (
-                     _n(tot["allowed"], 20), _n(tot["limited"], 20),
-                     _n(tot["limited_windows"], 20))]
+                     num(tot["allowed"], 20), num(tot["limited"], 20),
+                     num(tot["limited_windows"], 20))]
         if nl.get("processes") or nl.get("budgets"):
             lines.append("         %s not listed (the newest %d are)" % (
                 _not_listed_text(nl), KEEP))
@@ -259,4 +259,4 @@ class Reporter:
         if any(health.values()):
             lines.append("health: %s" % ", ".join(
                 "%s %d" % kv for kv in sorted(health.items())))
-        self._emit({}, lines)
+        self.emit({}, lines)

@@ -3,8 +3,9 @@
 Session.run() polls the ring buffer for LIMIT, STOPPED, ESCALATE and EXIT
 events, resumes throttled processes when their window ends, prints a table every
 interval, and stops on SIGINT/SIGTERM, the end of --duration, the exit
-of the launched command, or the exit of every -p process.  finish()
-resumes anything still stopped and detaches the probe.
+of the launched command, or the exit of every -p process (run_loop(),
+which `record` runs too).  finish() resumes anything still stopped and
+detaches the probe.
 
 A row is one budget: a process with the process key; a tree, user or
 cgroup with a shared key, whose row lists the processes charged to it.
@@ -271,43 +272,37 @@ class Session:
         """A reload changed opts.window_ms: the timers follow it."""
         self.window_ns = self.opts.window_ms * NS_PER_MS
 
-    def _targets_alive(self):
-        return any(os.path.isdir("/proc/%d" % p) for p in self.opts.pid)
-
     def run(self):
         """Run until a stop condition; returns the reason."""
         self.probe.open_events(self.on_event)
-        interval_ns = int(self.opts.interval * 1e9)
-        next_table = time.monotonic_ns() + interval_ns
-        end = (time.monotonic_ns() + int(self.opts.duration * 1e9)
-               if self.opts.duration else None)
-        while self.stop_reason is None:
-            self.probe.poll(int(self._next_wake(next_table, end)))
-            if self.metrics:
-                self.metrics.beat()
-            if self.reload_due and self.reloader:
-                self.reload_due = False
-                self.reloader(self)
-            now = time.monotonic_ns()
-            self._resume_due(now)
-            self._flush_stopfile()
-            self._clear_due(now)
-            if now >= next_table:
-                self._check_health()
-                rows = self.live_rows()
-                self.rep.table(rows, dict(self.health), self.process_rows())
-                self.last_total = {self._ident(r): r["total"] for r in rows}
-                self.names.trim(2 * KEEP + len(rows))
-                if self.metrics:
-                    self.metrics.write_file()
-                next_table += interval_ns * max(1, (now - next_table) // interval_ns + 1)
-            if end is not None and now >= end:
-                self.stop_reason = "duration"
-            elif self.child is not None and self.child.poll() is not None:
-                self.stop_reason = "command exited (status %d)" % self.child.status
-            elif self.opts.pid and not self._targets_alive():
-                self.stop_reason = "all target processes exited"
+        self.stop_reason = run_loop(self.opts, self.child, self._wait, self._table,
+                                    lambda: self.stop_reason, wake=self._due)
         return self.stop_reason
+
+    def _wait(self, next_table, end):
+        """Poll the ring until an event or the next deadline; SIGHUP's reload."""
+        self.probe.poll(int(self._next_wake(next_table, end)))
+        if self.metrics:
+            self.metrics.beat()
+        if self.reload_due and self.reloader:
+            self.reload_due = False
+            self.reloader(self)
+
+    def _due(self, now):
+        """What is due after each wake: resumes, the state file, CLEAR lines."""
+        self._resume_due(now)
+        self._flush_stopfile()
+        self._clear_due(now)
+
+    def _table(self, _now):
+        """Every --interval: health, the table, the metrics file."""
+        self._check_health()
+        rows = self.live_rows()
+        self.rep.table(rows, dict(self.health), self.process_rows())
+        self.last_total = {self._ident(r): r["total"] for r in rows}
+        self.names.trim(2 * KEEP + len(rows))
+        if self.metrics:
+            self.metrics.write_file()
 
     def _ident(self, row):
         return (row["key"], row["id"], row["uid"]) if self.shared else row["pid"]
@@ -346,3 +341,32 @@ class Session:
         self.cgroups.close()
         self.rep.summary(rows, dict(self.health), time.monotonic() - self.started,
                          procs, self.exited.not_listed(folded, hidden))
+
+
+def run_loop(opts, child, wait, tick, stopped, wake=None):
+    """The stop loop of a run, shared by Session.run() and `record`
+    (ethoswd/research/recorder.py).  wait(next_tick_ns, end_ns) blocks
+    until an event or at most the next deadline; wake(now_ns), if given,
+    runs after every wait; tick(now_ns) once per opts.interval.  The loop
+    ends when stopped() names a reason (a signal), at the end of
+    --duration, when the launched command exits, or when every -p process
+    has; returns that reason."""
+    interval_ns = int(opts.interval * 1e9)
+    next_tick = time.monotonic_ns() + interval_ns
+    end = (time.monotonic_ns() + int(opts.duration * 1e9)
+           if opts.duration else None)
+    while stopped() is None:
+        wait(next_tick, end)
+        now = time.monotonic_ns()
+        if wake:
+            wake(now)
+        if now >= next_tick:
+            tick(now)
+            next_tick += interval_ns * max(1, (now - next_tick) // interval_ns + 1)
+        if end is not None and now >= end:
+            return "duration"
+        if child is not None and child.poll() is not None:
+            return "command exited (status %d)" % child.status
+        if opts.pid and not any(os.path.isdir("/proc/%d" % p) for p in opts.pid):
+            return "all target processes exited"
+    return stopped()

@@ -7,7 +7,7 @@
  * the tracepoint backend.  The caller filter is the limiter's own
  * (wd_caller in limiter.h: targets, --comm, exclusions), so a recording
  * holds exactly the calls the watchdog would have looked at; the record
- * carries every budget key and the file's class, and ethoswd/replay.py
+ * carries every budget key and the file's class, and ethoswd/research/replay.py
  * applies limiter.h's fixed window offline.  Nothing is counted or
  * enforced here; with WD_RECORD unset this file compiles to nothing.
  */

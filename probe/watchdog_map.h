@@ -261,8 +261,8 @@ struct wd_event {
  * One read-family call of a target, as the recorder (WD_RECORD) sends it
  * through the ring buffer wd_records: every budget key it could be
  * charged to and its file's class, so that any policy can be replayed
- * offline (ethoswd/replay.py).  Also the record layout of a recording
- * file (ethoswd/recording.py), little-endian, 40 bytes.
+ * offline (ethoswd/research/replay.py).  Also the record layout of a recording
+ * file (ethoswd/research/recording.py), little-endian, 40 bytes.
  */
 struct wd_record {
 	__u64 t_ns;   /* bpf_ktime_get_ns() at syscall entry */

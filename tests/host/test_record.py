@@ -15,9 +15,9 @@ import pytest
 import policy_cases as pc
 import readers
 import wdrun
-from ethoswd import replay
 from ethoswd.policy import FS_MAGIC
-from ethoswd.recording import Recording
+from ethoswd.research import replay
+from ethoswd.research.recording import Recording
 
 # The research commands are watchdog.py's alone (ethoswd --help says so).
 pytestmark = pytest.mark.frontends("watchdog.py")

@@ -18,7 +18,7 @@ import pytest
 
 from ethoswd import cgnames, cli, environment as env, safetext
 from ethoswd.errors import SetupError
-from ethoswd.report import Reporter, _n
+from ethoswd.report import Reporter, num
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SRC = os.path.join(ROOT, "src")
@@ -99,7 +99,7 @@ NUMBERS = [0, 5, 999, 1000, 12345, 123456, 999999, 1000000, 1234567, 9999999,
 @pytest.mark.parametrize("width", [1, 5, 6, 7, 8, 9, 10, 11, 20])
 def test_numbers(front, width):
     for v in NUMBERS:
-        assert run(front, "n", str(v), str(width)) == _n(v, width), v
+        assert run(front, "n", str(v), str(width)) == num(v, width), v
 
 
 FLOATS = [0.0, 1.5, 3.0, 0.12345, 1718000000.1234567, 12.3456, 0.0005, 0.00001,

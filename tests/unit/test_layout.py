@@ -10,9 +10,10 @@ import subprocess
 
 import pytest
 
-from ethoswd import abi, environment, recording
+from ethoswd import abi, environment
 from ethoswd.abi import DEFS, MAP_H, STRUCTS
 from ethoswd.probe import source_text
+from ethoswd.research import recording
 
 
 def _header_structs():

@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from ethoswd import replay
 from ethoswd.policy import FS_MAGIC
-from ethoswd.recording import END, MAGIC, RECORD, Writer
+from ethoswd.research import replay
+from ethoswd.research.recording import END, MAGIC, RECORD, Writer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WATCHDOG = os.path.join(ROOT, "watchdog.py")

@@ -1,16 +1,16 @@
-"""The offline limiter (ethoswd/replay.py) against hand-computed windows,
-and the recording file format (ethoswd/recording.py)."""
+"""The offline limiter (ethoswd/research/replay.py) against hand-computed windows,
+and the recording file format (ethoswd/research/recording.py)."""
 
 import io
 import re
 
 import pytest
 
-from ethoswd import replay
 from ethoswd.cli import MAP_H
 from ethoswd.errors import SetupError
 from ethoswd.policy import FS_MAGIC
-from ethoswd.recording import LOSS, RECORD, Record, Recording, Writer, export
+from ethoswd.research import replay
+from ethoswd.research.recording import LOSS, RECORD, Record, Recording, Writer, export
 
 BASE = 1_000_000        # ms since boot of the first call: far from window 0
 PROC, EXT4 = FS_MAGIC["proc"], FS_MAGIC["ext4"]

@@ -11,12 +11,13 @@ import time
 
 import pytest
 
-from ethoswd import corpus, main as wd_main
+from ethoswd import main as wd_main
 from ethoswd.errors import SetupError
 from ethoswd.policy import FS_MAGIC
-from ethoswd.recording import RECORD, Recording, Writer
-from ethoswd.sweep import analyse, headline
-from ethoswd.verify import compare_output
+from ethoswd.research import corpus
+from ethoswd.research.recording import RECORD, Recording, Writer
+from ethoswd.research.sweep import analyse, headline
+from ethoswd.research.verify import compare_output
 
 GOOD = """
 [settings]
@@ -193,7 +194,8 @@ def test_sweep_checks_root_before_creating_anything(tmp_path, monkeypatch, capsy
 
 @pytest.mark.parametrize("verify", [False, True])
 def test_sweep_removes_its_scratch_directory(tmp_path, monkeypatch, capsys, verify):
-    from ethoswd import environment, sweep
+    from ethoswd import environment
+    from ethoswd.research import sweep
     good = tmp_path / "c.toml"
     good.write_text(GOOD)
     seen = []

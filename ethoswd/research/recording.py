@@ -44,9 +44,9 @@ import stat
 import struct
 from collections import namedtuple
 
-from .abi import DEFS, RECORD_FORMAT
-from .errors import SetupError
-from .policy import KEYS, parse_count
+from ..abi import DEFS, RECORD_FORMAT
+from ..errors import SetupError
+from ..policy import KEYS, parse_count
 
 MAGIC = b"WDREC1\n\0"
 END = b"WDRECEND"

@@ -39,9 +39,9 @@ import operator
 from itertools import accumulate, compress, count, repeat
 from operator import itemgetter
 
-from .abi import DEFS
-from .errors import SetupError
-from .policy import KEYS, parse_count
+from ..abi import DEFS
+from ..errors import SetupError
+from ..policy import KEYS, parse_count
 from .recording import CGROUP, LISTED, MAGIC_NR, ROOT, T_NS, TGID, UID
 
 MS = 1000000

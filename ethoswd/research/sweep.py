@@ -5,19 +5,19 @@ grid of limits, and write the results (CSV, JSON, Markdown, PNG plots).
                              [--key K,...] [--count CLASS ...] [--json]
     watchdog.py sweep CORPUS --verify --max-calls N --window-ms MS [policy flags]
 
-Record: the recorder (ethoswd/recorder.py) is attached once, with no
-target; each run of each command (ethoswd/corpus.py) is forked held at a
+Record: the recorder (ethoswd/research/recorder.py) is attached once, with no
+target; each run of each command (ethoswd/research/corpus.py) is forked held at a
 gate, added as a target root, released and recorded until it exits.  The
 one recording (DIR/sweep.wdrec) keeps each run's root and time span.
-Then every run is replayed (ethoswd/replay.py) over the grid.  A program
+Then every run is replayed (ethoswd/research/replay.py) over the grid.  A program
 counts as limited at a grid point by its worst run for the question
 asked: an everyday or sysinfo program is limited if ANY of its runs is,
 a fingerprinter is caught only if EVERY run is.
 
-Verify (ethoswd/verify.py): each command runs twice, unrestricted and
+Verify (ethoswd/research/verify.py): each command runs twice, unrestricted and
 under the live watchdog, and the report compares exit status, wall time
 and stdout.  Each run has its own process group, killed as a whole on
-timeout and once its shell exited (ethoswd/corpus.py).  Root is checked
+timeout and once its shell exited (ethoswd/research/corpus.py).  Root is checked
 before anything is created, and the scratch directory (WD_TMP) is removed
 on every way out.
 
@@ -33,13 +33,15 @@ import sys
 import tempfile
 import time
 
-from . import REPO_ROOT, corpus, replay
-from .cli import _Parser, parse as parse_watchdog
-from .errors import SetupError
+from .. import REPO_ROOT
+from . import corpus, replay
+from .corpus import Progress
+from ..cli import Parser, parse as parse_watchdog
+from ..errors import SetupError
 from .offline import GRID_CALLS, grid_args
 from .recording import ROOT, T_NS, Recording, Writer
-from .report import Reporter
-from .safetext import escape, one_line
+from ..report import Reporter
+from ..safetext import escape, one_line
 from .verify import verify
 
 KEYS_DEFAULT = "process,tree"
@@ -50,10 +52,10 @@ SETTLE_S = 0.2
 
 
 def _parser():
-    p = _Parser(prog="watchdog.py sweep",
-                usage="%(prog)s CORPUS [-o DIR] [grid options] [--json]\n"
-                      "       %(prog)s CORPUS --verify --max-calls N --window-ms MS "
-                      "[policy flags]")
+    p = Parser(prog="watchdog.py sweep",
+               usage="%(prog)s CORPUS [-o DIR] [grid options] [--json]\n"
+                     "       %(prog)s CORPUS --verify --max-calls N --window-ms MS "
+                     "[policy flags]")
     p.add_argument("corpus", metavar="CORPUS")
     p.add_argument("-o", "--out", metavar="DIR", default="sweep-out")
     p.add_argument("--max-calls", default=GRID_CALLS, metavar="N[,N...]")
@@ -67,35 +69,6 @@ def _parser():
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-plots", action="store_true")
     return p
-
-
-class Progress:
-    """A bar on a terminal, a line per step otherwise, JSON with --json."""
-
-    def __init__(self, rep, total):
-        self.rep, self.total, self.done = rep, total, 0
-        self.tty = not rep.as_json and sys.stderr.isatty()
-
-    def step(self, name, run, runs, phase, **extra):
-        if phase == "done":
-            self.done += 1
-        if self.rep.as_json:
-            self.rep._emit(dict(event="progress", program=name, run=run,
-                                runs=runs, phase=phase, done=self.done,
-                                total=self.total, **extra), None)
-            return
-        text = "%3d/%d %s run %d/%d %s" % (self.done, self.total, escape(name),
-                                           run, runs, phase)
-        if self.tty:
-            width = 30
-            fill = width * self.done // max(1, self.total)
-            sys.stderr.write("\r[%s%s] %s\x1b[K" % ("#" * fill, "." * (width - fill),
-                                                    one_line(text)))
-            if self.done == self.total and phase == "done":
-                sys.stderr.write("\n")
-        elif phase == "done":
-            sys.stderr.write("watchdog: %s\n" % one_line(text))
-        sys.stderr.flush()
 
 
 def _programs(a):
@@ -117,7 +90,7 @@ def _run_one(rec, prog, tmp):
     """Fork, target, release and record one run: its segment.  The run
     has its own process group (set by the parent while the child waits at
     the gate), killed as a whole on timeout and once the shell exited."""
-    from .launcher import GatedChild
+    from ..launcher import GatedChild
     old = os.getcwd()
     os.chdir(REPO_ROOT)
     user = prog.runas
@@ -158,7 +131,7 @@ def _run_one(rec, prog, tmp):
 def record_corpus(progs, path, rep, tmp):
     """Attach once, record every run: the Recording read back."""
     from .recorder import Recorder, base_meta, prepare
-    from .policy import Policy
+    from ..policy import Policy
     bcc, feats = prepare(rep)
     writer = Writer(path)
     pol = Policy("sweep", 1, 1, "all", None, [], "tree", [], [])
@@ -369,18 +342,18 @@ def _sweep(a, progs, grid_points, rep, tmp):
             plots = False
     files = write_results(a.out, recording, rows, programs, shares, counts, grid, plots)
     files["recording"] = recording.path
-    rep._emit(dict(event="sweep", records=recording.count, lost=recording.lost,
-                   files=files),
-              ["sweep: %d runs, %d records, lost %d" % (
-                  len(recording.segments()), recording.count, recording.lost)] +
-              ["  %-9s %s" % (k, escape(v)) for k, v in sorted(files.items())])
+    rep.emit(dict(event="sweep", records=recording.count, lost=recording.lost,
+                  files=files),
+             ["sweep: %d runs, %d records, lost %d" % (
+                 len(recording.segments()), recording.count, recording.lost)] +
+             ["  %-9s %s" % (k, escape(v)) for k, v in sorted(files.items())])
 
 
 def main(argv, _launched=None):
     """sweep: 0, or 2 on bad input.  The arguments, the corpus and root
     are checked before anything is created; the scratch directory goes on
     every way out."""
-    from .environment import require_root
+    from ..environment import require_root
     try:
         a, rest, progs, grid_points = _checked_args(argv)
         rep = Reporter(as_json=a.json)

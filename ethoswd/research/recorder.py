@@ -1,5 +1,5 @@
 """`watchdog.py record`: write every read-family call of the targets to a
-recording file (ethoswd/recording.py), monitor only.
+recording file (ethoswd/research/recording.py), monitor only.
 
     watchdog.py record -o run.wdrec [policy flags] -- CMD
     watchdog.py record -o run.wdrec -p PID [-p PID...]
@@ -13,7 +13,7 @@ is counted or enforced.  Records the ring could not take are counted per
 CPU; the front end writes a loss marker into the file wherever that count
 grew, reports it, and stores the total in the trailer.
 
-The Recorder class is shared with `sweep` (ethoswd/sweep.py), which
+The Recorder class is shared with `sweep` (ethoswd/research/sweep.py), which
 attaches it once and adds each command's process as a target root.
 """
 
@@ -26,13 +26,14 @@ import struct
 import time
 from types import SimpleNamespace
 
-from . import cli, environment, features
-from .abi import DEFS
-from .errors import SetupError
-from .policy import IDENTITY_FILES, Policy, file_id
+from .. import cli, environment, features
+from ..abi import DEFS
+from ..errors import SetupError
+from ..policy import IDENTITY_FILES, Policy, file_id
 from .recording import Writer
-from .report import Reporter
-from .safetext import escape, one_line
+from ..report import Reporter
+from ..safetext import escape, one_line
+from ..session import run_loop
 
 FLUSH_BYTES = 1 << 20
 # The BPF ring buffer's user-space ABI (include/uapi/linux/bpf.h).
@@ -116,7 +117,7 @@ class Recorder:
 
     def __init__(self, bcc, feats, policy, writer, targets=(), filter_targets=False,
                  comms=(), exclude_comm=(), map_size=65536):
-        from .probe import Probe, cflags
+        from ..probe import Probe, cflags
         self.writer = writer
         self.files = listed_files(policy)
         # Tree key with targets: wd_caller() then finds each call's root.
@@ -233,7 +234,7 @@ def base_meta(policy, files):
 
 def main(argv, launched=None):
     """record: returns the command's status (-- CMD), 0, or 2 on bad input."""
-    from .launcher import GatedChild
+    from ..launcher import GatedChild
     child = rec = None
     stop = []
     try:
@@ -266,43 +267,36 @@ def main(argv, launched=None):
         t0 = time.monotonic()
         if child:
             child.release()
-        next_tick = t0 + opts.interval
-        while not stop:
-            rec.pump(50)
-            now = time.monotonic()
-            if now >= next_tick:
-                lost = rec.check_loss()
-                if lost:
-                    rep.warn("records_lost: %d more (%d in all): the ring buffer "
-                             "was full; the file marks where" % (lost, rec.writer.lost),
-                             counter="records_lost", count=rec.writer.lost)
-                rep._emit({"event": "interval", "records": writer.count,
-                           "lost": writer.lost},
-                          None if opts.json else
-                          "%s recorded %d calls, lost %d" % (
-                              time.strftime("%H:%M:%S"), writer.count, writer.lost))
-                next_tick = now + opts.interval
-            if opts.duration and now - t0 >= opts.duration:
-                stop.append("duration")
-            elif child is not None and child.poll() is not None:
-                stop.append("command exited (status %d)" % child.status)
-            elif opts.pid and not any(os.path.isdir("/proc/%d" % p) for p in opts.pid):
-                stop.append("all target processes exited")
+
+        def tick(_now):
+            lost = rec.check_loss()
+            if lost:
+                rep.warn("records_lost: %d more (%d in all): the ring buffer "
+                         "was full; the file marks where" % (lost, rec.writer.lost),
+                         counter="records_lost", count=rec.writer.lost)
+            rep.emit({"event": "interval", "records": writer.count,
+                      "lost": writer.lost},
+                     None if opts.json else
+                     "%s recorded %d calls, lost %d" % (
+                         time.strftime("%H:%M:%S"), writer.count, writer.lost))
+
+        reason = run_loop(opts, child, lambda _tick, _end: rec.pump(50), tick,
+                          lambda: stop[0] if stop else None)
         rec.drain()
         rec.close()
         rec = None
         secs = time.monotonic() - t0
-        meta.update(seconds=round(secs, 3), stop=stop[0])
+        meta.update(seconds=round(secs, 3), stop=reason)
         meta = writer.close(meta)
         rate = writer.count / secs if secs > 0 else 0
-        rep._emit({"event": "summary", "mode": "record", "output": opts.output,
-                   "records": writer.count, "lost": writer.lost,
-                   "seconds": round(secs, 3), "calls_per_s": round(rate)},
-                  "recorded %d calls in %.2f s (%d/s), lost %d%s: %s"
-                  % (writer.count, secs, rate, writer.lost,
-                     " (marked in the file)" if writer.lost else "",
-                     escape(opts.output)))
-        rep.info("stopped: %s; all programs detached" % stop[0])
+        rep.emit({"event": "summary", "mode": "record", "output": opts.output,
+                  "records": writer.count, "lost": writer.lost,
+                  "seconds": round(secs, 3), "calls_per_s": round(rate)},
+                 "recorded %d calls in %.2f s (%d/s), lost %d%s: %s"
+                 % (writer.count, secs, rate, writer.lost,
+                    " (marked in the file)" if writer.lost else "",
+                    escape(opts.output)))
+        rep.info("stopped: %s; all programs detached" % reason)
         return child.status if child else 0
     except SetupError as e:
         import sys

@@ -5,14 +5,14 @@
                             [--json] [-v]
     watchdog.py export FILE (--csv | --jsonl) [-o OUT]
 
-replay runs ethoswd/replay.py (limiter.h's fixed window) over the file for
+replay runs ethoswd/research/replay.py (limiter.h's fixed window) over the file for
 every grid point and prints, per point, how many budgets and windows would
 be limited, how many calls refused, and when the first refusal comes
 (ms after the recording's first call); -v lists the limited budgets and
 their windows, --json writes one record per point with all of it.  export
 writes the records as CSV or JSON lines.  No root, no BPF.  Both stream
 the file (memory grows with the budgets, not the records) and check it as
-they go (ethoswd/recording.py), so a bad file is one line and exit 2
+they go (ethoswd/research/recording.py), so a bad file is one line and exit 2
 before anything is printed; export -o writes a temporary file next to
 OUT and renames it, so OUT is never left half-written.
 """
@@ -22,12 +22,12 @@ import sys
 import tempfile
 
 from . import replay
-from .abi import DEFS
-from .cli import _Parser
-from .errors import SetupError
+from ..abi import DEFS
+from ..cli import Parser
+from ..errors import SetupError
 from .recording import Recording, export
-from .report import Reporter, _n
-from .safetext import escape, one_line
+from ..report import Reporter, num
+from ..safetext import escape, one_line
 
 GRID_CALLS = "10,25,50,100,200,400,1000"
 GRID_WINDOWS = "100,500,1000"
@@ -38,7 +38,7 @@ HEAD = "%-16s %-8s %6s %6s %7s %7s %7s %9s %10s" % (
 
 
 def _parser(name):
-    p = _Parser(prog="watchdog.py " + name)
+    p = Parser(prog="watchdog.py " + name)
     p.add_argument("file", metavar="FILE")
     if name == "export":
         g = p.add_mutually_exclusive_group(required=True)
@@ -77,9 +77,9 @@ def _text(points, verbose, t0):
     lines = [HEAD]
     for p in points:
         lines.append("%-16s %-8s %6d %6s %7s %7s %7s %9s %10s" % (
-            p["count"][:16], p["key"], p["window_ms"], _n(p["max_calls"], 6),
-            _n(p["budgets"], 7), _n(p["limited_budgets"], 7),
-            _n(p["limited_windows"], 7), _n(p["refused"], 9),
+            p["count"][:16], p["key"], p["window_ms"], num(p["max_calls"], 6),
+            num(p["budgets"], 7), num(p["limited_budgets"], 7),
+            num(p["limited_windows"], 7), num(p["refused"], 9),
             "-" if p["first_refusal_ms"] is None else "%.1f" % p["first_refusal_ms"]))
         if verbose:
             for ident, v in sorted(p["detail"].items()):
@@ -134,14 +134,14 @@ def run_replay(argv):
         escape(a.file), rec.count,
         "complete" if rec.complete else "INCOMPLETE (no trailer: cut short)",
         rec.lost, " (%s)" % " ".join(notes) if notes else "")
-    rep._emit({"event": "recording", "file": a.file, "records": rec.count,
-               "complete": rec.complete, "lost": rec.lost, "late": info["late"]}, head)
+    rep.emit({"event": "recording", "file": a.file, "records": rec.count,
+              "complete": rec.complete, "lost": rec.lost, "late": info["late"]}, head)
     points = rp.points(t0_ns)
     if a.json:
         for p in points:
-            rep._emit(dict(event="replay", **_json_point(p)), None)
+            rep.emit(dict(event="replay", **_json_point(p)), None)
     else:
-        rep._emit({}, _text(points, a.verbose, (t0_ns // replay.MS) & replay.U32))
+        rep.emit({}, _text(points, a.verbose, (t0_ns // replay.MS) & replay.U32))
     return 0
 
 

@@ -25,18 +25,22 @@ session and process group, which is killed as a whole when the run times
 out and once its shell exited (so a `sleep` it started cannot outlive it),
 and may write files of at most OUTPUT_CAP bytes (`ulimit -f`: its stdout
 under --verify, its scratch files): past that it gets SIGXFSZ (exit status
-153) and the report says its output was capped.  Pure Python: unit-testable.
+153) and the report says its output was capped.  Progress is the bar (or
+line, or JSON record) per run that sweep and --verify show.  Pure Python:
+unit-testable.
 """
 
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import tomllib
 
-from .errors import SetupError
-from .runas import lookup_user
+from ..errors import SetupError
+from ..runas import lookup_user
+from ..safetext import escape, one_line
 
 CLASSES = ("fingerprint", "everyday", "sysinfo")
 OUTPUT_CAP = 16 << 20
@@ -232,3 +236,32 @@ def capped(path):
         return os.path.getsize(path) >= OUTPUT_CAP
     except OSError:
         return False
+
+
+class Progress:
+    """A bar on a terminal, a line per step otherwise, JSON with --json."""
+
+    def __init__(self, rep, total):
+        self.rep, self.total, self.done = rep, total, 0
+        self.tty = not rep.as_json and sys.stderr.isatty()
+
+    def step(self, name, run, runs, phase, **extra):
+        if phase == "done":
+            self.done += 1
+        if self.rep.as_json:
+            self.rep.emit(dict(event="progress", program=name, run=run,
+                               runs=runs, phase=phase, done=self.done,
+                               total=self.total, **extra), None)
+            return
+        text = "%3d/%d %s run %d/%d %s" % (self.done, self.total, escape(name),
+                                           run, runs, phase)
+        if self.tty:
+            width = 30
+            fill = width * self.done // max(1, self.total)
+            sys.stderr.write("\r[%s%s] %s\x1b[K" % ("#" * fill, "." * (width - fill),
+                                                    one_line(text)))
+            if self.done == self.total and phase == "done":
+                sys.stderr.write("\n")
+        elif phase == "done":
+            sys.stderr.write("watchdog: %s\n" % one_line(text))
+        sys.stderr.flush()

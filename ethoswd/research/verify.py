@@ -4,7 +4,7 @@ can, else throttle; only that command's tree is a target), and the report
 compares exit status, wall time and stdout.
 
 Each run has its own process group, killed as a whole on timeout and once
-the run ended (ethoswd/corpus.py run_group), and may write at most
+the run ended (ethoswd/research/corpus.py run_group), and may write at most
 corpus.OUTPUT_CAP bytes of stdout: a capped output is said so.
 """
 
@@ -14,9 +14,10 @@ import sys
 import time
 from collections import Counter
 
-from . import REPO_ROOT, corpus
-from .errors import SetupError
-from .safetext import escape
+from .. import REPO_ROOT
+from . import corpus
+from ..errors import SetupError
+from ..safetext import escape
 
 
 def compare_output(base, enforced):
@@ -31,7 +32,7 @@ def compare_output(base, enforced):
 
 
 def _action():
-    from . import features
+    from .. import features
     feats = features.Features()
     try:
         return features.choose(feats, "auto", "deny")[1]
@@ -93,10 +94,9 @@ def _one(prog, a, policy_flags, action, tmp, step):
 
 def verify(progs, a, policy_flags, rep, tmp):
     """Run each program unrestricted and enforced; one report row each."""
-    from .sweep import Progress
     action = _action()
     results = []
-    progress = Progress(rep, len(progs))
+    progress = corpus.Progress(rep, len(progs))
     for prog in progs:
         if prog.missing:
             progress.step(prog.name, 1, 1, "done", skipped=prog.missing)
@@ -105,7 +105,7 @@ def verify(progs, a, policy_flags, rep, tmp):
                    lambda phase: progress.step(prog.name, 1, 1, phase))
         results.append(row)
         progress.step(prog.name, 1, 1, "done")
-        rep._emit(dict(event="verify", **row), None)
+        rep.emit(dict(event="verify", **row), None)
     if not rep.as_json:
         lines = ["%-22s %-11s %9s %13s %9s %9s %s" % (
             "PROGRAM", "CLASS", "STATUS", "SECONDS", "LIMITED", "WINDOWS", "STDOUT")]
@@ -116,8 +116,8 @@ def verify(progs, a, policy_flags, rep, tmp):
                 "%.2f/%s" % (r["seconds"], "-" if r["seconds_enforced"] is None
                              else "%.2f" % r["seconds_enforced"]),
                 r["limited_calls"], r["limited_windows"], r["stdout"]))
-        rep._emit({}, ["verify: --max-calls %d --window-ms %d %s, action %s "
-                       "(unrestricted/enforced)" % (a.max_calls, a.window_ms,
-                                                    escape(" ".join(policy_flags)),
-                                                    action)] + lines)
+        rep.emit({}, ["verify: --max-calls %d --window-ms %d %s, action %s "
+                      "(unrestricted/enforced)" % (a.max_calls, a.window_ms,
+                                                   escape(" ".join(policy_flags)),
+                                                   action)] + lines)
     return results
