@@ -16,7 +16,7 @@
 #                   (throttle, default 600), SOAK_VM_S s in the debian VM (deny, 120);
 #                   and process churn: SOAK_S/3 thousand short-lived processes
 #                   (200 000) per front end and key, on the host
-#   make ethoswd    the C front end on libbpf: build/ethoswd (see src/ethoswd.h)
+#   make ethoswd    the C front end on libbpf: build/ethoswd (see src/main.c)
 #   make ethoswd-asan  the same under AddressSanitizer + UBSan: build/ethoswd-asan
 #   make clockd     build/ethos-clockd, the --jitter supervisor both front ends
 #                   start (src/jitter/; gcc and libc headers only)
@@ -92,12 +92,12 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 ethoswd: $(BUILD)/ethoswd $(BUILD)/ethos-clockd
 ethoswd-asan: $(BUILD)/ethoswd-asan $(BUILD)/ethos-clockd
 
-# The --jitter supervisor (src/jitter/clockd.h): its own program, found next
+# The --jitter supervisor (src/jitter/clockd.c): its own program, found next
 # to ethoswd and in build/ by watchdog.py.  Needs gcc and libc headers only.
 CLOCKD_SRC := $(filter-out src/jitter/test_%.c,$(wildcard src/jitter/*.c))
 clockd: $(BUILD)/ethos-clockd
 
-$(BUILD)/ethos-clockd: $(CLOCKD_SRC) src/jitter/clockd.h probe/jitter_clamp.h
+$(BUILD)/ethos-clockd: $(CLOCKD_SRC) $(wildcard src/jitter/*.h) probe/jitter_clamp.h
 	@mkdir -p $(BUILD)
 	$(CC) $(ETHOSWD_CFLAGS) -Iprobe -iquote src/jitter $(CLOCKD_SRC) -o $@
 

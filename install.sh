@@ -141,7 +141,7 @@ else
 fi
 
 # --jitter's supervisor (src/jitter/), when its sources are here.
-if [ "$packages" = 1 ] && [ -f src/jitter/clockd.h ]; then
+if [ "$packages" = 1 ] && [ -f src/jitter/clockd.c ]; then
     make -s clockd
 fi
 

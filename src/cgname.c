@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 
 #include "cgname.h"
-#include "ethoswd.h"
+#include "text.h"
 #include "idmap.h"
 
 #define FILEID_KERNFS 0xfe

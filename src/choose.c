@@ -3,14 +3,15 @@
  * choose.c - the decision half of ethoswd/features.py: what each backend,
  * action and budget key still lacks on the probed kernel
  * (backend_problem, action_problem, key_problem), features.choose(),
- * features.routes(), Features.offsets() and file_offsets_problem() (the
- * struct members the probe reads, at their offsets in this kernel's BTF),
- * and main._summary_line.  The probing itself is features.c.
+ * features.routes() and main._summary_line.  The probing itself is
+ * features.c; the struct members the probe reads are offsets.c.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "ethoswd.h"
+#include "errors.h"
+#include "labels.h"
+#include "strutil.h"
 #include "wdfeatures.h"
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -22,123 +23,6 @@ const int wd_action_order[WD_NACTION_ORDER] = {
 	WD_ACT_KILL,
 	WD_ACT_MONITOR,
 };
-
-/* ---- struct members the probe reads (features.py *_OFFSETS) ----------- */
-
-struct member {
-	const char *define, *type, *path;
-};
-
-static const struct member lsm_offsets[] = {
-	{ "WD_OFF_FILE_F_INODE", "file", "f_inode" },
-	{ "WD_OFF_FILE_F_PATH_DENTRY", "file", "f_path.dentry" },
-	{ "WD_OFF_DENTRY_D_INODE", "dentry", "d_inode" },
-	{ "WD_OFF_TASK_FLAGS", "task_struct", "flags" },
-	{ "WD_OFF_REGS_ORIG_AX", "pt_regs", "orig_ax" },
-};
-
-static const struct member class_offsets[] = {
-	{ "WD_OFF_FILE_F_INODE", "file", "f_inode" },
-	{ "WD_OFF_INODE_I_SB", "inode", "i_sb" },
-	{ "WD_OFF_INODE_I_INO", "inode", "i_ino" },
-	{ "WD_OFF_SB_S_DEV", "super_block", "s_dev" },
-	{ "WD_OFF_TASK_FILES", "task_struct", "files" },
-	{ "WD_OFF_FILES_FDT", "files_struct", "fdt" },
-	{ "WD_OFF_FDT_MAX_FDS", "fdtable", "max_fds" },
-	{ "WD_OFF_FDT_FD", "fdtable", "fd" },
-	{ "WD_OFF_SB_S_MAGIC", "super_block", "s_magic" },
-	{ "WD_OFF_REGS_DI", "pt_regs", "di" },
-	{ "WD_OFF_REGS_SI", "pt_regs", "si" },
-};
-
-/* With a read class, the io_uring shim finds a request's fd (and whether
- * it is a registered-file index) in the request itself: a splice's source
- * in its command area (struct io_splice). */
-static const struct member uring_class_offsets[] = {
-	{ "WD_OFF_IO_KIOCB_FLAGS", "io_kiocb", "flags" },
-	{ "WD_OFF_IO_KIOCB_CQE_FD", "io_kiocb", "cqe.fd" },
-	{ "WD_OFF_IO_KIOCB_CMD", "io_kiocb", "cmd" },
-	{ "WD_OFF_IO_SPLICE_FD_IN", "io_splice", "splice_fd_in" },
-	{ "WD_OFF_IO_SPLICE_FLAGS", "io_splice", "flags" },
-};
-
-static const struct member exe_offsets[] = {
-	{ "WD_OFF_FILE_F_INODE", "file", "f_inode" },
-	{ "WD_OFF_INODE_I_SB", "inode", "i_sb" },
-	{ "WD_OFF_INODE_I_INO", "inode", "i_ino" },
-	{ "WD_OFF_SB_S_DEV", "super_block", "s_dev" },
-	{ "WD_OFF_TASK_MM", "task_struct", "mm" },
-	{ "WD_OFF_MM_EXE_FILE", "mm_struct", "exe_file" },
-};
-
-bool wd_file_offsets_problem(const struct wd_features *f, char *buf, size_t len)
-{
-	char err[256];
-
-	if (!f->btf) {
-		wd_put(buf, len, "kernel BTF: %s", f->feat[WD_F_BTF].detail);
-		return true;
-	}
-	for (size_t i = 0; i < NELEMS(class_offsets); i++)
-		if (wd_btf_offset(f, class_offsets[i].type, class_offsets[i].path, err,
-				  sizeof(err)) < 0)
-			goto missing;
-	for (size_t i = 0; i < NELEMS(exe_offsets); i++)
-		if (wd_btf_offset(f, exe_offsets[i].type, exe_offsets[i].path, err, sizeof(err)) <
-		    0)
-			goto missing;
-	return false;
-missing:
-	snprintf(buf, len, "%s", err);
-	return true;
-}
-
-/* Add members to a want-list as dict.update() does: a define already
- * there keeps its place. */
-static int want_add(struct wd_offset *out, int n, const struct member *m, size_t nm)
-{
-	for (size_t i = 0; i < nm; i++) {
-		int j;
-
-		for (j = 0; j < n && strcmp(out[j].define, m[i].define); j++)
-			;
-		if (j == n && n < WD_MAX_OFFSETS)
-			out[n++] = (struct wd_offset){ m[i].define, m[i].type, m[i].path, 0 };
-	}
-	return n;
-}
-
-int wd_features_offsets(const struct wd_features *f, int backend, const struct wd_policy *p,
-			struct wd_offset out[WD_MAX_OFFSETS])
-{
-	bool btf_policy = p && wd_policy_needs_btf(p);
-	bool classes = btf_policy && !p->counts_all;
-	char err[256];
-	int n = 0;
-
-	if (backend == WD_BACKEND_LSM)
-		n = want_add(out, n, lsm_offsets, NELEMS(lsm_offsets));
-	if (classes)
-		n = want_add(out, n, class_offsets, NELEMS(class_offsets));
-	if (btf_policy && p->nexe)
-		n = want_add(out, n, exe_offsets, NELEMS(exe_offsets));
-	if (!n)
-		return 0;
-	if (!f->btf)
-		return wd_fail("%s need the kernel's BTF to find a call's file or executable "
-			       "(%s); use --count all without --file/--exclude-exe, or a "
-			       "kernel with CONFIG_DEBUG_INFO_BTF=y",
-			       p && !p->counts_all ? "read classes" : "--exclude-exe",
-			       f->feat[WD_F_BTF].detail);
-	if (classes && backend != WD_BACKEND_LSM && f->feat[WD_F_URING].ok)
-		n = want_add(out, n, uring_class_offsets, NELEMS(uring_class_offsets));
-	for (int i = 0; i < n; i++) {
-		out[i].off = wd_btf_offset(f, out[i].type, out[i].path, err, sizeof(err));
-		if (out[i].off < 0)
-			return wd_fail("this kernel's BTF lacks a member the probe reads: %s", err);
-	}
-	return n;
-}
 
 /* ---- choices ---------------------------------------------------------- */
 

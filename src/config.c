@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errors.h"
+#include "text.h"
 #include "config.h"
 
 #define FILE_MAX 65536

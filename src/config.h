@@ -6,7 +6,7 @@
 #ifndef ETHOSWD_CONFIG_H
 #define ETHOSWD_CONFIG_H
 
-#include "ethoswd.h"
+#include <stdbool.h>
 
 enum wd_cv_kind { WD_CV_STR = 1, WD_CV_INT, WD_CV_FLOAT, WD_CV_BOOL, WD_CV_LIST };
 

@@ -16,7 +16,9 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "loader.h"
+#include "corebtf.h"
+#include "errors.h"
+#include "kbtf.h"
 #include "minbtf.h"
 
 /*

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * detach.c - take every link of the probe down at once (wd_probe_detach(),
- * declared in loader.h): the C counterpart of ethoswd/probe.py run_all().
+ * detach.h): the C counterpart of ethoswd/probe.py run_all().
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <bpf/libbpf.h>
 
-#include "loader.h"
+#include "detach.h"
 
 static void *destroy_link(void *link)
 {
@@ -31,7 +31,7 @@ static void *destroy_link(void *link)
  * thread, as before.  A link whose thread cannot be made is destroyed
  * here, in turn; every link is gone on return.
  */
-void wd_probe_detach(struct wd_probe *p)
+void wd_probe_detach(struct bpf_link **links, int n)
 {
 	pthread_t th[WD_MAX_LINKS];
 	bool started[WD_MAX_LINKS] = {};
@@ -39,14 +39,13 @@ void wd_probe_detach(struct wd_probe *p)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (int i = 0; i < p->nlinks; i++)
-		started[i] = pthread_create(&th[i], NULL, destroy_link, p->links[i]) == 0;
+	for (int i = 0; i < n; i++)
+		started[i] = pthread_create(&th[i], NULL, destroy_link, links[i]) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	for (int i = 0; i < p->nlinks; i++) {
+	for (int i = 0; i < n; i++) {
 		if (started[i])
 			pthread_join(th[i], NULL);
 		else
-			bpf_link__destroy(p->links[i]);
+			bpf_link__destroy(links[i]);
 	}
-	p->nlinks = 0;
 }

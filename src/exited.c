@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report.h"
 #include "cgname.h"
 #include "exited.h"
 

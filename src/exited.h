@@ -7,7 +7,7 @@
 #ifndef ETHOSWD_EXITED_H
 #define ETHOSWD_EXITED_H
 
-#include "ethoswd.h"
+#include "report.h"
 #include "idmap.h"
 
 struct wd_exited {

@@ -28,7 +28,9 @@
 #include "kbtf.h"
 #include <bpf/libbpf.h>
 
-#include "ethoswd.h"
+#include "strutil.h"
+#include "sysenv.h"
+#include "offsets.h"
 #include "wdfeatures.h"
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -112,34 +114,7 @@ static void set(struct wd_feature *ft, bool ok, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* wd_cat() and wd_put(): see wdfeatures.h. */
-void wd_cat(char *buf, size_t len, const char *fmt, ...)
-{
-	size_t used = strnlen(buf, len);
-	va_list ap;
-
-	if (used + 1 >= len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf + used, len - used, fmt, ap);
-	va_end(ap);
-}
-
-void wd_put(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
-
-/* Python's str.isspace() and str.splitlines() breaks, for ASCII. */
-static bool py_space(char c)
-{
-	return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
-}
-
+/* Python's str.splitlines() breaks, for ASCII. */
 static bool py_break(char c)
 {
 	return c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e);
@@ -151,11 +126,11 @@ static char *first_word(char *line)
 {
 	char *w = line, *e;
 
-	while (*w && py_space(*w))
+	while (*w && wd_py_space(*w))
 		w++;
 	if (!*w)
 		return NULL;
-	for (e = w; *e && !py_space(*e); e++)
+	for (e = w; *e && !wd_py_space(*e); e++)
 		;
 	*e = '\0';
 	return w;
@@ -173,9 +148,9 @@ static int read_stripped(const char *path, char *buf, size_t len)
 	n = fread(buf, 1, len - 1, fp);
 	buf[n] = '\0';
 	fclose(fp);
-	for (s = buf; *s && py_space(*s); s++)
+	for (s = buf; *s && wd_py_space(*s); s++)
 		;
-	for (e = s + strlen(s); e > s && py_space(e[-1]); e--)
+	for (e = s + strlen(s); e > s && wd_py_space(e[-1]); e--)
 		;
 	*e = '\0';
 	memmove(buf, s, e - s + 1);
@@ -240,9 +215,9 @@ static void log_reason(const char *log, char *out, size_t len)
 	int n = 0, pick;
 
 	out[0] = '\0';
-	while (s < e && py_space(*s))
+	while (s < e && wd_py_space(*s))
 		s++;
-	while (e > s && py_space(e[-1]))
+	while (e > s && wd_py_space(e[-1]))
 		e--;
 	for (p = s; p < e; n++) {
 		const char *q = p;
@@ -363,69 +338,6 @@ static int silent_print(enum libbpf_print_level level, const char *fmt, va_list 
 {
 	(void)level, (void)fmt, (void)ap;
 	return 0;
-}
-
-/* Adds each member's byte offset on the way to a member. */
-struct member_off {
-	const struct wd_kbtf *btf;
-	long long bytes;
-};
-
-static int add_offset(void *arg, __u32 sid, __u16 i)
-{
-	struct member_off *m = arg;
-
-	m->bytes += btf_member_bit_offset(wd_kbtf_type(m->btf, sid), i) / 8;
-	return 0;
-}
-
-/* Byte offset and type of member `name` of struct/union `tid`, looking
- * into anonymous struct/union members as C does; -1 if absent. */
-static int btf_member_of(const struct wd_kbtf *btf, __u32 tid, const char *name, long long *off,
-			 __u32 *mtid)
-{
-	struct member_off m = { .btf = btf };
-
-	if (wd_kbtf_member(btf, tid, name, add_offset, &m, mtid) <= 0)
-		return -1;
-	*off = m.bytes;
-	return 0;
-}
-
-long long wd_btf_offset(const struct wd_features *f, const char *type, const char *path, char *err,
-			size_t len)
-{
-	char part[128];
-	const char *p = path;
-	long long total = 0, off;
-	__u32 tid;
-	int id;
-
-	if (!f->btf) {
-		snprintf(err, len, "kernel BTF: %s", f->feat[WD_F_BTF].detail);
-		return -1;
-	}
-	id = wd_kbtf_find(f->btf, type, BTF_KIND_STRUCT);
-	if (id <= 0) {
-		snprintf(err, len, "struct %s not in kernel BTF", type);
-		return -1;
-	}
-	/* A dotted path: each part is a member of the one before it. */
-	for (tid = id; *p; p += *p == '.') {
-		size_t n = strcspn(p, ".");
-
-		if (n >= sizeof(part))
-			n = sizeof(part) - 1;
-		memcpy(part, p, n);
-		part[n] = '\0';
-		p += strcspn(p, ".");
-		if (btf_member_of(f->btf, tid, part, &off, &tid)) {
-			snprintf(err, len, "%s.%s not in kernel BTF", type, path);
-			return -1;
-		}
-		total += off;
-	}
-	return total;
 }
 
 static void probe_btf(struct wd_features *f)

@@ -10,7 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ethoswd.h"
+#include "jitter_report.h"
+#include "labels.h"
+#include "opts.h"
+#include "policy.h"
+#include "policy_json.h"
+#include "report.h"
+#include "strutil.h"
+#include "text.h"
 #include "jitter_bpf_run.h"
 #include "wdfeatures.h"
 

@@ -29,6 +29,9 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "corebtf.h"
+#include "errors.h"
+#include "opts.h"
 #include "jitter_bpf_run.h"
 #include "loader.h"
 #include "wdfeatures.h"

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "text.h"
 #include "jitter_bpf_run.h"
 #include "jitter.skel.h"
 

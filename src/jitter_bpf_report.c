@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ethoswd.h"
+#include "errors.h"
+#include "report.h"
+#include "text.h"
 #include "jitter_bpf_run.h"
 #include "../probe/jitter_cover.h"
 
@@ -40,15 +42,14 @@ int wd_jb_check_via(__u64 grain_ns, const char *mode, const char *via, bool comm
 	return 0;
 }
 
-int wd_jb_choose_via(const struct wd_opts *o, bool write_ok, const char *detail,
-		     struct wd_jb_run *r)
+int wd_jb_choose_via(__u64 grain_ns, const char *mode, const char *via, bool command, bool write_ok,
+		     const char *detail, struct wd_jb_run *r)
 {
-	const char *via = o->jitter_via;
 	char g[32], m[32];
 
-	if (wd_jb_check_via(o->jitter_ns, o->jitter_mode, via, o->ncommand > 0))
+	if (wd_jb_check_via(grain_ns, mode, via, command))
 		return -1;
-	if (!strcmp(via, "launcher") || (!strcmp(via, "auto") && o->ncommand)) {
+	if (!strcmp(via, "launcher") || (!strcmp(via, "auto") && command)) {
 		snprintf(r->via, sizeof(r->via), "launcher");
 		snprintf(r->why, sizeof(r->why), "%s",
 			 !strcmp(via, "auto") ? "-- CMD: ethos-clockd mediates the command's tree" :
@@ -63,25 +64,25 @@ int wd_jb_choose_via(const struct wd_opts *o, bool write_ok, const char *detail,
 		snprintf(r->via, sizeof(r->via), "%s", via);
 		snprintf(r->why, sizeof(r->why), "--jitter-via %s", via);
 	} else if (write_ok) {
-		if (wd_jb_check_via(o->jitter_ns, o->jitter_mode, "write", false))
+		if (wd_jb_check_via(grain_ns, mode, "write", false))
 			return -1;
 		snprintf(r->via, sizeof(r->via), "write");
 		snprintf(r->why, sizeof(r->why),
 			 "auto: the kernel allows bpf_probe_write_user (%s)", detail);
-	} else if (o->jitter_ns > WD_JB_SPIN_MAX_NS) {
+	} else if (grain_ns > WD_JB_SPIN_MAX_NS) {
 		return wd_fail("--jitter %s: this kernel refuses bpf_probe_write_user (%s), and "
 			       "quantize mode holds a reader at most %s a read: give a grain of at "
 			       "most %s",
-			       us(o->jitter_ns, g, sizeof(g)), detail,
+			       us(grain_ns, g, sizeof(g)), detail,
 			       us(WD_JB_SPIN_MAX_NS, m, sizeof(m)), m);
 	} else {
 		snprintf(r->via, sizeof(r->via), "quantize");
 		snprintf(r->why, sizeof(r->why),
 			 "auto: the kernel refuses bpf_probe_write_user (%s)", detail);
 	}
-	r->grain = o->jitter_ns;
-	r->mode = o->jitter_mode;
-	r->pause = !strcmp(r->via, "write") && !strcmp(o->jitter_mode, "pause");
+	r->grain = grain_ns;
+	r->mode = mode;
+	r->pause = !strcmp(r->via, "write") && !strcmp(mode, "pause");
 	r->jfrac = !strcmp(r->via, "write") && !r->pause ? 1U << 16 : 0;
 	return 0;
 }

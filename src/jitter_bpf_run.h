@@ -12,8 +12,13 @@
 #include <pthread.h>
 #include <sys/types.h>
 
-#include "ethoswd.h"
+#include "labels.h"
+#include "report.h"
 #include "../probe/jitter_bpf.h"
+
+/* --jitter-via's refusals that need no kernel (jitter_bpf_report.c,
+ * jitter_cover.py check_via): 0, or -1 with wd_fail(). */
+int wd_jb_check_via(__u64 grain_ns, const char *mode, const char *via, bool command);
 
 /* What one BPF-mode run is: chosen by wd_jb_choose_via(), then filled by
  * wd_jb_start() (targets) and read by the reports. */
@@ -43,8 +48,8 @@ struct wd_jb_counts {
 /* ---- jitter_bpf_report.c ------------------------------------------------ */
 /* The mode of a --jitter run (jitter_cover.choose_via): r->via "launcher"
  * for -- CMD's supervisor, else the BPF mode; 0, or -1 with wd_fail(). */
-int wd_jb_choose_via(const struct wd_opts *o, bool write_ok, const char *detail,
-		     struct wd_jb_run *r);
+int wd_jb_choose_via(__u64 grain_ns, const char *mode, const char *via, bool command, bool write_ok,
+		     const char *detail, struct wd_jb_run *r);
 /* --probe-features: the BPF part of the JITTER block (malloc'ed lines,
  * their number) and its JSON member. */
 int wd_jb_features_lines(bool write_ok, const char *detail, char **out, int max);
@@ -94,6 +99,7 @@ struct wd_jb {
 	int nlibc;
 };
 
+struct wd_opts;
 /* Load, fill, attach (the limiter is attached already); 0, or -1 with
  * wd_fail() and nothing left attached.  j->run from wd_jb_choose_via(). */
 int wd_jb_start(struct wd_jb *j, const struct wd_opts *o, const __u32 *pids, int npids,

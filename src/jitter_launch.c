@@ -5,7 +5,7 @@
  * (src/jitter/, found next to this program) for the `-- CMD` child, and
  * prepare that child at the gate.  Nothing here is on a clock read's path.
  *
- * Descriptors handed to the supervisor (src/jitter/clockd.h):
+ * Descriptors handed to the supervisor (src/jitter/state.h):
  *   3  a SEQPACKET socket: the supervisor sends the seccomp program on it,
  *      the child sends back the listener;
  *   4  the control pipe: "=" at a clean stop; closed without "=" (the
@@ -28,7 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ethoswd.h"
+#include "errors.h"
+#include "jitter_launch.h"
+#include "jitter_report.h"
 
 #define FD_CHILD 3
 #define FD_CTL	 4

@@ -6,13 +6,14 @@
  * run time so that the words live in one place.
  */
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ethoswd.h"
+#include "jitter_report.h"
 
 const char *wd_clockd_path(char *buf, size_t len)
 {

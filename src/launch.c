@@ -45,7 +45,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ethoswd.h"
+#include "errors.h"
+#include "launch.h"
+#include "runas.h"
+#include "text.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434

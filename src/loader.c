@@ -20,6 +20,13 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "corebtf.h"
+#include "detach.h"
+#include "errors.h"
+#include "labels.h"
+#include "opts.h"
+#include "policy.h"
+#include "report.h"
 #include "loader.h"
 #include "watchdog.skel.h"
 
@@ -421,7 +428,8 @@ int wd_probe_attach(struct wd_probe *p, const struct wd_probe_cfg *c)
 	if (!err && c->uring_tp && c->backend != WD_BACKEND_LSM)
 		err = attach_tp(p, s->progs.wd_uring_submit, c->uring_tp);
 	if (err) {
-		wd_probe_detach(p);
+		wd_probe_detach(p->links, p->nlinks);
+		p->nlinks = 0;
 		return -1;
 	}
 	p->attach_s = now_s() - t0;
@@ -430,7 +438,8 @@ int wd_probe_attach(struct wd_probe *p, const struct wd_probe_cfg *c)
 
 void wd_probe_close(struct wd_probe *p)
 {
-	wd_probe_detach(p);
+	wd_probe_detach(p->links, p->nlinks);
+	p->nlinks = 0;
 	watchdog_bpf__destroy(p->skel);
 	p->skel = NULL;
 }

@@ -7,10 +7,12 @@
 #ifndef ETHOSWD_LOADER_H
 #define ETHOSWD_LOADER_H
 
-#include "ethoswd.h"
+#include "opts.h"
+#include "report.h"
 #include "kbtf.h"
 
-#define WD_MAX_LINKS 24
+#include "corebtf.h"
+#include "detach.h"
 
 /* What a run loads: fixed before the load (read-only data and sizes). */
 struct wd_probe_cfg {
@@ -48,24 +50,8 @@ int wd_probe_add_target(struct wd_probe *p, __u32 tgid, __u32 uid);
 /* Attach every program of the backend: 0 or -1 (nothing left attached). */
 int wd_probe_attach(struct wd_probe *p, const struct wd_probe_cfg *c);
 void wd_probe_drop_exited(struct wd_probe *p, const __u32 *targets, const __u32 *uids, int n);
-void wd_probe_detach(struct wd_probe *p);
 void wd_probe_close(struct wd_probe *p);
 int wd_probe_map_fd(struct wd_probe *p, const char *name);
 void wd_probe_health(struct wd_probe *p, struct wd_health_counts *h);
-
-/* corebtf.c, for wd_probe_load().  The kernel's BTF for libbpf's CO-RE
- * relocations of the object (its ELF image) in a memory file: the fd
- * (path in buf; close it after the load), or -errno. */
-int wd_core_btf_fd(const struct wd_kbtf *btf, const void *obj, size_t obj_len, char *path,
-		   size_t len);
-/* The handlers that give the LSM backend's programs their attach ids:
- * registered before the object opens (0, or -1 with wd_fail() set),
- * dropped after its load. */
-int wd_btf_progs_register(const struct wd_kbtf *btf);
-void wd_btf_progs_drop(void);
-/* After the open: 0, or -1 (wd_fail) if one of the LSM backend's programs
- * escaped the handlers (its section name changed). */
-struct bpf_program;
-int wd_btf_progs_check(struct bpf_program *const *progs, int n);
 
 #endif /* ETHOSWD_LOADER_H */

@@ -8,16 +8,61 @@
  * running, unlimited; 2 for any setup problem (one line "ethoswd: error:
  * ...", nothing left attached); 130 if interrupted (SIGINT) during
  * start-up, nothing left attached.
+ *
+ * ethoswd is watchdog.py as one C program on libbpf: the same probe (the
+ * probe/ headers, built once into a CO-RE object), the same output,
+ * refusals and exit statuses.  Its parts, each with its own header, from
+ * the top down; a part calls only parts on lower lines:
+ *
+ *   main.c                  the top-down flow (ethoswd/main.py)
+ *   features_report.c       --probe-features output (main.print_features)
+ *   jitter_bpf_probe.c      may --jitter write a reader's memory here
+ *   features.c              kernel probing (ethoswd/features.py)
+ *   session.c, reload.c     the running loop (session.py, budgets.py); SIGHUP
+ *   choose.c, offsets.c     backend/action choice; the struct members read
+ *   jitter_bpf.c, metrics.c --jitter's BPF modes; Prometheus metrics
+ *   loader.c                the probe: skeleton, maps, attach (probe.py)
+ *   opts.c                  options, help, value checks (ethoswd/cli.py)
+ *   jitter_bpf_report.c, jitter_bpf_attach.c   --jitter's mode; libc uprobes
+ *   stopfile.c, exited.c, metrics_text.c       state file; exited rows; text
+ *   report.c, launch.c, policy_json.c, corebtf.c, names.c
+ *                           output (report.py); -- CMD gate and guardian;
+ *                           the policy as JSON; BTF for libbpf; budget names
+ *   policy.c, sysenv.c, runas.c, config.c, jitter_launch.c, metrics_http.c,
+ *   cgname.c, minbtf.c      policy.py, environment.py, runas.py, config.py,
+ *                           --jitter's supervisor, /metrics, cgroup names,
+ *                           the cut BTF
+ *   text.c, kbtf.c, idmap.c, jitter_report.c, detach.c
+ *                           escaping and JSON (safetext.py); the kernel's
+ *                           BTF; maps by key; ethos-clockd's table; detach
+ *   labels.c, strutil.c, errors.c
+ *                           backend/action/key names; string helpers; the
+ *                           one error line (wd_fail)
+ *
+ * Errors: a setup problem is one line made with wd_fail() (stored, not
+ * printed); the function returns -1 and main() prints
+ * "ethoswd: error: <line>" and exits 2 with nothing left attached.
  */
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "ethoswd.h"
+#include "errors.h"
+#include "jitter_launch.h"
+#include "jitter_report.h"
+#include "labels.h"
+#include "launch.h"
+#include "opts.h"
+#include "policy.h"
+#include "policy_json.h"
+#include "report.h"
+#include "strutil.h"
+#include "sysenv.h"
+#include "text.h"
+#include "offsets.h"
 #include "jitter_bpf_run.h"
 #include "loader.h"
 #include "metrics.h"
@@ -26,7 +71,6 @@
 #include "stopfile.h"
 #include "wdfeatures.h"
 
-static char last_error[1024];
 /* A SIGINT before the session's own handler: start-up stops at the next
  * step, detaches what it attached and exits 130 (main.py's
  * KeyboardInterrupt). */
@@ -43,21 +87,6 @@ static void on_startup_sigint(int sig)
 #define ESCALATION                                                                  \
 	"throttle escalates to kill: a process that another one resumes (SIGCONT) " \
 	"during its throttled window is killed at its next counted call"
-
-int wd_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-const char *wd_last_error(void)
-{
-	return last_error;
-}
 
 static double now_s(void)
 {
@@ -139,7 +168,8 @@ static int choose(struct run *r)
 			  (!strcmp(r->o.jitter_via, "auto") && r->o.ncommand) ||
 			  wd_jb_probe_write(detail, sizeof(detail));
 
-		if (wd_jb_choose_via(&r->o, ok, detail, &r->jb.run))
+		if (wd_jb_choose_via(r->o.jitter_ns, r->o.jitter_mode, r->o.jitter_via,
+				     r->o.ncommand > 0, ok, detail, &r->jb.run))
 			return -1;
 	}
 	/* The same refusals as watchdog.py for what needs BTF offsets ... */

@@ -27,8 +27,15 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "errors.h"
+#include "labels.h"
+#include "metrics_text.h"
+#include "opts.h"
+#include "report.h"
+#include "text.h"
 #include "idmap.h"
 #include "metrics.h"
+#include "metrics_http.h"
 
 #define VERSION	   "1.0" /* cli.py VERSION */
 #define STALLED_NS 5000000000ULL

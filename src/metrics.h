@@ -9,32 +9,10 @@
 #define ETHOSWD_METRICS_H
 
 #include "cgname.h"
-#include "ethoswd.h"
+#include "opts.h"
+#include "report.h"
 #include "loader.h"
-
-/* One series of --metrics-per-cgroup (labels already escaped). */
-struct wd_mseries {
-	char *cgroup;				      /* safetext-escaped path, or "other" */
-	const char *runtime, *container_id, *pod_uid; /* "" when none */
-	__u64 allowed, limited;
-};
-
-/* Every value the exposition shows (metrics.py Metrics.snapshot()). */
-struct wd_msnap {
-	const char *version, *frontend, *backend, *action, *profile, *key, *count;
-	double start_time, window_s;
-	__u64 max_calls, programs, budgets, budgets_limit, budgets_limited, stopped;
-	__u64 allowed, limited, limited_windows;
-	struct wd_health_counts health;
-	int nseries; /* -1: no --metrics-per-cgroup */
-	struct wd_mseries *series;
-};
-
-/* The text exposition of a snapshot, as prometheus_client's
- * generate_latest() writes it (malloc'ed). */
-char *wd_metrics_render(const struct wd_msnap *s);
-/* prometheus_client's floatToGoString() (Python repr, Go's exponents). */
-char *wd_go_float(double d, char *buf, size_t len);
+#include "metrics_text.h"
 
 struct wd_metrics;
 /* Check the file's directory and bind the HTTP address (before anything
@@ -63,15 +41,5 @@ void wd_metrics_write_file(struct wd_metrics *m); /* every interval */
 /* The last file, stop serving (before the probe closes). */
 void wd_metrics_stop(struct wd_metrics *m);
 void wd_metrics_free(struct wd_metrics *m); /* safe on NULL */
-
-/* metrics_http.c: the HTTP side.  handler(ctx, path) answers /metrics. */
-struct wd_http;
-typedef char *(*wd_http_metrics_fn)(void *ctx);
-typedef bool (*wd_http_health_fn)(void *ctx);
-struct wd_http *wd_http_open(const char *addr, int port, wd_http_metrics_fn metrics,
-			     wd_http_health_fn health, void *ctx);
-int wd_http_fd(struct wd_http *h); /* poll for POLLIN, then wd_http_run() */
-void wd_http_run(struct wd_http *h);
-void wd_http_close(struct wd_http *h); /* safe on NULL */
 
 #endif /* ETHOSWD_METRICS_H */

@@ -21,7 +21,9 @@
 #include <unistd.h>
 #include <microhttpd.h>
 
-#include "metrics.h"
+#include "errors.h"
+#include "text.h"
+#include "metrics_http.h"
 
 #define CONTENT_TYPE_LATEST "text/plain; version=0.0.4; charset=utf-8"
 #define TEXT		    "text/plain; charset=utf-8"

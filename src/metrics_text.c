@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "report.h"
+#include "text.h"
+#include "metrics_text.h"
 
 /* ---- numbers: prometheus_client's floatToGoString ----------------------- */
 

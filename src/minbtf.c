@@ -40,7 +40,7 @@
 #include <linux/btf.h>
 #include <bpf/btf.h>
 
-#include "ethoswd.h"
+#include "text.h"
 #include "minbtf.h"
 
 /* A type's info word: kind, kind_flag, vlen (linux/btf.h's layout). */

@@ -6,7 +6,6 @@
 #define ETHOSWD_NAMES_H
 
 #include "cgname.h"
-#include "ethoswd.h"
 #include "idmap.h"
 
 /* The kind of wd_names_get() that names a budget's user (its uid). */

@@ -19,7 +19,14 @@
 #include <string.h>
 
 #include "config.h"
-#include "ethoswd.h"
+#include "errors.h"
+#include "jitter_bpf_run.h"
+#include "labels.h"
+#include "opts.h"
+#include "policy.h"
+#include "runas.h"
+#include "strutil.h"
+#include "text.h"
 
 #define COMM_MAX     (WD_COMM_LEN - 1)
 #define VERSION	     "1.0" /* cli.py VERSION */
@@ -461,26 +468,9 @@ static int parse_words(char **args, int n, struct raw *raw)
 
 /* ---- value checks (cli.py _whole, _seconds, _comm) ---------------------- */
 
-static bool py_space(char c)
-{
-	return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
-}
-
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-char *wd_strip_dup(const char *text)
-{
-	size_t n;
-
-	while (py_space(*text))
-		text++;
-	n = strlen(text);
-	while (n && py_space(text[n - 1]))
-		n--;
-	return strndup(text, n) ?: (abort(), NULL);
 }
 
 static int whole(const char *name, const char *text, __u64 lo, __u64 hi, const char *what,
@@ -941,39 +931,4 @@ void wd_opts_free(struct wd_opts *o)
 	free(o->policy.exclude_exe);
 	o->policy.files = o->policy.exclude_exe = NULL;
 	o->policy.nfiles = o->policy.nexe = 0;
-}
-
-/* ---- names -------------------------------------------------------------- */
-
-const char *wd_backend_name(int backend)
-{
-	switch (backend) {
-	case WD_BACKEND_LSM:
-		return "lsm";
-	case WD_BACKEND_KPROBE:
-		return "kprobe";
-	case WD_BACKEND_TRACEPOINT:
-		return "tracepoint";
-	}
-	return "auto";
-}
-
-const char *wd_action_name(int action)
-{
-	switch (action) {
-	case WD_ACT_MONITOR:
-		return "monitor";
-	case WD_ACT_DENY:
-		return "deny";
-	case WD_ACT_THROTTLE:
-		return "throttle";
-	case WD_ACT_KILL:
-		return "kill";
-	}
-	return "auto";
-}
-
-const char *wd_key_name(int key)
-{
-	return key >= 0 && key <= WD_KEY_CGROUP ? keys[key] : "unset";
 }

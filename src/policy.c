@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,7 +18,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "ethoswd.h"
+#include "errors.h"
+#include "labels.h"
+#include "policy.h"
+#include "strutil.h"
+#include "text.h"
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -6,7 +6,10 @@
  * policy.c because it needs only the JSON writer, so the test drivers
  * can link it alone.
  */
-#include "ethoswd.h"
+#include "labels.h"
+#include "policy.h"
+#include "policy_json.h"
+#include "text.h"
 
 /* A list of files as [{path, dev, ino}]. */
 static char *fileids_json(const struct wd_fileid *ids, int n)

@@ -16,6 +16,13 @@
 #include <string.h>
 #include <bpf/libbpf.h>
 
+#include "errors.h"
+#include "labels.h"
+#include "opts.h"
+#include "policy.h"
+#include "report.h"
+#include "text.h"
+#include "wdfeatures.h"
 #include "reload.h"
 #include "watchdog.skel.h"
 

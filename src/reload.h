@@ -6,7 +6,8 @@
 #ifndef ETHOSWD_RELOAD_H
 #define ETHOSWD_RELOAD_H
 
-#include "ethoswd.h"
+#include "opts.h"
+#include "report.h"
 #include "loader.h"
 #include "wdfeatures.h"
 

@@ -15,7 +15,10 @@
 #include <time.h>
 
 #include "cgname.h"
-#include "ethoswd.h"
+#include "errors.h"
+#include "labels.h"
+#include "report.h"
+#include "text.h"
 
 #define TABLE_ROWS 20
 #define HEAD_FMT   "%7s %-16s %8s %11s %11s %11s %-8s"

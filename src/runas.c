@@ -21,6 +21,7 @@
 #include <linux/capability.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -28,7 +29,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "ethoswd.h"
+#include "errors.h"
+#include "runas.h"
+#include "text.h"
 
 /* glibc's search path when PATH is unset (confstr(_CS_PATH)). */
 #define DEFAULT_PATH "/bin:/usr/bin"

@@ -32,6 +32,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "errors.h"
+#include "labels.h"
+#include "launch.h"
+#include "opts.h"
+#include "report.h"
+#include "text.h"
 #include "cgname.h"
 #include "exited.h"
 #include "idmap.h"

@@ -6,7 +6,9 @@
 #ifndef ETHOSWD_SESSION_H
 #define ETHOSWD_SESSION_H
 
-#include "ethoswd.h"
+#include "launch.h"
+#include "opts.h"
+#include "report.h"
 #include "loader.h"
 
 struct wd_session;

@@ -22,6 +22,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "errors.h"
+#include "report.h"
+#include "text.h"
 #include "stopfile.h"
 
 #ifndef SYS_pidfd_open

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "ethoswd.h"
+#include "report.h"
 
 struct wd_stopfile {
 	const char *path;

@@ -16,7 +16,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "ethoswd.h"
+#include "errors.h"
+#include "labels.h"
+#include "sysenv.h"
+#include "text.h"
 
 static const char *const pseudo_fs[][2] = {
 	{ "tracefs", "/sys/kernel/tracing" },

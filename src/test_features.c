@@ -11,59 +11,28 @@
  *   test_features --print       main.print_features, text
  *   test_features --print-json  main.print_features, JSON
  *
- * Built with those three alone: what the rest of ethoswd provides
- * (errors, names, JSON, the report) is stubbed here as weak symbols,
- * which the real ones replace when linked with them.
+ * Built with those three, offsets.c and the bottom rooms (errors.c,
+ * labels.c, strutil.c): what the rest of ethoswd provides (policy, JSON,
+ * the report) is stubbed here as weak symbols, which the real ones
+ * replace when linked with them.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ethoswd.h"
+#include "errors.h"
+#include "labels.h"
+#include "opts.h"
+#include "policy.h"
+#include "report.h"
+#include "sysenv.h"
+#include "text.h"
+#include "offsets.h"
 #include "wdfeatures.h"
 
 #define WEAK __attribute__((weak))
 
-/* ---- stubs of main.c / opts.c / policy.c ------------------------------ */
-
-static char last_error[4096];
-
-WEAK int wd_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-WEAK const char *wd_last_error(void)
-{
-	return last_error;
-}
-
-WEAK const char *wd_backend_name(int backend)
-{
-	static const char *const n[] = { "lsm", "kprobe", "tracepoint" };
-
-	return backend >= 0 && backend < 3 ? n[backend] : "auto";
-}
-
-WEAK const char *wd_action_name(int action)
-{
-	static const char *const n[] = { "monitor", "deny", "throttle", "kill" };
-
-	return action >= 0 && action < 4 ? n[action] : "auto";
-}
-
-WEAK const char *wd_key_name(int key)
-{
-	static const char *const n[] = { "process", "tree", "uid", "cgroup" };
-
-	return key >= 0 && key < 4 ? n[key] : "?";
-}
+/* ---- stubs of policy.c ----------------------------------------------- */
 
 WEAK bool wd_policy_needs_btf(const struct wd_policy *p)
 {

@@ -14,31 +14,20 @@
  *                      throttle|-" on stdin; "OK" or "ERR <line>" for each
  *   report json|text   a fixed set of records, as report.c writes them
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
 #include "cgname.h"
-#include "ethoswd.h"
+#include "errors.h"
+#include "labels.h"
+#include "opts.h"
+#include "policy.h"
+#include "policy_json.h"
+#include "report.h"
+#include "sysenv.h"
+#include "text.h"
 #include "jitter_bpf_run.h"
-
-static char last_error[1024];
-
-int wd_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-const char *wd_last_error(void)
-{
-	return last_error;
-}
 
 static size_t unhex(const char *hex, char *out, size_t len)
 {
@@ -336,7 +325,8 @@ static int cmd_jb(int argc, char **argv)
 		return 2;
 	if (wd_opts_parse(argc - 3, argv + 3, &o) < 0)
 		printf("ERR %s\n", wd_last_error());
-	else if (wd_jb_choose_via(&o, ok, argv[2], &run))
+	else if (wd_jb_choose_via(o.jitter_ns, o.jitter_mode, o.jitter_via, o.ncommand > 0, ok,
+				  argv[2], &run))
 		printf("ERR %s\n", wd_last_error());
 	else
 		printf("OK %s | %s | %u\n", run.via, run.why, run.jfrac);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report.h"
 #include "exited.h"
 
 static int failures;

@@ -6,13 +6,13 @@
  *   test_launch check USER|- CMD [ARGS...]
  *
  * Each case prints "key value" lines on stdout for the test to check.
- * Built from launch.c, runas.c, text.c and this file: wd_fail() below is
- * a weak stand-in for main.c's (and wd_one_line() for text.c's).
+ * Built from launch.c, runas.c, text.c, errors.c (wd_fail()) and this
+ * file; wd_one_line() below is a weak stand-in for text.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -21,19 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ethoswd.h"
-
-static char last_error[512];
-
-__attribute__((weak)) int wd_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
-	va_end(ap);
-	return -1;
-}
+#include "errors.h"
+#include "launch.h"
+#include "runas.h"
+#include "text.h"
 
 __attribute__((weak)) char *wd_one_line(const char *text, char *buf, size_t len)
 {
@@ -43,7 +34,7 @@ __attribute__((weak)) char *wd_one_line(const char *text, char *buf, size_t len)
 
 static void die(const char *what)
 {
-	printf("FAIL %s: %s %s\n", what, strerror(errno), last_error);
+	printf("FAIL %s: %s %s\n", what, strerror(errno), wd_last_error());
 	exit(1);
 }
 
@@ -208,7 +199,7 @@ static int case_missing(const char *dir)
 	struct wd_child c = WD_CHILD_INIT;
 
 	printf("refused %d\n", wd_child_start(&c, argv, NULL));
-	printf("error %s\n", last_error);
+	printf("error %s\n", wd_last_error());
 	printf("pid_reaped %d\n", c.pid > 0 && waitpid(c.pid, NULL, WNOHANG) < 0);
 	snprintf(path, sizeof(path), "%s/gone", dir);
 	snprintf(cmd, sizeof(cmd), "cp /bin/true %s", path);
@@ -219,7 +210,7 @@ static int case_missing(const char *dir)
 	wd_child_release(&c);
 	printf("status %d\n", finish(&c));
 	printf("empty %d\n", wd_child_start(&c, none, NULL));
-	printf("error %s\n", last_error);
+	printf("error %s\n", wd_last_error());
 	return 0;
 }
 
@@ -230,11 +221,11 @@ static int case_check(const char *user, char **argv)
 	struct wd_child c = WD_CHILD_INIT;
 
 	if (strcmp(user, "-") && wd_user_lookup(user, &u)) {
-		printf("verdict %s\n", last_error);
+		printf("verdict %s\n", wd_last_error());
 		return 0;
 	}
 	if (wd_child_start(&c, argv, strcmp(user, "-") ? &u : NULL))
-		printf("verdict %s\n", last_error);
+		printf("verdict %s\n", wd_last_error());
 	else
 		printf("verdict ok\n");
 	wd_child_abort(&c);

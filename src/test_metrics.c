@@ -12,22 +12,12 @@
  *   trim K ID...       resolve the IDs, trim the cache to K, resolve again:
  *                      the paths (or "-") of the second pass
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics_text.h"
 #include "cgname.h"
 #include "metrics.h"
-
-int wd_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static size_t unhex(const char *hex, char *out, size_t len)
 {

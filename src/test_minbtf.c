@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
-#include "ethoswd.h"
+#include "labels.h"
 #include "kbtf.h"
 #include "minbtf.h"
 #include "watchdog.skel.h"

@@ -10,10 +10,11 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ethoswd.h"
+#include "text.h"
 
 #define CUT "+"
 

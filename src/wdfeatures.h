@@ -16,7 +16,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "ethoswd.h"
+#include "jitter_report.h"
+#include "opts.h"
+#include "report.h"
 
 struct wd_kbtf;
 
@@ -57,15 +59,6 @@ struct wd_features {
 	struct wd_kbtf *btf; /* the kernel's BTF (kbtf.c), or NULL */
 };
 
-/* A struct member the probe reads, at its byte offset in this kernel. */
-struct wd_offset {
-	const char *define; /* "WD_OFF_FILE_F_INODE" */
-	const char *type;   /* "file" */
-	const char *path;   /* "f_inode", or dotted "f_path.dentry" */
-	long long off;
-};
-#define WD_MAX_OFFSETS 32
-
 /* ---- probing (features.c) ---------------------------------------------- */
 
 /* Probe the kernel; always 0 (a missing feature is a "no", not an error).
@@ -74,18 +67,6 @@ struct wd_offset {
  * backend already lacks bpf_override_return or error injection). */
 int wd_features_probe(struct wd_features *f, bool all);
 void wd_features_free(struct wd_features *f);
-/* Byte offset of a dotted member path of struct `type` in the kernel's
- * BTF; -1 with the Python's LookupError text in err. */
-long long wd_btf_offset(const struct wd_features *f, const char *type, const char *path, char *err,
-			size_t len);
-
-/* Text helpers of the three parts (features.c).  wd_cat() appends to a
- * NUL-terminated buffer, cutting at its end; wd_put() is snprintf() for
- * texts that fit in practice, where a cut is acceptable and gcc's
- * truncation warning is not. */
-void wd_cat(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void wd_put(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
 /* ---- decisions (choose.c) ---------------------------------------------- */
 
 /* NULL if the backend / action works here, else "feature: detail" (or
@@ -115,14 +96,6 @@ bool wd_route_general(const struct wd_route *rt);
 /* The rows as JSON text: [{"route", "status", "how"}, ...] (malloc'ed). */
 char *wd_routes_json(const struct wd_route rt[WD_NROUTES]);
 
-/* Features.file_offsets_problem(): can a call's file and a process's
- * executable be found from BTF?  The problem into buf; false if they can. */
-bool wd_file_offsets_problem(const struct wd_features *f, char *buf, size_t len);
-/* Features.offsets(): the offsets the probe reads for this backend and
- * policy (p may be NULL); the count, or -1 with wd_fail(). */
-int wd_features_offsets(const struct wd_features *f, int backend, const struct wd_policy *p,
-			struct wd_offset out[WD_MAX_OFFSETS]);
-
 /* auto's order of actions: deny, throttle, kill, monitor. */
 #define WD_NACTION_ORDER 4
 extern const int wd_action_order[WD_NACTION_ORDER];
@@ -140,5 +113,9 @@ int wd_print_features(const struct wd_features *f, const struct wd_opts *o, stru
  * with the errno and the verifier's reason in detail. */
 struct bpf_insn;
 bool wd_probe_prog(int type, const struct bpf_insn *insns, size_t n, char *detail, size_t len);
+
+/* The supervisor's coverage rows (jitter_report.c) as JSON text. */
+struct wd_jrow;
+char *wd_jrows_json(const struct wd_jrow *rows, int n); /* [{source, status, how}] */
 
 #endif /* ETHOSWD_FEATURES_H */

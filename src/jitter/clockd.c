@@ -1,7 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * clockd.c - ethos-clockd's main: the launcher-mode clock supervisor of
- * `--jitter GRAIN` (clockd.h, docs/jitter.md).
+ * `--jitter GRAIN` (docs/jitter.md).  One process, one thread, started by
+ * either front end for `-- CMD`; it traces the command's whole tree
+ * (ptrace) and answers its clock system calls (seccomp user notification)
+ * with readings of the keyed clamp (probe/jitter_clamp.h).
+ *
+ *   clockd.c     main: arguments, secret, TSC rate, seize, the event loop,
+ *                pause holds
+ *   filter.c     the seccomp program the command's process installs
+ *   trace.c      ptrace stops: exec (vDSO hidden), rdtsc/rdtscp emulated,
+ *                group-stops, exits
+ *   rewrite.c    system calls fixed at their exit (rusage, timers)
+ *   notify.c     system calls answered in full (clock_gettime, ...)
+ *   procfiles.c  opens of /proc files that carry CPU times
+ *   clocks.c     the clocks: families, CPU-time timelines, task table
+ *   pause.c      pause on the wall-clock timelines: each thread's own time
+ *   readings.c   raw readings: the kernel's clocks, schedstat, /proc text
+ *   memio.c      a tracee's memory (process_vm_readv/writev)
+ *   state.c      the one state `cd` every part shares, holds, the log
+ *
+ * Each file has its own header; each calls only down this list's
+ * layers: clockd -> trace, notify -> rewrite, procfiles -> clocks ->
+ * pause -> readings -> state; memio, filter and coverage stand alone.
  *
  *   ethos-clockd --grain NS --mode clamp|pause --pid PID [--jfrac N]
  *   ethos-clockd --coverage      what it does with each clock source
@@ -30,6 +51,7 @@
  * at once and so takes the tree with it.  After a clean stop ("=") it
  * keeps serving until the tree has exited.
  */
+#include <linux/seccomp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -50,20 +72,14 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
-#include "clockd.h"
-
-struct clockd cd = { .notify_fd = -1, .child_sock = CLOCKD_FD_CHILD, .ctl_fd = CLOCKD_FD_CTL };
-
-void clockd_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cd.last_error, sizeof(cd.last_error), fmt, ap);
-	va_end(ap);
-	if (getenv("CLOCKD_DEBUG"))
-		dprintf(STDERR_FILENO, CLOCKD_PROG ": %s\n", cd.last_error);
-}
+#include "clocks.h"
+#include "coverage.h"
+#include "filter.h"
+#include "notify.h"
+#include "pause.h"
+#include "readings.h"
+#include "state.h"
+#include "trace.h"
 
 /* ---- start-up ------------------------------------------------------------ */
 
@@ -191,18 +207,6 @@ static void start(void)
 }
 
 /* ---- pause holds --------------------------------------------------------- */
-
-void hold_add(const struct hold *h)
-{
-	if (cd.nholds == cd.capholds) {
-		cd.capholds = cd.capholds ? 2 * cd.capholds : 64;
-		cd.holds = realloc(cd.holds, cd.capholds * sizeof(*cd.holds));
-		if (!cd.holds)
-			abort();
-	}
-	cd.holds[cd.nholds++] = *h;
-	cd.n.hold++;
-}
 
 static void hold_release(const struct hold *h)
 {

@@ -15,7 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "clockd.h"
+#include "coverage.h"
+#include "state.h"
 
 #define ARCH_SET_CPUID 0x1012
 

@@ -22,6 +22,7 @@
  *     target's own would take precedence and could let the calls through),
  *     every ia32 and x32 system call (ENOSYS: other numbers, other layouts)
  */
+#include <linux/seccomp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
@@ -30,7 +31,8 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
-#include "clockd.h"
+#include "filter.h"
+#include "state.h"
 
 #ifndef CLONE_UNTRACED
 #define CLONE_UNTRACED 0x00800000

@@ -14,6 +14,7 @@
  * point (a hold); the value is written at once (it is the reading from
  * that switch point on).
  */
+#include <linux/seccomp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -28,23 +29,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "clockd.h"
+#include "clocks.h"
+#include "memio.h"
+#include "notify.h"
+#include "procfiles.h"
+#include "readings.h"
+#include "state.h"
 
 #define FD_TO_CLOCKID(fd) ((clockid_t)(~(unsigned)(fd) << 3) | 3)
-
-int mem_read(pid_t tid, __u64 addr, void *buf, size_t len)
-{
-	struct iovec l = { buf, len }, r = { (void *)addr, len };
-
-	return process_vm_readv(tid, &l, 1, &r, 1, 0) == (ssize_t)len ? 0 : -EFAULT;
-}
-
-int mem_write(pid_t tid, __u64 addr, const void *buf, size_t len)
-{
-	struct iovec l = { (void *)buf, len }, r = { (void *)addr, len };
-
-	return process_vm_writev(tid, &l, 1, &r, 1, 0) == (ssize_t)len ? 0 : -EFAULT;
-}
 
 static void reply(int fd, __u64 id, long long val, int err)
 {

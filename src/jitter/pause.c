@@ -28,7 +28,9 @@
  * at or above every reading given before: the clock never runs backwards
  * for one process, nor between two that compare readings.
  */
-#include "clockd.h"
+#include "pause.h"
+#include "readings.h"
+#include "state.h"
 
 #define RUN_ALLOWANCE(g)   ((g) / 2)
 #define SLEEP_ALLOWANCE(g) (10 * (g))

@@ -25,6 +25,7 @@
  * that may not ptrace PID, and a tree run as another user (-u USER) must
  * not see through the supervisor what it could not see itself.
  */
+#include <linux/seccomp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -42,7 +43,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "clockd.h"
+#include "clocks.h"
+#include "memio.h"
+#include "procfiles.h"
+#include "readings.h"
+#include "state.h"
 
 #define PROC_ROOT_INO 1
 #define MAX_LINKS     40

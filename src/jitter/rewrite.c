@@ -21,7 +21,11 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 
-#include "clockd.h"
+#include "clocks.h"
+#include "memio.h"
+#include "readings.h"
+#include "rewrite.h"
+#include "state.h"
 
 static __u64 tv_ns(const struct timeval *tv)
 {

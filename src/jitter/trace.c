@@ -32,7 +32,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "clockd.h"
+#include "clocks.h"
+#include "memio.h"
+#include "rewrite.h"
+#include "state.h"
+#include "trace.h"
 
 #define OPTIONS                                                                                  \
 	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | \

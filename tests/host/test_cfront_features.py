@@ -26,7 +26,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PYTHON = "/usr/bin/python3"
 SOURCES = ["test_features.c", "features.c", "kbtf.c", "choose.c", "features_report.c",
            "policy_json.c", "sysenv.c", "text.c", "jitter_report.c", "jitter_bpf_probe.c",
-           "jitter_bpf_report.c", "report.c"]
+           "jitter_bpf_report.c", "report.c", "offsets.c", "errors.c", "labels.c", "strutil.c"]
 CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE",
           "-I" + os.path.join(REPO, "src")]
 # Feature indexes (Features.all() order) flipped together before the

@@ -26,7 +26,7 @@ def driver(request, tmp_path_factory):
     exe = str(tmp_path_factory.mktemp("launch") / ("test_launch_" + request.param))
     build = subprocess.run([gcc] + FLAGS + BUILDS[request.param]
                            + [os.path.join(SRC, f) for f in
-                              ("launch.c", "runas.c", "text.c", "test_launch.c")]
+                              ("launch.c", "runas.c", "text.c", "errors.c", "test_launch.c")]
                            + ["-o", exe],
                            capture_output=True, text=True)
     assert build.returncode == 0, "gcc failed:\n" + build.stderr

@@ -15,7 +15,7 @@ from ethoswd import cgnames, metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SRC = os.path.join(ROOT, "src")
-SOURCES = ["test_metrics.c", "metrics_text.c", "cgname.c", "idmap.c", "text.c"]
+SOURCES = ["test_metrics.c", "metrics_text.c", "cgname.c", "idmap.c", "text.c", "errors.c"]
 CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE",
           "-iquote", SRC]
 ID = "0123456789abcdef" * 4

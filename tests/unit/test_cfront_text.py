@@ -23,7 +23,8 @@ from ethoswd.report import Reporter, num
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SRC = os.path.join(ROOT, "src")
 SOURCES = ["test_front.c", "opts.c", "config.c", "policy.c", "policy_json.c", "text.c",
-           "report.c", "sysenv.c", "runas.c", "jitter_bpf_report.c"]
+           "report.c", "sysenv.c", "runas.c", "jitter_bpf_report.c", "errors.c", "labels.c",
+           "strutil.c"]
 # -iquote, not -I: a src/ header named like a system one (features.h)
 # must not shadow glibc's.
 CFLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
