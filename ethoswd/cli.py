@@ -140,7 +140,7 @@ def _grain(text):
 
 
 def build_parser():
-    """watchdog.py's parser: every option of src/options.def."""
+    """watchdog.py's parser: every option of probe/options.def."""
     p = _Parser(prog="watchdog.py",
                 description="Rate-limit read() bursts per process with eBPF.",
                 epilog=options.examples("./watchdog.py"),

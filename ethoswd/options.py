@@ -1,4 +1,4 @@
-"""The option table both front ends share: src/options.def, read here at
+"""The option table both front ends share: probe/options.def, read here at
 run time (watchdog.py needs no build step) and included by src/opts.c.
 
 OPTIONS is the list of Option rows in argparse's order, CHOICES the
@@ -14,7 +14,7 @@ from collections import namedtuple
 from .abi import DEFS
 
 DEF_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "src", "options.def")
+                        "probe", "options.def")
 # The shortest --interval: a table every 0.1 s at most (watch(1)'s floor);
 # opts.c INTERVAL_MIN, STR(INTERVAL_MIN) in the table.
 INTERVAL_MIN = 0.1

@@ -30,12 +30,12 @@
 /* ---- the option table: options.def ------------------------------------ */
 
 #define WD_CHOICES(name, ...) static const char *const name[] = { __VA_ARGS__, NULL };
-#include "options.def"
+#include "../probe/options.def"
 
 /* argparse's order: it orders "could match" and --help */
 enum opt_id {
 #define WD_OPT(id, ...) O_##id,
-#include "options.def"
+#include "../probe/options.def"
 	O_N
 };
 
@@ -55,7 +55,7 @@ static const struct optdef optdefs[O_N] = {
 #define WD_OPT(id, s, l, kind, meta, choices, dflt, help) \
 	[O_##id] = { s, l, K_##kind == K_VALUE || K_##kind == K_LIST, K_##kind, meta, choices, \
 		     dflt, help },
-#include "options.def"
+#include "../probe/options.def"
 };
 /* clang-format on */
 
@@ -113,7 +113,7 @@ static void examples(struct wd_buf *b)
 		const char *args, *comment;
 	} ex[] = {
 #define WD_EXAMPLE(args, comment) { args, comment },
-#include "options.def"
+#include "../probe/options.def"
 	};
 	const char *c, *next;
 	int col;

@@ -1,5 +1,5 @@
 """The option lists people read stay in step with the option table
-(src/options.def, which both parsers are built from): every option of
+(probe/options.def, which both parsers are built from): every option of
 `watchdog.py --help` is in watchdog.py's USAGE block, and in the README's
 option table with its argument and default."""
 
@@ -44,7 +44,7 @@ def _readme_options():
 
 
 def test_readme_table_lists_every_option():
-    """Every option of src/options.def (but -h and the hidden --ebpf) is in
+    """Every option of probe/options.def (but -h and the hidden --ebpf) is in
     the README's table, with the table's argument (its metavar, or the same
     set of choices) and, where the row gives one, the table's default."""
     readme = _readme_options()

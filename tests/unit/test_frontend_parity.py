@@ -47,7 +47,7 @@ BAD = [
     (["--backend", "tracepoint", "--action", "deny"], "deny needs a backend"),
     (["--key", "tree"], "--key tree needs target roots"),
 ] + [
-    # from the option table (src/options.def): every option that takes a
+    # from the option table (probe/options.def): every option that takes a
     # value, without one; every flag with one; every choice list, a wrong one
     ([o.short or o.long], "argument %s: expected one argument" % _name(o))
     for o in OPTIONS if o.kind in ("VALUE", "LIST")] + [
@@ -340,7 +340,7 @@ def test_help_is_the_same_text_in_both():
 
 
 def test_help_lists_the_table():
-    """Both --help outputs list the options of src/options.def, with their
+    """Both --help outputs list the options of probe/options.def, with their
     metavar (or choices) and help text; --ebpf (no help) is hidden."""
     table = {}
     for o in OPTIONS:
