@@ -125,12 +125,12 @@ $(BUILD)/jitter.bpf.o: $(JITTER_BPF_SRC) $(BUILD)/vmlinux.h
 $(BUILD)/jitter.skel.h: $(BUILD)/jitter.bpf.o
 	bpftool gen skeleton $< name jitter_bpf > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/ethoswd: $(ETHOSWD_SRC) $(wildcard src/*.h) $(BUILD)/watchdog.skel.h \
+$(BUILD)/ethoswd: $(ETHOSWD_SRC) $(wildcard src/*.h) probe/options.def $(BUILD)/watchdog.skel.h \
     $(BUILD)/jitter.skel.h probe/jitter_cover.h
 	$(CC) $(ETHOSWD_CFLAGS) -iquote src -iquote $(BUILD) $(ETHOSWD_SRC) -lbpf -lmicrohttpd -lm \
 	    -o $@
 
-$(BUILD)/ethoswd-asan: $(ETHOSWD_SRC) $(wildcard src/*.h) $(BUILD)/watchdog.skel.h \
+$(BUILD)/ethoswd-asan: $(ETHOSWD_SRC) $(wildcard src/*.h) probe/options.def $(BUILD)/watchdog.skel.h \
     $(BUILD)/jitter.skel.h probe/jitter_cover.h
 	$(CC) $(ETHOSWD_CFLAGS) $(SANITIZE) -iquote src -iquote $(BUILD) $(ETHOSWD_SRC) \
 	    -lbpf -lmicrohttpd -lm -o $@

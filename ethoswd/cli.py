@@ -9,43 +9,19 @@ import argparse
 import os
 import re
 
-from . import config
+from . import config, options
 from .abi import COMM_MAX, DEFS, MAP_H  # noqa: F401  (MAP_H: for the tests)
 from .errors import SetupError
 from .jitter_cover import check_via
+from .options import INTERVAL_MIN
 from .policy import LIST_MAX, SPACE, resolve
 from .runas import lookup_user
-
-EXAMPLES = """examples:
-  ./watchdog.py                          # limit every process: 100 reads/500 ms
-  ./watchdog.py --probe-features         # what this kernel can enforce, and why
-  ./watchdog.py --max-calls 50 --window-ms 200 -- ./tests/progs/bin/aggressive_reader -n 500
-                                         # launch a command, limit it and its children
-  ./watchdog.py -p 1234 -p 1240          # limit two running processes
-  ./watchdog.py -u nobody -- lscpu       # run the command as user nobody
-  ./watchdog.py --comm python3 --action monitor --json
-                                         # count only, one JSON object per line
-  ./watchdog.py --backend tracepoint --action throttle --duration 10
-                                         # stop offenders until their window ends
-  ./watchdog.py --count sysinfo --key tree --max-calls 40 -- ./scan.sh
-                                         # count only /proc, /sys... reads, one
-                                         # budget for the whole process tree
-  ./watchdog.py --profile fingerprint    # system-wide, one budget per cgroup
-  ./watchdog.py --action monitor --jitter 100us -- ./bench.sh
-                                         # every clock of the command's tree
-                                         # clamped to a keyed 100 us grain
-  ./watchdog.py --action monitor --jitter 100us -p 1234
-                                         # BPF mode: written where the kernel
-                                         # allows it, else quantized by delay
-"""
 
 # --jitter GRAIN: units, and the bounds of probe/jitter_clamp.h (ns).
 GRAIN_UNITS = {"ns": 1, "us": 1000, "ms": 1000000, "s": 1000000000}
 GRAIN_MIN_NS, GRAIN_MAX_NS = 1000, 1000000000
 
 
-# The shortest --interval: a table every 0.1 s at most (watch(1)'s floor).
-INTERVAL_MIN = 0.1
 VERSION = "1.0"
 
 
@@ -166,96 +142,13 @@ def _grain(text):
 
 
 def build_parser():
+    """watchdog.py's parser: every option of probe/options.def."""
     p = Parser(prog="watchdog.py",
                description="Rate-limit read() bursts per process with eBPF.",
-               epilog=EXAMPLES,
+               epilog=options.examples("./watchdog.py"),
                formatter_class=argparse.RawDescriptionHelpFormatter,
                usage="%(prog)s [options] [-- CMD [ARGS...]]")
-    p.add_argument("--config", metavar="FILE",
-                   help="read settings from this TOML file: the long options "
-                        "without '--' (max-calls = 50, comm = [\"x\"]); flags "
-                        "given here override it; SIGHUP re-reads it")
-    p.add_argument("--max-calls", metavar="N",
-                   help="counted calls allowed per window per budget (default %d; "
-                        "fingerprint profile %d)" % (DEFS["WD_DEFAULT_MAX_CALLS"],
-                                                     DEFS["WD_FINGERPRINT_MAX_CALLS"]))
-    p.add_argument("--window-ms", metavar="MS",
-                   help="window length in milliseconds (default %d)"
-                        % DEFS["WD_DEFAULT_WINDOW_MS"])
-    p.add_argument("--profile", default="seed", choices=("seed", "fingerprint"),
-                   help="seed (default): every read, per process, 100/500 ms; "
-                        "fingerprint: reads of kernel information and identity "
-                        "files, per tree (targets) or cgroup; flags override it")
-    p.add_argument("--count", metavar="CLASS",
-                   help="which reads count: all (default), sysinfo (procfs, "
-                        "sysfs, debugfs, ...), files (only --file), "
-                        "fs:NAME[,NAME...]; sysinfo,fs:NAME joins both")
-    p.add_argument("--file", action="append", default=[], metavar="PATH",
-                   help="also count reads of this file, matched by device and "
-                        "inode (repeatable)")
-    p.add_argument("--key", choices=("process", "tree", "uid", "cgroup"),
-                   help="whose budget a call is charged to (default process; "
-                        "tree needs -- CMD or -p)")
-    p.add_argument("--exclude-exe", action="append", default=[], metavar="PATH",
-                   help="never limit processes running this executable, "
-                        "matched by device and inode (repeatable)")
-    p.add_argument("--backend", default="auto",
-                   choices=("auto", "kprobe", "lsm", "tracepoint"),
-                   help="attach point (default: the strongest that works)")
-    p.add_argument("--action", default="auto",
-                   choices=("auto", "deny", "throttle", "kill", "monitor"),
-                   help="what to do over the limit (default: the strongest "
-                        "the backend can do)")
-    p.add_argument("-p", "--pid", action="append", default=[], metavar="PID",
-                   help="limit this process and the children it starts "
-                        "(repeatable)")
-    p.add_argument("-u", "--user", metavar="USER",
-                   help="run CMD as this user (name or UID), with its groups; "
-                        "needs -- CMD")
-    p.add_argument("--comm", action="append", default=[], metavar="NAME",
-                   help="limit only threads with this command name (repeatable)")
-    p.add_argument("--exclude-comm", action="append", default=[], metavar="NAME",
-                   help="never limit threads with this command name (repeatable; "
-                        "spoofable: any process can rename itself)")
-    p.add_argument("-i", "--interval", default="1", metavar="SECONDS",
-                   help="seconds between tables (default 1, at least %g)"
-                        % INTERVAL_MIN)
-    p.add_argument("--duration", metavar="SECONDS",
-                   help="run this long, then detach and exit")
-    p.add_argument("--json", action="store_true",
-                   help="one JSON object per line instead of tables")
-    p.add_argument("--probe-features", action="store_true",
-                   help="print what this kernel supports and exit")
-    p.add_argument("--map-size", default=str(DEFS["WD_MAX_PIDS"]), metavar="N",
-                   help="processes the PID map can track (default %(default)s)")
-    p.add_argument("--state-file", metavar="PATH",
-                   help="keep the processes throttle stopped in PATH (PID and "
-                        "start time), for --resume-stopped")
-    p.add_argument("--resume-stopped", metavar="PATH",
-                   help="resume the processes a --state-file lists (if still the "
-                        "same process), remove it and exit")
-    p.add_argument("--metrics-file", metavar="PATH",
-                   help="write Prometheus metrics to PATH every interval (a temporary "
-                        "file, then rename), for node_exporter's textfile collector")
-    p.add_argument("--metrics-listen", metavar="ADDR:PORT",
-                   help="serve Prometheus metrics on http://ADDR:PORT/metrics, and "
-                        "/healthz (ADDR: an IPv4 address or [IPv6])")
-    p.add_argument("--metrics-per-cgroup", metavar="N",
-                   help="with --key cgroup: a series per cgroup for the first N "
-                        "cgroups seen (path, container), the rest summed as other")
-    p.add_argument("--jitter", metavar="GRAIN",
-                   help="clamp every clock the targets read to a keyed grain: "
-                        "100us, 1ms (1us to 1s); see docs/jitter.md")
-    p.add_argument("--jitter-mode", choices=("clamp", "pause"),
-                   help="clamp (default): only the values; pause: also hold "
-                        "each read until the reading's switch point")
-    p.add_argument("--jitter-via", choices=("auto", "launcher", "write", "quantize"),
-                   help="auto (default): the launcher for -- CMD, else write where "
-                        "the kernel allows bpf_probe_write_user, else quantize "
-                        "(grains up to 100us); see docs/jitter_bpf.md")
-    p.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--version", action="version", version="%(prog)s " + VERSION,
-                   help="print the version and exit")
+    options.add_to(p, VERSION)
     return p
 
 
@@ -340,7 +233,8 @@ def parse(argv, extra=None):
         check_via(a.jitter, a.jitter_mode, a.jitter_via, command)
     a.exclude_exe = list(a.exclude_exe)
     a.policy = resolve(a)
-    a.max_calls, a.window_ms = a.policy.max_calls, a.policy.window_ms
+    # The limit's one copy is the policy (a reload changes it there).
+    del a.max_calls, a.window_ms
     if a.action == "deny" and a.backend == "tracepoint":
         raise SetupError("--action deny needs a backend that can fail a call "
                          "(kprobe or lsm); tracepoint can only count and signal")

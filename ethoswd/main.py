@@ -147,7 +147,7 @@ def _build_and_attach(bcc, flags, opts, backend, action, uring_tp, targets, uids
     from .probe import Probe
     try:
         probe = Probe(bcc, flags)
-        probe.configure(opts.max_calls, opts.window_ms, targets,
+        probe.configure(opts.policy.max_calls, opts.policy.window_ms, targets,
                         opts.comm, opts.exclude_comm, opts.policy, uids)
         probe.attach(backend, uring_tp)
         probe.drop_exited(targets)
@@ -166,7 +166,7 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
         rep.info(ESCALATION)
     pol = opts.policy
     rep.info("policy %s: limit %d calls / %d ms %s; counting %s"
-             % (pol.profile, opts.max_calls, opts.window_ms, pol.describe_key(),
+             % (pol.profile, pol.max_calls, pol.window_ms, pol.describe_key(),
                 pol.describe_count()))
     for note in pol.notes:
         rep.warn(note)
@@ -201,7 +201,7 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
              reason=why, escalation=ESCALATION if action == "throttle" else None,
              kernel=feats.kernel,
              backends={b: feats.backend_problem(b) for b in features.BACKENDS},
-             max_calls=opts.max_calls, window_ms=opts.window_ms,
+             max_calls=pol.max_calls, window_ms=pol.window_ms,
              policy=pol.as_dict(), jitter=jit, attached=probe.attached,
              routes=[{"route": r, "status": st, "how": how} for r, st, how in routes],
              targets=sorted(

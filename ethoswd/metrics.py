@@ -289,8 +289,8 @@ class Metrics:
                 acc[2] += w
         limited, stopped = self.gauges()
         snap = {"info": self.info, "start_time": self.start_time,
-                "max_calls": self.opts.max_calls,
-                "window_s": self.opts.window_ms / 1000.0,
+                "max_calls": self.opts.policy.max_calls,
+                "window_s": self.opts.policy.window_ms / 1000.0,
                 "programs": self.programs, "budgets": len(entries),
                 "budgets_limit": self.opts.map_size,
                 "budgets_limited": limited, "stopped": stopped,

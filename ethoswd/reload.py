@@ -115,16 +115,16 @@ def apply(session, argv, feats, backend):
         chosen = e
     changes, refused = compare(opts, new, (backend, session.action), chosen)
     if not refused and changes:
-        probe.set_limits(new.max_calls, new.window_ms)
+        pn = new.policy
+        probe.set_limits(pn.max_calls, pn.window_ms)
         if opts.comm:
             probe.set_names("wd_comm_in", opts.comm, new.comm)
         if opts.exclude_comm:
             probe.set_names("wd_comm_out", opts.exclude_comm, new.exclude_comm)
         if opts.policy.exclude_exe:
             probe.set_files("wd_exe_out", opts.policy.exclude_exe, new.policy.exclude_exe)
-        opts.max_calls, opts.window_ms = new.max_calls, new.window_ms
         opts.comm, opts.exclude_comm = new.comm, new.exclude_comm
-        opts.policy.max_calls, opts.policy.window_ms = new.max_calls, new.window_ms
+        opts.policy.max_calls, opts.policy.window_ms = pn.max_calls, pn.window_ms
         opts.policy.exclude_exe, opts.policy.profile = new.policy.exclude_exe, new.policy.profile
         session.window_changed()
     return _report(session, changes, refused, None)

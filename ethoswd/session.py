@@ -61,7 +61,7 @@ class Session:
         self.cgroups = cgnames.CgroupNames()
         self.names = Names(self.key, self.cgroups)
         self.metrics = None  # ethoswd.metrics.Metrics: set_metrics()
-        self.window_ns = opts.window_ms * NS_PER_MS
+        self.window_ns = opts.policy.window_ms * NS_PER_MS
         self.limited = {}    # budget id -> end of its last limited window (ns)
         self.stopped = {}    # tgid -> when to SIGCONT it (ns), throttle only
         self.exited = Exited(self.shared)  # rows of ended budgets, exited processes
@@ -101,7 +101,7 @@ class Session:
              state=None, shares=None):
         now_ms = time.monotonic_ns() // NS_PER_MS
         in_window = (window & 0xFFFFFFFF
-                     if (now_ms - (window >> 32)) & 0xFFFFFFFF < self.opts.window_ms
+                     if (now_ms - (window >> 32)) & 0xFFFFFFFF < self.opts.policy.window_ms
                      else 0)
         total = allowed + limited
         row = {"window": in_window, "total": total,
@@ -151,7 +151,7 @@ class Session:
     def _window_end_ns(self, start_ms32):
         now_ms = time.monotonic_ns() // NS_PER_MS
         start_ms = now_ms - ((now_ms - start_ms32) & 0xFFFFFFFF)
-        return (start_ms + self.opts.window_ms) * NS_PER_MS
+        return (start_ms + self.opts.policy.window_ms) * NS_PER_MS
 
     def on_event(self, _ctx, data, _size):
         e = self.probe.event(data)
@@ -269,8 +269,8 @@ class Session:
         self.reload_due = True
 
     def window_changed(self):
-        """A reload changed opts.window_ms: the timers follow it."""
-        self.window_ns = self.opts.window_ms * NS_PER_MS
+        """A reload changed the policy's window: the timers follow it."""
+        self.window_ns = self.opts.policy.window_ms * NS_PER_MS
 
     def run(self):
         """Run until a stop condition; returns the reason."""

@@ -34,183 +34,140 @@
 #define STR2(x)	     #x
 #define STR(x)	     STR2(x)
 
-static const char help_text[] =
-	"usage: ethoswd [options] [-- CMD [ARGS...]]\n"
-	"\n"
-	"Rate-limit read() bursts per process with eBPF.\n"
-	"\n"
-	"options:\n"
-	"  -h, --help            show this help message and exit\n"
-	"  --config FILE         read settings from this TOML file: the long options\n"
-	"                        without '--' (max-calls = 50, comm = [\"x\"]); flags\n"
-	"                        given here override it; SIGHUP re-reads it\n"
-	"  --max-calls N         counted calls allowed per window per budget (default\n"
-	"                        100; fingerprint profile 16)\n"
-	"  --window-ms MS        window length in milliseconds (default 500)\n"
-	"  --profile {seed,fingerprint}\n"
-	"                        seed (default): every read, per process, 100/500 ms;\n"
-	"                        fingerprint: reads of kernel information and identity\n"
-	"                        files, per tree (targets) or cgroup; flags override it\n"
-	"  --count CLASS         which reads count: all (default), sysinfo (procfs,\n"
-	"                        sysfs, debugfs, ...), files (only --file),\n"
-	"                        fs:NAME[,NAME...]; sysinfo,fs:NAME joins both\n"
-	"  --file PATH           also count reads of this file, matched by device and\n"
-	"                        inode (repeatable)\n"
-	"  --key {process,tree,uid,cgroup}\n"
-	"                        whose budget a call is charged to (default process;\n"
-	"                        tree needs -- CMD or -p)\n"
-	"  --exclude-exe PATH    never limit processes running this executable, matched\n"
-	"                        by device and inode (repeatable)\n"
-	"  --backend {auto,kprobe,lsm,tracepoint}\n"
-	"                        attach point (default: the strongest that works)\n"
-	"  --action {auto,deny,throttle,kill,monitor}\n"
-	"                        what to do over the limit (default: the strongest the\n"
-	"                        backend can do)\n"
-	"  -p PID, --pid PID     limit this process and the children it starts\n"
-	"                        (repeatable)\n"
-	"  -u USER, --user USER  run CMD as this user (name or UID), with its groups;\n"
-	"                        needs -- CMD\n"
-	"  --comm NAME           limit only threads with this command name (repeatable)\n"
-	"  --exclude-comm NAME   never limit threads with this command name\n"
-	"                        (repeatable; spoofable: any process can rename itself)\n"
-	"  -i SECONDS, --interval SECONDS\n"
-	"                        seconds between tables (default 1, at least 0.1)\n"
-	"  --duration SECONDS    run this long, then detach and exit\n"
-	"  --json                one JSON object per line instead of tables\n"
-	"  --probe-features      print what this kernel supports and exit\n"
-	"  --map-size N          processes the PID map can track (default 65536)\n"
-	"  --state-file PATH     keep the processes throttle stopped in PATH (PID and\n"
-	"                        start time), for --resume-stopped\n"
-	"  --resume-stopped PATH\n"
-	"                        resume the processes a --state-file lists (if still\n"
-	"                        the same process), remove it and exit\n"
-	"  --metrics-file PATH   write Prometheus metrics to PATH every interval (a\n"
-	"                        temporary file, then rename), for node_exporter's\n"
-	"                        textfile collector\n"
-	"  --metrics-listen ADDR:PORT\n"
-	"                        serve Prometheus metrics on http://ADDR:PORT/metrics,\n"
-	"                        and /healthz (ADDR: an IPv4 address or [IPv6])\n"
-	"  --metrics-per-cgroup N\n"
-	"                        with --key cgroup: a series per cgroup for the first N\n"
-	"                        cgroups seen (path, container), the rest summed as\n"
-	"                        other\n"
-	"  --jitter GRAIN        clamp every clock the targets read to a keyed grain:\n"
-	"                        100us, 1ms (1us to 1s); see docs/jitter.md\n"
-	"  --jitter-mode {clamp,pause}\n"
-	"                        clamp (default): only the values; pause: also hold\n"
-	"                        each read until the reading's switch point\n"
-	"  --jitter-via {auto,launcher,write,quantize}\n"
-	"                        auto (default): the launcher for -- CMD, else write\n"
-	"                        where the kernel allows bpf_probe_write_user, else\n"
-	"                        quantize (grains up to 100us); see docs/jitter_bpf.md\n"
-	"  --version             print the version and exit\n"
-	"\n"
-	"examples:\n"
-	"  ethoswd                                # limit every process: 100 reads/500 ms\n"
-	"  ethoswd --probe-features               # what this kernel can enforce, and why\n"
-	"  ethoswd --max-calls 50 --window-ms 200 -- ./tests/progs/bin/aggressive_reader -n 500\n"
-	"                                         # launch a command, limit it and its children\n"
-	"  ethoswd -p 1234 -p 1240                # limit two running processes\n"
-	"  ethoswd -u nobody -- lscpu             # run the command as user nobody\n"
-	"  ethoswd --comm python3 --action monitor --json\n"
-	"                                         # count only, one JSON object per line\n"
-	"  ethoswd --backend tracepoint --action throttle --duration 10\n"
-	"                                         # stop offenders until their window ends\n"
-	"  ethoswd --count sysinfo --key tree --max-calls 40 -- ./scan.sh\n"
-	"                                         # count only /proc, /sys... reads, one\n"
-	"                                         # budget for the whole process tree\n"
-	"  ethoswd --profile fingerprint          # system-wide, one budget per cgroup\n"
-	"  ethoswd --action monitor --jitter 100us -- ./bench.sh\n"
-	"                                         # every clock of the command's tree\n"
-	"                                         # clamped to a keyed 100 us grain\n"
-	"  ethoswd --action monitor --jitter 100us -p 1234\n"
-	"                                         # BPF mode: written where the kernel\n"
-	"                                         # allows it, else quantized by delay\n"
-	"\n"
-	"ethoswd runs the watchdog only: the research commands record, replay,\n"
-	"export and sweep are in watchdog.py.\n";
+/* ---- the option table: options.def ------------------------------------ */
 
-/* ---- the option table (argparse's order: it orders "could match") ------- */
+#define WD_CHOICES(name, ...) static const char *const name[] = { __VA_ARGS__, NULL };
+#include "../probe/options.def"
 
+/* argparse's order: it orders "could match" and --help */
 enum opt_id {
-	O_HELP,
-	O_CONFIG,
-	O_MAX_CALLS,
-	O_WINDOW_MS,
-	O_PROFILE,
-	O_COUNT,
-	O_FILE,
-	O_KEY,
-	O_EXCLUDE_EXE,
-	O_BACKEND,
-	O_ACTION,
-	O_PID,
-	O_USER,
-	O_COMM,
-	O_EXCLUDE_COMM,
-	O_INTERVAL,
-	O_DURATION,
-	O_JSON,
-	O_PROBE_FEATURES,
-	O_MAP_SIZE,
-	O_STATE_FILE,
-	O_RESUME_STOPPED,
-	O_METRICS_FILE,
-	O_METRICS_LISTEN,
-	O_METRICS_PER_CGROUP,
-	O_JITTER,
-	O_JITTER_MODE,
-	O_JITTER_VIA,
-	O_EBPF,
-	O_VERSION,
+#define WD_OPT(id, ...) O_##id,
+#include "../probe/options.def"
 	O_N
 };
 
-static const char *const profiles[] = { "seed", "fingerprint", NULL };
-static const char *const keys[] = { "process", "tree", "uid", "cgroup", NULL };
-static const char *const backends[] = { "auto", "kprobe", "lsm", "tracepoint", NULL };
-static const char *const actions[] = { "auto", "deny", "throttle", "kill", "monitor", NULL };
-static const char *const jitter_modes[] = { "clamp", "pause", NULL };
-static const char *const jitter_vias[] = { "auto", "launcher", "write", "quantize", NULL };
+enum opt_kind { K_FLAG, K_VALUE, K_LIST, K_HELP, K_VERSION };
 
 struct optdef {
 	const char *shrt, *lng;
 	bool arg; /* takes one value */
+	enum opt_kind kind;
+	const char *metavar;
 	const char *const *choices;
+	const char *dflt, *help; /* help NULL: hidden (--ebpf) */
 };
 
+/* clang-format off */
 static const struct optdef optdefs[O_N] = {
-	[O_HELP] = { "-h", "--help", false, NULL },
-	[O_CONFIG] = { NULL, "--config", true, NULL },
-	[O_MAX_CALLS] = { NULL, "--max-calls", true, NULL },
-	[O_WINDOW_MS] = { NULL, "--window-ms", true, NULL },
-	[O_PROFILE] = { NULL, "--profile", true, profiles },
-	[O_COUNT] = { NULL, "--count", true, NULL },
-	[O_FILE] = { NULL, "--file", true, NULL },
-	[O_KEY] = { NULL, "--key", true, keys },
-	[O_EXCLUDE_EXE] = { NULL, "--exclude-exe", true, NULL },
-	[O_BACKEND] = { NULL, "--backend", true, backends },
-	[O_ACTION] = { NULL, "--action", true, actions },
-	[O_PID] = { "-p", "--pid", true, NULL },
-	[O_USER] = { "-u", "--user", true, NULL },
-	[O_COMM] = { NULL, "--comm", true, NULL },
-	[O_EXCLUDE_COMM] = { NULL, "--exclude-comm", true, NULL },
-	[O_INTERVAL] = { "-i", "--interval", true, NULL },
-	[O_DURATION] = { NULL, "--duration", true, NULL },
-	[O_JSON] = { NULL, "--json", false, NULL },
-	[O_PROBE_FEATURES] = { NULL, "--probe-features", false, NULL },
-	[O_MAP_SIZE] = { NULL, "--map-size", true, NULL },
-	[O_STATE_FILE] = { NULL, "--state-file", true, NULL },
-	[O_RESUME_STOPPED] = { NULL, "--resume-stopped", true, NULL },
-	[O_METRICS_FILE] = { NULL, "--metrics-file", true, NULL },
-	[O_METRICS_LISTEN] = { NULL, "--metrics-listen", true, NULL },
-	[O_METRICS_PER_CGROUP] = { NULL, "--metrics-per-cgroup", true, NULL },
-	[O_JITTER] = { NULL, "--jitter", true, NULL },
-	[O_JITTER_MODE] = { NULL, "--jitter-mode", true, jitter_modes },
-	[O_JITTER_VIA] = { NULL, "--jitter-via", true, jitter_vias },
-	[O_EBPF] = { NULL, "--ebpf", false, NULL },	  /* hidden, as in cli.py */
-	[O_VERSION] = { NULL, "--version", false, NULL }, /* ethoswd only */
+#define WD_OPT(id, s, l, kind, meta, choices, dflt, help) \
+	[O_##id] = { s, l, K_##kind == K_VALUE || K_##kind == K_LIST, K_##kind, meta, choices, \
+		     dflt, help },
+#include "../probe/options.def"
 };
+/* clang-format on */
+
+/* ---- --help, formatted as argparse does at 80 columns --------------------- */
+
+#define HELP_COLUMN    24 /* argparse's max_help_position */
+#define HELP_WIDTH     54 /* 78 columns - HELP_COLUMN */
+#define EXAMPLE_COLUMN 41 /* options.py EXAMPLE_COLUMN */
+
+/* "-p PID, --pid PID", "--key {process,tree,uid,cgroup}", "--json" */
+static char *invocation(const struct optdef *d)
+{
+	struct wd_buf meta = { 0 }, b = { 0 };
+	const char *const *c;
+
+	if (d->choices)
+		for (c = d->choices, wb_printf(&meta, " {"); *c; c++)
+			wb_printf(&meta, "%s%s", *c, c[1] ? "," : "}");
+	else if (d->arg)
+		wb_printf(&meta, " %s", d->metavar);
+	if (d->shrt)
+		wb_printf(&b, "%s%s, ", d->shrt, meta.p ?: "");
+	wb_printf(&b, "%s%s", d->lng, meta.p ?: "");
+	free(meta.p);
+	return b.p;
+}
+
+/* The help text wrapped at spaces to HELP_WIDTH: textwrap's lines for
+ * these texts, which break at no hyphen (the parity test compares). */
+static void wrap(const char *text, struct wd_buf *out)
+{
+	size_t col = 0, n;
+
+	while (*text) {
+		n = strcspn(text, " ");
+		if (col && col + 1 + n > HELP_WIDTH) {
+			wb_printf(out, "\n%*s", HELP_COLUMN, "");
+			col = 0;
+		} else if (col) {
+			wb_printf(out, " ");
+			col++;
+		}
+		wb_printf(out, "%.*s", (int)n, text);
+		col += n;
+		text += n + strspn(text + n, " ");
+	}
+	wb_printf(out, "\n");
+}
+
+/* options.py examples(): the comment from EXAMPLE_COLUMN, on a line of
+ * its own if the command reaches it. */
+static void examples(struct wd_buf *b)
+{
+	static const struct {
+		const char *args, *comment;
+	} ex[] = {
+#define WD_EXAMPLE(args, comment) { args, comment },
+#include "../probe/options.def"
+	};
+	const char *c, *next;
+	int col;
+
+	wb_printf(b, "\nexamples:\n");
+	for (size_t k = 0; k < sizeof(ex) / sizeof(ex[0]); k++) {
+		wb_printf(b, "  " WD_PROG "%s", ex[k].args);
+		col = (int)strlen("  " WD_PROG) + (int)strlen(ex[k].args);
+		for (c = ex[k].comment; c; c = next) {
+			next = strchr(c, '\n');
+			if (col >= EXAMPLE_COLUMN) {
+				wb_printf(b, "\n");
+				col = 0;
+			}
+			wb_printf(b, "%*s# %.*s", EXAMPLE_COLUMN - col, "", (int)strcspn(c, "\n"),
+				  c);
+			col = EXAMPLE_COLUMN;
+			next = next ? next + 1 : NULL;
+		}
+		wb_printf(b, "\n");
+	}
+}
+
+static void print_help(void)
+{
+	struct wd_buf b = { 0 };
+	char *inv;
+
+	wb_printf(&b, "usage: " WD_PROG " [options] [-- CMD [ARGS...]]\n\n"
+		      "Rate-limit read() bursts per process with eBPF.\n\noptions:\n");
+	for (int k = 0; k < O_N; k++) {
+		if (!optdefs[k].help)
+			continue;
+		inv = invocation(&optdefs[k]);
+		if (strlen(inv) <= HELP_COLUMN - 4)
+			wb_printf(&b, "  %-*s", HELP_COLUMN - 2, inv);
+		else
+			wb_printf(&b, "  %s\n%*s", inv, HELP_COLUMN, "");
+		free(inv);
+		wrap(optdefs[k].help, &b);
+	}
+	examples(&b);
+	wb_printf(&b, "\nethoswd runs the watchdog only: the research commands record, replay,\n"
+		      "export and sweep are in watchdog.py.\n");
+	fputs(b.p, stdout);
+	free(b.p);
+}
 
 /* The option strings in argparse's order: -h, --help, --max-calls, ... */
 static const char *optstr(int k, int *id)
@@ -271,8 +228,7 @@ static void list_add(struct strlist *l, const char *s)
 
 static bool repeatable(int id)
 {
-	return id == O_FILE || id == O_EXCLUDE_EXE || id == O_PID || id == O_COMM ||
-	       id == O_EXCLUDE_COMM;
+	return optdefs[id].kind == K_LIST;
 }
 
 /* A word as argparse classifies it. */
@@ -771,11 +727,12 @@ static int check_values(struct wd_opts *o, struct raw *raw)
 	if (raw->val[O_WINDOW_MS] && whole("--window-ms", raw->val[O_WINDOW_MS], 1,
 					   WD_WINDOW_MS_LIMIT, "one day", &p->window_ms))
 		return -1;
-	if (whole("--map-size", raw->val[O_MAP_SIZE] ?: STR(WD_MAX_PIDS), 1, 1 << 22,
+	if (whole("--map-size", raw->val[O_MAP_SIZE] ?: optdefs[O_MAP_SIZE].dflt, 1, 1 << 22,
 		  "4194304 entries", &v))
 		return -1;
 	o->map_size = v;
-	if (seconds("--interval", raw->val[O_INTERVAL] ?: "1", INTERVAL_MIN, 3600, &o->interval_s))
+	if (seconds("--interval", raw->val[O_INTERVAL] ?: optdefs[O_INTERVAL].dflt, INTERVAL_MIN,
+		    3600, &o->interval_s))
 		return -1;
 	if (raw->val[O_DURATION] &&
 	    seconds("--duration", raw->val[O_DURATION], 0, 1e7, &o->duration_s))
@@ -872,7 +829,10 @@ static int parse_raw(int n, char **args, struct wd_opts *o, struct raw *raw)
 	if (parse_words(args, n, raw))
 		return -1;
 	if (raw->flag[O_HELP] || raw->flag[O_VERSION]) {
-		fputs(raw->flag[O_HELP] ? help_text : WD_PROG " " VERSION "\n", stdout);
+		if (raw->flag[O_HELP])
+			print_help();
+		else
+			fputs(WD_PROG " " VERSION "\n", stdout);
 		fflush(stdout);
 		return 1;
 	}
@@ -888,7 +848,7 @@ static int parse_raw(int n, char **args, struct wd_opts *o, struct raw *raw)
 	if (resume_alone(o, raw))
 		return -1;
 	o->policy.profile =
-		raw->val[O_PROFILE] ? profiles[index_of(profiles, raw->val[O_PROFILE])] : "seed";
+		profiles[index_of(profiles, raw->val[O_PROFILE] ?: optdefs[O_PROFILE].dflt)];
 	if (raw->val[O_BACKEND])
 		o->backend = backend_ids[index_of(backends, raw->val[O_BACKEND])];
 	if (raw->val[O_ACTION])

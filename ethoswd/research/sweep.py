@@ -319,7 +319,7 @@ def _checked_args(argv):
         # The policy flags are the watchdog's own: check them as it will.
         opts = parse_watchdog(rest + ["--max-calls", a.max_calls,
                                       "--window-ms", a.window_ms, "--", "true"])
-        a.max_calls, a.window_ms = opts.max_calls, opts.window_ms
+        a.max_calls, a.window_ms = opts.policy.max_calls, opts.policy.window_ms
         return a, rest, progs, None
     if rest:
         raise SetupError("unknown option %s (policy flags go with --verify)" % rest[0])

@@ -8,14 +8,14 @@ from ethoswd.errors import SetupError
 
 def test_defaults_come_from_watchdog_map_h():
     a = cli.parse([])
-    assert (a.max_calls, a.window_ms) == (100, 500)
+    assert (a.policy.max_calls, a.policy.window_ms) == (100, 500)
     assert (a.backend, a.action, a.pid, a.command) == ("auto", "auto", [], [])
     assert a.map_size == cli.DEFS["WD_MAX_PIDS"] == 65536
 
 
 def test_command_after_double_dash_keeps_its_own_flags():
     a = cli.parse(["--max-calls", "7", "--", "cat", "--max-calls", "-p"])
-    assert a.max_calls == 7 and a.command == ["cat", "--max-calls", "-p"]
+    assert a.policy.max_calls == 7 and a.command == ["cat", "--max-calls", "-p"]
 
 
 def test_repeatable_filters():

@@ -154,15 +154,15 @@ def test_flag_overrides_file_overrides_default(tmp_path):
                          'count = ["sysinfo", "fs:tmpfs"]\njson = true\naction = "monitor"\n'
                          'interval = 0.5\n')
     a = cli.parse(["--config", f])
-    assert (a.max_calls, a.window_ms, a.comm, a.json, a.action, a.interval) == (
+    assert (a.policy.max_calls, a.policy.window_ms, a.comm, a.json, a.action, a.interval) == (
         7, 300, ["a", "b"], True, "monitor", 0.5)
     assert a.policy.count == "sysinfo,fs:tmpfs" and a.config == f
     b = cli.parse(["--config", f, "--max-calls", "9", "--comm", "c", "--action", "auto",
                    "-i", "2"])
-    assert (b.max_calls, b.window_ms, b.comm, b.action, b.interval) == (
+    assert (b.policy.max_calls, b.policy.window_ms, b.comm, b.action, b.interval) == (
         9, 300, ["c"], "auto", 2.0)
     c = cli.parse([])
-    assert (c.max_calls, c.window_ms, c.comm, c.action, c.config) == (
+    assert (c.policy.max_calls, c.policy.window_ms, c.comm, c.action, c.config) == (
         100, 500, [], "auto", None)
 
 

@@ -133,7 +133,7 @@ def _session_summary(key, feed):
     """The JSON summary of a Session (a fake probe) fed by feed(session)."""
     import signal
     from ethoswd.session import Session
-    opts = SimpleNamespace(policy=SimpleNamespace(key=key), window_ms=500, max_calls=16,
+    opts = SimpleNamespace(policy=SimpleNamespace(key=key, window_ms=500, max_calls=16),
                            interval=1.0, duration=None, pid=[], config=None)
     out = io.StringIO()
     old = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM),

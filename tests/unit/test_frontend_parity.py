@@ -19,9 +19,16 @@ import pytest
 import parity
 import test_config
 import wdrun
+from ethoswd import cli
+from ethoswd.options import CHOICES, OPTIONS, examples
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LONG_HEX = "0x" + "f" * 70
+
+
+def _name(o):
+    """argparse's name of an option in errors: "-p/--pid", "--json"."""
+    return "/".join(x for x in (o.short, o.long) if x)
 
 
 def _words(*texts):
@@ -38,19 +45,17 @@ BAD = [
     (["--"], "nothing after '--'"),
     (["-p", "5", "--", "true"], "either -p/--pid or -- CMD"),
     (["--backend", "tracepoint", "--action", "deny"], "deny needs a backend"),
-    (["--json=1"], "ignored explicit argument '1'"),
-    (["--version=1"], "ignored explicit argument '1'"),
     (["--key", "tree"], "--key tree needs target roots"),
-] + [([opt], "argument %s: expected one argument" % name) for opt, name in (
-    ("--max-calls", "--max-calls"), ("--window-ms", "--window-ms"),
-    ("--profile", "--profile"), ("--count", "--count"), ("--file", "--file"),
-    ("--key", "--key"), ("--exclude-exe", "--exclude-exe"), ("--backend", "--backend"),
-    ("--action", "--action"), ("-p", "-p/--pid"), ("--comm", "--comm"),
-    ("--exclude-comm", "--exclude-comm"), ("-i", "-i/--interval"),
-    ("--duration", "--duration"), ("--map-size", "--map-size"),
-    ("--metrics-file", "--metrics-file"), ("--metrics-listen", "--metrics-listen"),
-    ("--metrics-per-cgroup", "--metrics-per-cgroup"), ("--jitter", "--jitter"),
-    ("--jitter-mode", "--jitter-mode"), ("--jitter-via", "--jitter-via"))] + [
+] + [
+    # from the option table (probe/options.def): every option that takes a
+    # value, without one; every flag with one; every choice list, a wrong one
+    ([o.short or o.long], "argument %s: expected one argument" % _name(o))
+    for o in OPTIONS if o.kind in ("VALUE", "LIST")] + [
+    ([o.long + "=1"], "argument %s: ignored explicit argument '1'" % _name(o))
+    for o in OPTIONS if o.kind in ("FLAG", "VERSION")] + [
+    ([o.long, "nope"], "argument %s: invalid choice: 'nope' (choose from %s)"
+     % (_name(o), ", ".join("'%s'" % c for c in o.choices)))
+    for o in OPTIONS if o.choices] + [
     # metrics options
     (["--metrics-listen", "localhost:9100"], "is not ADDR:PORT"),
     (["--metrics-listen", "[::1]:0"], "is not ADDR:PORT"),
@@ -320,17 +325,49 @@ def _options(text):
     return {k: (meta, " ".join(words)) for k, (meta, words) in found.items()}
 
 
-def test_help_lists_the_same_options_metavars_and_defaults():
-    py, c = _options(_help("watchdog.py")), _options(_help("ethoswd"))
-    assert sorted(py) == sorted(c)
-    assert "--version" in py and "--ebpf" not in py        # --ebpf is hidden in both
-    assert py["--jitter"][0] == "GRAIN" and py["--jitter-mode"][0] == "{clamp,pause}"
-    assert py["--jitter-via"][0] == "{auto,launcher,write,quantize}"
-    for opt in py:
-        assert py[opt] == c[opt], opt
-    defaults = {o: re.findall(r"default[: ]\s*([^;,)]+)", h) for o, (_, h) in py.items()}
-    assert defaults["--max-calls"] == ["100"] and defaults["-i"] == ["1"]
-    assert defaults["--map-size"] == [str(wdrun_map_size())]
+C_TRAILER = ("\nethoswd runs the watchdog only: the research commands record, replay,\n"
+             "export and sweep are in watchdog.py.\n")
+
+
+def test_help_is_the_same_text_in_both():
+    """ethoswd's --help is watchdog.py's byte for byte, but for the
+    program's name and its last paragraph (opts.c formats the table as
+    argparse does)."""
+    py, c = _help("watchdog.py"), _help("ethoswd")
+    want = py.replace("usage: watchdog.py ", "usage: ethoswd ", 1).replace(
+        examples("./watchdog.py"), examples("ethoswd")) + C_TRAILER
+    assert c == want
+
+
+def test_help_lists_the_table():
+    """Both --help outputs list the options of probe/options.def, with their
+    metavar (or choices) and help text; --ebpf (no help) is hidden."""
+    table = {}
+    for o in OPTIONS:
+        if o.help is None:
+            continue
+        meta = "{%s}" % ",".join(o.choices) if o.choices else o.metavar or ""
+        for name in (o.short, o.long):
+            if name:
+                table[name] = (meta, " ".join(o.help.split()))
+    for name in wdrun.FRONTENDS:
+        assert _options(_help(name)) == table, name
+    assert "--ebpf" not in table and {"--version", "-h", "--jitter-via"} <= set(table)
+
+
+def test_defaults_are_the_table_s():
+    """What watchdog.py makes of no options is the table's DEFAULT (ethoswd
+    makes the same: test_cfront_text.py compares both parsers on "")."""
+    a = cli.parse([])
+    got = {o.long: getattr(a, o.long[2:].replace("-", "_")) for o in OPTIONS
+           if o.default is not None}
+    assert got == {"--profile": "seed", "--backend": "auto", "--action": "auto",
+                   "--interval": 1.0, "--map-size": wdrun_map_size()}
+    for o in OPTIONS:
+        if o.default is not None:
+            assert str(got[o.long]) in (o.default, o.default + ".0")
+    assert (a.policy.max_calls, a.policy.window_ms) == (100, 500)
+    assert CHOICES["keys"] == ("process", "tree", "uid", "cgroup")   # WD_KEY_* order
 
 
 def wdrun_map_size():
