@@ -11,15 +11,17 @@ import os
 import platform
 
 from . import bpfsys as B
+from .abi import ROUTES
 from .environment import bpf_capable
 from .errors import SetupError
 
 BACKENDS = ("lsm", "kprobe", "tracepoint")      # auto's order of preference
 ACTIONS = ("deny", "throttle", "kill", "monitor")
-READ_SYSCALLS = ("read", "pread64", "readv", "preadv", "preadv2")
-# Syscalls that move a file's bytes into the caller without a read-family
-# call, with the argument index of their source fd.
-COPY_SYSCALLS = {"sendfile64": 1, "splice": 0, "copy_file_range": 0}
+# The read family, then the syscalls that move a file's bytes into the
+# caller without a read-family call, with the argument index of their
+# source fd: both from WD_ROUTES of probe/watchdog_map.h.
+READ_SYSCALLS = tuple(name for name, _, copy in ROUTES if not copy)
+COPY_SYSCALLS = {name: fd_arg for name, fd_arg, copy in ROUTES if copy}
 # LSM backend: syscalls whose source file is checked several times per call;
 # an fentry program arms one count per call (watchdog.bpf.c, wd_arm_once).
 LSM_ONCE_SYSCALLS = ("sendfile64", "copy_file_range")

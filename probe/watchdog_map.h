@@ -49,6 +49,30 @@
 #define WD_NR_PREADV2	      327
 #define WD_NR_IO_URING_ENTER  426
 
+/* The syscalls that read a file into the caller, in the order both front
+ * ends attach them: R(name, source fd's argument index, copy), the read
+ * family first, then the calls that copy a file's bytes without a
+ * read-family call (copy 1).  An X-macro so that the libbpf loader, the
+ * feature check and abi.py (which reads these lines) share one list. */
+#define WD_ROUTES(R)        \
+	R(read, 0, 0)       \
+	R(pread64, 0, 0)    \
+	R(readv, 0, 0)      \
+	R(preadv, 0, 0)     \
+	R(preadv2, 0, 0)    \
+	R(sendfile64, 1, 1) \
+	R(splice, 0, 1)     \
+	R(copy_file_range, 0, 1)
+
+/* Sizes of the policy maps (limiter.h), which the front ends also enforce
+ * on input: a repeatable option's names (--comm, --exclude-comm,
+ * --exclude-exe) and the filesystems of --count hold WD_LIST_MAX each,
+ * --file WD_FILES_MAX; wd_once (LSM backend, watchdog.bpf.c) holds
+ * WD_ONCE_MAX threads inside a copy call. */
+#define WD_LIST_MAX  64
+#define WD_FILES_MAX 1024
+#define WD_ONCE_MAX  10240
+
 /* Entries in the per-process map; overridable with -DWD_MAX_PIDS. */
 #ifndef WD_MAX_PIDS
 #define WD_MAX_PIDS 65536

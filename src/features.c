@@ -54,11 +54,11 @@ static const char *const feature_names[WD_NFEATURES] = {
 	[WD_F_SIGCONT] = "throttle escalation (SIGCONT)",
 };
 
-/* Read-family syscalls, then the copy syscalls (features.py READ_SYSCALLS
- * + COPY_SYSCALLS): every one needs its tracepoint or injection point. */
-static const char *const read_syscalls[] = {
-	"read", "pread64", "readv", "preadv", "preadv2", "sendfile64", "splice", "copy_file_range",
-};
+/* Read-family syscalls, then the copy syscalls (WD_ROUTES of
+ * watchdog_map.h): every one needs its tracepoint or injection point. */
+#define WD_ROUTE_NAME(name, fd_arg, copy) #name,
+static const char *const read_syscalls[] = { WD_ROUTES(WD_ROUTE_NAME) };
+#undef WD_ROUTE_NAME
 
 static const char *const tracefs_roots[] = {
 	"/sys/kernel/tracing",

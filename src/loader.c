@@ -23,15 +23,13 @@
 #include "loader.h"
 #include "watchdog.skel.h"
 
-/* Routes with the index of their source fd (features.py READ_SYSCALLS
- * and COPY_SYSCALLS, in that order). */
+/* Routes with the index of their source fd (WD_ROUTES of watchdog_map.h). */
+#define WD_ROUTE_ROW(name, fd_arg, copy) { #name, fd_arg },
 static const struct {
 	const char *name;
 	int fd_arg;
-} routes[] = {
-	{ "read", 0 },	  { "pread64", 0 },    { "readv", 0 },	{ "preadv", 0 },
-	{ "preadv2", 0 }, { "sendfile64", 1 }, { "splice", 0 }, { "copy_file_range", 0 },
-};
+} routes[] = { WD_ROUTES(WD_ROUTE_ROW) };
+#undef WD_ROUTE_ROW
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
 static double now_s(void)
@@ -121,12 +119,12 @@ static int size_maps(struct watchdog_bpf *s, const struct wd_probe_cfg *c)
 		{ s->maps.wd_state, c->map_size },
 		{ s->maps.wd_member, shared && c->targets ? c->map_size : 1 },
 		{ s->maps.wd_procs, shared ? c->map_size : 1 },
-		{ s->maps.wd_comm_in, c->comm_in ? 64 : 1 },
-		{ s->maps.wd_comm_out, c->comm_out ? 64 : 1 },
-		{ s->maps.wd_exe_out, c->exclude_exe ? 64 : 1 },
-		{ s->maps.wd_fs, c->count_fs ? 64 : 1 },
-		{ s->maps.wd_files, c->count_files ? WD_MAX_FILES : 1 },
-		{ s->maps.wd_once, c->backend == WD_BACKEND_LSM ? 10240 : 1 },
+		{ s->maps.wd_comm_in, c->comm_in ? WD_LIST_MAX : 1 },
+		{ s->maps.wd_comm_out, c->comm_out ? WD_LIST_MAX : 1 },
+		{ s->maps.wd_exe_out, c->exclude_exe ? WD_LIST_MAX : 1 },
+		{ s->maps.wd_fs, c->count_fs ? WD_LIST_MAX : 1 },
+		{ s->maps.wd_files, c->count_files ? WD_FILES_MAX : 1 },
+		{ s->maps.wd_once, c->backend == WD_BACKEND_LSM ? WD_ONCE_MAX : 1 },
 		{ s->maps.wd_stops, c->action == WD_ACT_THROTTLE ? c->map_size : 1 },
 		{ s->maps.wd_over, c->action == WD_ACT_THROTTLE ? c->map_size : 1 },
 	};
