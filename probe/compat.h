@@ -9,8 +9,9 @@
  *           CO-RE object; the settings are load-time constants in .rodata
  *           (struct wd_settings, set by ethoswd before the load), and the
  *           verifier drops what a run does not use, since it knows the
- *           values of a frozen read-only map.  MAX_CALLS and TIME_WINDOW
- *           stay in the config map, tunable while running.
+ *           values of a frozen read-only map.  The limit and the window
+ *           (struct wd_config: max_calls, window_ms) stay in the
+ *           config map, tunable while running.
  *
  * The policy (limiter.h) and the shims (watchdog.bpf.c) use only what is
  * defined here:
@@ -25,7 +26,7 @@
  *                      libbpf (ethoswd resizes unused maps before the load)
  *   WD_SEC(name)       the program's ELF section (libbpf only)
  *   WD_DYN_HASH(...)   a hash map whose entries are allocated as they are
- *                      made (BPF_F_NO_PREALLOC): the per-process maps may
+ *                      made (BPF_F_NO_PREALLOC): the budget maps may
  *                      hold 65536 entries, and preallocating them costs
  *                      4 ms at every start on the host and 70-85 ms in a
  *                      TCG guest.  Tracing programs may use such maps

@@ -10,12 +10,14 @@
  * process ID (the TGID: every thread of a process shares one budget);
  * WD_KEY selects another owner (a process tree, a user, a cgroup).  The
  * limiter is a fixed window anchored at a budget's first counted call:
- * the count restarts once TIME_WINDOW has passed since the window began.
+ * the count restarts once the window's length (wd_config.window_ms) has
+ * passed since the window began.
  */
 #ifndef WATCHDOG_MAP_H
 #define WATCHDOG_MAP_H
 
-/* Defaults: at most MAX_CALLS read calls per TIME_WINDOW per process. */
+/* Defaults (the seed's MAX_CALLS and TIME_WINDOW): at most this many read
+ * calls per window of this many milliseconds, per process. */
 #define WD_DEFAULT_MAX_CALLS	 100
 #define WD_DEFAULT_WINDOW_MS	 500
 /* The fingerprint profile's limit (reads of kernel information files and
@@ -73,7 +75,8 @@
 #define WD_FILES_MAX 1024
 #define WD_ONCE_MAX  10240
 
-/* Entries in the per-process map; overridable with -DWD_MAX_PIDS. */
+/* Entries in the budget map wd_state (and the maps of processes in shared
+ * budgets); overridable with -DWD_MAX_PIDS. */
 #ifndef WD_MAX_PIDS
 #define WD_MAX_PIDS 65536
 #endif
@@ -156,7 +159,8 @@ struct wd_key {
 };
 
 /*
- * Value of the per-process map.  `window` packs the current window and
+ * Value of the budget map wd_state (keyed by struct wd_key: a process, a
+ * process tree, a user or a cgroup).  `window` packs the current window and
  * its count into one 64-bit word so that one compare-and-swap updates
  * both: bits 63..32 hold the window start in milliseconds of
  * bpf_ktime_get_ns() (mod 2^32), bits 31..0 the calls counted in it.
