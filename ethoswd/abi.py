@@ -94,7 +94,8 @@ class Settings(ct.Structure):
                 ("targets", ct.c_uint8), ("comm_in", ct.c_uint8),
                 ("comm_out", ct.c_uint8), ("exclude_exe", ct.c_uint8),
                 ("count_fs", ct.c_uint8), ("count_files", ct.c_uint8),
-                ("pad", ct.c_uint8 * 6)]
+                ("typed_file", ct.c_uint8), ("pad", ct.c_uint8),
+                ("file_btf_id", ct.c_uint32)]
 
 
 class Event(ct.Structure):

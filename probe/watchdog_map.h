@@ -258,8 +258,23 @@ struct wd_settings {
 	__u8 exclude_exe; /* never on executables in wd_exe_out */
 	__u8 count_fs;	  /* count files on filesystems in wd_fs */
 	__u8 count_files; /* ... or files in wd_files */
-	__u8 pad[6];
+	__u8 typed_file;  /* read a file's members by typed loads (below) */
+	__u8 pad;
+	__u32 file_btf_id; /* struct file's BTF type id (typed_file) */
 };
+
+/*
+ * The helper number the probe calls for bpf_rdonly_cast(), a kfunc (Linux
+ * 6.2+) that gives a kernel address a BTF type, so that the verifier lets
+ * the program load its members directly (exception-handled loads) instead
+ * of one bpf_probe_read_kernel() call per member.  The probe is built
+ * without kernel BTF ids, so it calls this number, which no kernel gives a
+ * helper; before the load the front end rewrites each such call into the
+ * kfunc call with the running kernel's id (typed_file), or, without the
+ * kfunc, leaves it in code that typed_file 0 makes dead, which the
+ * verifier drops unread.
+ */
+#define WD_CAST_MARK 0x7ffff0
 
 /* Ring-buffer record for every WD_EV_* kind. */
 struct wd_event {

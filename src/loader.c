@@ -74,6 +74,44 @@ static void set_settings(struct watchdog_bpf *s, const struct wd_probe_cfg *c)
 	w->exclude_exe = c->exclude_exe;
 	w->count_fs = c->count_fs;
 	w->count_files = c->count_files;
+	w->typed_file = c->file_btf_id != 0;
+	w->file_btf_id = c->file_btf_id;
+}
+
+/*
+ * Typed file reads: rewrite the probe's calls of helper WD_CAST_MARK into
+ * calls of the kfunc bpf_rdonly_cast (src_reg BPF_PSEUDO_KFUNC_CALL, imm
+ * its id in the kernel's BTF, off 0: vmlinux), in every program that
+ * loads (watchdog_map.h says why; ethoswd/castcall.py does the same for
+ * BCC).  Without them the calls stay, in code typed_file 0 makes dead.
+ */
+static int rewrite_cast_calls(struct watchdog_bpf *s, __u32 func_id)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, s->obj)
+	{
+		size_t n = bpf_program__insn_cnt(prog);
+		struct bpf_insn *code;
+		int err;
+
+		if (!bpf_program__autoload(prog))
+			continue;
+		code = wd_xmalloc(n * sizeof(*code));
+		memcpy(code, bpf_program__insns(prog), n * sizeof(*code));
+		for (size_t i = 0; i < n; i++)
+			if (code[i].code == (BPF_JMP | BPF_CALL) && code[i].src_reg == 0 &&
+			    code[i].imm == WD_CAST_MARK) {
+				code[i].src_reg = BPF_PSEUDO_KFUNC_CALL;
+				code[i].off = 0;
+				code[i].imm = (__s32)func_id;
+			}
+		err = bpf_program__set_insns(prog, code, n);
+		free(code);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 /* Which programs load: the backend's shims, the exit hook, the fork hook
@@ -172,7 +210,9 @@ int wd_probe_load(struct wd_probe *p, const struct wd_probe_cfg *c)
 	}
 	set_settings(p->skel, c);
 	choose_programs(p->skel, c);
-	err = size_maps(p->skel, c) ? -EINVAL : watchdog_bpf__load(p->skel);
+	err = c->file_btf_id ? rewrite_cast_calls(p->skel, c->cast_func_id) : 0;
+	if (!err)
+		err = size_maps(p->skel, c) ? -EINVAL : watchdog_bpf__load(p->skel);
 	if (err)
 		err = wd_fail("could not build or attach the %s probe: %s (%s)",
 			      wd_backend_name(c->backend), strerror(-err),
