@@ -1,6 +1,7 @@
 # Ethos Resource Watchdog - build, test and benchmark entry points.
 #
-#   make            build the C test programs (and benchmarks)
+#   make            build the C test programs and ethos-clockd (benchmarks:
+#                   make bench)
 #   make run        run the watchdog with default settings (as root)
 #   make test       everything: unit + host + both VMs (same as ./test.sh)
 #   make test-unit  unit tests, no root needed (builds build/ethoswd for the parity test)

@@ -269,7 +269,7 @@ class Loader:
 
     def _wd_probe(self, c):
         targets = [self.pids[c.scope]] if c.scope in self.pids else []
-        offsets = self.feats.offsets(c.backend, c.policy, c.action)
+        offsets = self.feats.defines(c.backend, c.policy, c.action)
         flags = cflags(c.backend, c.action, os.getpid(), targets, [], [],
                        c.map_size, offsets, c.policy)
         probe = WdProbe(self.bcc, flags, c.backend, text=c.source)

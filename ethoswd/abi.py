@@ -26,7 +26,17 @@ def map_defines(path=MAP_H):
     return out
 
 
+def map_routes(path=MAP_H):
+    """WD_ROUTES of probe/watchdog_map.h: (name, fd_arg, copy) per route,
+    in the header's order."""
+    with open(path) as f:
+        m = re.search(r"^#define\s+WD_ROUTES\(R\)((?:.*\\\n)*.*)$", f.read(), re.M)
+    return [(n, int(fd), int(copy)) for n, fd, copy in
+            re.findall(r"R\((\w+),\s*(\d+),\s*(\d+)\)", m.group(1))]
+
+
 DEFS = map_defines()
+ROUTES = map_routes()
 COMM_LEN = DEFS["WD_COMM_LEN"]      # TASK_COMM_LEN, with the NUL
 COMM_MAX = COMM_LEN - 1             # the longest command name, in bytes
 PF_KTHREAD = DEFS["WD_PF_KTHREAD"]  # task flags bit of a kernel thread
@@ -84,7 +94,8 @@ class Settings(ct.Structure):
                 ("targets", ct.c_uint8), ("comm_in", ct.c_uint8),
                 ("comm_out", ct.c_uint8), ("exclude_exe", ct.c_uint8),
                 ("count_fs", ct.c_uint8), ("count_files", ct.c_uint8),
-                ("pad", ct.c_uint8 * 6)]
+                ("typed_file", ct.c_uint8), ("pad", ct.c_uint8),
+                ("file_btf_id", ct.c_uint32)]
 
 
 class Event(ct.Structure):

@@ -44,6 +44,7 @@ MOV64_REG = 0xBF   # BPF_ALU64 | BPF_MOV | BPF_X
 STDW_IMM = 0x7A    # BPF_ST | BPF_DW | BPF_MEM
 ATOMIC_DW = 0xDB   # BPF_STX | BPF_DW | BPF_ATOMIC
 CALL, EXIT = 0x85, 0x95
+PSEUDO_KFUNC_CALL = 2  # src_reg of a CALL: imm is a kernel function's BTF id
 CMPXCHG = 0xF1     # BPF_CMPXCHG (includes BPF_FETCH)
 RET0 = insn(MOV64_IMM, 0, imm=0) + insn(EXIT)
 

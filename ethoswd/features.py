@@ -11,15 +11,17 @@ import os
 import platform
 
 from . import bpfsys as B
+from .abi import ROUTES
 from .environment import bpf_capable
 from .errors import SetupError
 
 BACKENDS = ("lsm", "kprobe", "tracepoint")      # auto's order of preference
 ACTIONS = ("deny", "throttle", "kill", "monitor")
-READ_SYSCALLS = ("read", "pread64", "readv", "preadv", "preadv2")
-# Syscalls that move a file's bytes into the caller without a read-family
-# call, with the argument index of their source fd.
-COPY_SYSCALLS = {"sendfile64": 1, "splice": 0, "copy_file_range": 0}
+# The read family, then the syscalls that move a file's bytes into the
+# caller without a read-family call, with the argument index of their
+# source fd: both from WD_ROUTES of probe/watchdog_map.h.
+READ_SYSCALLS = tuple(name for name, _, copy in ROUTES if not copy)
+COPY_SYSCALLS = {name: fd_arg for name, fd_arg, copy in ROUTES if copy}
 # LSM backend: syscalls whose source file is checked several times per call;
 # an fentry program arms one count per call (watchdog.bpf.c, wd_arm_once).
 LSM_ONCE_SYSCALLS = ("sendfile64", "copy_file_range")
@@ -238,6 +240,27 @@ def _probe_sigcont(btf):
                    "resumes during its throttled window is killed")
 
 
+def _probe_typed_file(btf):
+    """Can a tracepoint program call bpf_rdonly_cast() (a kfunc, Linux
+    6.2+) to give a struct file address its type?  The ids (the kfunc's
+    and struct file's, in this kernel's BTF) are what the probe's rewrite
+    needs (typed_file_ids())."""
+    name = "typed file reads (bpf_rdonly_cast)"
+    if btf is None:
+        return Feature(name, False, "no kernel BTF"), None
+    func = btf.find("bpf_rdonly_cast", B.BTF_KIND_FUNC)
+    file = btf.find("file", B.BTF_KIND_STRUCT)
+    if func is None or file is None:
+        return Feature(name, False, "no bpf_rdonly_cast kfunc (Linux 6.2+): "
+                       "a read class costs four bpf_probe_read_kernel calls"), None
+    feat = _load(name, B.PROG_TRACEPOINT,
+                 B.insn(B.MOV64_IMM, 1, imm=0) + B.insn(B.MOV64_IMM, 2, imm=file) +
+                 B.insn(B.CALL, src=B.PSEUDO_KFUNC_CALL, imm=func) + B.RET0)
+    if feat:
+        feat.detail = "a read class's file members are typed loads"
+    return feat, (func, file) if feat else None
+
+
 def _probe_active_lsm():
     path = "/sys/kernel/security/lsm"
     try:
@@ -321,13 +344,15 @@ class Features:
         self.file_lookup = Feature("file and executable via BTF", problem is None,
                                    problem or "read classes, --file, --exclude-exe "
                                    "on every backend")
+        self.typed_file, self.cast_ids = _probe_typed_file(self.btf)
 
     def all(self):
         return [self.x86_64, self.bpf, self.cmpxchg, self.ringbuf,
                 self.tracepoints, self.uring, self.cgroup2, self.send_signal,
                 self.send_signal_thread, self.kprobes, self.override,
                 self.error_injection, self.override_path, self.btf_feature,
-                self.lsm_active, self.lsm_load, self.file_lookup, self.sigcont]
+                self.lsm_active, self.lsm_load, self.file_lookup, self.typed_file,
+                self.sigcont]
 
     def _first_missing(self, feats):
         for f in feats:
@@ -392,6 +417,16 @@ class Features:
             raise SetupError("this kernel's BTF lacks a member the probe reads: "
                              "%s" % e) from None
 
+    def defines(self, backend, policy=None, action=None):
+        """The probe's -D numbers from this kernel's BTF: offsets(), and,
+        when the probe reads files and the kernel has bpf_rdonly_cast, the
+        ids of typed file reads (kernel_read.h): the kfunc's for the
+        rewrite (castcall.py), struct file's for the probe."""
+        out = self.offsets(backend, policy, action)
+        if "WD_OFF_FDT_FD" in out and self.cast_ids:
+            out["WD_CAST_FUNC_ID"], out["WD_FILE_BTF_ID"] = self.cast_ids
+        return out
+
     def file_offsets_problem(self):
         """None if a call's file and a process's executable can be found
         from BTF (read classes, --exclude-exe), else why not."""
@@ -403,6 +438,18 @@ class Features:
         except LookupError as e:
             return str(e)
         return None
+
+
+def file_reads(feats, flags):
+    """How this run's probe reads a call's file (the start line), or None
+    when it reads none (no read class, no --file)."""
+    if not any(f.startswith("-DWD_OFF_FDT_FD=") for f in flags):
+        return None
+    if any(f.startswith("-DWD_FILE_BTF_ID=") for f in flags):
+        return ("typed loads (bpf_rdonly_cast): one bpf_probe_read_kernel "
+                "per check, for the fd's slot")
+    return ("bpf_probe_read_kernel, four per check (%s: %s)"
+            % (feats.typed_file.name, feats.typed_file.detail))
 
 
 # Routes whose row is the same on every backend and action: said at the

@@ -170,6 +170,9 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
                 pol.describe_count()))
     for note in pol.notes:
         rep.warn(note)
+    how = features.file_reads(feats, probe.flags)
+    if how:
+        rep.info("file lookup: " + how)
     routes = features.routes(feats, backend, action)
     rep.info("routes counted: %s" % "; ".join(
         r for r, st, _ in routes if st == "counted"))
@@ -268,7 +271,7 @@ def main(argv=None, launched=None):
         from .session import Session
         timings["import"] = time.monotonic() - t
         environment.require_headers()
-        offsets = feats.offsets(backend, opts.policy, action)
+        offsets = feats.defines(backend, opts.policy, action)
         uring_tp = feats.uring.detail if feats.uring else None
         flags = cflags(backend, action, os.getpid(), opts.pid or opts.command,
                        opts.comm, opts.exclude_comm, opts.map_size, offsets,

@@ -45,8 +45,9 @@ KEYS = ("process", "tree", "uid", "cgroup")
 # space as Python's str.strip() sees it (no other script's spaces).
 SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 # Entries of a repeatable option (-p, --comm, --exclude-comm, --exclude-exe,
-# the filesystems of --count): the probe's maps hold 64; --file: 1024.
-LIST_MAX, FILES_MAX = 64, 1024
+# the filesystems of --count) and of --file: the sizes of the probe's maps
+# (WD_LIST_MAX, WD_FILES_MAX of probe/watchdog_map.h).
+LIST_MAX, FILES_MAX = DEFS["WD_LIST_MAX"], DEFS["WD_FILES_MAX"]
 # A filesystem magic number: 0x and 1 to 8 hex digits (32 bits, as every
 # magic of include/uapi/linux/magic.h).
 MAGIC_RE = re.compile(r"0[xX][0-9a-fA-F]{1,8}")

@@ -12,7 +12,7 @@ import re
 import threading
 import time
 
-from . import REPO_ROOT
+from . import REPO_ROOT, castcall
 from .abi import COMM_MAX, DEFS, Event
 from .budgets import ident, real_uid
 from .features import COPY_SYSCALLS, LSM_ONCE_SYSCALLS, READ_SYSCALLS
@@ -223,6 +223,9 @@ class Probe:
         t0 = time.monotonic()
         self.flags = list(flags)
         self.bpf = manual_bpf(bcc, text=(text or source_text()).encode(), cflags=self.flags)
+        cast = _flag_value(self.flags, "WD_CAST_FUNC_ID=", None)
+        if cast is not None:    # typed file reads: the kfunc's calls
+            castcall.rewrite_module(bcc.libbcc.lib, self.bpf.module, int(cast))
         self.compile_s = time.monotonic() - t0
         self.attach_s = 0.0
         self.attached = []     # attach points, "kind:where"

@@ -9,8 +9,9 @@
  *           CO-RE object; the settings are load-time constants in .rodata
  *           (struct wd_settings, set by ethoswd before the load), and the
  *           verifier drops what a run does not use, since it knows the
- *           values of a frozen read-only map.  MAX_CALLS and TIME_WINDOW
- *           stay in the config map, tunable while running.
+ *           values of a frozen read-only map.  The limit and the window
+ *           (struct wd_config: max_calls, window_ms) stay in the
+ *           config map, tunable while running.
  *
  * The policy (limiter.h) and the shims (watchdog.bpf.c) use only what is
  * defined here:
@@ -18,6 +19,7 @@
  *   WD_ACTION, WD_KEY, WD_SELF_TGID, WD_GUARD_TGID    numbers
  *   WD_ON_TARGETS, WD_ON_COMM_IN, WD_ON_COMM_OUT,      0 or 1
  *   WD_ON_EXCLUDE_EXE, WD_ON_COUNT_FS, WD_ON_COUNT_FILES
+ *   WD_TYPED_FILE, WD_FILE_BTF_ID  0/1 and struct file's BTF id (kernel_read.h)
  *   WD_BUILD(cond)     "compile this program or map in": cond under BCC
  *                      (a preprocessor constant there), 1 under libbpf,
  *                      where ethoswd loads only the programs a run needs
@@ -25,7 +27,7 @@
  *                      libbpf (ethoswd resizes unused maps before the load)
  *   WD_SEC(name)       the program's ELF section (libbpf only)
  *   WD_DYN_HASH(...)   a hash map whose entries are allocated as they are
- *                      made (BPF_F_NO_PREALLOC): the per-process maps may
+ *                      made (BPF_F_NO_PREALLOC): the budget maps may
  *                      hold 65536 entries, and preallocating them costs
  *                      4 ms at every start on the host and 70-85 ms in a
  *                      TCG guest.  Tracing programs may use such maps
@@ -74,6 +76,8 @@ const volatile struct wd_settings wd_set = {};
 #define WD_ON_EXCLUDE_EXE (wd_set.exclude_exe)
 #define WD_ON_COUNT_FS	  (wd_set.count_fs)
 #define WD_ON_COUNT_FILES (wd_set.count_files)
+#define WD_TYPED_FILE	  (wd_set.typed_file)
+#define WD_FILE_BTF_ID	  (wd_set.file_btf_id)
 #define WD_BUILD(cond)	  1
 #define WD_SIZE(on, n)	  (n)
 #define WD_SEC(name)	  SEC(name)
@@ -161,6 +165,13 @@ const volatile struct wd_settings wd_set = {};
 #define WD_ON_COUNT_FILES 1
 #else
 #define WD_ON_COUNT_FILES 0
+#endif
+/* -DWD_FILE_BTF_ID=N: the kernel has bpf_rdonly_cast (features.py). */
+#ifdef WD_FILE_BTF_ID
+#define WD_TYPED_FILE 1
+#else
+#define WD_TYPED_FILE  0
+#define WD_FILE_BTF_ID 0
 #endif
 #define WD_BUILD(cond) (cond)
 #define WD_SIZE(on, n) ((on) ? (n) : 1)

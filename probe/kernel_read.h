@@ -18,7 +18,10 @@
  *   times cheaper than a helper call.
  * - wd_peek(): bpf_probe_read_kernel(), for pointers the verifier cannot
  *   type: an element of the fd array (a pointer to pointers is a scalar to
- *   it) and everything reached from one.
+ *   it) and, on kernels without bpf_rdonly_cast, everything reached from
+ *   one.  Where the kernel has it (WD_TYPED_FILE), the element is cast to
+ *   a struct file pointer and its members are typed loads too: one helper
+ *   call per class check instead of four.
  *
  * An accessor only appears in code a run's settings keep, so a kernel
  * without BTF can still run the plain per-process rule.
@@ -42,6 +45,21 @@ static __always_inline __u64 wd_peek(const void *base, __u64 off)
 /* A load of `type` at byte `off` of a BTF-typed kernel pointer (see above). */
 #define wd_btf(type, base, off) (*(type *)((const char *)(base) + (off)))
 
+/* bpf_rdonly_cast(obj, btf_id), called by the number WD_CAST_MARK that
+ * the front end rewrites into the kfunc call before the load (see
+ * watchdog_map.h).  Only reached when WD_TYPED_FILE, a constant of the
+ * load (a -D switch under BCC, read-only data under libbpf): otherwise the
+ * verifier drops the call as dead code and never looks up its number. */
+static void *(*wd_rdonly_cast)(const void *obj, __u32 btf_id) = (void *)WD_CAST_MARK;
+
+/* A struct file address as the verifier's typed pointer: its members and
+ * what they point to are then plain (exception-handled) loads.  The
+ * result is untrusted and read-only: a stale pointer reads as zeros. */
+static __always_inline const char *wd_typed_file(const void *file)
+{
+	return wd_rdonly_cast(file, WD_FILE_BTF_ID);
+}
+
 /* The superblock and inode of a struct file. */
 static __always_inline const void *wd_file_inode(const void *file)
 {
@@ -57,8 +75,18 @@ static __always_inline const void *wd_inode_sb(const void *inode)
  * block and memory filesystems: sb->s_dev and inode->i_ino. */
 static __always_inline void wd_file_id(const void *file, struct wd_file *out)
 {
-	const void *inode = wd_file_inode(file);
+	const void *inode;
 
+	if (WD_TYPED_FILE) {
+		const char *f = wd_typed_file(file);
+		const char *in = wd_btf(const char *, f, WD_OFF_FILE_F_INODE);
+
+		out->dev =
+			wd_btf(__u32, wd_btf(const char *, in, WD_OFF_INODE_I_SB), WD_OFF_SB_S_DEV);
+		out->ino = wd_btf(__u64, in, WD_OFF_INODE_I_INO);
+		return;
+	}
+	inode = wd_file_inode(file);
 	/* s_dev is a 32-bit dev_t; the word read also holds its neighbour. */
 	out->dev = (__u32)wd_peek(wd_inode_sb(inode), WD_OFF_SB_S_DEV);
 	out->ino = wd_peek(inode, WD_OFF_INODE_I_INO);
@@ -90,6 +118,13 @@ static __always_inline const void *wd_fd_file(__u64 fd)
 /* The magic number of the filesystem a file is on (PROC_SUPER_MAGIC...). */
 static __always_inline __u64 wd_file_magic(const void *file)
 {
+	if (WD_TYPED_FILE) {
+		const char *f = wd_typed_file(file);
+		const char *inode = wd_btf(const char *, f, WD_OFF_FILE_F_INODE);
+
+		return wd_btf(__u64, wd_btf(const char *, inode, WD_OFF_INODE_I_SB),
+			      WD_OFF_SB_S_MAGIC);
+	}
 	return wd_peek(wd_inode_sb(wd_file_inode(file)), WD_OFF_SB_S_MAGIC);
 }
 

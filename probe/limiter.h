@@ -65,11 +65,11 @@ BPF_RINGBUF_OUTPUT(wd_events, WD_EVENT_PAGES);
 WD_DYN_HASH(wd_member, __u32, struct wd_member, WD_SIZE(WD_ON_MEMBERS, WD_MAX_PIDS));
 /* LRU: a per-process share is bookkeeping, never a reason to miss a call. */
 WD_LRU_HASH(wd_procs, __u32, struct wd_proc, WD_SIZE(WD_SHARED, WD_MAX_PIDS));
-BPF_HASH(wd_comm_in, struct wd_comm, __u8, WD_SIZE(WD_ON_COMM_IN, 64));
-BPF_HASH(wd_comm_out, struct wd_comm, __u8, WD_SIZE(WD_ON_COMM_OUT, 64));
-BPF_HASH(wd_exe_out, struct wd_file, __u8, WD_SIZE(WD_ON_EXCLUDE_EXE, 64));
-BPF_HASH(wd_fs, __u64, __u8, WD_SIZE(WD_ON_COUNT_FS, 64));
-BPF_HASH(wd_files, struct wd_file, __u8, WD_SIZE(WD_ON_COUNT_FILES, 1024));
+BPF_HASH(wd_comm_in, struct wd_comm, __u8, WD_SIZE(WD_ON_COMM_IN, WD_LIST_MAX));
+BPF_HASH(wd_comm_out, struct wd_comm, __u8, WD_SIZE(WD_ON_COMM_OUT, WD_LIST_MAX));
+BPF_HASH(wd_exe_out, struct wd_file, __u8, WD_SIZE(WD_ON_EXCLUDE_EXE, WD_LIST_MAX));
+BPF_HASH(wd_fs, __u64, __u8, WD_SIZE(WD_ON_COUNT_FS, WD_LIST_MAX));
+BPF_HASH(wd_files, struct wd_file, __u8, WD_SIZE(WD_ON_COUNT_FILES, WD_FILES_MAX));
 /* throttle: the processes it stopped, and who resumed them (wd_resumed).
  * Not LRU: an evicted entry would let a SIGCONT go unseen; a full map is
  * counted (WD_H_STOPS_FULL) instead. */

@@ -248,7 +248,7 @@ int wd_uring_submit(struct wd_uring_submit *ctx)
 /* Threads inside sendfile or copy_file_range whose first MAY_READ check
  * is still to come (set at syscall entry by wd_arm_once).  LRU: an entry
  * of a thread that died in between is dropped when room is needed. */
-WD_LRU_HASH(wd_once, __u32, __u8, 10240);
+WD_LRU_HASH(wd_once, __u32, __u8, WD_ONCE_MAX);
 
 static __always_inline int wd_read_route(void)
 {

@@ -10,12 +10,14 @@
  * process ID (the TGID: every thread of a process shares one budget);
  * WD_KEY selects another owner (a process tree, a user, a cgroup).  The
  * limiter is a fixed window anchored at a budget's first counted call:
- * the count restarts once TIME_WINDOW has passed since the window began.
+ * the count restarts once the window's length (wd_config.window_ms) has
+ * passed since the window began.
  */
 #ifndef WATCHDOG_MAP_H
 #define WATCHDOG_MAP_H
 
-/* Defaults: at most MAX_CALLS read calls per TIME_WINDOW per process. */
+/* Defaults (the seed's MAX_CALLS and TIME_WINDOW): at most this many read
+ * calls per window of this many milliseconds, per process. */
 #define WD_DEFAULT_MAX_CALLS	 100
 #define WD_DEFAULT_WINDOW_MS	 500
 /* The fingerprint profile's limit (reads of kernel information files and
@@ -49,7 +51,32 @@
 #define WD_NR_PREADV2	      327
 #define WD_NR_IO_URING_ENTER  426
 
-/* Entries in the per-process map; overridable with -DWD_MAX_PIDS. */
+/* The syscalls that read a file into the caller, in the order both front
+ * ends attach them: R(name, source fd's argument index, copy), the read
+ * family first, then the calls that copy a file's bytes without a
+ * read-family call (copy 1).  An X-macro so that the libbpf loader, the
+ * feature check and abi.py (which reads these lines) share one list. */
+#define WD_ROUTES(R)        \
+	R(read, 0, 0)       \
+	R(pread64, 0, 0)    \
+	R(readv, 0, 0)      \
+	R(preadv, 0, 0)     \
+	R(preadv2, 0, 0)    \
+	R(sendfile64, 1, 1) \
+	R(splice, 0, 1)     \
+	R(copy_file_range, 0, 1)
+
+/* Sizes of the policy maps (limiter.h), which the front ends also enforce
+ * on input: a repeatable option's names (--comm, --exclude-comm,
+ * --exclude-exe) and the filesystems of --count hold WD_LIST_MAX each,
+ * --file WD_FILES_MAX; wd_once (LSM backend, watchdog.bpf.c) holds
+ * WD_ONCE_MAX threads inside a copy call. */
+#define WD_LIST_MAX  64
+#define WD_FILES_MAX 1024
+#define WD_ONCE_MAX  10240
+
+/* Entries in the budget map wd_state (and the maps of processes in shared
+ * budgets); overridable with -DWD_MAX_PIDS. */
 #ifndef WD_MAX_PIDS
 #define WD_MAX_PIDS 65536
 #endif
@@ -132,7 +159,8 @@ struct wd_key {
 };
 
 /*
- * Value of the per-process map.  `window` packs the current window and
+ * Value of the budget map wd_state (keyed by struct wd_key: a process, a
+ * process tree, a user or a cgroup).  `window` packs the current window and
  * its count into one 64-bit word so that one compare-and-swap updates
  * both: bits 63..32 hold the window start in milliseconds of
  * bpf_ktime_get_ns() (mod 2^32), bits 31..0 the calls counted in it.
@@ -230,8 +258,23 @@ struct wd_settings {
 	__u8 exclude_exe; /* never on executables in wd_exe_out */
 	__u8 count_fs;	  /* count files on filesystems in wd_fs */
 	__u8 count_files; /* ... or files in wd_files */
-	__u8 pad[6];
+	__u8 typed_file;  /* read a file's members by typed loads (below) */
+	__u8 pad;
+	__u32 file_btf_id; /* struct file's BTF type id (typed_file) */
 };
+
+/*
+ * The helper number the probe calls for bpf_rdonly_cast(), a kfunc (Linux
+ * 6.2+) that gives a kernel address a BTF type, so that the verifier lets
+ * the program load its members directly (exception-handled loads) instead
+ * of one bpf_probe_read_kernel() call per member.  The probe is built
+ * without kernel BTF ids, so it calls this number, which no kernel gives a
+ * helper; before the load the front end rewrites each such call into the
+ * kfunc call with the running kernel's id (typed_file), or, without the
+ * kfunc, leaves it in code that typed_file 0 makes dead, which the
+ * verifier drops unread.
+ */
+#define WD_CAST_MARK 0x7ffff0
 
 /* Ring-buffer record for every WD_EV_* kind. */
 struct wd_event {

@@ -53,14 +53,15 @@ static const char *const feature_names[WD_NFEATURES] = {
 	[WD_F_LSM_ACTIVE] = "BPF-LSM active",
 	[WD_F_LSM_LOAD] = "BPF-LSM program load",
 	[WD_F_FILE_LOOKUP] = "file and executable via BTF",
+	[WD_F_TYPED_FILE] = "typed file reads (bpf_rdonly_cast)",
 	[WD_F_SIGCONT] = "throttle escalation (SIGCONT)",
 };
 
-/* Read-family syscalls, then the copy syscalls (features.py READ_SYSCALLS
- * + COPY_SYSCALLS): every one needs its tracepoint or injection point. */
-static const char *const read_syscalls[] = {
-	"read", "pread64", "readv", "preadv", "preadv2", "sendfile64", "splice", "copy_file_range",
-};
+/* Read-family syscalls, then the copy syscalls (WD_ROUTES of
+ * watchdog_map.h): every one needs its tracepoint or injection point. */
+#define WD_ROUTE_NAME(name, fd_arg, copy) #name,
+static const char *const read_syscalls[] = { WD_ROUTES(WD_ROUTE_NAME) };
+#undef WD_ROUTE_NAME
 
 static const char *const tracefs_roots[] = {
 	"/sys/kernel/tracing",
@@ -623,6 +624,44 @@ static void probe_lsm_load(struct wd_features *f)
 }
 
 /*
+ * Can a tracepoint program call bpf_rdonly_cast() (a kfunc, Linux 6.2+) to
+ * give a struct file address its type?  Keeps the kfunc's and struct
+ * file's ids for the loader's rewrite (features.py _probe_typed_file).
+ */
+static void probe_typed_file(struct wd_features *f)
+{
+	struct wd_feature *ft = &f->feat[WD_F_TYPED_FILE];
+	int func, file;
+
+	if (!f->btf) {
+		set(ft, false, "no kernel BTF");
+		return;
+	}
+	func = wd_kbtf_find(f->btf, "bpf_rdonly_cast", BTF_KIND_FUNC);
+	file = wd_kbtf_find(f->btf, "file", BTF_KIND_STRUCT);
+	if (func <= 0 || file <= 0) {
+		set(ft, false,
+		    "no bpf_rdonly_cast kfunc (Linux 6.2+): a read class costs four "
+		    "bpf_probe_read_kernel calls");
+		return;
+	}
+	const struct bpf_insn code[] = {
+		MOV64_IMM(1, 0),
+		MOV64_IMM(2, file),
+		INSN(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_KFUNC_CALL, 0, func),
+		MOV64_IMM(0, 0),
+		EXIT(),
+	};
+
+	probe_load(ft, BPF_PROG_TYPE_TRACEPOINT, code, NELEMS(code), 0, 0);
+	if (ft->ok) {
+		set(ft, true, "a read class's file members are typed loads");
+		f->cast_func_id = func;
+		f->file_btf_id = file;
+	}
+}
+
+/*
  * Throttle holds against SIGCONT only if the probe sees every SIGCONT (raw
  * tracepoint signal_generate) and can tell whose process it resumes
  * (task_struct.tgid and the signal's si_code, from BTF; task_struct.
@@ -718,6 +757,7 @@ int wd_features_probe(struct wd_features *f, bool all)
 	else
 		set(&ft[WD_F_FILE_LOOKUP], true,
 		    "read classes, --file, --exclude-exe on every backend");
+	probe_typed_file(f);
 	libbpf_set_print(old);
 	return 0;
 }

@@ -30,15 +30,13 @@
 #include "loader.h"
 #include "watchdog.skel.h"
 
-/* Routes with the index of their source fd (features.py READ_SYSCALLS
- * and COPY_SYSCALLS, in that order). */
+/* Routes with the index of their source fd (WD_ROUTES of watchdog_map.h). */
+#define WD_ROUTE_ROW(name, fd_arg, copy) { #name, fd_arg },
 static const struct {
 	const char *name;
 	int fd_arg;
-} routes[] = {
-	{ "read", 0 },	  { "pread64", 0 },    { "readv", 0 },	{ "preadv", 0 },
-	{ "preadv2", 0 }, { "sendfile64", 1 }, { "splice", 0 }, { "copy_file_range", 0 },
-};
+} routes[] = { WD_ROUTES(WD_ROUTE_ROW) };
+#undef WD_ROUTE_ROW
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
 static double now_s(void)
@@ -83,6 +81,44 @@ static void set_settings(struct watchdog_bpf *s, const struct wd_probe_cfg *c)
 	w->exclude_exe = c->exclude_exe;
 	w->count_fs = c->count_fs;
 	w->count_files = c->count_files;
+	w->typed_file = c->file_btf_id != 0;
+	w->file_btf_id = c->file_btf_id;
+}
+
+/*
+ * Typed file reads: rewrite the probe's calls of helper WD_CAST_MARK into
+ * calls of the kfunc bpf_rdonly_cast (src_reg BPF_PSEUDO_KFUNC_CALL, imm
+ * its id in the kernel's BTF, off 0: vmlinux), in every program that
+ * loads (watchdog_map.h says why; ethoswd/castcall.py does the same for
+ * BCC).  Without them the calls stay, in code typed_file 0 makes dead.
+ */
+static int rewrite_cast_calls(struct watchdog_bpf *s, __u32 func_id)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, s->obj)
+	{
+		size_t n = bpf_program__insn_cnt(prog);
+		struct bpf_insn *code;
+		int err;
+
+		if (!bpf_program__autoload(prog))
+			continue;
+		code = wd_xmalloc(n * sizeof(*code));
+		memcpy(code, bpf_program__insns(prog), n * sizeof(*code));
+		for (size_t i = 0; i < n; i++)
+			if (code[i].code == (BPF_JMP | BPF_CALL) && code[i].src_reg == 0 &&
+			    code[i].imm == WD_CAST_MARK) {
+				code[i].src_reg = BPF_PSEUDO_KFUNC_CALL;
+				code[i].off = 0;
+				code[i].imm = (__s32)func_id;
+			}
+		err = bpf_program__set_insns(prog, code, n);
+		free(code);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 /* Which programs load: the backend's shims, the exit hook, the fork hook
@@ -128,12 +164,12 @@ static int size_maps(struct watchdog_bpf *s, const struct wd_probe_cfg *c)
 		{ s->maps.wd_state, c->map_size },
 		{ s->maps.wd_member, shared && c->targets ? c->map_size : 1 },
 		{ s->maps.wd_procs, shared ? c->map_size : 1 },
-		{ s->maps.wd_comm_in, c->comm_in ? 64 : 1 },
-		{ s->maps.wd_comm_out, c->comm_out ? 64 : 1 },
-		{ s->maps.wd_exe_out, c->exclude_exe ? 64 : 1 },
-		{ s->maps.wd_fs, c->count_fs ? 64 : 1 },
-		{ s->maps.wd_files, c->count_files ? WD_MAX_FILES : 1 },
-		{ s->maps.wd_once, c->backend == WD_BACKEND_LSM ? 10240 : 1 },
+		{ s->maps.wd_comm_in, c->comm_in ? WD_LIST_MAX : 1 },
+		{ s->maps.wd_comm_out, c->comm_out ? WD_LIST_MAX : 1 },
+		{ s->maps.wd_exe_out, c->exclude_exe ? WD_LIST_MAX : 1 },
+		{ s->maps.wd_fs, c->count_fs ? WD_LIST_MAX : 1 },
+		{ s->maps.wd_files, c->count_files ? WD_FILES_MAX : 1 },
+		{ s->maps.wd_once, c->backend == WD_BACKEND_LSM ? WD_ONCE_MAX : 1 },
 		{ s->maps.wd_stops, c->action == WD_ACT_THROTTLE ? c->map_size : 1 },
 		{ s->maps.wd_over, c->action == WD_ACT_THROTTLE ? c->map_size : 1 },
 	};
@@ -181,7 +217,9 @@ int wd_probe_load(struct wd_probe *p, const struct wd_probe_cfg *c)
 	}
 	set_settings(p->skel, c);
 	choose_programs(p->skel, c);
-	err = size_maps(p->skel, c) ? -EINVAL : watchdog_bpf__load(p->skel);
+	err = c->file_btf_id ? rewrite_cast_calls(p->skel, c->cast_func_id) : 0;
+	if (!err)
+		err = size_maps(p->skel, c) ? -EINVAL : watchdog_bpf__load(p->skel);
 	if (err)
 		err = wd_fail("could not build or attach the %s probe: %s (%s)",
 			      wd_backend_name(c->backend), strerror(-err),

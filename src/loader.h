@@ -25,6 +25,9 @@ struct wd_probe_cfg {
 	const char *uring_tp; /* "io_uring:io_uring_submit_req", or NULL */
 	__u32 map_size;
 	const struct wd_kbtf *btf; /* the kernel's BTF as features read it */
+	/* Typed file reads: bpf_rdonly_cast's and struct file's BTF ids (the
+	 * kernel has the kfunc and the run reads files), else 0. */
+	__u32 cast_func_id, file_btf_id;
 };
 
 struct wd_probe {

@@ -203,6 +203,10 @@ static void fill_cfg(struct run *r)
 	c->uring_tp = r->feats.uring_tp[0] ? r->feats.uring_tp : NULL;
 	c->map_size = r->o.map_size;
 	c->btf = r->feats.btf;
+	if (c->count_fs || c->count_files) {
+		c->cast_func_id = r->feats.cast_func_id; /* 0: no typed file reads */
+		c->file_btf_id = r->feats.file_btf_id;
+	}
 }
 
 /* --ebpf: what watchdog.py prints as its cflags, as the settings of the
@@ -237,6 +241,9 @@ static void print_ebpf(struct run *r)
 		printf(" -DWD_COUNT_FILES");
 	if (c->exclude_exe)
 		printf(" -DWD_EXCLUDE_EXE");
+	if (c->file_btf_id) /* typed file reads (kernel_read.h) */
+		printf(" -DWD_CAST_FUNC_ID=%u -DWD_FILE_BTF_ID=%u", c->cast_func_id,
+		       c->file_btf_id);
 	printf(" -DWD_GUARD_TGID=...\n");
 }
 
@@ -496,6 +503,18 @@ static void report_start(struct run *r, double launched)
 		wd_policy_describe_key(p), count);
 	for (int i = 0; i < p->nnotes; i++)
 		wd_warn(&r->rep, p->notes[i]);
+	if (p->nfs || p->nfiles) {
+		const struct wd_feature *tf = &r->feats.feat[WD_F_TYPED_FILE];
+
+		if (r->feats.file_btf_id)
+			wd_info(&r->rep, NULL,
+				"file lookup: typed loads (bpf_rdonly_cast): one "
+				"bpf_probe_read_kernel per check, for the fd's slot");
+		else
+			wd_info(&r->rep, NULL,
+				"file lookup: bpf_probe_read_kernel, four per check (%s: %s)",
+				tf->name, tf->detail);
+	}
 	wd_routes(&r->feats, r->backend, r->action, routes);
 	buf[0] = 0;
 	for (int i = 0; i < WD_NROUTES; i++)

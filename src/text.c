@@ -7,6 +7,15 @@
  * as printable ASCII; wd_one_line() keeps a composed line on one line.
  * The JSON builder writes objects in key order, strings escaped as Python
  * with ensure_ascii, floats as Python's repr() of round(x, n).
+ *
+ * Why emulate Python rather than define a format of our own: the two front
+ * ends are one tool, and their records are compared byte for byte.  The
+ * parity tests run both on the same input and diff the lines; replay,
+ * export and sweep read records from either front end and must print the
+ * same report; users diff a run of one against the other.  A fixed-decimals
+ * format would change watchdog.py's output (json.dumps writes repr()), and
+ * the repr() part is 60 lines (py_float_repr); the rest of this file
+ * (escaping, JSON strings, buffers) is needed whatever the float format.
  */
 #include <math.h>
 #include <stdarg.h>

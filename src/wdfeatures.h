@@ -47,6 +47,7 @@ enum wd_feature_id {
 	WD_F_LSM_ACTIVE,
 	WD_F_LSM_LOAD,
 	WD_F_FILE_LOOKUP,
+	WD_F_TYPED_FILE,
 	WD_F_SIGCONT,
 	WD_NFEATURES
 };
@@ -57,6 +58,8 @@ struct wd_features {
 	char uring_ops[96]; /* io_uring's read opcodes here: "READ, READV, ..." */
 	struct wd_feature feat[WD_NFEATURES];
 	struct wd_kbtf *btf; /* the kernel's BTF (kbtf.c), or NULL */
+	/* WD_F_TYPED_FILE: bpf_rdonly_cast's and struct file's BTF ids */
+	__u32 cast_func_id, file_btf_id;
 };
 
 /* ---- probing (features.c) ---------------------------------------------- */

@@ -13,6 +13,10 @@ def test_sysinfo_counts_proc_reads_only():
     pc.sysinfo_class(ARGS, "kill")
 
 
+def test_the_start_says_how_files_are_read():
+    pc.file_lookup(ARGS, "kill")
+
+
 def test_file_counts_through_hard_link_bind_mount_and_rename(tmp_path):
     pc.file_class(ARGS, "kill", tmp_path)
 

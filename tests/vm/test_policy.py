@@ -17,6 +17,10 @@ def test_sysinfo_counts_proc_reads_only(deny_backend):
     pc.sysinfo_class(_args(deny_backend), "deny")
 
 
+def test_the_start_says_how_files_are_read(deny_backend):
+    pc.file_lookup(_args(deny_backend), "deny")
+
+
 def test_file_counts_through_hard_link_bind_mount_and_rename(deny_backend, tmp_path):
     pc.file_class(_args(deny_backend), "deny", tmp_path)
 
