@@ -104,7 +104,9 @@ static int rewrite_cast_calls(struct watchdog_bpf *s, __u32 func_id)
 
 		if (!bpf_program__autoload(prog))
 			continue;
-		code = wd_xmalloc(n * sizeof(*code));
+		code = malloc(n * sizeof(*code));
+		if (!code)
+			return -ENOMEM;
 		memcpy(code, bpf_program__insns(prog), n * sizeof(*code));
 		for (size_t i = 0; i < n; i++)
 			if (code[i].code == (BPF_JMP | BPF_CALL) && code[i].src_reg == 0 &&

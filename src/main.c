@@ -115,8 +115,8 @@ struct run {
 	bool loaded;
 	int backend, action;
 	char why[1024];
-	__u32 targets[WD_MAX_LIST + 1];
-	__u32 uids[WD_MAX_LIST + 1]; /* the real UID each target runs as */
+	__u32 targets[WD_LIST_MAX + 1];
+	__u32 uids[WD_LIST_MAX + 1]; /* the real UID each target runs as */
 	int ntargets;
 	struct wd_reload reload; /* SIGHUP with --config */
 	double t_start, t_features, t_load, t_attach;
@@ -391,7 +391,7 @@ static struct wd_json *start_record(struct run *r, struct wd_route *routes, doub
 {
 	struct wd_json *j = wj_new(), *b = wj_new(), *t = wj_new();
 	struct wd_jarr *att = wja_new(), *tg = wja_new();
-	__u32 sorted[WD_MAX_LIST + 1];
+	__u32 sorted[WD_LIST_MAX + 1];
 
 	wj_str(j, "event", "start");
 	wj_str(j, "backend", wd_backend_name(r->backend));

@@ -607,22 +607,22 @@ static int check_lists(struct wd_opts *o, struct raw *raw)
 
 	/* the count first, then each value (cli.py _at_most) */
 	l = &raw->list[O_PID];
-	if (l->n > WD_MAX_LIST)
-		return wd_fail("-p/--pid: at most %d processes", WD_MAX_LIST);
+	if (l->n > WD_LIST_MAX)
+		return wd_fail("-p/--pid: at most %d processes", WD_LIST_MAX);
 	for (k = 0; k < l->n; k++) {
 		if (whole("--pid", l->v[k], 1, 4194304, "PID_MAX_LIMIT", &v))
 			return -1;
 		o->pid[o->npid++] = v;
 	}
 	l = &raw->list[O_COMM];
-	if (l->n > WD_MAX_LIST)
-		return wd_fail("--comm: at most %d names", WD_MAX_LIST);
+	if (l->n > WD_LIST_MAX)
+		return wd_fail("--comm: at most %d names", WD_LIST_MAX);
 	for (k = 0; k < l->n; k++)
 		if (comm("--comm", l->v[k], o->comm[o->ncomm++]))
 			return -1;
 	l = &raw->list[O_EXCLUDE_COMM];
-	if (l->n > WD_MAX_LIST)
-		return wd_fail("--exclude-comm: at most %d names", WD_MAX_LIST);
+	if (l->n > WD_LIST_MAX)
+		return wd_fail("--exclude-comm: at most %d names", WD_LIST_MAX);
 	for (k = 0; k < l->n; k++)
 		if (comm("--exclude-comm", l->v[k], o->exclude_comm[o->nexclude_comm++]))
 			return -1;

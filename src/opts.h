@@ -18,11 +18,11 @@ struct wd_opts {
 	int backend; /* enum wd_backend */
 	int action;  /* WD_ACT_* or WD_ACT_AUTO */
 	int npid;
-	__u32 pid[WD_MAX_LIST];
+	__u32 pid[WD_LIST_MAX];
 	int ncomm;
-	char comm[WD_MAX_LIST][WD_COMM_LEN];
+	char comm[WD_LIST_MAX][WD_COMM_LEN];
 	int nexclude_comm;
-	char exclude_comm[WD_MAX_LIST][WD_COMM_LEN];
+	char exclude_comm[WD_LIST_MAX][WD_COMM_LEN];
 	double interval_s; /* -i, default 1 */
 	double duration_s; /* --duration, 0: none */
 	bool json;

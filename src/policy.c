@@ -79,8 +79,8 @@ static int add_fs(struct wd_policy *p, const char *name, __u64 magic)
 	for (i = 0; i < p->nfs; i++)
 		if (!strcmp(p->fs[i].name, name))
 			return p->fs[i].magic = magic, 0;
-	if (p->nfs == WD_MAX_FS || strlen(name) >= sizeof(p->fs[0].name))
-		return wd_fail("--count: too many filesystems (at most %d)", WD_MAX_FS);
+	if (p->nfs == WD_LIST_MAX || strlen(name) >= sizeof(p->fs[0].name))
+		return wd_fail("--count: too many filesystems (at most %d)", WD_LIST_MAX);
 	snprintf(p->fs[p->nfs].name, sizeof(p->fs[0].name), "%s", name);
 	p->fs[p->nfs++].magic = magic;
 	return 0;
@@ -281,9 +281,9 @@ static int resolve_files(struct wd_policy *p, const struct profile *prof,
 		if (is_file(identity_files[i]))
 			paths[n++] = identity_files[i];
 	n = dedupe(paths, n);
-	if (n > WD_MAX_FILES) {
+	if (n > WD_FILES_MAX) {
 		free(paths);
-		return wd_fail("--file: at most %d files", WD_MAX_FILES);
+		return wd_fail("--file: at most %d files", WD_FILES_MAX);
 	}
 	p->files = wd_xmalloc(n * sizeof(*p->files));
 	for (k = 0; k < n && !rc; k++) {
@@ -305,9 +305,9 @@ static int resolve_exe(struct wd_policy *p, const struct wd_policy_args *a)
 	for (k = 0; k < a->nexe; k++)
 		paths[k] = a->exe[k];
 	n = dedupe(paths, a->nexe);
-	if (n > WD_MAX_LIST) {
+	if (n > WD_LIST_MAX) {
 		free(paths);
-		return wd_fail("--exclude-exe: at most %d executables", WD_MAX_LIST);
+		return wd_fail("--exclude-exe: at most %d executables", WD_LIST_MAX);
 	}
 	p->exclude_exe = wd_xmalloc(n * sizeof(*p->exclude_exe));
 	for (k = 0; k < n; k++) {

@@ -12,9 +12,9 @@
 
 #include "labels.h"
 
-#define WD_MAX_LIST  64	  /* entries of a repeatable option */
-#define WD_MAX_FS    64	  /* filesystems of a read class */
-#define WD_MAX_FILES 1024 /* --file entries (map wd_files) */
+/* Entries of a repeatable option and filesystems of a read class:
+ * WD_LIST_MAX; --file entries: WD_FILES_MAX (the probe's map sizes,
+ * watchdog_map.h). */
 
 struct wd_fileid {	 /* a file as the probe matches it */
 	char path[4096]; /* realpath() */
@@ -34,7 +34,7 @@ struct wd_policy {
 	char count[256]; /* the --count label ("all", "sysinfo", ...) */
 	bool counts_all; /* no filesystems and no files */
 	int nfs;
-	struct wd_fs fs[WD_MAX_FS]; /* sorted by name */
+	struct wd_fs fs[WD_LIST_MAX]; /* sorted by name */
 	int nfiles;
 	struct wd_fileid *files; /* malloc'ed, nfiles entries */
 	int key;		 /* WD_KEY_* */

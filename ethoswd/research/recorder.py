@@ -124,7 +124,7 @@ class Recorder:
         key = "tree" if (targets or filter_targets) else "process"
         self.policy = Policy("record", 1, 1, "all", None, self.files, key,
                              policy.exclude_exe, [])
-        offsets = feats.offsets("tracepoint", SimpleNamespace(
+        offsets = feats.defines("tracepoint", SimpleNamespace(
             needs_btf=True, counts_all=False, exclude_exe=policy.exclude_exe))
         flags = cflags("tracepoint", "monitor", os.getpid(),
                        bool(targets or filter_targets), comms, exclude_comm,

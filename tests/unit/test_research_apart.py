@@ -48,7 +48,8 @@ def test_imports_and_parses_without_research(bare):
             "from ethoswd import cli, main, session\n"
             "a = cli.parse(['--max-calls', '7', '--window-ms', '250', '--', 'true'])\n"
             "assert not any(m.startswith('ethoswd.research') for m in sys.modules)\n"
-            "print(a.policy.max_calls, a.policy.window_ms, a.command, callable(session.run_loop))\n")
+            "pol = a.policy\n"
+            "print(pol.max_calls, pol.window_ms, a.command, callable(session.run_loop))\n")
     r = _run(bare, "-c", code)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "7 250 ['true'] True\n"
