@@ -12,6 +12,7 @@ import sys
 import time
 
 from . import cli, environment, features, jitter, jitter_cover, reload
+from . import routes as read_routes
 from .errors import SetupError
 from .report import Reporter
 from .safetext import escape, one_line
@@ -35,7 +36,7 @@ def print_features(feats, rep, pol):
     # What each available backend does with each read route, at the
     # strongest action it has (deny where it can).
     routes = {b: [{"route": r, "status": st, "how": how} for r, st, how in
-                  features.routes(feats, b, info["actions"][0])]
+                  read_routes.routes(feats, b, info["actions"][0])]
               for b, info in backends.items() if info["actions"]}
     clocks = jitter.coverage()
     from .jitter_bpf import probe_write
@@ -170,16 +171,16 @@ def _report_start(rep, opts, feats, backend, action, why, probe, child,
                 pol.describe_count()))
     for note in pol.notes:
         rep.warn(note)
-    how = features.file_reads(feats, probe.flags)
+    how = read_routes.file_reads(feats, probe.flags)
     if how:
         rep.info("file lookup: " + how)
-    routes = features.routes(feats, backend, action)
+    routes = read_routes.routes(feats, backend, action)
     rep.info("routes counted: %s" % "; ".join(
         r for r, st, _ in routes if st == "counted"))
     for route, status, how in routes:
         # A row the same on every backend (mmap, tee, URING_CMD: guide,
         # section 2) is said, not warned.
-        if route in features.GENERAL_ROUTES:
+        if route in read_routes.GENERAL_ROUTES:
             rep.info("%s: %s (%s)" % (route, status, how))
         elif status != "counted":
             rep.warn("%s: %s (%s)" % (route, status, how))

@@ -361,7 +361,7 @@ class Probe:
 
     def attach(self, backend, uring_tp=None):
         """Attach every program this probe has for the backend: its shims
-        on every read route (features.routes) and the exit/fork
+        on every read route (routes.routes) and the exit/fork
         tracepoints; returns the attach points ("kind:where").
         uring_tp: the io_uring submit tracepoint ("io_uring:...") or None."""
         if self._links:

@@ -70,12 +70,13 @@ def python_lines(specs):
 
 
 def _decisions(features, SetupError, f):
+    from ethoswd import routes
     out = []
     for b in BACKENDS:
         out.append("backend|%s|%s" % (b, f.backend_problem(b) or "ok"))
         for a in ACTIONS:
             out.append("action|%s|%s|%s" % (b, a, f.action_problem(b, a) or "ok"))
-            out += ["route|%s|%s|%s|%s|%s" % ((b, a) + r) for r in features.routes(f, b, a)]
+            out += ["route|%s|%s|%s|%s|%s" % ((b, a) + r) for r in routes.routes(f, b, a)]
     out += ["key|%s|%s" % (k, features.key_problem(f, k) or "ok") for k in KEYS]
     for b in ("auto",) + BACKENDS:
         for a in ("auto",) + ACTIONS:
