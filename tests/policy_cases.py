@@ -75,24 +75,27 @@ def budget(res, ident, key=None, uid=None):
     return rows[0]
 
 
-def file_lookup(args, action):
+def file_lookup(args, action, without_class=True):
     """The start line says how the probe reads a call's file, as the probed
     features imply (typed loads where bpf_rdonly_cast loads, Linux 6.2+;
-    else four bpf_probe_read_kernel calls), for a read class and for
-    --file; and the class still counts /proc reads and not /dev/zero
-    (sysinfo_class and file_class count exactly, on whichever way this
-    kernel gives)."""
+    else four bpf_probe_read_kernel calls), for a read class with --file;
+    and (without_class) a run that reads no file says nothing of it.  The
+    class still counts /proc reads and not /dev/zero either way:
+    sysinfo_class and file_class count exactly, on whichever way this
+    kernel gives.  One run per case: the guests compile watchdog.py's probe
+    in ~16 s under TCG."""
     typed = probed.features()["typed file reads (bpf_rdonly_cast)"]["ok"]
     want = "typed loads" if typed else "bpf_probe_read_kernel, four per check"
     cmd = ["/bin/sh", "-c", "head -c1 /proc/version; head -c1 /dev/zero"]
-    for policy in (["--count", "sysinfo"], ["--count", "files", "--file", "/etc/passwd"]):
-        r = wdrun.run_text(list(args) + ["--action", action] + policy, cmd)
-        assert r.returncode == 0, r.stderr
-        said = [ln.split(b": file lookup: ", 1)[1].decode()
-                for ln in r.stderr.splitlines() if b": file lookup: " in ln]
-        assert len(said) == 1 and said[0].startswith(want), (want, r.stderr)
-    r = wdrun.run_text(list(args) + ["--action", action], cmd)
-    assert r.returncode == 0 and b": file lookup: " not in r.stderr, r.stderr
+    r = wdrun.run_text(list(args) + ["--action", action, "--count", "sysinfo",
+                                     "--file", "/etc/passwd"], cmd)
+    assert r.returncode == 0, r.stderr
+    said = [ln.split(b": file lookup: ", 1)[1].decode()
+            for ln in r.stderr.splitlines() if b": file lookup: " in ln]
+    assert len(said) == 1 and said[0].startswith(want), (want, r.stderr)
+    if without_class:
+        r = wdrun.run_text(list(args) + ["--action", action], cmd)
+        assert r.returncode == 0 and b": file lookup: " not in r.stderr, r.stderr
 
 
 def sysinfo_class(args, action):
