@@ -244,7 +244,7 @@ def _probe_typed_file(btf):
     """Can a tracepoint program call bpf_rdonly_cast() (a kfunc, Linux
     6.2+) to give a struct file address its type?  The ids (the kfunc's
     and struct file's, in this kernel's BTF) are what the probe's rewrite
-    needs (typed_file_ids())."""
+    needs (Features.defines())."""
     name = "typed file reads (bpf_rdonly_cast)"
     if btf is None:
         return Feature(name, False, "no kernel BTF"), None

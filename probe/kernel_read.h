@@ -60,6 +60,12 @@ static __always_inline const char *wd_typed_file(const void *file)
 	return wd_rdonly_cast(file, WD_FILE_BTF_ID);
 }
 
+/* file->f_inode by typed loads (WD_TYPED_FILE only). */
+static __always_inline const char *wd_typed_inode(const void *file)
+{
+	return wd_btf(const char *, wd_typed_file(file), WD_OFF_FILE_F_INODE);
+}
+
 /* The superblock and inode of a struct file. */
 static __always_inline const void *wd_file_inode(const void *file)
 {
@@ -78,8 +84,7 @@ static __always_inline void wd_file_id(const void *file, struct wd_file *out)
 	const void *inode;
 
 	if (WD_TYPED_FILE) {
-		const char *f = wd_typed_file(file);
-		const char *in = wd_btf(const char *, f, WD_OFF_FILE_F_INODE);
+		const char *in = wd_typed_inode(file);
 
 		out->dev =
 			wd_btf(__u32, wd_btf(const char *, in, WD_OFF_INODE_I_SB), WD_OFF_SB_S_DEV);
@@ -119,8 +124,7 @@ static __always_inline const void *wd_fd_file(__u64 fd)
 static __always_inline __u64 wd_file_magic(const void *file)
 {
 	if (WD_TYPED_FILE) {
-		const char *f = wd_typed_file(file);
-		const char *inode = wd_btf(const char *, f, WD_OFF_FILE_F_INODE);
+		const char *inode = wd_typed_inode(file);
 
 		return wd_btf(__u64, wd_btf(const char *, inode, WD_OFF_INODE_I_SB),
 			      WD_OFF_SB_S_MAGIC);

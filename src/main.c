@@ -503,10 +503,10 @@ static void report_start(struct run *r, double launched)
 		wd_policy_describe_key(p), count);
 	for (int i = 0; i < p->nnotes; i++)
 		wd_warn(&r->rep, p->notes[i]);
-	if (p->nfs || p->nfiles) {
+	if (r->cfg.count_fs || r->cfg.count_files) { /* fill_cfg() decided */
 		const struct wd_feature *tf = &r->feats.feat[WD_F_TYPED_FILE];
 
-		if (r->feats.file_btf_id)
+		if (r->cfg.file_btf_id)
 			wd_info(&r->rep, NULL,
 				"file lookup: typed loads (bpf_rdonly_cast): one "
 				"bpf_probe_read_kernel per check, for the fd's slot");
